@@ -1,0 +1,210 @@
+"""The Labelwright application service: load aggregates, call them, save them.
+
+Image commands go through ``CommandPipeline`` (group commit); this class holds the
+single-aggregate operations (projects, users, image registration) and the replay reads.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application, Repository
+from eventsourcing.persistence import IntegrityError, Recording, Transcoder
+
+from domain.errors import NotFound, ValidationFailed
+from domain.image import Image, image_id_for
+from domain.project import Project
+from domain.roles import validate_role
+from domain.transcoding import OrjsonTranscoder
+from domain.user import User, user_id, validate_username
+
+SNAPSHOT_INTERVAL = 100
+
+
+def parse_uuid(raw: str, what: str) -> UUID:
+    try:
+        return UUID(raw)
+    except (ValueError, TypeError, AttributeError):
+        raise NotFound(f"no {what} {raw!r}") from None
+
+
+class Labeling(Application[UUID]):
+    """Event-sourced write model of projects, users and images."""
+
+    name = "Labelwright"
+    snapshotting_intervals = {Image: SNAPSHOT_INTERVAL}  # noqa: RUF012
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        super().__init__(env)
+        # Projects and users are small and read on every request (roles, login): keep them in a
+        # cache that fast-forwards from the store, so a change made by any node is seen at once.
+        self.settings_repository: Repository[UUID] = Repository(
+            event_store=self.events,
+            snapshot_store=self.snapshots,
+            cache_maxsize=10_000,
+            fastforward=True,
+        )
+        # Called with the global position after every commit made through this process
+        # (projections and room fan-out wake on it; other processes are found by polling).
+        self.commit_listeners: list[Callable[[int], None]] = []
+
+    def committed(self, position: int) -> None:
+        for listener in self.commit_listeners:
+            try:
+                listener(position)
+            except Exception:  # a listener must never undo an acknowledged commit
+                logging.getLogger(__name__).exception("commit listener failed")
+
+    def _notify(self, recordings: list[Recording[UUID]]) -> None:
+        super()._notify(recordings)
+        if recordings:
+            self.committed(recordings[-1].notification.id)
+
+    def construct_transcoder(self) -> Transcoder:
+        return OrjsonTranscoder()
+
+    # -- users --------------------------------------------------------------------------------
+
+    def register_user(self, username: object, password: object, is_admin: bool = False) -> User:
+        user = User.register(username, password, is_admin)
+        try:
+            self.save(user)
+        except IntegrityError:
+            raise ValidationFailed(f"user {username!r} already exists",
+                                   {"field": "username"}) from None
+        return user
+
+    def find_user(self, username: str) -> User | None:
+        try:
+            validate_username(username)
+            user = self.settings_repository.get(user_id(username))
+        except (AggregateNotFoundError, ValidationFailed):
+            return None
+        assert isinstance(user, User)
+        return user
+
+    def update_user(self, username: str, *, password: object = None,
+                    is_admin: bool | None = None) -> User:
+        user = self.find_user(username)
+        if user is None:
+            raise NotFound(f"no user {username!r}")
+        if password is not None:
+            user.change_password(password)
+        if is_admin is not None:
+            user.set_admin(is_admin)
+        self.save(user)
+        return user
+
+    # -- projects -----------------------------------------------------------------------------
+
+    def create_project(self, name: object, classes: object, annotation_types: object,
+                       actor: str) -> tuple[Project, int]:
+        project = Project.start(uuid.uuid4(), name, classes, annotation_types, actor)
+        return project, self._save(project)
+
+    def project(self, project_id: str | UUID) -> Project:
+        pid = project_id if isinstance(project_id, UUID) else parse_uuid(project_id, "project")
+        try:
+            project = self.settings_repository.get(pid)
+        except AggregateNotFoundError:
+            raise NotFound(f"no project {project_id}") from None
+        if not isinstance(project, Project):
+            raise NotFound(f"no project {project_id}")
+        return project
+
+    def update_project(self, project_id: str, actor: str, changes: dict[str, Any]) -> tuple[
+            Project, int | None]:
+        allowed = {"name", "add_classes", "retire_classes"}
+        extra = set(changes) - allowed
+        if extra:
+            raise ValidationFailed(f"unexpected field {sorted(extra)[0]!r}",
+                                   {"field": sorted(extra)[0], "allowed": sorted(allowed)})
+        project = self.project(project_id)
+        if "name" in changes:
+            project.rename(changes["name"], actor)
+        if "add_classes" in changes:
+            project.add_classes(changes["add_classes"], actor)
+        if "retire_classes" in changes:
+            retire = changes["retire_classes"]
+            if not isinstance(retire, list):
+                raise ValidationFailed("retire_classes is a list of class names",
+                                       {"field": "retire_classes"})
+            for name in retire:
+                project.retire_class(name, actor)
+        return project, self._save(project)
+
+    def set_member(self, project_id: str, username: str, role: object,
+                   actor: str) -> tuple[Project, int | None]:
+        if role is not None:
+            validate_role(role)
+        if self.find_user(username) is None:
+            raise NotFound(f"no user {username!r}", {"field": "username"})
+        project = self.project(project_id)
+        project.set_member(username, role, actor)
+        return project, self._save(project)
+
+    def _save(self, aggregate: Project | User) -> int | None:
+        recordings = self.save(aggregate)
+        return recordings[-1].notification.id if recordings else None
+
+    # -- images -------------------------------------------------------------------------------
+
+    def add_images(self, project_id: str, files: Sequence[dict[str, Any]], actor: str
+                   ) -> tuple[list[tuple[Image, bool]], int | None]:
+        """Register image files (``file_name, width, height, sha256, content_type``).
+
+        Same bytes in the same project give the existing image (``created`` False).
+        """
+        self.project(project_id)
+        out: list[tuple[Image, bool]] = []
+        new: dict[UUID, Image] = {}
+        for f in files:
+            iid = image_id_for(project_id, f["sha256"])
+            existing = new.get(iid) or self._existing_image(iid)
+            if existing is not None:
+                out.append((existing, False))
+                continue
+            image = Image.add(project_id, f["file_name"], f["width"], f["height"], f["sha256"],
+                              f["content_type"], actor)
+            new[iid] = image
+            out.append((image, True))
+        position = None
+        created_ids = set(new)
+        if new:
+            try:
+                position = self.save(*new.values())[-1].notification.id
+            except IntegrityError:
+                # Someone registered one of these concurrently: fall back one by one.
+                created_ids = set()
+                for iid, image in new.items():
+                    try:
+                        position = self.save(image)[-1].notification.id
+                        created_ids.add(iid)
+                    except IntegrityError:
+                        new[iid] = self.image(iid)
+            out = [(new.get(img.id, img), created and img.id in created_ids)
+                   for img, created in out]
+        return out, position
+
+    def _existing_image(self, iid: UUID) -> Image | None:
+        try:
+            return self.image(iid)
+        except NotFound:
+            return None
+
+    def image(self, image_id: str | UUID, version: int | None = None) -> Image:
+        iid = image_id if isinstance(image_id, UUID) else parse_uuid(image_id, "image")
+        try:
+            image = self.repository.get(iid, version=version)
+        except AggregateNotFoundError:
+            raise NotFound(f"no image {image_id}") from None
+        if not isinstance(image, Image):
+            raise NotFound(f"no image {image_id}")
+        return image
+
+    def image_events(self, image_id: UUID, first: int, last: int) -> Iterable[Any]:
+        return self.events.get(image_id, gt=first - 1, lte=last)

@@ -1,0 +1,317 @@
+"""Group commit of image commands.
+
+One writer thread per process takes every request waiting in its queue, decides each against
+its image (requests for different images are independent; requests for one image run in
+arrival order), and appends all their events in ONE transaction. A durable commit costs a few
+milliseconds, so this is where throughput comes from. If that transaction clashes with a
+write from another process (a stale cached image: ``IntegrityError`` on the image's version),
+nothing of the batch was stored; every request of the batch is then re-decided against freshly
+loaded images and saved on its own, retrying a few times ("reload and re-decide").
+
+A request is answered only after its events committed. A repeated ``command_id`` is answered
+with the original result and records nothing.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import queue
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError
+
+from domain import commands as c
+from domain.application import Labeling
+from domain.assist import AssistEngine
+from domain.errors import DomainError, Forbidden, NotFound, ValidationFailed
+from domain.event_view import describe
+from domain.image import Image
+from domain.roles import require, role_needed_for
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 512
+RETRIES = 5
+
+
+class PositionLookup(Protocol):
+    """Finds the global positions of an image's events (for answering repeated commands)."""
+
+    def __call__(self, image_id: UUID, versions: Sequence[int]) -> dict[int, int]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    username: str
+    is_admin: bool = False
+    # Imports and inference jobs act for a manager but are checked once, up front.
+    trusted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    image_id: str
+    version: int
+    position: int
+    events: list[dict[str, Any]]
+    repeated: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {"image_id": self.image_id, "version": self.version, "position": self.position,
+                "events": self.events}
+
+
+@dataclass(slots=True)
+class _Request:
+    image_id: UUID
+    commands: list[c.Command]
+    actor: Actor
+    future: Future[CommandResult]
+    events: list[Any] = field(default_factory=list)
+    repeat_of: tuple[int, int] | None = None
+
+
+class CommandPipeline:
+    """Serialises image commands of this process through one writer with group commit."""
+
+    def __init__(self, app: Labeling, positions: PositionLookup,
+                 assist: AssistEngine | None = None, cache_size: int = 2048) -> None:
+        self.app = app
+        self.positions = positions
+        self.assist = assist or AssistEngine()
+        self._cache: OrderedDict[UUID, Image] = OrderedDict()
+        self._cache_size = cache_size
+        self._queue: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    # -- public -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="command-writer", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def submit(self, image_id: UUID, commands: Sequence[c.Command], actor: Actor
+               ) -> Future[CommandResult]:
+        """Queue one request (its commands apply atomically); the future resolves on commit."""
+        future: Future[CommandResult] = Future()
+        if not commands:
+            future.set_exception(ValidationFailed("no commands given", {"field": "commands"}))
+            return future
+        ids = [cmd.command_id for cmd in commands if cmd.command_id is not None]
+        if len(ids) != len(set(ids)):
+            future.set_exception(ValidationFailed("a command_id appears twice in one batch",
+                                                  {"field": "command_id"}))
+            return future
+        self._queue.put(_Request(image_id, list(commands), actor, future))
+        if self._thread is None:
+            self.start()
+        return future
+
+    def execute(self, image_id: UUID, commands: Sequence[c.Command], actor: Actor,
+                timeout: float = 60.0) -> CommandResult:
+        return self.submit(image_id, commands, actor).result(timeout)
+
+    # -- writer -------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            stop = False
+            while len(batch) < MAX_BATCH:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stop = True
+                    break
+                batch.append(nxt)
+            try:
+                self._process(batch)
+            except Exception as e:  # never let the writer die: fail the requests, go on
+                log.exception("command batch failed")
+                self._cache.clear()
+                for req in batch:
+                    if not req.future.done():
+                        req.future.set_exception(e)
+            if stop:
+                return
+
+    def _process(self, batch: list[_Request]) -> None:
+        decided: list[_Request] = []
+        touched: dict[UUID, Image] = {}
+        for req in batch:
+            try:
+                image = touched.get(req.image_id) or self._load(req.image_id)
+                touched[req.image_id] = image
+                self._decide(image, req)
+            except DomainError as e:
+                req.future.set_exception(e)
+                continue
+            except Exception as e:
+                log.exception("deciding a command failed")
+                self._evict(req.image_id)
+                touched.pop(req.image_id, None)
+                req.future.set_exception(e)
+                continue
+            decided.append(req)
+        events = [e for req in decided for e in req.events]
+        if events:
+            try:
+                recordings = self.app.events.put(events)
+            except IntegrityError:
+                for iid in touched:
+                    self._evict(iid)
+                self._one_by_one(decided)
+                return
+            self._finish(decided, [r.notification.id for r in recordings], touched)
+        else:
+            self._finish(decided, [], touched)
+
+    def _one_by_one(self, requests: list[_Request]) -> None:
+        for req in requests:
+            for attempt in range(RETRIES):
+                req.events = []
+                req.repeat_of = None
+                try:
+                    image = self._load(req.image_id)
+                    self._decide(image, req)
+                    recordings = self.app.events.put(req.events) if req.events else []
+                except IntegrityError:
+                    self._evict(req.image_id)
+                    if attempt == RETRIES - 1:
+                        req.future.set_exception(DomainError("the image is too busy, retry"))
+                    continue
+                except DomainError as e:
+                    req.future.set_exception(e)
+                except Exception as e:
+                    log.exception("deciding a command failed")
+                    self._evict(req.image_id)
+                    req.future.set_exception(e)
+                else:
+                    self._finish([req], [r.notification.id for r in recordings],
+                                 {req.image_id: image})
+                break
+
+    def _decide(self, image: Image, req: _Request) -> None:
+        seen = [image.seen_command(cmd.command_id) for cmd in req.commands]
+        if any(s is not None for s in seen):
+            if not all(s is not None for s in seen):
+                raise ValidationFailed("this batch mixes new and already applied command_ids",
+                                       {"field": "command_id"})
+            spans = [s for s in seen if s is not None]
+            req.repeat_of = (min(s[0] for s in spans), max(s[1] for s in spans))
+            return
+        project = self.app.project(image.project_id)
+        if not req.actor.trusted:
+            role = project.role_of(req.actor.username)
+            if role is None and not req.actor.is_admin:
+                raise Forbidden("you are not a member of this image's project")
+            for cmd in req.commands:
+                require(role, role_needed_for(cmd.type), is_admin=req.actor.is_admin,
+                        what=f"a {cmd.type} command")
+        schema = project.schema()
+        if len(req.commands) == 1:
+            # Every decision validates fully before it triggers an event, so a failing single
+            # command leaves the image untouched.
+            image.decide(req.commands[0], req.actor.username, schema, self.assist)
+        else:
+            # A batch applies atomically: keep a copy to restore if a later command fails.
+            backup = copy.deepcopy(image.__dict__)
+            try:
+                for cmd in req.commands:
+                    image.decide(cmd, req.actor.username, schema, self.assist)
+            except Exception:
+                image.__dict__.clear()
+                image.__dict__.update(backup)
+                raise
+        req.events = list(image.collect_events())
+
+    def _finish(self, decided: list[_Request], positions: list[int],
+                touched: dict[UUID, Image]) -> None:
+        i = 0
+        for req in decided:
+            if req.repeat_of is not None:
+                continue
+            n = len(req.events)
+            mine = positions[i:i + n]
+            i += n
+            last = req.events[-1]
+            req.future.set_result(CommandResult(
+                image_id=str(req.image_id), version=last.originator_version,
+                position=mine[-1], events=[describe(e, p) for e, p in zip(req.events, mine,
+                                                                          strict=True)]))
+        for iid, image in touched.items():
+            self._remember(iid, image)
+            self._maybe_snapshot(image, decided)
+        for req in decided:
+            if req.repeat_of is not None:
+                self._answer_repeat(req)
+        if positions:
+            self.app.committed(positions[-1])
+
+    def _answer_repeat(self, req: _Request) -> None:
+        assert req.repeat_of is not None
+        first, last = req.repeat_of
+        try:
+            events = list(self.app.image_events(req.image_id, first, last))
+            where = self.positions(req.image_id, [e.originator_version for e in events])
+            described = [describe(e, where[e.originator_version]) for e in events]
+            req.future.set_result(CommandResult(
+                image_id=str(req.image_id), version=last, position=where[last],
+                events=described, repeated=True))
+        except Exception as e:
+            log.exception("answering a repeated command failed")
+            req.future.set_exception(e)
+
+    def _maybe_snapshot(self, image: Image, decided: list[_Request]) -> None:
+        if self.app.snapshots is None:
+            return
+        interval = self.app.snapshotting_intervals.get(Image)
+        if not interval:
+            return
+        before = image.version - sum(len(r.events) for r in decided if r.image_id == image.id)
+        if image.version // interval > before // interval:
+            try:
+                self.app.snapshots.put([Image.Snapshot.take(image)])
+            except Exception:
+                log.exception("taking a snapshot failed (harmless: replay reads the events)")
+
+    # -- image cache ---------------------------------------------------------------------------
+
+    def _load(self, image_id: UUID) -> Image:
+        image = self._cache.get(image_id)
+        if image is not None:
+            self._cache.move_to_end(image_id)
+            return image
+        try:
+            return self.app.image(image_id)
+        except NotFound:
+            raise NotFound(f"no image {image_id}") from None
+
+    def _remember(self, image_id: UUID, image: Image) -> None:
+        self._cache[image_id] = image
+        self._cache.move_to_end(image_id)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    def _evict(self, image_id: UUID) -> None:
+        self._cache.pop(image_id, None)
+

@@ -1,0 +1,249 @@
+"""Image commands: parsed from untrusted JSON into small typed values.
+
+Parsing checks shape only (fields, types, sizes). Whether a command makes sense for the image
+(geometry inside it, label in the project, annotation exists, revision current) is decided by
+the Image aggregate.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from domain.errors import ValidationFailed
+
+MAX_ID = 128
+MAX_COMMENT = 4000
+ASSIST_MODES = ("extreme_points", "clicks", "box")
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """Fields every command may carry."""
+
+    command_id: str | None
+    base_version: int | None
+
+    @property
+    def type(self) -> str:
+        return _TYPE_OF[type(self)]
+
+
+@dataclass(frozen=True, slots=True)
+class CreateAnnotation(Command):
+    annotation_type: str
+    label: str
+    geometry: Any
+
+
+@dataclass(frozen=True, slots=True)
+class EditAnnotation(Command):
+    annotation_id: str
+    label: str | None
+    geometry: Any  # None: unchanged
+    base_revision: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteAnnotation(Command):
+    annotation_id: str
+    base_revision: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptPrelabel(Command):
+    annotation_id: str
+    base_revision: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Assist(Command):
+    mode: str
+    points: tuple[tuple[float, float, int], ...]
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitImage(Command):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewImage(Command):
+    verdict: str
+    comment: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ProposePrelabel(Command):
+    """A model's output, recorded as a pre-label (predictions import, inference jobs)."""
+
+    annotation_type: str
+    label: str
+    geometry: Any
+    model_name: str
+    model_version: str
+    score: float | None
+
+
+_TYPE_OF: dict[type[Command], str] = {
+    CreateAnnotation: "create",
+    EditAnnotation: "edit",
+    DeleteAnnotation: "delete",
+    AcceptPrelabel: "accept",
+    Assist: "assist",
+    SubmitImage: "submit",
+    ReviewImage: "review",
+    ProposePrelabel: "propose",
+}
+COMMAND_TYPES = ("create", "edit", "delete", "accept", "assist", "submit", "review")
+_ENVELOPE = {"type", "command_id", "base_version"}
+_FIELDS: dict[str, set[str]] = {
+    "create": {"annotation"},
+    "edit": {"annotation_id", "changes", "base_revision"},
+    "delete": {"annotation_id", "base_revision"},
+    "accept": {"annotation_id", "base_revision"},
+    "assist": {"mode", "points", "label"},
+    "submit": set(),
+    "review": {"verdict", "comment"},
+}
+
+
+def _fail(message: str, field: str) -> ValidationFailed:
+    return ValidationFailed(message, {"field": field})
+
+
+def _str(raw: dict[str, Any], key: str, *, max_len: int = MAX_ID, optional: bool = False) -> Any:
+    value = raw.get(key)
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or not value or len(value) > max_len:
+        raise _fail(f"{key} must be a non-empty string of at most {max_len} characters", key)
+    return value
+
+
+def _int(raw: dict[str, Any], key: str) -> int | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _fail(f"{key} must be a non-negative integer", key)
+    return value
+
+
+def _number(value: object, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise _fail(f"{field} must be a finite number", field)
+    return float(value)
+
+
+def parse_command(raw: object, *, skip_extra: frozenset[str] = frozenset()) -> Command:
+    """Parse one command object of the public API (``{"type": ..., ...}``).
+
+    ``skip_extra`` names envelope keys a transport adds (for example the WebSocket ``op``).
+    """
+    if not isinstance(raw, dict):
+        raise _fail("a command must be a JSON object", "command")
+    kind = raw.get("type")
+    if kind not in _FIELDS:
+        raise ValidationFailed(
+            f"unknown command type {kind!r}",
+            {"field": "type", "allowed": list(COMMAND_TYPES)},
+        )
+    extra = set(raw) - _ENVELOPE - _FIELDS[kind] - skip_extra
+    if extra:
+        raise _fail(f"unexpected field {sorted(extra)[0]!r} in a {kind} command", sorted(extra)[0])
+    common = {"command_id": _str(raw, "command_id", optional=True),
+              "base_version": _int(raw, "base_version")}
+    if kind == "create":
+        ann = raw.get("annotation")
+        if not isinstance(ann, dict):
+            raise _fail("create needs an annotation object", "annotation")
+        extra = set(ann) - {"type", "label", "geometry", "id"}
+        if extra:
+            raise _fail(f"unexpected annotation field {sorted(extra)[0]!r}", "annotation")
+        if "geometry" not in ann:
+            raise _fail("annotation.geometry is required", "annotation.geometry")
+        return CreateAnnotation(
+            **common,
+            annotation_type=_str(ann, "type"),
+            label=_str(ann, "label", max_len=100),
+            geometry=ann["geometry"],
+        )
+    if kind == "edit":
+        changes = raw.get("changes")
+        if not isinstance(changes, dict) or not changes or set(changes) - {"label", "geometry"}:
+            raise _fail("edit needs changes with label and/or geometry", "changes")
+        return EditAnnotation(
+            **common,
+            annotation_id=_str(raw, "annotation_id"),
+            label=_str(changes, "label", max_len=100, optional=True),
+            geometry=changes.get("geometry"),
+            base_revision=_int(raw, "base_revision"),
+        )
+    if kind == "delete":
+        return DeleteAnnotation(
+            **common, annotation_id=_str(raw, "annotation_id"),
+            base_revision=_int(raw, "base_revision"),
+        )
+    if kind == "accept":
+        return AcceptPrelabel(
+            **common, annotation_id=_str(raw, "annotation_id"),
+            base_revision=_int(raw, "base_revision"),
+        )
+    if kind == "assist":
+        mode = raw.get("mode")
+        if mode not in ASSIST_MODES:
+            raise ValidationFailed(
+                f"unknown assist mode {mode!r}", {"field": "mode", "allowed": list(ASSIST_MODES)}
+            )
+        points = raw.get("points")
+        if not isinstance(points, list) or not 1 <= len(points) <= 100:
+            raise _fail("points must be a list of 1 to 100 [x, y, +1|-1] items", "points")
+        parsed: list[tuple[float, float, int]] = []
+        for i, p in enumerate(points):
+            if not isinstance(p, list) or len(p) not in (2, 3):
+                raise _fail("each point is [x, y] or [x, y, +1|-1]", f"points[{i}]")
+            sign = p[2] if len(p) == 3 else 1
+            if sign not in (1, -1) or isinstance(sign, bool):
+                raise _fail("a point's third item is +1 or -1", f"points[{i}]")
+            parsed.append((_number(p[0], f"points[{i}][0]"), _number(p[1], f"points[{i}][1]"),
+                           int(sign)))
+        return Assist(**common, mode=mode, points=tuple(parsed), label=_str(raw, "label",
+                                                                             max_len=100))
+    if kind == "submit":
+        return SubmitImage(**common)
+    verdict = raw.get("verdict")
+    if verdict not in ("approve", "reject"):
+        raise _fail("verdict must be approve or reject", "verdict")
+    comment = raw.get("comment")
+    if comment is not None and (not isinstance(comment, str) or len(comment) > MAX_COMMENT):
+        raise _fail(f"comment must be a string of at most {MAX_COMMENT} characters", "comment")
+    return ReviewImage(**common, verdict=verdict, comment=comment)
+
+
+def parse_prelabel(raw: object, model_name: str, model_version: str) -> ProposePrelabel:
+    """Parse one predicted annotation ``{"type","label","geometry","score"?,"id"?}``."""
+    if not isinstance(raw, dict):
+        raise _fail("a prediction must be a JSON object", "annotation")
+    extra = set(raw) - {"type", "label", "geometry", "score", "id", "command_id"}
+    if extra:
+        raise _fail(f"unexpected prediction field {sorted(extra)[0]!r}", "annotation")
+    score = raw.get("score")
+    if score is not None:
+        score = _number(score, "score")
+        if not 0.0 <= score <= 1.0:
+            raise _fail("score must be between 0 and 1", "score")
+    if "geometry" not in raw:
+        raise _fail("annotation.geometry is required", "annotation.geometry")
+    return ProposePrelabel(
+        command_id=_str(raw, "command_id", optional=True),
+        base_version=None,
+        annotation_type=_str(raw, "type"),
+        label=_str(raw, "label", max_len=100),
+        geometry=raw["geometry"],
+        model_name=model_name,
+        model_version=model_version,
+        score=score,
+    )

@@ -1,0 +1,366 @@
+"""The Image aggregate: one event stream per image, holding its annotations and review state.
+
+The stream starts with ``ImageAdded`` (version 1). Every later event carries ``actor`` and
+``command_id`` (the client's idempotency key, or None); the server time is the event's
+``timestamp``. Decisions (``create``, ``edit``...) validate against the image and its project's
+label schema and then trigger events; the events' ``apply`` methods are the only place state
+changes, so replaying the stream to any version gives exactly the state at that version.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate
+
+from domain import commands as c
+from domain import geometry as g
+from domain.assist import AssistEngine
+from domain.errors import Conflict, NotFound, ValidationFailed
+from domain.project import LabelSchema
+
+IMAGE_STATUSES = ("new", "in_progress", "submitted", "approved", "rejected")
+MAX_ANNOTATIONS = 20_000
+
+
+def image_id_for(project_id: str, sha256: str) -> UUID:
+    """Same bytes in the same project are the same image."""
+    return uuid5(NAMESPACE_URL, f"labelwright:image:{project_id}:{sha256}")
+
+
+class Image(Aggregate):
+    """An image of a project, with its annotations, pre-labels and review state."""
+
+    class ImageAdded(Aggregate.Created):
+        project_id: str
+        file_name: str
+        width: int
+        height: int
+        sha256: str
+        content_type: str
+        actor: str
+        command_id: str | None
+
+    class Event(Aggregate.Event):
+        actor: str
+        command_id: str | None
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Image)
+            if self.command_id is not None:
+                first = aggregate.command_log.get(self.command_id, [self.originator_version])[0]
+                aggregate.command_log[self.command_id] = [first, self.originator_version]
+            self.apply_to(aggregate)
+
+        def apply_to(self, image: Image) -> None:
+            """The state change of this event type."""
+
+        def touch(self, image: Image, annotation_id: str) -> dict[str, Any]:
+            ann = image.annotations[annotation_id]
+            ann["revision"] += 1
+            ann["updated_by"] = self.actor
+            ann["updated_at"] = self.timestamp.isoformat()
+            return ann
+
+        def work_started(self, image: Image) -> None:
+            if image.status != "submitted":
+                image.status = "in_progress"
+
+    class AnnotationCreated(Event):
+        annotation_id: str
+        annotation_type: str
+        label: str
+        geometry: dict[str, Any]
+        source: str
+
+        def apply_to(self, image: Image) -> None:
+            image.annotations[self.annotation_id] = image.new_annotation(
+                self.annotation_id, self.annotation_type, self.label, self.geometry,
+                self.source, "manual", self.actor, self.timestamp.isoformat(),
+            )
+            self.work_started(image)
+
+    class AnnotationEdited(Event):
+        annotation_id: str
+        label: str | None
+        geometry: dict[str, Any] | None
+
+        def apply_to(self, image: Image) -> None:
+            ann = self.touch(image, self.annotation_id)
+            if self.label is not None:
+                ann["label"] = self.label
+            if self.geometry is not None:
+                ann["geometry"] = self.geometry
+            self.work_started(image)
+
+    class AnnotationDeleted(Event):
+        annotation_id: str
+
+        def apply_to(self, image: Image) -> None:
+            del image.annotations[self.annotation_id]
+            image.deleted.append(self.annotation_id)
+            self.work_started(image)
+
+    class PrelabelProposed(Event):
+        annotation_id: str
+        annotation_type: str
+        label: str
+        geometry: dict[str, Any]
+        model: dict[str, str]
+        score: float | None
+
+        def apply_to(self, image: Image) -> None:
+            ann = image.new_annotation(
+                self.annotation_id, self.annotation_type, self.label, self.geometry,
+                "prelabel", "proposed", self.actor, self.timestamp.isoformat(),
+            )
+            ann["model"] = dict(self.model)
+            ann["score"] = self.score
+            image.annotations[self.annotation_id] = ann
+            image.proposals[self.annotation_id] = {"label": self.label, "geometry": self.geometry}
+
+    class PrelabelAccepted(Event):
+        annotation_id: str
+
+        def apply_to(self, image: Image) -> None:
+            self.touch(image, self.annotation_id)["status"] = "accepted"
+            self.work_started(image)
+
+    class PrelabelEdited(Event):
+        annotation_id: str
+        label: str | None
+        geometry: dict[str, Any] | None
+        iou: float
+
+        def apply_to(self, image: Image) -> None:
+            ann = self.touch(image, self.annotation_id)
+            ann["status"] = "edited"
+            if self.label is not None:
+                ann["label"] = self.label
+            if self.geometry is not None:
+                ann["geometry"] = self.geometry
+            self.work_started(image)
+
+    class PrelabelRejected(Event):
+        annotation_id: str
+
+        def apply_to(self, image: Image) -> None:
+            del image.annotations[self.annotation_id]
+            image.deleted.append(self.annotation_id)
+            self.work_started(image)
+
+    class AssistClicked(Event):
+        mode: str
+        points: list[list[float]]
+        label: str
+        annotation_id: str
+
+    class ImageSubmitted(Event):
+        def apply_to(self, image: Image) -> None:
+            image.status = "submitted"
+            image.submitted_by = self.actor
+
+    class ReviewRecorded(Event):
+        verdict: str
+        comment: str | None
+
+        def apply_to(self, image: Image) -> None:
+            image.status = "approved" if self.verdict == "approve" else "rejected"
+
+    def __init__(
+        self,
+        project_id: str,
+        file_name: str,
+        width: int,
+        height: int,
+        sha256: str,
+        content_type: str,
+        actor: str,
+        command_id: str | None,
+    ) -> None:
+        self.project_id = project_id
+        self.file_name = file_name
+        self.width = width
+        self.height = height
+        self.sha256 = sha256
+        self.content_type = content_type
+        self.added_by = actor
+        self.status = "new"
+        self.annotations: dict[str, dict[str, Any]] = {}
+        self.proposals: dict[str, dict[str, Any]] = {}
+        self.deleted: list[str] = []
+        self.command_log: dict[str, list[int]] = {}
+        self.submitted_by: str | None = None
+
+    # -- creation -------------------------------------------------------------------------
+
+    @classmethod
+    def add(
+        cls,
+        project_id: str,
+        file_name: str,
+        width: int,
+        height: int,
+        sha256: str,
+        content_type: str,
+        actor: str,
+    ) -> Image:
+        return cls._create(
+            cls.ImageAdded,
+            id=image_id_for(project_id, sha256),
+            project_id=project_id,
+            file_name=file_name,
+            width=width,
+            height=height,
+            sha256=sha256,
+            content_type=content_type,
+            actor=actor,
+            command_id=None,
+        )
+
+    @staticmethod
+    def new_annotation(
+        annotation_id: str, kind: str, label: str, geometry: dict[str, Any], source: str,
+        status: str, actor: str, at: str,
+    ) -> dict[str, Any]:
+        return {
+            "id": annotation_id, "type": kind, "label": label, "geometry": geometry,
+            "source": source, "status": status, "revision": 1, "created_by": actor,
+            "updated_by": actor, "updated_at": at,
+        }
+
+    # -- decisions --------------------------------------------------------------------------
+
+    def seen_command(self, command_id: str | None) -> list[int] | None:
+        """The [first, last] versions a command id recorded, or None if it is new."""
+        return None if command_id is None else self.command_log.get(command_id)
+
+    def decide(
+        self, command: c.Command, actor: str, schema: LabelSchema, assist: AssistEngine
+    ) -> None:
+        """Validate ``command`` against this image and record its events (pending)."""
+        if command.base_version is not None and command.base_version != self.version:
+            raise Conflict(
+                f"the image is at version {self.version}, not {command.base_version}",
+                {"version": self.version, "current": None},
+            )
+        meta = {"actor": actor, "command_id": command.command_id}
+        if isinstance(command, c.CreateAnnotation):
+            geometry = self._geometry(schema.check_type(command.annotation_type),
+                                      command.geometry)
+            self._check_room()
+            self.trigger_event(
+                self.AnnotationCreated, annotation_id=str(uuid.uuid4()),
+                annotation_type=command.annotation_type, label=schema.check_label(command.label),
+                geometry=geometry.to_json(), source="manual", **meta,
+            )
+        elif isinstance(command, c.EditAnnotation):
+            self._edit(command, schema, meta)
+        elif isinstance(command, c.DeleteAnnotation):
+            ann = self._current(command.annotation_id, command.base_revision)
+            event = self.PrelabelRejected if ann["source"] == "prelabel" else self.AnnotationDeleted
+            self.trigger_event(event, annotation_id=ann["id"], **meta)
+        elif isinstance(command, c.AcceptPrelabel):
+            ann = self._current(command.annotation_id, command.base_revision)
+            if ann["source"] != "prelabel":
+                raise ValidationFailed("only a pre-label can be accepted",
+                                       {"field": "annotation_id"})
+            if ann["status"] != "proposed":
+                raise ValidationFailed(f"this pre-label is already {ann['status']}",
+                                       {"field": "annotation_id"})
+            self.trigger_event(self.PrelabelAccepted, annotation_id=ann["id"], **meta)
+        elif isinstance(command, c.Assist):
+            self._assist(command, schema, assist, meta)
+        elif isinstance(command, c.SubmitImage):
+            if self.status not in ("new", "in_progress", "rejected"):
+                raise ValidationFailed(f"an image that is {self.status} cannot be submitted",
+                                       {"field": "type", "status": self.status})
+            self.trigger_event(self.ImageSubmitted, **meta)
+        elif isinstance(command, c.ReviewImage):
+            if self.status != "submitted":
+                raise ValidationFailed(f"only a submitted image can be reviewed; this one is "
+                                       f"{self.status}", {"field": "type", "status": self.status})
+            self.trigger_event(self.ReviewRecorded, verdict=command.verdict,
+                               comment=command.comment, **meta)
+        elif isinstance(command, c.ProposePrelabel):
+            geometry = self._geometry(schema.check_type(command.annotation_type),
+                                      command.geometry)
+            self._check_room()
+            self.trigger_event(
+                self.PrelabelProposed, annotation_id=str(uuid.uuid4()),
+                annotation_type=command.annotation_type, label=schema.check_label(command.label),
+                geometry=geometry.to_json(),
+                model={"name": command.model_name, "version": command.model_version},
+                score=command.score, **meta,
+            )
+        else:  # pragma: no cover - parse_command only makes the types above
+            raise ValidationFailed(f"unsupported command {type(command).__name__}")
+
+    def _edit(self, command: c.EditAnnotation, schema: LabelSchema, meta: dict[str, Any]) -> None:
+        ann = self._current(command.annotation_id, command.base_revision)
+        label = None
+        if command.label is not None and command.label != ann["label"]:
+            label = schema.check_label(command.label, "changes.label")
+        geometry = None
+        if command.geometry is not None:
+            geometry = self._geometry(ann["type"], command.geometry, "changes.geometry").to_json()
+        if ann["source"] == "prelabel":
+            proposal = self.proposals[ann["id"]]
+            final = geometry if geometry is not None else ann["geometry"]
+            overlap = g.iou(self._parsed(ann["type"], final),
+                            self._parsed(ann["type"], proposal["geometry"]))
+            self.trigger_event(self.PrelabelEdited, annotation_id=ann["id"], label=label,
+                               geometry=geometry, iou=round(overlap, 6), **meta)
+        else:
+            self.trigger_event(self.AnnotationEdited, annotation_id=ann["id"], label=label,
+                               geometry=geometry, **meta)
+
+    def _assist(self, command: c.Assist, schema: LabelSchema, engine: AssistEngine,
+                meta: dict[str, Any]) -> None:
+        label = schema.check_label(command.label)
+        proposal = engine.propose(command.mode, command.points, self.width, self.height)
+        schema.check_type(proposal.kind)
+        self._check_room()
+        annotation_id = str(uuid.uuid4())
+        self.trigger_event(self.AssistClicked, mode=command.mode,
+                           points=[list(p) for p in command.points], label=label,
+                           annotation_id=annotation_id, **meta)
+        self.trigger_event(self.AnnotationCreated, annotation_id=annotation_id,
+                           annotation_type=proposal.kind, label=label,
+                           geometry=proposal.to_json(), source="assist", **meta)
+
+    def _current(self, annotation_id: str, base_revision: int | None) -> dict[str, Any]:
+        ann = self.annotations.get(annotation_id)
+        if ann is None:
+            if annotation_id in self.deleted:
+                raise Conflict("this annotation was deleted",
+                               {"current": None, "version": self.version})
+            raise NotFound(f"no annotation {annotation_id!r} on this image",
+                           {"field": "annotation_id"})
+        if base_revision is not None and base_revision != ann["revision"]:
+            raise Conflict(
+                f"the annotation is at revision {ann['revision']}, not {base_revision}",
+                {"current": dict(ann), "version": self.version},
+            )
+        return ann
+
+    def _geometry(self, kind: str, raw: object, field: str = "annotation.geometry") -> g.Geometry:
+        try:
+            return g.parse_geometry(kind, raw, self.width, self.height)
+        except ValidationFailed as e:
+            e.details.setdefault("field", field)
+            raise
+
+    def _parsed(self, kind: str, stored: dict[str, Any]) -> g.Geometry:
+        return g.parse_geometry(kind, stored, self.width, self.height)
+
+    def _check_room(self) -> None:
+        if len(self.annotations) >= MAX_ANNOTATIONS:
+            raise ValidationFailed(f"an image holds at most {MAX_ANNOTATIONS} annotations")
+
+    # -- views ----------------------------------------------------------------------------
+
+    def public_annotations(self) -> list[dict[str, Any]]:
+        return [dict(a) for a in self.annotations.values()]

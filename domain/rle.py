@@ -1,0 +1,316 @@
+"""COCO run-length encoding (RLE) of binary masks, byte-compatible with pycocotools.
+
+A mask of height ``h`` and width ``w`` is read in column-major (Fortran) order and cut into
+alternating runs of 0s and 1s, always starting with a (possibly empty) run of 0s. The runs
+are stored as ``{"size": [h, w], "counts": "<string>"}`` where the string is pycocotools'
+compact codec: each value is written as little-endian groups of 5 bits, one printable
+character per group (``chr(48 + group)``), bit ``0x20`` meaning "another group follows" and
+bit ``0x10`` of the last group giving the sign. From the fourth run on (index ``i > 2``) the
+value written is the difference ``runs[i] - runs[i - 2]``, which keeps long, similar runs
+short.
+
+Everything here is pure numpy: pycocotools is only used by the tests, to prove that
+:func:`encode` produces the very same bytes and that :func:`area`, :func:`to_bbox` and
+:func:`iou` agree with ``pycocotools.mask.area``, ``toBbox`` and ``iou``.
+
+Invalid input raises :class:`~domain.errors.ValidationFailed`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from domain.errors import ValidationFailed
+
+Runs = npt.NDArray[np.int64]
+"""A 1-d array of run lengths: 0s, 1s, 0s, ... (column-major)."""
+
+MAX_RUN = 2**32 - 1
+"""pycocotools stores runs as ``uint32``; longer runs cannot be represented."""
+
+_MAX_CHARS_PER_VALUE = 7  # 35 bits: enough for any difference of two uint32 runs
+# A value needs n characters when it does not fit in 5*(n-1) signed bits.
+_CHAR_THRESHOLDS = np.array([1 << (5 * k - 1) for k in range(1, _MAX_CHARS_PER_VALUE)], np.int64)
+
+
+def _fail(message: str, field: str = "rle.counts") -> ValidationFailed:
+    return ValidationFailed(message, {"field": field})
+
+
+# --------------------------------------------------------------------------------------------
+# the character codec
+# --------------------------------------------------------------------------------------------
+
+
+def runs_from_counts(counts: str) -> Runs:
+    """Decode a pycocotools counts string into its run lengths.
+
+    Rejects (``ValidationFailed``) characters outside ``'0'..'o'`` (48..111), a string that
+    ends in the middle of a value (continuation bit set on the last character), values longer
+    than 7 characters, and runs that are negative or larger than ``2**32 - 1``. The runs are
+    not checked against a mask size; see :func:`validate`.
+    """
+    if not isinstance(counts, str):
+        raise _fail("mask counts must be a string")
+    try:
+        raw = counts.encode("ascii")
+    except UnicodeEncodeError:
+        raise _fail("mask counts contain a character outside '0'..'o'") from None
+    n = len(raw)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    c = np.frombuffer(raw, dtype=np.uint8).astype(np.int64) - 48
+    if int(c.min()) < 0 or int(c.max()) > 63:
+        raise _fail("mask counts contain a character outside '0'..'o'")
+    more = (c & 0x20) != 0
+    if more[-1]:
+        raise _fail("mask counts are truncated (the last value is incomplete)")
+    ends = np.flatnonzero(~more)
+    starts = np.empty_like(ends)
+    starts[0] = 0
+    starts[1:] = ends[:-1] + 1
+    lengths = ends - starts + 1
+    if int(lengths.max()) > _MAX_CHARS_PER_VALUE:
+        raise _fail("mask counts contain a value that is too long")
+    position = np.arange(n, dtype=np.int64) - np.repeat(starts, lengths)
+    values: Runs = np.add.reduceat((c & 0x1F) << (5 * position), starts)
+    negative = (c[ends] & 0x10) != 0
+    values[negative] -= np.left_shift(np.int64(1), 5 * lengths[negative])
+    # undo the delta coding: runs[i] = values[i] + runs[i - 2] for i > 2
+    runs = values.copy()
+    runs[1::2] = np.cumsum(values[1::2])
+    runs[2::2] = np.cumsum(values[2::2])
+    if int(runs.min()) < 0 or int(runs.max()) > MAX_RUN:
+        raise _fail("mask counts decode to a negative or oversized run")
+    return runs
+
+
+def _as_runs(runs: Sequence[int] | npt.NDArray[Any]) -> Runs:
+    array = np.asarray(runs)
+    if array.ndim != 1:
+        raise _fail("mask runs must be a flat sequence of integers")
+    if array.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if array.dtype == np.bool_ or not np.issubdtype(array.dtype, np.integer):
+        raise _fail("mask runs must be integers")
+    if int(array.min()) < 0 or int(array.max()) > MAX_RUN:
+        raise _fail(f"mask runs must be between 0 and {MAX_RUN}")
+    return array.astype(np.int64, copy=False)
+
+
+def counts_from_runs(runs: Sequence[int] | npt.NDArray[Any]) -> str:
+    """Encode run lengths as a pycocotools counts string (the inverse of
+    :func:`runs_from_counts`); identical to what pycocotools writes for the same runs."""
+    r = _as_runs(runs)
+    m = r.size
+    if m == 0:
+        return ""
+    values = r.copy()
+    values[3:] -= r[1:-2]
+    magnitude = np.where(values >= 0, values, ~values)
+    nchars = 1 + (magnitude[:, None] >= _CHAR_THRESHOLDS).sum(axis=1)
+    offsets = np.cumsum(nchars) - nchars
+    out = np.empty(int(nchars.sum()), dtype=np.int64)
+    for k in range(int(nchars.max())):
+        selected = np.flatnonzero(nchars > k)
+        digit = (values[selected] >> (5 * k)) & 0x1F
+        follows = (nchars[selected] - 1 > k).astype(np.int64) << 5
+        out[offsets[selected] + k] = (digit | follows) + 48
+    return out.astype(np.uint8).tobytes().decode("ascii")
+
+
+# --------------------------------------------------------------------------------------------
+# masks <-> rle
+# --------------------------------------------------------------------------------------------
+
+
+def encode(mask: npt.ArrayLike) -> dict[str, Any]:
+    """Encode an ``HxW`` mask (bool, or integers where non-zero is foreground) as compressed
+    RLE, exactly like ``pycocotools.mask.encode(np.asfortranarray(mask))`` but with
+    ``counts`` as ``str``."""
+    array = np.asarray(mask)
+    if array.ndim != 2:
+        raise ValidationFailed(
+            f"a mask must be a 2-d array, got {array.ndim} dimension(s)", {"field": "mask"}
+        )
+    height, width = (int(v) for v in array.shape)
+    flat = array.astype(np.bool_, copy=False).ravel(order="F")
+    n = flat.size
+    if n == 0:
+        runs: Runs = np.zeros(1, dtype=np.int64)
+    else:
+        change = np.flatnonzero(flat[1:] != flat[:-1]) + 1
+        bounds = np.concatenate(([0], change, [n])).astype(np.int64)
+        runs = np.diff(bounds)
+        if flat[0]:
+            runs = np.concatenate((np.zeros(1, dtype=np.int64), runs))
+    return {"size": [height, width], "counts": counts_from_runs(runs)}
+
+
+def _size_of(rle: object) -> tuple[int, int]:
+    if not isinstance(rle, dict):
+        raise _fail("mask rle must be an object with 'size' and 'counts'", "rle")
+    size = rle.get("size")
+    if (
+        not isinstance(size, list | tuple)
+        or len(size) != 2
+        or not all(type(v) is int or isinstance(v, np.integer) for v in size)
+    ):
+        raise _fail("mask size must be a [height, width] pair of integers", "rle.size")
+    height, width = int(size[0]), int(size[1])
+    if height <= 0 or width <= 0:
+        raise _fail(f"mask size {height}x{width} must be positive", "rle.size")
+    return height, width
+
+
+def _runs_of_counts(counts: object, height: int, width: int) -> Runs:
+    if isinstance(counts, str):
+        if len(counts) > _MAX_CHARS_PER_VALUE * (height * width + 1):
+            raise _fail("mask counts are longer than any mask of this size needs")
+        runs = runs_from_counts(counts)
+    elif isinstance(counts, list | tuple):
+        if len(counts) > height * width + 1:
+            raise _fail("mask counts list more runs than the mask has pixels")
+        if not all(type(v) is int for v in counts):
+            raise _fail("uncompressed mask counts must be a list of integers")
+        try:
+            runs = _as_runs(np.array(counts, dtype=np.int64))
+        except OverflowError:
+            raise _fail(f"mask runs must be between 0 and {MAX_RUN}") from None
+    else:
+        raise _fail("mask counts must be a string (or a list of run lengths)")
+    total = int(runs.sum())
+    if total != height * width:
+        raise _fail(
+            f"mask counts cover {total} pixels but a {height}x{width} mask has {height * width}"
+        )
+    return runs
+
+
+def _parse(rle: object) -> tuple[int, int, Runs]:
+    height, width = _size_of(rle)
+    assert isinstance(rle, dict)
+    return height, width, _runs_of_counts(rle.get("counts"), height, width)
+
+
+def _canonical(runs: Runs) -> Runs:
+    """The runs :func:`encode` would produce for the same pixels: no empty runs except
+    a leading empty run of 0s."""
+    keep = runs > 0
+    value = (np.arange(runs.size) & 1)[keep]
+    length = runs[keep]
+    if length.size == 0:
+        return np.zeros(1, dtype=np.int64)
+    starts = np.flatnonzero(np.concatenate(([True], value[1:] != value[:-1])))
+    merged: Runs = np.add.reduceat(length, starts)
+    if value[0] == 1:
+        merged = np.concatenate((np.zeros(1, dtype=np.int64), merged))
+    return merged
+
+
+def decode(rle: dict[str, Any]) -> npt.NDArray[np.uint8]:
+    """Decode an RLE dict (compressed or uncompressed counts) into an ``HxW`` uint8 mask of
+    0s and 1s (Fortran-ordered, like ``pycocotools.mask.decode``)."""
+    height, width, runs = _parse(rle)
+    values = (np.arange(runs.size) & 1).astype(np.uint8)
+    flat = np.repeat(values, runs)
+    return flat.reshape((height, width), order="F")
+
+
+def _ones(runs: Runs) -> tuple[Runs, Runs]:
+    """Non-empty runs of 1s as half-open ``[start, end)`` intervals of column-major index."""
+    ends = np.cumsum(runs)
+    starts = ends - runs
+    s, e = starts[1::2], ends[1::2]
+    nonempty = e > s
+    return s[nonempty], e[nonempty]
+
+
+def area(rle: dict[str, Any]) -> int:
+    """Number of foreground pixels (``pycocotools.mask.area``)."""
+    _, _, runs = _parse(rle)
+    return int(runs[1::2].sum())
+
+
+def to_bbox(rle: dict[str, Any]) -> tuple[float, float, float, float]:
+    """Tight ``(x, y, w, h)`` box around the foreground pixels, like
+    ``pycocotools.mask.toBbox``; ``(0, 0, 0, 0)`` for an empty mask."""
+    height, _, runs = _parse(rle)
+    s, e = _ones(runs)
+    if s.size == 0:
+        return (0.0, 0.0, 0.0, 0.0)
+    last = e - 1
+    first_col, last_col = s // height, last // height
+    x0, x1 = int(first_col.min()), int(last_col.max())
+    if bool((last_col > first_col).any()):
+        # a run that wraps into the next column touches both the bottom and the top row
+        y0, y1 = 0, height - 1
+    else:
+        y0, y1 = int((s % height).min()), int((last % height).max())
+    return (float(x0), float(y0), float(x1 - x0 + 1), float(y1 - y0 + 1))
+
+
+def _covered_before(t: Runs, starts: Runs, ends: Runs, cumulative: Runs) -> Runs:
+    """For each position in ``t``: how many indices below it the intervals cover."""
+    i = np.searchsorted(starts, t, side="right") - 1
+    inside = i >= 0
+    j = np.maximum(i, 0)
+    covered = cumulative[j] + np.minimum(t, ends[j]) - starts[j]
+    return np.where(inside, covered, 0)
+
+
+def iou(a: dict[str, Any], b: dict[str, Any]) -> float:
+    """Intersection over union of two masks of the same size (``pycocotools.mask.iou`` with
+    ``iscrowd=0``), computed on the runs without decoding; 0.0 when both are empty.
+
+    Raises ``ValueError`` when the sizes differ.
+    """
+    ha, wa, runs_a = _parse(a)
+    hb, wb, runs_b = _parse(b)
+    if (ha, wa) != (hb, wb):
+        raise ValueError(f"cannot compare a {ha}x{wa} mask with a {hb}x{wb} mask")
+    sa, ea = _ones(runs_a)
+    sb, eb = _ones(runs_b)
+    area_a = int((ea - sa).sum())
+    area_b = int((eb - sb).sum())
+    if area_a == 0 or area_b == 0:
+        return 0.0
+    cumulative_b = np.concatenate(([0], np.cumsum(eb - sb)))
+    intersection = int(
+        (
+            _covered_before(ea, sb, eb, cumulative_b) - _covered_before(sa, sb, eb, cumulative_b)
+        ).sum()
+    )
+    union = area_a + area_b - intersection
+    return intersection / union
+
+
+def validate(rle: object, height: int, width: int) -> dict[str, Any]:
+    """Check an untrusted RLE for an image of ``height`` x ``width`` and return it normalized.
+
+    The RLE must be ``{"size": [height, width], "counts": ...}`` with no other key; counts is
+    a compressed string or an uncompressed list of run lengths, and the runs must cover
+    exactly ``height * width`` pixels. The result always has compressed, canonical counts
+    (what :func:`encode` would produce for the same pixels), so equal masks compare equal.
+    An empty mask (no foreground pixel) is rejected.
+    """
+    if not isinstance(rle, dict):
+        raise _fail("mask rle must be an object with 'size' and 'counts'", "rle")
+    extra = sorted(str(k) for k in rle if k not in ("size", "counts"))
+    if extra:
+        raise _fail(f"mask rle has unexpected key(s): {', '.join(extra)}", f"rle.{extra[0]}")
+    if "counts" not in rle:
+        raise _fail("mask rle is missing 'counts'", "rle.counts")
+    if "size" not in rle:
+        raise _fail("mask rle is missing 'size'", "rle.size")
+    h, w = _size_of(rle)
+    if (h, w) != (height, width):
+        raise _fail(f"mask size {h}x{w} does not match the image {height}x{width}", "rle.size")
+    runs = _canonical(_runs_of_counts(rle["counts"], h, w))
+    if int(runs[1::2].sum()) == 0:
+        raise _fail("mask is empty (it has no foreground pixel)", "rle.counts")
+    return {"size": [h, w], "counts": counts_from_runs(runs)}

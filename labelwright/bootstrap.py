@@ -1,0 +1,89 @@
+"""The composition root: the only place that knows which stores are in use.
+
+Embedded mode (no ``LABELWRIGHT_DATABASE_URL``): events in ``DATA_DIR/events.sqlite``, read
+models in ``DATA_DIR/views.sqlite``, in-process fan-out. Scale-out: both in PostgreSQL.
+Image files are content-addressed under ``DATA_DIR/images`` in both modes (in scale-out the
+data dir is shared storage).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import unquote, urlparse
+
+from domain.application import Labeling
+from domain.command_pipeline import CommandPipeline
+from labelwright.settings import Settings
+from migrations.apply import apply_migrations
+from projections.database import ViewDatabase
+from projections.event_positions import EventPositions
+from projections.read_models import ReadModels
+from projections.runner import ProjectionRunner
+from web.auth_tokens import TokenStore
+from web.image_files import ImageStore
+from web.services import Services
+
+
+def event_store_env(settings: Settings) -> dict[str, str]:
+    """eventsourcing's configuration for the settings' event store."""
+    if settings.database_url is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(settings.data_dir / "events.sqlite"),
+            "SQLITE_LOCK_TIMEOUT": "30",
+        }
+    url = urlparse(settings.database_url)
+    if url.scheme not in ("postgresql", "postgres"):
+        raise ValueError("LABELWRIGHT_DATABASE_URL must be a postgresql:// URL")
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": unquote(url.path.lstrip("/")) or "postgres",
+        "POSTGRES_HOST": url.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(url.port or 5432),
+        "POSTGRES_USER": unquote(url.username or "postgres"),
+        "POSTGRES_PASSWORD": unquote(url.password or ""),
+        "POSTGRES_POOL_SIZE": "10",
+        "POSTGRES_MAX_OVERFLOW": "10",
+        "POSTGRES_CONNECT_TIMEOUT": "10",
+        # Keep the recorder's table lock (ids in commit order): never enable DB functions.
+        "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
+    }
+
+
+def view_database(settings: Settings) -> ViewDatabase:
+    if settings.database_url is None:
+        return ViewDatabase.sqlite(settings.data_dir / "views.sqlite")
+    return ViewDatabase.postgres(settings.database_url)
+
+
+def bootstrap(settings: Settings, *, background: bool = True, migrate: bool = True) -> Services:
+    """Wire the application. ``background`` starts the writer and projection threads."""
+    settings = settings.with_secret()
+    app = Labeling(env=event_store_env(settings))
+    views = view_database(settings)
+    if migrate:
+        apply_migrations(views)
+    positions = EventPositions(app)
+    pipeline = CommandPipeline(app, positions)
+    runner = ProjectionRunner(app, views)
+    app.commit_listeners.append(runner.wake)
+    services = Services(
+        settings=settings,
+        app=app,
+        pipeline=pipeline,
+        runner=runner,
+        read=ReadModels(views, runner),
+        tokens=TokenStore(views, idle_days=settings.token_idle_days),
+        images=ImageStore(settings.data_dir / "images"),
+    )
+    if background:
+        pipeline.start()
+        runner.start()
+    return services
+
+
+def shutdown(services: Services) -> None:
+    services.pipeline.stop()
+    services.runner.stop()
+    services.read.db.close()
+    services.app.close()
