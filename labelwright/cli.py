@@ -1,0 +1,295 @@
+"""The ``labelwright`` command line (see docs/cli.md and ../shared/docs/API.md)."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from domain.errors import DomainError
+from labelwright.settings import Settings
+
+
+def _version() -> str:
+    try:
+        return version("labelwright")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0.0.0+src"
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(data_dir=args.data_dir, database_url=args.database_url)
+
+
+def _services(args: argparse.Namespace, background: bool = False) -> Any:
+    from labelwright.bootstrap import bootstrap
+
+    return bootstrap(_settings(args), background=background)
+
+
+def _close(services: Any) -> None:
+    from labelwright.bootstrap import shutdown
+
+    shutdown(services)
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        line = sys.stdin.readline()
+        return line.rstrip("\r\n")
+    first = getpass.getpass("Password: ")
+    if first != getpass.getpass("Repeat password: "):
+        raise DomainError("the passwords differ")
+    return first
+
+
+# -- commands ---------------------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from labelwright.server import serve
+
+    return serve(_settings(args), args.host, args.port)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from labelwright.demo import create_demo
+    from labelwright.server import serve
+
+    services = _services(args, background=True)
+    try:
+        info = create_demo(services)
+    finally:
+        _close(services)
+    print(f"Demo project {info['project_name']!r} ({info['project_id']}) is ready.")
+    print(f"Open http://{args.host}:{args.port}/ and log in as one of:")
+    for user, password, role in info["logins"]:
+        print(f"  {user:<10} password {password:<16} ({role})")
+    print(f"API: http://{args.host}:{args.port}/api/v1/openapi.json")
+    sys.stdout.flush()
+    if args.no_serve:
+        return 0
+    return serve(_settings(args), args.host, args.port)
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    services = _services(args)
+    try:
+        password = _read_password(args)
+        services.app.register_user(args.name, password, is_admin=args.admin)
+        print(f"user {args.name} added" + (" (admin)" if args.admin else ""))
+    finally:
+        _close(services)
+    return 0
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    services = _services(args)
+    try:
+        if services.app.find_user(args.name) is None:
+            raise DomainError(f"no user {args.name!r}")
+        token = services.tokens.issue(args.name, kind="api", name=args.label)
+        print(token)
+    finally:
+        _close(services)
+    return 0
+
+
+def cmd_import_images(args: argparse.Namespace) -> int:
+    from labelwright.image_import import import_image_paths
+
+    services = _services(args, background=True)
+    try:
+        report = import_image_paths(services, args.project_id, [Path(p) for p in args.paths],
+                                    actor=args.actor, progress=not args.quiet)
+    finally:
+        _close(services)
+    print(json.dumps(report))
+    return 0 if not report["errors"] else 1
+
+
+def cmd_import_predictions(args: argparse.Namespace) -> int:
+    from labelwright.prediction_import import import_predictions_file
+
+    services = _services(args, background=True)
+    try:
+        report = import_predictions_file(services, args.project_id, Path(args.file),
+                                         args.model, args.model_version, actor=args.actor,
+                                         progress=not args.quiet)
+    finally:
+        _close(services)
+    print(json.dumps(report))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from projections.exports import stream_export
+
+    services = _services(args)
+    try:
+        services.runner.catch_up()
+        project = services.read.project(args.project_id)
+        if project is None:
+            raise DomainError(f"no project {args.project_id}")
+        head = services.runner.status()["head"]
+        if args.position is not None and not 0 <= args.position <= head:
+            raise DomainError(f"position {args.position} is beyond the log's head {head}")
+        out = sys.stdout.buffer if args.output == "-" else open(args.output, "wb")  # noqa: SIM115
+        try:
+            for chunk in stream_export(services.read, services.app, project, args.format,
+                                       args.position, args.include_proposed):
+                out.write(chunk)
+        finally:
+            if out is not sys.stdout.buffer:
+                out.close()
+    finally:
+        _close(services)
+    if args.output != "-":
+        print(f"exported {args.format} of project {args.project_id} to {args.output}",
+              file=sys.stderr)
+    return 0
+
+
+def cmd_projections(args: argparse.Namespace) -> int:
+    services = _services(args)
+    try:
+        if args.action == "rebuild":
+            from tqdm import tqdm
+
+            head = services.runner.status()["head"]
+            with tqdm(total=head, unit="ev", disable=args.quiet, file=sys.stderr) as bar:
+                services.runner.rebuild(args.name, progress=bar.update)
+        else:
+            services.runner.catch_up() if args.catch_up else None
+        print(json.dumps(services.runner.status(), indent=2))
+    finally:
+        _close(services)
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from labelwright.bootstrap import view_database
+    from migrations.apply import apply_migrations
+
+    db = view_database(_settings(args).with_secret())
+    try:
+        applied = apply_migrations(db)
+    finally:
+        db.close()
+    print("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from labelwright.worker import run_worker
+
+    return run_worker(_settings(args))
+
+
+# -- parser -----------------------------------------------------------------------------------
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", default=None,
+                   help="data directory (default $LABELWRIGHT_DATA_DIR or ./labelwright-data)")
+    p.add_argument("--database-url", default=None,
+                   help="postgresql://... (default $LABELWRIGHT_DATABASE_URL; unset = SQLite)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="labelwright", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"labelwright {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, func: Callable[[argparse.Namespace], int], help: str
+            ) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        _common(p)
+        p.set_defaults(func=func)
+        return p
+
+    p = add("serve", cmd_serve, "run the service")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+
+    p = add("demo", cmd_demo, "create a demo project with sample images and users, then serve")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--no-serve", action="store_true", help="create the demo and exit")
+
+    user = sub.add_parser("user", help="manage users").add_subparsers(dest="action",
+                                                                       required=True)
+    p = user.add_parser("add", help="add a user")
+    _common(p)
+    p.add_argument("name")
+    p.add_argument("--admin", action="store_true")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    p.set_defaults(func=cmd_user_add)
+
+    token = sub.add_parser("token", help="API tokens").add_subparsers(dest="action",
+                                                                       required=True)
+    p = token.add_parser("create", help="create a long-lived API token for a user (printed once)")
+    _common(p)
+    p.add_argument("name", help="username")
+    p.add_argument("--label", default=None, help="a note to recognise the token by")
+    p.set_defaults(func=cmd_token_create)
+
+    p = add("import-images", cmd_import_images, "register image files/folders into a project")
+    p.add_argument("project_id")
+    p.add_argument("paths", nargs="+")
+    p.add_argument("--actor", default="cli", help="username recorded on the events")
+    p.add_argument("--quiet", action="store_true")
+
+    p = add("import-predictions", cmd_import_predictions,
+            "import COCO results JSON or Labelwright JSON as pre-labels")
+    p.add_argument("project_id")
+    p.add_argument("file")
+    p.add_argument("--model", required=True)
+    p.add_argument("--model-version", required=True)
+    p.add_argument("--actor", default="cli")
+    p.add_argument("--quiet", action="store_true")
+
+    p = add("export", cmd_export, "export labels (current, or as of a global position)")
+    p.add_argument("project_id")
+    p.add_argument("--format", default="coco", choices=["coco", "labelwright"])
+    p.add_argument("--position", type=int, default=None)
+    p.add_argument("--include-proposed", action="store_true")
+    p.add_argument("-o", "--output", default="-")
+
+    proj = sub.add_parser("projections", help="read models").add_subparsers(dest="action",
+                                                                            required=True)
+    p = proj.add_parser("rebuild", help="rebuild read models from the event log")
+    _common(p)
+    p.add_argument("name", nargs="?", default=None)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_projections)
+    p = proj.add_parser("status", help="each projection's position and lag")
+    _common(p)
+    p.add_argument("--catch-up", action="store_true", help="bring them up to date first")
+    p.set_defaults(func=cmd_projections)
+
+    add("migrate", cmd_migrate, "apply pending read-model migrations")
+    add("worker", cmd_worker, "run a background worker (scale-out mode)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except DomainError as e:
+        print(f"error: {e.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
