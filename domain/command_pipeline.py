@@ -17,7 +17,9 @@ from __future__ import annotations
 import copy
 import logging
 import queue
+import random
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import Future
@@ -38,7 +40,7 @@ from domain.roles import require, role_needed_for
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 512
-RETRIES = 5
+RETRIES = 30
 
 
 class PositionLookup(Protocol):
@@ -76,6 +78,12 @@ class _Request:
     future: Future[CommandResult]
     events: list[Any] = field(default_factory=list)
     repeat_of: tuple[int, int] | None = None
+
+
+class Busy(DomainError):
+    """Another writer kept changing the image; nothing was recorded, the client may retry."""
+
+    code = "conflict"
 
 
 class CommandPipeline:
@@ -197,7 +205,11 @@ class CommandPipeline:
                 except IntegrityError:
                     self._evict(req.image_id)
                     if attempt == RETRIES - 1:
-                        req.future.set_exception(DomainError("the image is too busy, retry"))
+                        req.future.set_exception(Busy("the image is too busy, retry"))
+                        break
+                    # Another process keeps winning the race for this image: back off a
+                    # little, with jitter, so the two writers stop colliding in lock step.
+                    time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))
                     continue
                 except DomainError as e:
                     req.future.set_exception(e)

@@ -35,6 +35,7 @@ class CreateAnnotation(Command):
     annotation_type: str
     label: str
     geometry: Any
+    annotation_id: str | None = None  # a client-made id (offline drawing); else the server's
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +171,7 @@ def parse_command(raw: object, *, skip_extra: frozenset[str] = frozenset()) -> C
             annotation_type=_str(ann, "type"),
             label=_str(ann, "label", max_len=100),
             geometry=ann["geometry"],
+            annotation_id=_str(ann, "id", optional=True),
         )
     if kind == "edit":
         changes = raw.get("changes")

@@ -429,10 +429,16 @@ def _box_iou(a: Box, b: Box) -> float:
     return min(1.0, inter / union)
 
 
+_REPAIR_GRID_PX = 1e-9
+
+
 def _shape(points: tuple[tuple[float, float], ...]) -> Any:
     polygon = shapely.Polygon(points)
     if not polygon.is_valid:
-        polygon = shapely.make_valid(polygon)
+        # Snap to a fine grid first: GEOS' repair of nearly coincident vertices (think 1e-98
+        # next to 0) otherwise depends on the vertex order.
+        snapped = shapely.set_precision(polygon, _REPAIR_GRID_PX, mode="pointwise")
+        polygon = shapely.make_valid(snapped)
     return polygon
 
 

@@ -252,8 +252,9 @@ class Image(Aggregate):
                                       command.geometry)
             self._check_room()
             self.trigger_event(
-                self.AnnotationCreated, annotation_id=str(uuid.uuid4()),
-                annotation_type=command.annotation_type, label=schema.check_label(command.label),
+                self.AnnotationCreated, annotation_id=self._new_id(command.annotation_id),
+                annotation_type=command.annotation_type,
+                label=schema.check_label(command.label, "annotation.label"),
                 geometry=geometry.to_json(), source="manual", **meta,
             )
         elif isinstance(command, c.EditAnnotation):
@@ -290,7 +291,8 @@ class Image(Aggregate):
             self._check_room()
             self.trigger_event(
                 self.PrelabelProposed, annotation_id=str(uuid.uuid4()),
-                annotation_type=command.annotation_type, label=schema.check_label(command.label),
+                annotation_type=command.annotation_type,
+                label=schema.check_label(command.label, "annotation.label"),
                 geometry=geometry.to_json(),
                 model={"name": command.model_name, "version": command.model_version},
                 score=command.score, **meta,
@@ -355,6 +357,14 @@ class Image(Aggregate):
 
     def _parsed(self, kind: str, stored: dict[str, Any]) -> g.Geometry:
         return g.parse_geometry(kind, stored, self.width, self.height)
+
+    def _new_id(self, wanted: str | None) -> str:
+        if wanted is None:
+            return str(uuid.uuid4())
+        if wanted in self.annotations or wanted in self.deleted:
+            raise ValidationFailed(f"annotation id {wanted!r} is already used on this image",
+                                   {"field": "annotation.id"})
+        return wanted
 
     def _check_room(self) -> None:
         if len(self.annotations) >= MAX_ANNOTATIONS:

@@ -168,13 +168,15 @@ def _size_of(rle: object) -> tuple[int, int]:
 
 
 def _runs_of_counts(counts: object, height: int, width: int) -> Runs:
+    # Canonical counts have at most h*w + 1 runs; allow empty runs but not without bound.
+    max_runs = 4 * (height * width + 1)
     if isinstance(counts, str):
-        if len(counts) > _MAX_CHARS_PER_VALUE * (height * width + 1):
-            raise _fail("mask counts are longer than any mask of this size needs")
+        if len(counts) > _MAX_CHARS_PER_VALUE * max_runs:
+            raise _fail("mask counts are far longer than any mask of this size needs")
         runs = runs_from_counts(counts)
     elif isinstance(counts, list | tuple):
-        if len(counts) > height * width + 1:
-            raise _fail("mask counts list more runs than the mask has pixels")
+        if len(counts) > max_runs:
+            raise _fail("mask counts list far more runs than the mask has pixels")
         if not all(type(v) is int for v in counts):
             raise _fail("uncompressed mask counts must be a list of integers")
         try:
