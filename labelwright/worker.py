@@ -1,0 +1,36 @@
+"""``labelwright worker``: the background work of a scale-out deployment.
+
+Web nodes answer requests; a worker keeps the read models caught up with the event log.
+Projections are safe to run on several processes at once (each batch commits its rows and
+its tracking position in one transaction, and a batch that lost the race is rolled back), so
+a worker is optional; running one lets web nodes skip projecting
+(``LABELWRIGHT_PROJECTIONS=off``). Model inference jobs will run here too.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+from labelwright.bootstrap import bootstrap, shutdown
+from labelwright.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def run_worker(settings: Settings) -> int:
+    services = bootstrap(settings, background=False)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    services.runner.start()
+    log.info("worker projecting %s", "PostgreSQL" if settings.database_url else "SQLite")
+    try:
+        while not stop.wait(5):
+            lag = max((p["lag"] for p in services.runner.status()["projections"]), default=0)
+            if lag:
+                log.info("projection lag: %s events", lag)
+    finally:
+        shutdown(services)
+    return 0
