@@ -1,0 +1,79 @@
+"""The Starlette application: ``create_app(services)`` wires every route.
+
+Layout of the URL space::
+
+    /healthz, /readyz            probes (no auth)
+    /api/v1/openapi.json         the OpenAPI document (no auth)
+    /api/v1/...                  the API of docs/API.md, one module per resource in
+                                 ``web.endpoints``
+
+Errors of every kind leave in one shape (``web.errors``). The app holds no state of its own
+beyond small caches; everything durable is in the services the composition root passes in.
+"""
+
+from __future__ import annotations
+
+from PIL import Image as PILImage
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount, Route
+
+from web.authentication import Authenticator
+from web.endpoints import (
+    commands,
+    exports,
+    health,
+    images,
+    predictions,
+    projects,
+    reads,
+    session,
+    users,
+)
+from web.errors import EXCEPTION_HANDLERS
+from web.login_throttle import LoginThrottle
+from web.openapi import openapi_document
+from web.responses import JSONResponse
+from web.services import Services
+
+API_PREFIX = "/api/v1"
+
+
+async def openapi_json(request: Request) -> Response:
+    return JSONResponse(request.app.state.openapi)
+
+
+def api_routes() -> list[BaseRoute]:
+    """Every route under ``/api/v1``."""
+    return [
+        Route("/openapi.json", openapi_json, methods=["GET"]),
+        *session.routes,
+        *users.routes,
+        *projects.routes,
+        *images.routes,
+        *commands.routes,
+        *predictions.routes,
+        *reads.routes,
+        *exports.routes,
+        # The WebSocket endpoint (GET /api/v1/ws, docs/API.md "WebSocket protocol") goes here:
+        # WebSocketRoute("/ws", realtime_endpoint). It authenticates with
+        # ``app.state.authenticator.authenticate(websocket)`` (``?token=`` or the cookie).
+    ]
+
+
+def create_app(services: Services) -> Starlette:
+    """The ASGI app serving ``services``. The caller owns the services' lifecycle (it starts
+    them before and shuts them down after serving)."""
+    # Pillow's own bomb guard must not be stricter than ours, or an image within our limit
+    # would be refused with a confusing warning-turned-error.
+    PILImage.MAX_IMAGE_PIXELS = services.settings.max_image_pixels
+    app = Starlette(
+        routes=[*health.routes, Mount(API_PREFIX, routes=api_routes())],
+        exception_handlers=EXCEPTION_HANDLERS,
+    )
+    app.state.services = services
+    app.state.authenticator = Authenticator(services.tokens, services.app)
+    app.state.login_throttle = LoginThrottle(services.settings.login_attempts_per_minute)
+    app.state.openapi = openapi_document()
+    return app

@@ -1,0 +1,1 @@
+"""HTTP endpoints of ``/api/v1``, one module per resource; ``web.app`` wires them."""

@@ -1,0 +1,118 @@
+"""The read side: current and past labels, history, metrics, projection status."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from domain.application import parse_uuid
+from domain.errors import ValidationFailed
+from web.access import (
+    authenticated,
+    image_for,
+    parse_int,
+    project_for,
+    read_model_query,
+    services_of,
+    wait_for_min_position,
+)
+from web.errors import ApiError
+from web.responses import json_response
+from web.services import Services
+
+GROUP_BY = ("model", "label", "annotator", "score_bucket")
+MAX_HISTORY_PAGE = 1000
+
+
+def _as_of_version(services: Services, image_id: str, version: int) -> dict[str, Any]:
+    """The image's labels right after its ``version``-th event, replayed from the log."""
+    image = services.app.image(image_id, version=version)
+    if image.version < version:
+        raise ValidationFailed(f"the image has {image.version} events; there is no version "
+                               f"{version}", {"field": "version", "current": image.version})
+    position = services.read.position_of(image_id, version)
+    if position is None:  # the history projection lags: ask the event store
+        position = services.pipeline.positions(parse_uuid(image_id, "image"), [version])[version]
+    return {"image_id": str(image.id), "version": version, "position": position,
+            "annotations": image.public_annotations()}
+
+
+def _from_aggregate(services: Services, image_id: str) -> dict[str, Any]:
+    image = services.app.image(image_id)
+    uid = parse_uuid(image_id, "image")
+    position = services.pipeline.positions(uid, [image.version])[image.version]
+    return {"image_id": str(image.id), "version": image.version, "position": position,
+            "annotations": image.public_annotations()}
+
+
+async def image_labels(request: Request) -> Response:
+    services = services_of(request)
+    principal = authenticated(request)
+    image_id = request.path_params["image_id"]
+    version = parse_int(request, "version", minimum=1)
+    await wait_for_min_position(request, services)
+    image_for(services, principal, image_id)
+    if version is not None:
+        return json_response(await asyncio.to_thread(_as_of_version, services, image_id,
+                                                     version))
+    labels = await read_model_query(services, services.read.image_annotations, image_id)
+    if labels is None:  # added a moment ago and not projected yet
+        labels = await asyncio.to_thread(_from_aggregate, services, image_id)
+    return json_response(labels)
+
+
+async def history(request: Request) -> Response:
+    services = services_of(request)
+    principal = authenticated(request)
+    image_id = request.path_params["image_id"]
+    after = parse_int(request, "after", default=0)
+    limit = parse_int(request, "limit", default=100, minimum=1, maximum=MAX_HISTORY_PAGE)
+    await wait_for_min_position(request, services)
+    image_for(services, principal, image_id)
+    events, next_after = await read_model_query(services, services.read.history, image_id,
+                                                after, limit)
+    return json_response({"events": events, "next_after": next_after})
+
+
+async def annotator_metrics(request: Request) -> Response:
+    services = services_of(request)
+    principal = authenticated(request)
+    project_id = request.path_params["project_id"]
+    project_for(services, principal, project_id, "manager", "metrics")
+    await wait_for_min_position(request, services)
+    rows = await asyncio.to_thread(services.read.annotator_metrics, project_id)
+    return json_response({"annotators": rows})
+
+
+async def prelabel_metrics(request: Request) -> Response:
+    services = services_of(request)
+    principal = authenticated(request)
+    project_id = request.path_params["project_id"]
+    project_for(services, principal, project_id, "manager", "metrics")
+    group_by = request.query_params.get("group_by") or "model"
+    if group_by not in GROUP_BY:
+        raise ApiError("validation", f"group_by must be one of {', '.join(GROUP_BY)}",
+                       {"field": "group_by", "allowed": list(GROUP_BY)})
+    await wait_for_min_position(request, services)
+    rows = await asyncio.to_thread(services.read.prelabel_metrics, project_id, group_by)
+    return json_response({"group_by": group_by, "groups": rows})
+
+
+async def projections_status(request: Request) -> Response:
+    services = services_of(request)
+    authenticated(request)
+    await wait_for_min_position(request, services)
+    return json_response(await asyncio.to_thread(services.read.status))
+
+
+routes = [
+    Route("/images/{image_id}/annotations", image_labels, methods=["GET"]),
+    Route("/images/{image_id}/history", history, methods=["GET"]),
+    Route("/projects/{project_id}/metrics/annotators", annotator_metrics, methods=["GET"]),
+    Route("/projects/{project_id}/metrics/prelabels", prelabel_metrics, methods=["GET"]),
+    Route("/projections", projections_status, methods=["GET"]),
+]

@@ -1,0 +1,86 @@
+"""Logging in and out, and ``/me``."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from domain.user import verify_password
+from web.access import authenticated, services_of, wait_for_min_position
+from web.authentication import SESSION_COOKIE
+from web.errors import ApiError
+from web.login_throttle import LoginThrottle
+from web.request_bodies import read_json_object
+from web.responses import json_response
+
+# Verifying against a real hash for unknown users makes "no such user" take as long as "wrong
+# password", so response time does not reveal which usernames exist.
+_DUMMY_HASH = ("$argon2id$v=19$m=65536,t=3,p=4$AdVomNOtxhjw8TfEnZ0RdA$"
+               "IsphNhWkdXKTgi9VtCPlw4GWFdxDaLzLUyAzRd6iIPc")
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def login(request: Request) -> Response:
+    services = services_of(request)
+    throttle: LoginThrottle = request.app.state.login_throttle
+    body = await read_json_object(request, 64 * 1024)
+    username, password = body.get("username"), body.get("password")
+    if not isinstance(username, str) or not isinstance(password, str) or not username:
+        raise ApiError("validation", "login needs a username and a password (strings)",
+                       {"field": "username" if not isinstance(username, str) else "password"})
+    key = throttle.key(username, _client(request))
+    wait = throttle.retry_after(key)
+    if wait is not None:
+        seconds = max(1, int(wait + 0.999))
+        raise ApiError("rate_limited", f"too many failed logins; retry in {seconds} s",
+                       {"retry_after": seconds}, headers={"Retry-After": str(seconds)})
+    user = await asyncio.to_thread(services.app.find_user, username)
+    if user is None:
+        await asyncio.to_thread(verify_password, _DUMMY_HASH, password)
+        ok = False
+    else:
+        ok = await asyncio.to_thread(user.check_password, password)
+    if not ok or user is None:
+        throttle.failed(key)
+        raise ApiError("unauthorized", "wrong username or password")
+    throttle.succeeded(key)
+    token = await asyncio.to_thread(services.tokens.issue, user.username, "login")
+    response = json_response({"token": token, "username": user.username,
+                              "is_admin": bool(user.is_admin)})
+    response.set_cookie(SESSION_COOKIE, token, max_age=services.tokens.idle.days * 86400,
+                        httponly=True, samesite="lax", path="/",
+                        secure=request.url.scheme == "https")
+    return response
+
+
+async def logout(request: Request) -> Response:
+    services = services_of(request)
+    principal = authenticated(request)
+    await asyncio.to_thread(services.tokens.revoke, principal.token)
+    response = json_response({"revoked": True})
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
+    return response
+
+
+async def me(request: Request) -> Response:
+    services = services_of(request)
+    principal = authenticated(request)
+    await wait_for_min_position(request, services)
+    roles: list[dict[str, Any]] = await asyncio.to_thread(services.read.roles_of,
+                                                          principal.username)
+    return json_response({"username": principal.username, "is_admin": principal.is_admin,
+                          "projects": roles})
+
+
+routes = [
+    Route("/auth/login", login, methods=["POST"]),
+    Route("/auth/logout", logout, methods=["POST"]),
+    Route("/me", me, methods=["GET"]),
+]

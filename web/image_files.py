@@ -1,0 +1,110 @@
+"""Content-addressed storage of image bytes: ``root/ab/cd/<sha256>``.
+
+A file's name is the SHA-256 of its bytes, so storing the same bytes twice is a no-op and a
+stored file never changes (which is what lets the content endpoint answer ``immutable``).
+Writes go to a temporary file in the target folder, are fsynced and then renamed into place, so
+a crash leaves either no file or the complete one, never a torn one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import BinaryIO
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_CHUNK = 1024 * 1024
+
+
+class ImageStore:
+    """Image files addressed by the lowercase hex SHA-256 of their bytes."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def path(self, sha: str) -> Path:
+        """Where the file for ``sha`` lives. Anything but 64 lowercase hex digits is refused,
+        so a caller-supplied value can never point outside ``root``."""
+        if not isinstance(sha, str) or not _SHA256.match(sha):
+            raise ValueError("not a sha256 hex digest")
+        return self.root / sha[:2] / sha[2:4] / sha
+
+    def exists(self, sha: str) -> bool:
+        try:
+            return self.path(sha).is_file()
+        except ValueError:
+            return False
+
+    def put(self, data: bytes) -> str:
+        """Store ``data``; returns its sha256 (hex). Idempotent."""
+        sha = hashlib.sha256(data).hexdigest()
+        if not self.exists(sha):
+            self._write(sha, [data])
+        return sha
+
+    def put_file(self, source: BinaryIO, sha: str | None = None) -> str:
+        """Store the rest of ``source`` (streamed, not read into memory at once).
+
+        ``sha`` may be passed when the caller already hashed the bytes; it is checked anyway.
+        """
+        if sha is not None and self.exists(sha):
+            return sha
+        digest = hashlib.sha256()
+        # The name is known only after hashing, so stage in root/tmp (same filesystem, so the
+        # final os.replace is still an atomic rename).
+        target_dir = self.root / "tmp"
+        target_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target_dir, prefix=".incoming-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for chunk in iter(lambda: source.read(_CHUNK), b""):
+                    digest.update(chunk)
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            actual = digest.hexdigest()
+            if sha is not None and sha != actual:
+                raise ValueError("the bytes do not match the given sha256")
+            final = self.path(actual)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, final)
+            _fsync_dir(final.parent)
+            return actual
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+    def _write(self, sha: str, parts: list[bytes]) -> None:
+        final = self.path(sha)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        # The temporary file sits beside the target so os.replace is an atomic rename.
+        fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=".incoming-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for part in parts:
+                    out.write(part)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, final)
+            _fsync_dir(final.parent)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the rename itself durable (POSIX: the directory entry needs its own fsync)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some filesystems refuse fsync on directories; the data itself is synced
+    finally:
+        os.close(fd)

@@ -1,0 +1,506 @@
+"""The OpenAPI 3.1 document of ``/api/v1``, written by hand.
+
+Hand-written so that it says exactly what the API promises (docs/API.md), including the
+per-type annotation and command shapes, rather than what a framework infers. The tests
+validate real responses against these schemas and the document itself with
+openapi-spec-validator, so it cannot drift silently.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from domain.commands import ASSIST_MODES, COMMAND_TYPES
+from domain.geometry import ANNOTATION_TYPES
+from domain.image import IMAGE_STATUSES
+from domain.roles import ROLES
+
+Schema = dict[str, Any]
+
+
+def ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def nullable(schema: Schema) -> Schema:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def obj(properties: dict[str, Schema], required: list[str] | None = None, *,
+        extra: bool = True, description: str | None = None) -> Schema:
+    out: Schema = {"type": "object", "properties": properties}
+    if required:
+        out["required"] = required
+    if not extra:
+        out["additionalProperties"] = False
+    if description:
+        out["description"] = description
+    return out
+
+
+STR: Schema = {"type": "string"}
+INT: Schema = {"type": "integer"}
+NUM: Schema = {"type": "number"}
+BOOL: Schema = {"type": "boolean"}
+TIME: Schema = {"type": "string", "format": "date-time"}
+POSITION: Schema = {"type": "integer", "minimum": 0,
+                    "description": "global position in the event log"}
+
+_GEOMETRY: dict[str, Schema] = {
+    "box": obj({"x": NUM, "y": NUM, "w": {"type": "number", "exclusiveMinimum": 0},
+                "h": {"type": "number", "exclusiveMinimum": 0}}, ["x", "y", "w", "h"],
+               extra=False, description="top-left corner and size, in image pixels"),
+    "polygon": obj({"points": {"type": "array", "minItems": 3, "maxItems": 10000,
+                               "items": {"type": "array", "prefixItems": [NUM, NUM],
+                                         "minItems": 2, "maxItems": 2}}},
+                   ["points"], extra=False),
+    "mask": obj({"rle": obj({"size": {"type": "array", "items": INT, "minItems": 2,
+                                      "maxItems": 2, "description": "[height, width]"},
+                             "counts": {"description": "COCO compressed RLE (a string); "
+                                        "uncompressed run lists are accepted on input",
+                                        "anyOf": [STR, {"type": "array", "items": INT}]}},
+                            ["size", "counts"], extra=False)}, ["rle"], extra=False),
+    "point": obj({"x": NUM, "y": NUM}, ["x", "y"], extra=False),
+    "tag": obj({}, extra=False, description="a whole-image label: no geometry"),
+}
+
+
+def _geometry_name(kind: str) -> str:
+    return kind.capitalize() + "Geometry"
+
+
+def _annotation_schemas() -> dict[str, Schema]:
+    out: dict[str, Schema] = {}
+    base = obj({
+        "id": STR,
+        "label": STR,
+        "source": {"enum": ["manual", "prelabel", "assist"]},
+        "model": obj({"name": STR, "version": STR}, ["name", "version"]),
+        "score": nullable(NUM),
+        "status": {"enum": ["proposed", "accepted", "edited", "manual"]},
+        "revision": {"type": "integer", "minimum": 1},
+        "created_by": STR,
+        "updated_by": STR,
+        "updated_at": TIME,
+    }, ["id", "type", "label", "geometry", "source", "status", "revision", "created_by",
+        "updated_by", "updated_at"])
+    out["AnnotationBase"] = base
+    variants = []
+    for kind in ANNOTATION_TYPES:
+        name = kind.capitalize() + "Annotation"
+        out[name] = {"allOf": [ref("AnnotationBase"), obj(
+            {"type": {"const": kind}, "geometry": ref(_geometry_name(kind))})]}
+        variants.append(ref(name))
+    out["Annotation"] = {"oneOf": variants, "description": "an annotation; its geometry "
+                         "depends on its type"}
+    new_variants = []
+    for kind in ANNOTATION_TYPES:
+        name = kind.capitalize() + "NewAnnotation"
+        out[name] = obj({"type": {"const": kind}, "label": STR,
+                         "geometry": ref(_geometry_name(kind)), "id": STR},
+                        ["type", "label", "geometry"], extra=False)
+        new_variants.append(ref(name))
+    out["NewAnnotation"] = {"oneOf": new_variants}
+    return out
+
+
+def _command_schemas() -> dict[str, Schema]:
+    common = {"command_id": {"type": "string", "minLength": 1, "maxLength": 128,
+                             "description": "client-made idempotency key, unique per image"},
+              "base_version": {"type": "integer", "minimum": 0}}
+    revision = {"base_revision": {"type": "integer", "minimum": 0}}
+    fields: dict[str, tuple[dict[str, Schema], list[str]]] = {
+        "create": ({"annotation": ref("NewAnnotation")}, ["annotation"]),
+        "edit": ({"annotation_id": STR,
+                  "changes": obj({"label": STR, "geometry": {"type": "object"}}, extra=False,
+                                 description="label and/or geometry"),
+                  **revision}, ["annotation_id", "changes"]),
+        "delete": ({"annotation_id": STR, **revision}, ["annotation_id"]),
+        "accept": ({"annotation_id": STR, **revision}, ["annotation_id"]),
+        "assist": ({"mode": {"enum": list(ASSIST_MODES)},
+                    "points": {"type": "array", "minItems": 1, "maxItems": 100,
+                               "items": {"type": "array", "minItems": 2, "maxItems": 3,
+                                         "prefixItems": [NUM, NUM, {"enum": [1, -1]}]}},
+                    "label": STR}, ["mode", "points", "label"]),
+        "submit": ({}, []),
+        "review": ({"verdict": {"enum": ["approve", "reject"]},
+                    "comment": nullable({"type": "string", "maxLength": 4000})},
+                   ["verdict"]),
+    }
+    out: dict[str, Schema] = {}
+    variants = []
+    for kind in COMMAND_TYPES:
+        props, required = fields[kind]
+        name = kind.capitalize() + "Command"
+        out[name] = obj({"type": {"const": kind}, **common, **props}, ["type", *required],
+                        extra=False)
+        variants.append(ref(name))
+    out["Command"] = {"oneOf": variants}
+    out["CommandBatch"] = obj({"commands": {"type": "array", "minItems": 1, "maxItems": 1000,
+                                            "items": ref("Command")},
+                               "base_version": {"type": "integer", "minimum": 0}},
+                              ["commands"], extra=False,
+                              description="applied atomically: one failure fails the batch")
+    out["HistoryEvent"] = obj({
+        "version": {"type": "integer", "minimum": 1}, "position": POSITION, "type": STR,
+        "actor": nullable(STR), "at": TIME, "command_id": nullable(STR),
+        "data": {"type": "object", "description": "the event's fields, full geometry"},
+    }, ["version", "position", "type", "actor", "at", "data"])
+    out["CommandResult"] = obj({
+        "image_id": STR, "version": {"type": "integer", "minimum": 1}, "position": POSITION,
+        "events": {"type": "array", "items": ref("HistoryEvent")},
+    }, ["image_id", "version", "position", "events"], extra=False)
+    return out
+
+
+def _schemas() -> dict[str, Schema]:
+    schemas: dict[str, Schema] = {
+        "Error": obj({"error": obj({
+            "code": {"type": "string", "examples": [
+                "validation", "not_found", "conflict", "forbidden", "unauthorized",
+                "too_large", "rate_limited", "not_ready", "internal"]},
+            "message": STR,
+            "details": {"type": "object"},
+        }, ["code", "message", "details"], extra=False)}, ["error"], extra=False),
+        "Conflict": {"allOf": [ref("Error"), obj({"error": obj({"details": obj({
+            "current": nullable(ref("Annotation")), "version": INT},
+            ["current", "version"])})})]},
+        "LoginRequest": obj({"username": STR, "password": STR}, ["username", "password"]),
+        "LoginResult": obj({"token": STR, "username": STR, "is_admin": BOOL}, ["token"]),
+        "Me": obj({"username": STR, "is_admin": BOOL, "projects": {
+            "type": "array", "items": obj({"project_id": STR, "project_name": STR,
+                                           "role": {"enum": list(ROLES)}},
+                                          ["project_id", "role"])}},
+            ["username", "is_admin", "projects"]),
+        "NewUser": obj({"username": STR, "password": {"type": "string", "minLength": 8},
+                        "is_admin": BOOL}, ["username", "password"], extra=False),
+        "User": obj({"username": STR, "is_admin": BOOL}, ["username", "is_admin"]),
+        "UserList": obj({"users": {"type": "array", "items": ref("User")}}, ["users"]),
+        "Class": obj({"name": STR, "color": {"type": "string", "pattern": "^#[0-9a-fA-F]{6}$"},
+                      "retired": BOOL}, ["name", "color", "retired"]),
+        "NewClass": {"anyOf": [STR, obj({"name": STR, "color": STR}, ["name"], extra=False)]},
+        "NewProject": obj({"name": STR, "classes": {"type": "array", "minItems": 1,
+                                                    "items": ref("NewClass")},
+                           "annotation_types": {"type": "array", "minItems": 1,
+                                                "items": {"enum": list(ANNOTATION_TYPES)}}},
+                          ["name", "classes"], extra=False),
+        "ProjectChanges": obj({"name": STR,
+                               "add_classes": {"type": "array", "items": ref("NewClass")},
+                               "retire_classes": {"type": "array", "items": STR}},
+                              extra=False),
+        "MemberRole": obj({"role": nullable({"enum": list(ROLES)})}, ["role"], extra=False),
+        "Project": obj({
+            "id": STR, "name": STR, "classes": {"type": "array", "items": ref("Class")},
+            "annotation_types": {"type": "array", "items": {"enum": list(ANNOTATION_TYPES)}},
+            "members": {"type": "array", "items": obj({"username": STR,
+                                                       "role": {"enum": list(ROLES)}},
+                                                      ["username", "role"])},
+            "created_by": STR, "created_at": TIME, "version": INT,
+            "counts": obj({s: INT for s in IMAGE_STATUSES}, list(IMAGE_STATUSES)),
+            "image_count": INT, "position": POSITION,
+        }, ["id", "name", "classes", "annotation_types", "members", "counts"]),
+        "ProjectList": obj({"projects": {"type": "array", "items": ref("Project")}},
+                           ["projects"]),
+        "Image": obj({
+            "id": STR, "project_id": STR, "file_name": STR,
+            "width": {"type": "integer", "minimum": 1},
+            "height": {"type": "integer", "minimum": 1},
+            "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"}, "content_type": STR,
+            "status": {"enum": list(IMAGE_STATUSES)}, "version": INT,
+            "position": nullable(POSITION), "annotation_count": INT,
+            "added_at": TIME, "updated_at": TIME,
+        }, ["id", "project_id", "file_name", "width", "height", "sha256", "status",
+            "version"]),
+        "ImagePage": obj({"images": {"type": "array", "items": ref("Image")},
+                          "next_cursor": nullable(STR)}, ["images", "next_cursor"]),
+        "ImagePaths": obj({"paths": {"type": "array", "minItems": 1, "items": STR}},
+                          ["paths"], extra=False),
+        "UploadedImage": obj({"id": STR, "file_name": STR, "width": INT, "height": INT,
+                              "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                              "content_type": STR,
+                              "created": {"type": "boolean",
+                                          "description": "false: the same bytes were "
+                                          "already in the project"}},
+                             ["id", "file_name", "width", "height", "sha256"]),
+        "UploadResult": obj({"images": {"type": "array", "items": ref("UploadedImage")},
+                             "position": nullable(POSITION)}, ["images"]),
+        "ImageLabels": obj({"image_id": STR, "version": INT, "position": nullable(POSITION),
+                            "annotations": {"type": "array", "items": ref("Annotation")}},
+                           ["image_id", "version", "position", "annotations"]),
+        "History": obj({"events": {"type": "array", "items": ref("HistoryEvent")},
+                        "next_after": nullable(INT)}, ["events", "next_after"]),
+        "AnnotatorMetrics": obj({"annotators": {"type": "array", "items": obj(
+            {"username": STR, "created": INT, "edited": INT, "deleted": INT,
+             "prelabels_accepted": INT, "prelabels_edited": INT, "prelabels_rejected": INT,
+             "mean_iou_edited": nullable(NUM), "images_submitted": INT,
+             "review_approvals": INT, "review_rejections": INT, "reviews_given": INT,
+             "assists": INT, "active_seconds": NUM},
+            ["username", "created", "edited", "deleted", "prelabels_accepted",
+             "prelabels_edited", "prelabels_rejected", "mean_iou_edited", "images_submitted",
+             "review_approvals", "review_rejections", "active_seconds"])}},
+            ["annotators"]),
+        "PrelabelMetrics": obj({"group_by": {"enum": ["model", "label", "annotator",
+                                                      "score_bucket"]},
+                                "groups": {"type": "array", "items": obj({
+                                    "key": {"type": "object"}, "proposed": INT,
+                                    "accepted": INT, "edited": INT, "rejected": INT,
+                                    "acceptance_rate": nullable(NUM),
+                                    "mean_iou_edited": nullable(NUM)},
+                                    ["key", "proposed", "accepted", "edited", "rejected",
+                                     "acceptance_rate", "mean_iou_edited"])}},
+                               ["groups"]),
+        "ProjectionStatus": obj({"head": POSITION, "projections": {"type": "array", "items": obj(
+            {"name": STR, "position": POSITION, "lag": {"type": "integer", "minimum": 0}},
+            ["name", "position", "lag"])}}, ["head", "projections"]),
+        "CocoResult": obj({"image_id": {"anyOf": [INT, STR]}, "category_id": {
+            "type": "integer", "minimum": 1}, "bbox": {"type": "array", "items": NUM,
+                                                       "minItems": 4, "maxItems": 4},
+            "score": NUM, "segmentation": {"anyOf": [
+                {"type": "array", "items": {"type": "array", "items": NUM}},
+                obj({"size": {"type": "array", "items": INT}, "counts": {}},
+                    ["size", "counts"])]}},
+            ["image_id", "category_id", "score"]),
+        "LabelwrightPredictions": obj({
+            "model": obj({"name": STR, "version": STR}, ["name", "version"]),
+            "predictions": {"type": "array", "items": obj({
+                "image_id": {"anyOf": [INT, STR]},
+                "annotations": {"type": "array", "items": obj({
+                    "type": {"enum": list(ANNOTATION_TYPES)}, "label": STR,
+                    "geometry": {"type": "object"},
+                    "score": {"type": "number", "minimum": 0, "maximum": 1}},
+                    ["type", "label", "geometry"])}}, ["image_id", "annotations"])}},
+            ["predictions"]),
+        "PredictionImport": obj({"images": INT, "annotations": INT,
+                                 "position": nullable(POSITION)},
+                                ["images", "annotations", "position"]),
+        "Health": obj({"status": {"const": "ok"}, "checks": {"type": "object"}}, ["status"]),
+    }
+    for kind, schema in _GEOMETRY.items():
+        schemas[_geometry_name(kind)] = schema
+    schemas.update(_annotation_schemas())
+    schemas.update(_command_schemas())
+    return schemas
+
+
+# -- paths ------------------------------------------------------------------------------------
+
+_ERRORS = {
+    "401": "no, unknown, revoked or expired token",
+    "403": "the caller's role does not allow this",
+    "404": "no such resource",
+    "409": "stale base_revision / base_version",
+    "413": "body or file too large",
+    "415": "the body's content type is not accepted",
+    "422": "validation failed",
+    "429": "too many failed logins",
+    "503": "the read models have not reached min_position in time",
+}
+
+
+def _json_content(schema: Schema) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
+
+
+def _response(description: str, schema: Schema | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"description": description}
+    if schema is not None:
+        out["content"] = _json_content(schema)
+    return out
+
+
+def _errors(*codes: str) -> dict[str, Any]:
+    out = {}
+    for code in codes:
+        schema = ref("Conflict") if code == "409" else ref("Error")
+        out[code] = _response(_ERRORS[code], schema)
+    return out
+
+
+def _param(name: str, where: str, schema: Schema, description: str = "",
+           required: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": name, "in": where, "schema": schema,
+                           "required": required or where == "path"}
+    if description:
+        out["description"] = description
+    return out
+
+
+_MIN_POSITION = _param("min_position", "query", {"type": "integer", "minimum": 0},
+                       "answer once the read models reached this global position (503 "
+                       "not_ready after a short wait)")
+_PROJECT_ID = _param("project_id", "path", STR)
+_IMAGE_ID = _param("image_id", "path", STR)
+_SECURED: list[dict[str, list[str]]] = [{"bearer": []}, {"session": []}]
+_AUTH_ERRORS = ("401", "403", "404")
+
+
+def _op(summary: str, ok: str, schema: Schema | None, *, status: str = "200",
+        params: list[dict[str, Any]] | None = None, body: Schema | dict[str, Any] | None = None,
+        errors: tuple[str, ...] = _AUTH_ERRORS, public: bool = False,
+        tag: str = "api") -> dict[str, Any]:
+    op: dict[str, Any] = {"summary": summary, "tags": [tag],
+                          "responses": {status: _response(ok, schema), **_errors(*errors)}}
+    if params:
+        op["parameters"] = params
+    if body is not None:
+        content = body if "content" in body else {"content": _json_content(body)}
+        op["requestBody"] = {"required": True, **content}
+    if public:
+        op["security"] = []
+    return op
+
+
+def _paths() -> dict[str, Any]:
+    read_errors = (*_AUTH_ERRORS, "422", "503")
+    write_errors = (*_AUTH_ERRORS, "413", "415", "422")
+    image_params = [_IMAGE_ID, _MIN_POSITION]
+    return {
+        "/auth/login": {"post": _op(
+            "Log in; also sets the HttpOnly session cookie lw_session", "a new login token",
+            ref("LoginResult"), body=ref("LoginRequest"), public=True, tag="session",
+            errors=("401", "413", "415", "422", "429"))},
+        "/auth/logout": {"post": _op("Revoke the token (or session) used for this call",
+                                     "revoked", obj({"revoked": BOOL}), errors=("401",),
+                                     tag="session")},
+        "/me": {"get": _op("The current user and their project roles", "the user",
+                           ref("Me"), params=[_MIN_POSITION], errors=("401", "503"),
+                           tag="session")},
+        "/users": {
+            "post": _op("Create a user (admin)", "created", ref("User"), status="201",
+                        body=ref("NewUser"), errors=("401", "403", "413", "415", "422"),
+                        tag="users"),
+            "get": _op("List users (admin)", "the users", ref("UserList"),
+                       params=[_MIN_POSITION], errors=("401", "403", "503"), tag="users"),
+        },
+        "/projects": {
+            "post": _op("Create a project (admin); the creator becomes its manager",
+                        "created", ref("Project"), status="201", body=ref("NewProject"),
+                        errors=("401", "403", "413", "415", "422"), tag="projects"),
+            "get": _op("Projects visible to the caller", "the projects", ref("ProjectList"),
+                       params=[_MIN_POSITION], errors=("401", "503"), tag="projects"),
+        },
+        "/projects/{project_id}": {
+            "get": _op("A project with classes, members and image counts by status",
+                       "the project", ref("Project"), params=[_PROJECT_ID, _MIN_POSITION],
+                       errors=read_errors, tag="projects"),
+            "patch": _op("Rename, add classes, retire classes (manager)", "the project",
+                         ref("Project"), params=[_PROJECT_ID], body=ref("ProjectChanges"),
+                         errors=write_errors, tag="projects"),
+        },
+        "/projects/{project_id}/members/{username}": {
+            "put": _op("Set a member's role; null removes them (manager)", "the project",
+                       ref("Project"), params=[_PROJECT_ID, _param("username", "path", STR)],
+                       body=ref("MemberRole"), errors=write_errors, tag="projects"),
+            "delete": _op("Remove a member (manager)", "the project", ref("Project"),
+                          params=[_PROJECT_ID, _param("username", "path", STR)],
+                          errors=write_errors, tag="projects"),
+        },
+        "/projects/{project_id}/images": {
+            "post": _op(
+                "Add images (manager): multipart parts named 'file', or {\"paths\"} of "
+                "server files (admin, under the allowed import folders)", "the images, in "
+                "the order of the parts", ref("UploadResult"), status="201",
+                params=[_PROJECT_ID],
+                body={"content": {
+                    "multipart/form-data": {"schema": obj({"file": {
+                        "type": "array", "items": {"type": "string",
+                                                   "contentMediaType": "image/*"}}},
+                        ["file"])},
+                    "application/json": {"schema": ref("ImagePaths")}}},
+                errors=write_errors, tag="images"),
+            "get": _op("A page of the project's images", "the page", ref("ImagePage"),
+                       params=[_PROJECT_ID,
+                               _param("status", "query", {"enum": list(IMAGE_STATUSES)}),
+                               _param("limit", "query", {"type": "integer", "minimum": 1,
+                                                         "maximum": 500, "default": 50}),
+                               _param("cursor", "query", STR), _MIN_POSITION],
+                       errors=read_errors, tag="images"),
+        },
+        "/images/{image_id}": {"get": _op("Image metadata", "the image", ref("Image"),
+                                          params=image_params, errors=read_errors,
+                                          tag="images")},
+        "/images/{image_id}/content": {"get": {
+            "summary": "The image bytes (ETag = sha256, immutable)", "tags": ["images"],
+            "parameters": [_IMAGE_ID],
+            "responses": {"200": {"description": "the bytes", "content": {
+                "image/*": {"schema": {"type": "string", "contentMediaType": "image/*"}}}},
+                "304": {"description": "not modified (If-None-Match)"},
+                **_errors(*_AUTH_ERRORS)}}},
+        "/images/{image_id}/commands": {"post": _op(
+            "Apply one command, or a batch atomically", "committed", ref("CommandResult"),
+            params=[_IMAGE_ID],
+            body={"anyOf": [ref("Command"), ref("CommandBatch")]},
+            errors=(*_AUTH_ERRORS, "409", "413", "415", "422"), tag="annotations")},
+        "/images/{image_id}/annotations": {"get": _op(
+            "Current labels, or (version=N) the labels right after the image's N-th event",
+            "the labels", ref("ImageLabels"),
+            params=[*image_params, _param("version", "query", {"type": "integer",
+                                                               "minimum": 1})],
+            errors=read_errors, tag="annotations")},
+        "/images/{image_id}/history": {"get": _op(
+            "The image's events, oldest first", "a page of history", ref("History"),
+            params=[*image_params,
+                    _param("after", "query", {"type": "integer", "minimum": 0}, "a version"),
+                    _param("limit", "query", {"type": "integer", "minimum": 1,
+                                              "maximum": 1000, "default": 100})],
+            errors=read_errors, tag="annotations")},
+        "/projects/{project_id}/predictions": {"post": _op(
+            "Import model outputs as pre-labels (manager). COCO results need model and "
+            "model_version; category ids are the project's classes 1..K",
+            "recorded", ref("PredictionImport"),
+            params=[_PROJECT_ID, _param("model", "query", STR),
+                    _param("model_version", "query", STR), _MIN_POSITION],
+            body={"anyOf": [{"type": "array", "items": ref("CocoResult")},
+                            ref("LabelwrightPredictions")]},
+            errors=write_errors, tag="predictions")},
+        "/projects/{project_id}/metrics/annotators": {"get": _op(
+            "Per-annotator metrics (manager)", "the metrics", ref("AnnotatorMetrics"),
+            params=[_PROJECT_ID, _MIN_POSITION], errors=read_errors, tag="metrics")},
+        "/projects/{project_id}/metrics/prelabels": {"get": _op(
+            "Pre-label acceptance (manager)", "the metrics", ref("PrelabelMetrics"),
+            params=[_PROJECT_ID, _param("group_by", "query", {
+                "enum": ["model", "label", "annotator", "score_bucket"], "default": "model"}),
+                _MIN_POSITION],
+            errors=read_errors, tag="metrics")},
+        "/projects/{project_id}/export": {"get": {
+            "summary": "A streamed export (manager), current or as of a global position",
+            "tags": ["exports"],
+            "parameters": [_PROJECT_ID,
+                           _param("format", "query", {"enum": ["coco", "labelwright"],
+                                                      "default": "coco"}),
+                           _param("position", "query", {"type": "integer", "minimum": 0}),
+                           _param("include_proposed", "query", BOOL), _MIN_POSITION],
+            "responses": {"200": _response("the export document", {"type": "object"}),
+                          **_errors(*read_errors)}}},
+        "/projections": {"get": _op("Each read model's position and lag", "the status",
+                                    ref("ProjectionStatus"), params=[_MIN_POSITION],
+                                    errors=("401", "503"), tag="operations")},
+        "/openapi.json": {"get": _op("This document", "the OpenAPI document",
+                                     {"type": "object"}, public=True, errors=(),
+                                     tag="operations")},
+    }
+
+
+def openapi_document() -> dict[str, Any]:
+    """A fresh copy of the document (callers may not mutate a shared one)."""
+    return copy.deepcopy(_DOCUMENT)
+
+
+_DOCUMENT: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {"title": "Labelwright API", "version": "1",
+             "description": "Event-sourced collaborative labeling. Errors always answer "
+                            "{\"error\": {\"code\", \"message\", \"details\"}}. Probes "
+                            "GET /healthz and GET /readyz live at the server root."},
+    "servers": [{"url": "/api/v1"}],
+    "security": _SECURED,
+    "paths": _paths(),
+    "components": {
+        "schemas": _schemas(),
+        "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer"},
+            "session": {"type": "apiKey", "in": "cookie", "name": "lw_session"},
+        },
+    },
+}
