@@ -17,8 +17,6 @@ from web.request_bodies import read_json_object
 from web.responses import json_response
 from web.services import Services
 
-_BODY_LIMIT = 1024 * 1024
-
 
 def project_json(project: Project, row: dict[str, Any] | None,
                  position: int | None = None) -> dict[str, Any]:
@@ -54,7 +52,7 @@ async def create_project(request: Request) -> Response:
     services = services_of(request)
     principal = authenticated(request)
     require_admin(principal, "creating a project")
-    body = await read_json_object(request, _BODY_LIMIT)
+    body = await read_json_object(request, services.settings.max_json_body)
     extra = set(body) - {"name", "classes", "annotation_types"}
     if extra:
         raise ApiError("validation", f"unexpected field {sorted(extra)[0]!r}",
@@ -89,7 +87,7 @@ async def update_project(request: Request) -> Response:
     principal = authenticated(request)
     project_id = request.path_params["project_id"]
     project_for(services, principal, project_id, "manager", "changing project settings")
-    body = await read_json_object(request, _BODY_LIMIT)
+    body = await read_json_object(request, services.settings.max_json_body)
     project, position = await asyncio.to_thread(
         services.app.update_project, project_id, principal.username, body)
     row = await asyncio.to_thread(_row, services, project_id)
@@ -105,7 +103,7 @@ async def set_member(request: Request) -> Response:
     if request.method == "DELETE":
         role = None
     else:
-        body = await read_json_object(request, _BODY_LIMIT)
+        body = await read_json_object(request, services.settings.max_json_body)
         if set(body) != {"role"}:
             raise ApiError("validation", 'the body is {"role": "annotator|reviewer|manager"}, '
                            "or null to remove the member", {"field": "role"})

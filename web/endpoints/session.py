@@ -30,7 +30,7 @@ def _client(request: Request) -> str:
 async def login(request: Request) -> Response:
     services = services_of(request)
     throttle: LoginThrottle = request.app.state.login_throttle
-    body = await read_json_object(request, 64 * 1024)
+    body = await read_json_object(request, min(64 * 1024, services.settings.max_json_body))
     username, password = body.get("username"), body.get("password")
     if not isinstance(username, str) or not isinstance(password, str) or not username:
         raise ApiError("validation", "login needs a username and a password (strings)",

@@ -18,7 +18,7 @@ async def create_user(request: Request) -> Response:
     services = services_of(request)
     principal = authenticated(request)
     require_admin(principal, "creating users")
-    body = await read_json_object(request, 64 * 1024)
+    body = await read_json_object(request, services.settings.max_json_body)
     extra = set(body) - {"username", "password", "is_admin"}
     if extra:
         raise ApiError("validation", f"unexpected field {sorted(extra)[0]!r}",

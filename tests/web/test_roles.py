@@ -1,0 +1,132 @@
+"""Who may call what: every route, every kind of caller (docs/API.md "Roles").
+
+One table lists each route with the least role it needs. Each caller either gets through
+(any answer but 401/403: a 422 for a review of an unsubmitted image still proves the role
+check passed) or is refused with 403 ``forbidden``; no credentials at all is 401.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from starlette.routing import Mount, Route
+
+from tests.web.conftest import Site, assert_error, png_bytes
+
+# Least role each route needs, lowest first. "user" = any logged-in user.
+RANK = {"user": 0, "annotator": 1, "reviewer": 2, "manager": 3, "admin": 4}
+CALLERS = {"outsider": 0, "annotator": 1, "reviewer": 2, "manager": 3, "admin": 4}
+
+
+@dataclass(frozen=True)
+class Case:
+    method: str
+    path: str  # with {pid}, {iid}
+    needs: str
+    kwargs: Callable[[], dict[str, Any]] = dict
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+def _box() -> dict[str, Any]:
+    return {"json": {"type": "create", "annotation": {
+        "type": "box", "label": "cat", "geometry": {"x": 1, "y": 1, "w": 3, "h": 3}}}}
+
+
+CASES = [
+    Case("GET", "/me", "user"),
+    Case("GET", "/projects", "user"),
+    Case("GET", "/projections", "user"),
+    Case("POST", "/users", "admin", lambda: {"json": {"username": "x", "password": "short"}}),
+    Case("GET", "/users", "admin"),
+    Case("POST", "/projects", "admin", lambda: {"json": {"name": "n", "classes": ["a"]}}),
+    Case("GET", "/projects/{pid}", "annotator"),
+    Case("PATCH", "/projects/{pid}", "manager", lambda: {"json": {}}),
+    Case("PUT", "/projects/{pid}/members/spare", "manager",
+         lambda: {"json": {"role": "annotator"}}),
+    Case("DELETE", "/projects/{pid}/members/spare", "manager"),
+    Case("POST", "/projects/{pid}/images", "manager",
+         lambda: {"files": [("file", ("r.png", png_bytes(8, 8), "image/png"))]}),
+    Case("POST", "/projects/{pid}/images", "admin", lambda: {"json": {"paths": ["nope.png"]}}),
+    Case("GET", "/projects/{pid}/images", "annotator"),
+    Case("GET", "/images/{iid}", "annotator"),
+    Case("GET", "/images/{iid}/content", "annotator"),
+    Case("GET", "/images/{iid}/annotations", "annotator"),
+    Case("GET", "/images/{iid}/history", "annotator"),
+    Case("POST", "/images/{iid}/commands", "annotator", _box),
+    Case("POST", "/images/{iid}/commands", "reviewer",
+         lambda: {"json": {"type": "review", "verdict": "approve"}}),
+    Case("POST", "/projects/{pid}/predictions", "manager", lambda: {"json": {
+        "model": {"name": "m", "version": "1"}, "predictions": []}}),
+    Case("GET", "/projects/{pid}/metrics/annotators", "manager"),
+    Case("GET", "/projects/{pid}/metrics/prelabels", "manager"),
+    Case("GET", "/projects/{pid}/export", "manager"),
+]
+# Routes any client may call, and logout (it would revoke the table's tokens; see below).
+PUBLIC = {("POST", "/api/v1/auth/login"), ("GET", "/api/v1/openapi.json"),
+          ("GET", "/healthz"), ("GET", "/readyz"), ("POST", "/api/v1/auth/logout")}
+
+
+@pytest.fixture(scope="module")
+def place(shared_site: Site) -> dict[str, str]:
+    site = shared_site
+    site.services.app.register_user("spare", "password123")
+    pid = site.new_project()
+    iid = site.new_image(pid)
+    site.settle()
+    return {"pid": pid, "iid": iid}
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+@pytest.mark.parametrize("caller", list(CALLERS))
+def test_role_rules(shared_site: Site, place: dict[str, str], case: Case, caller: str) -> None:
+    response = shared_site.call(case.method, case.path.format(**place), caller,
+                                **case.kwargs())
+    if CALLERS[caller] >= RANK[case.needs]:
+        assert response.status_code not in (401, 403), (response.status_code, response.text)
+    else:
+        assert_error(response, 403, "forbidden")
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_no_or_bad_token_is_401(shared_site: Site, place: dict[str, str], case: Case) -> None:
+    path = case.path.format(**place)
+    head = shared_site.head()
+    assert_error(shared_site.call(case.method, path, None, **case.kwargs()), 401,
+                 "unauthorized")
+    bad = {"Authorization": "Bearer lw_not-a-token"}
+    assert_error(shared_site.call(case.method, path, None, headers=bad, **case.kwargs()), 401,
+                 "unauthorized")
+    malformed = {"Authorization": "Basic YWRtaW46cGFzc3dvcmQ="}
+    assert_error(shared_site.call(case.method, path, None, headers=malformed,
+                                  **case.kwargs()), 401, "unauthorized")
+    assert shared_site.head() == head
+
+
+def test_the_table_covers_every_route(shared_site: Site) -> None:
+    routes: set[tuple[str, str]] = set()
+    for route in shared_site.app.routes:
+        inner = route.routes if isinstance(route, Mount) else [route]
+        prefix = route.path if isinstance(route, Mount) else ""
+        for r in inner:
+            assert isinstance(r, Route)
+            for method in r.methods or ():
+                if method != "HEAD":
+                    routes.add((method, prefix + r.path))
+    covered = {(c.method, "/api/v1" + c.path.replace("{pid}", "{project_id}")
+                .replace("{iid}", "{image_id}").replace("spare", "{username}")) for c in CASES}
+    assert routes - PUBLIC == covered
+
+
+def test_logout_needs_a_token_and_revokes_only_its_own(shared_site: Site) -> None:
+    site = shared_site
+    assert_error(site.post("/auth/logout", None), 401, "unauthorized")
+    other = site.services.tokens.issue("annotator")
+    site.ok(site.post("/auth/logout", None, headers={"Authorization": f"Bearer {other}"}))
+    assert_error(site.get("/me", None, headers={"Authorization": f"Bearer {other}"}), 401,
+                 "unauthorized")
+    site.ok(site.get("/me", "annotator"))  # the table's own annotator token still works
