@@ -1,0 +1,111 @@
+"""Commands over HTTP: 8 concurrent clients and 1 client, SQLite and PostgreSQL.
+
+Workload (issue #2): 2,000 images with 3 pre-labels each; each client repeatedly accepts or
+edits a pre-label of a random image. Prints one JSON line per (backend, clients) run, plus the
+predictions import rate and read latencies.
+
+    .venv/bin/python benchmarks/http_commands.py [--backend sqlite|postgres|both] [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import random
+import statistics
+import threading
+import time
+from contextlib import nullcontext
+from typing import Any
+
+from harness import emit, postgres_database, request, seed_project, server
+
+IMAGES = 2000
+
+
+def prelabels(port: int, token: str, image_ids: list[str]) -> dict[str, list[str]]:
+    conn = http.client.HTTPConnection("127.0.0.1", port)
+    out = {}
+    for iid in image_ids:
+        _, body = request(port, "GET", f"/api/v1/images/{iid}/annotations", token=token,
+                          conn=conn)
+        out[iid] = [a["id"] for a in body["annotations"]]
+    return out
+
+
+def client_loop(port: int, token: str, targets: dict[str, list[str]], seconds: float,
+                latencies: list[float], errors: list[int], seed: int) -> None:
+    rng = random.Random(seed)
+    ids = list(targets)
+    conn = http.client.HTTPConnection("127.0.0.1", port)
+    accepted: set[str] = set()
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        iid = rng.choice(ids)
+        aid = rng.choice(targets[iid])
+        if aid not in accepted and rng.random() < 0.5:
+            cmd: dict[str, Any] = {"type": "accept", "annotation_id": aid}
+            accepted.add(aid)
+        else:
+            accepted.add(aid)
+            cmd = {"type": "edit", "annotation_id": aid, "changes": {"geometry": {
+                "x": rng.uniform(0, 20), "y": rng.uniform(0, 20), "w": 20, "h": 15}}}
+        t = time.perf_counter()
+        status, _ = request(port, "POST", f"/api/v1/images/{iid}/commands", cmd, token,
+                            conn=conn)
+        latencies.append(time.perf_counter() - t)
+        if status != 200:
+            errors.append(status)
+
+
+def run(backend: str, seconds: float) -> None:
+    ctx = postgres_database() if backend == "postgres" else nullcontext(None)
+    with ctx as url, server(url) as srv:
+        port, token = srv["port"], srv["token"]
+        seeded = seed_project(port, token, IMAGES)
+        emit(benchmark="predictions_import_http", backend=backend, images=IMAGES, boxes=IMAGES * 3,
+             seconds=round(seeded["import_seconds"], 3),
+             images_per_s=round(IMAGES / seeded["import_seconds"]))
+        request(port, "GET", f"/api/v1/images/{seeded['image_ids'][0]}/annotations"
+                f"?min_position={seeded['position']}", token=token)
+        targets = prelabels(port, token, seeded["image_ids"])
+        # read latency of current labels
+        conn = http.client.HTTPConnection("127.0.0.1", port)
+        reads = []
+        for iid in seeded["image_ids"][:500]:
+            t = time.perf_counter()
+            request(port, "GET", f"/api/v1/images/{iid}/annotations", token=token, conn=conn)
+            reads.append(time.perf_counter() - t)
+        emit(benchmark="current_labels_http", backend=backend,
+             p50_ms=round(statistics.median(reads) * 1000, 2))
+        for clients in (1, 8):
+            latencies: list[float] = []
+            errors: list[int] = []
+            threads = [threading.Thread(target=client_loop, args=(
+                port, token, targets, seconds, latencies, errors, k)) for k in range(clients)]
+            t0 = time.perf_counter()
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            elapsed = time.perf_counter() - t0
+            lat = sorted(latencies)
+            emit(benchmark="http_commands", backend=backend, clients=clients,
+                 commands=len(lat), errors=len(errors), seconds=round(elapsed, 2),
+                 commands_per_s=round(len(lat) / elapsed, 1),
+                 p50_ms=round(lat[len(lat) // 2] * 1000, 2),
+                 p95_ms=round(lat[int(len(lat) * 0.95)] * 1000, 2),
+                 p99_ms=round(lat[int(len(lat) * 0.99)] * 1000, 2))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--backend", default="both", choices=["sqlite", "postgres", "both"])
+    parser.add_argument("--seconds", type=float, default=10)
+    args = parser.parse_args()
+    for backend in (["sqlite", "postgres"] if args.backend == "both" else [args.backend]):
+        run(backend, args.seconds)
+
+
+if __name__ == "__main__":
+    main()
