@@ -147,7 +147,7 @@ def parse_command(raw: object, *, skip_extra: frozenset[str] = frozenset()) -> C
     if not isinstance(raw, dict):
         raise _fail("a command must be a JSON object", "command")
     kind = raw.get("type")
-    if kind not in _FIELDS:
+    if not isinstance(kind, str) or kind not in _FIELDS:  # a list here is unhashable
         raise ValidationFailed(
             f"unknown command type {kind!r}",
             {"field": "type", "allowed": list(COMMAND_TYPES)},

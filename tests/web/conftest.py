@@ -19,14 +19,20 @@ from typing import Any
 import httpx
 import jsonschema
 import pytest
+from argon2 import PasswordHasher
 from PIL import Image
 from starlette.exceptions import StarletteDeprecationWarning
 
+import domain.user
 from labelwright.bootstrap import bootstrap, shutdown
 from labelwright.settings import Settings
 from web.app import create_app
 from web.openapi import openapi_document
 from web.services import Services
+
+# argon2 at its production cost takes ~0.5 s per hash on the CI box; tests register dozens of
+# users, so they hash cheaply (verification reads the cost from the hash, so logins still work).
+domain.user._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 with warnings.catch_warnings():
     # starlette 1.x nudges towards httpx2 for its TestClient; the httpx we have works.
