@@ -12,7 +12,7 @@ import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -113,9 +113,8 @@ class ViewDatabase:
             finally:
                 cur.close()
         else:
-            with self._pool.connection() as conn, conn.transaction():
-                with conn.cursor() as cur:
-                    yield _PgCursor(cur)
+            with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+                yield _PgCursor(cur)
 
     @contextmanager
     def reading(self) -> Iterator[Cursor]:
@@ -130,12 +129,41 @@ class ViewDatabase:
                 conn.rollback()
                 cur.close()
         else:
+            with self._pool.connection() as conn, conn.cursor() as cur:
+                try:
+                    yield _PgCursor(cur)
+                finally:
+                    conn.rollback()
+
+    def stream(self, sql: str, params: Sequence[Any] = (), size: int = 1000) -> Iterator[Any]:
+        """The rows of one query from one consistent snapshot, fetched ``size`` at a time.
+
+        Memory stays bounded however large the result (exports of millions of rows).
+        PostgreSQL uses a server-side cursor on a pooled connection; SQLite a connection of
+        its own, because a half-consumed stream may be resumed from another thread (Starlette
+        iterates sync generators in a thread pool) and must not share a transaction with
+        whatever that thread's connection is doing. Close the iterator (or exhaust it) to
+        release the connection.
+        """
+        if self.dialect == "sqlite":
+            conn = sqlite3.connect(self.target, isolation_level=None, check_same_thread=False,
+                                   timeout=30)
+            try:
+                conn.execute("BEGIN")
+                cur = conn.execute(sql, params)
+                while rows := cur.fetchmany(size):
+                    yield from rows
+            finally:
+                conn.close()
+        else:
             with self._pool.connection() as conn:
-                with conn.cursor() as cur:
-                    try:
-                        yield _PgCursor(cur)
-                    finally:
-                        conn.rollback()
+                try:
+                    with conn.cursor(name="labelwright_stream") as cur:
+                        cur.itersize = size
+                        cur.execute(_PgCursor._sql(sql), params)
+                        yield from cur
+                finally:
+                    conn.rollback()
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         with self.reading() as cur:
@@ -147,8 +175,6 @@ class ViewDatabase:
             self._pool.close()
         with self._lock:
             for conn in self._sqlite_conns:
-                try:
+                with suppress(sqlite3.Error):
                     conn.close()
-                except sqlite3.Error:
-                    pass
             self._sqlite_conns.clear()
