@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
 
 import orjson
@@ -104,19 +104,32 @@ class CocoAnnotations:
         self.next_id = 1
         self._unknown_labels: set[str] = set()
 
-    def included(self, annotation: dict[str, Any]) -> bool:
-        """Whether the export contains this annotation (by status and known label)."""
-        if annotation["status"] not in self.statuses:
-            return False
-        label = annotation["label"]
-        if label in self.category_ids:
-            return True
+    def of_image(self, annotations: list[dict[str, Any]], image_number: int
+                 ) -> tuple[list[dict[str, Any]], list[str]]:
+        """The COCO annotations and the tags of one image's exported annotations."""
+        converted: list[dict[str, Any]] = []
+        tags: list[str] = []
+        statuses = self.statuses
+        known = self.category_ids
+        for annotation in annotations:
+            if annotation["status"] not in statuses:
+                continue
+            label = annotation["label"]
+            if label not in known:
+                self._unknown(label)
+            elif annotation["type"] == "tag":
+                if label not in tags:
+                    tags.append(label)
+            else:
+                converted.append(self.convert(annotation, image_number))
+        return converted, tags
+
+    def _unknown(self, label: str) -> None:
         # Classes are never deleted, so this means a corrupt row; skip it, but say so once.
         if label not in self._unknown_labels:
             self._unknown_labels.add(label)
             log.warning("export skips annotations with label %r: not a class of the project",
                         label)
-        return False
 
     def convert(self, annotation: dict[str, Any], image_number: int) -> dict[str, Any]:
         """The COCO object of an included, non-tag annotation on image ``image_number``."""
@@ -151,10 +164,12 @@ class CocoAnnotations:
         out["labelwright_id"] = annotation["id"]
         out["status"] = annotation["status"]
         out["source"] = annotation["source"]
-        if annotation.get("score") is not None:
-            out["score"] = annotation["score"]
-        if annotation.get("model") is not None:
-            out["model"] = annotation["model"]
+        score = annotation.get("score")
+        if score is not None:
+            out["score"] = score
+        model = annotation.get("model")
+        if model is not None:
+            out["model"] = model
         self.next_id += 1
         return out
 
@@ -172,7 +187,7 @@ def coco_info(project: dict[str, Any], position: int | None,
 
 
 def coco_chunks(project: dict[str, Any], rows: ExportRows,
-                include_proposed: bool) -> Iterator[bytes]:
+                include_proposed: bool) -> Generator[bytes, None, None]:
     """Stream the COCO document of ``rows`` (images in export order) as ~64 KB chunks."""
     convert = CocoAnnotations(project, include_proposed)
     out = ChunkBuffer()
@@ -181,22 +196,15 @@ def coco_chunks(project: dict[str, Any], rows: ExportRows,
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as spool:
         out.write(b'{"licenses":[],"categories":' + dumps(coco_categories(project))
                   + b',"images":[')
-        image_number = 0
-        for image, image_annotations in rows:
-            image_number += 1
-            tags: list[str] = []
-            for annotation in image_annotations:
-                if not convert.included(annotation):
-                    continue
-                if annotation["type"] == "tag":
-                    if annotation["label"] not in tags:
-                        tags.append(annotation["label"])
-                    continue
-                spool_buffer.write(b",\n" if convert.next_id > 1 else b"\n")
-                spool_buffer.write(dumps(convert.convert(annotation, image_number)))
-            if spool_buffer.full:
-                spool_buffer.drain_into(spool)
-            out.write(b",\n" if image_number > 1 else b"\n")
+        for image_number, (image, image_annotations) in enumerate(rows, start=1):
+            converted, tags = convert.of_image(image_annotations, image_number)
+            if converted:
+                # One dumps per image: "[{...},{...}]" without its brackets, one line each.
+                spool_buffer.write(b"\n" if converted[0]["id"] == 1 else b",\n")
+                spool_buffer.write(dumps(converted)[1:-1])
+                if spool_buffer.full:
+                    spool_buffer.drain_into(spool)
+            out.write(b"\n" if image_number == 1 else b",\n")
             out.write(dumps({
                 "id": image_number, "file_name": image["file_name"],
                 "width": image["width"], "height": image["height"],

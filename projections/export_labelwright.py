@@ -23,7 +23,7 @@ left out, which keeps an export as of a position byte-for-byte reproducible.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
 
 import orjson
@@ -36,7 +36,8 @@ PROJECT_FIELDS = ("id", "name", "classes", "annotation_types", "created_by", "cr
 """The project keys the document keeps (those the project dict has)."""
 
 
-def labelwright_chunks(project: dict[str, Any], rows: ExportRows) -> Iterator[bytes]:
+def labelwright_chunks(project: dict[str, Any], rows: ExportRows
+                       ) -> Generator[bytes, None, None]:
     """Stream the lossless document of ``rows`` as ~64 KB chunks (one image at a time)."""
     out = ChunkBuffer()
     dumps = orjson.dumps

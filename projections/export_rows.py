@@ -36,7 +36,7 @@ class ExportSource(Protocol):
         ...
 
     def version_at_position(self, project_id: str, position: int
-                            ) -> Iterable[tuple[str, int]]:
+                            ) -> Iterable[tuple[str | UUID, int]]:
         """``(image_id, version)`` of each image that existed at ``position``: its version
         right after the last of its events at or before ``position``, in added order."""
         ...
@@ -94,6 +94,5 @@ class RowsAsOf:
         assert self.position is not None
         for image_id, version in self._read.version_at_position(self._project_id,
                                                                 self.position):
-            image = self._app.image(image_id if isinstance(image_id, UUID) else str(image_id),
-                                    version=version)
+            image = self._app.image(image_id, version=version)
             yield image_fields(image), image.public_annotations()
