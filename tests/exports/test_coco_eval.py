@@ -13,11 +13,14 @@ import random
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 import pytest
+from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
+from domain import rle
 from tests.exports.lab import Lab
 
 CLASSES = ["car", "person"]
@@ -103,6 +106,49 @@ def test_pending_prelabels_evaluate_against_the_same_export(lab: Lab, tmp_path: 
             {k: a[k] for k in ("image_id", "category_id", "bbox", "score")}
             for a in doc["annotations"] if a["status"] == "proposed"])
         evaluation = COCOeval(truth, detections, iouType="bbox")
+        evaluation.evaluate()
+        evaluation.accumulate()
+        evaluation.summarize()
+    assert evaluation.stats[0] == pytest.approx(1.0)
+
+
+def test_masks_and_polygons_evaluate_as_segmentation(lab: Lab, tmp_path: Path) -> None:
+    """Mask RLEs and polygons of the export are what COCOeval("segm") expects."""
+    pid = lab.create_project(CLASSES, ["mask", "polygon"])
+    rng = random.Random(3)
+    proposed = []
+    for image_id in lab.add_images(pid, 4, width=60, height=40):
+        mask = np.zeros((40, 60), dtype=np.uint8)
+        top, left = rng.randrange(0, 20), rng.randrange(0, 30)
+        mask[top:top + 15, left:left + 20] = 1
+        proposed += [(image_id, lab.propose(image_id, "mask", "car",
+                                            {"rle": rle.encode(mask)}, 0.9)),
+                     (image_id, lab.propose(image_id, "polygon", "person",
+                                            {"points": [[2, 2], [20, 3], [25, 30], [4, 28]]},
+                                            0.8))]
+    proposals_at = lab.head()
+    for image_id, annotation_id in proposed:
+        lab.run(image_id, {"type": "accept", "annotation_id": annotation_id})
+    predicted = lab.export(pid, "coco", position=proposals_at, include_proposed=True)
+    sizes = {i["id"]: (i["height"], i["width"]) for i in predicted["images"]}
+
+    def as_rle(annotation: dict[str, Any]) -> Any:
+        """COCO results must give segmentations as RLE: polygons are rasterized."""
+        segmentation = annotation["segmentation"]
+        if isinstance(segmentation, dict):
+            return segmentation
+        return mask_utils.merge(mask_utils.frPyObjects(segmentation,
+                                                       *sizes[annotation["image_id"]]))
+
+    results = [{"image_id": a["image_id"], "category_id": a["category_id"],
+                "segmentation": as_rle(a), "score": a["score"]}
+               for a in predicted["annotations"] if a["status"] == "proposed"]
+    assert len(results) == 8
+    truth_path = tmp_path / "truth.json"
+    truth_path.write_bytes(lab.export_bytes(pid, "coco"))
+    with contextlib.redirect_stdout(io.StringIO()):
+        truth = COCO(str(truth_path))
+        evaluation = COCOeval(truth, truth.loadRes(results), iouType="segm")
         evaluation.evaluate()
         evaluation.accumulate()
         evaluation.summarize()
