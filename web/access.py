@@ -26,6 +26,15 @@ def services_of(request: Request) -> Services:
     return services
 
 
+async def quick_query(services: Services, fn: Any, *args: Any) -> Any:
+    """Run a small store lookup (a read-model query, a cached aggregate). Embedded SQLite
+    answers these in well under a millisecond, less than a thread hop costs, so they run
+    inline on the event loop; a PostgreSQL round trip can stall, so it goes to a thread."""
+    if services.read.db.dialect == "sqlite":
+        return fn(*args)
+    return await asyncio.to_thread(fn, *args)
+
+
 def authenticated(request: Request) -> Principal:
     auth: Authenticator = request.app.state.authenticator
     principal = auth.authenticate(request)
@@ -38,10 +47,10 @@ def require_admin(principal: Principal, what: str) -> None:
         raise Forbidden(f"{what} needs a global admin", {"needed": "admin"})
 
 
-def project_for(services: Services, principal: Principal, project_id: str,
-                needed: str | None = None, what: str = "this") -> Project:
+async def project_for(services: Services, principal: Principal, project_id: str,
+                      needed: str | None = None, what: str = "this") -> Project:
     """The project, if ``principal`` has at least role ``needed`` in it (any role if None)."""
-    project = services.app.project(project_id)
+    project: Project = await quick_query(services, services.app.project, project_id)
     if principal.is_admin:
         return project
     role = project.role_of(principal.username)
@@ -53,16 +62,17 @@ def project_for(services: Services, principal: Principal, project_id: str,
     return project
 
 
-def image_for(services: Services, principal: Principal, image_id: str,
-              needed: str | None = None, what: str = "this") -> dict[str, Any]:
+async def image_for(services: Services, principal: Principal, image_id: str,
+                    needed: str | None = None, what: str = "this") -> dict[str, Any]:
     """The image's read-model row after checking ``principal``'s role in its project.
 
     If the read model has not caught up with a just-added image, the aggregate answers
     (its metadata only: counts and status come from the projection).
     """
-    image = services.read.image(image_id)
+    image = await quick_query(services, services.read.image, image_id)
     if image is None:
-        aggregate = services.app.image(image_id)  # NotFound if it does not exist at all
+        # NotFound if it does not exist at all; a replay, so off the event loop.
+        aggregate = await asyncio.to_thread(services.app.image, image_id)
         image = {
             "id": str(aggregate.id), "project_id": aggregate.project_id,
             "file_name": aggregate.file_name, "width": aggregate.width,
@@ -73,7 +83,7 @@ def image_for(services: Services, principal: Principal, image_id: str,
             "added_at": aggregate.created_on.isoformat(),
             "updated_at": aggregate.modified_on.isoformat(),
         }
-    project_for(services, principal, str(image["project_id"]), needed, what)
+    await project_for(services, principal, str(image["project_id"]), needed, what)
     return image
 
 
@@ -115,11 +125,3 @@ async def wait_for_min_position(request: Request, services: Services) -> None:
                        headers={"Retry-After": "1"})
 
 
-
-async def read_model_query(services: Services, fn: Any, *args: Any) -> Any:
-    """Run a read-model query. Embedded SQLite answers the small per-image queries in about a
-    millisecond, less than a thread hop costs, so they run inline; PostgreSQL round trips can
-    stall, so they go to a thread."""
-    if services.read.db.dialect == "sqlite":
-        return fn(*args)
-    return await asyncio.to_thread(fn, *args)

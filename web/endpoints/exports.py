@@ -36,7 +36,7 @@ async def export(request: Request) -> Response:
     services = services_of(request)
     principal = authenticated(request)
     project_id = request.path_params["project_id"]
-    project_for(services, principal, project_id, "manager", "exporting")
+    await project_for(services, principal, project_id, "manager", "exporting")
     fmt = request.query_params.get("format") or "coco"
     media_type = export_media_type(fmt)
     position = parse_int(request, "position")

@@ -31,7 +31,7 @@ async def add_images(request: Request) -> Response:
     settings = services.settings
     principal = authenticated(request)
     project_id = request.path_params["project_id"]
-    project_for(services, principal, project_id, "manager", "adding images")
+    await project_for(services, principal, project_id, "manager", "adding images")
     if media_type(request) == "multipart/form-data":
         declared_length(request, settings.max_upload_request)
         reader = MultipartImages(request.headers["content-type"], settings.max_upload_bytes,
@@ -61,7 +61,7 @@ async def list_images(request: Request) -> Response:
     services = services_of(request)
     principal = authenticated(request)
     project_id = request.path_params["project_id"]
-    project_for(services, principal, project_id)
+    await project_for(services, principal, project_id)
     status = request.query_params.get("status") or None
     if status is not None and status not in IMAGE_STATUSES:
         raise ApiError("validation", f"status must be one of {', '.join(IMAGE_STATUSES)}",
@@ -78,14 +78,14 @@ async def get_image(request: Request) -> Response:
     services = services_of(request)
     principal = authenticated(request)
     await wait_for_min_position(request, services)
-    image = image_for(services, principal, request.path_params["image_id"])
+    image = await image_for(services, principal, request.path_params["image_id"])
     return json_response(image)
 
 
 async def image_content(request: Request) -> Response:
     services = services_of(request)
     principal = authenticated(request)
-    image = image_for(services, principal, request.path_params["image_id"])
+    image = await image_for(services, principal, request.path_params["image_id"])
     sha = str(image["sha256"])
     # The bytes of a sha never change: clients may cache forever and revalidate for free.
     headers = {"etag": f'"{sha}"', "cache-control": "private, max-age=31536000, immutable"}

@@ -16,7 +16,7 @@ from web.access import (
     image_for,
     parse_int,
     project_for,
-    read_model_query,
+    quick_query,
     services_of,
     wait_for_min_position,
 )
@@ -55,11 +55,11 @@ async def image_labels(request: Request) -> Response:
     image_id = request.path_params["image_id"]
     version = parse_int(request, "version", minimum=1)
     await wait_for_min_position(request, services)
-    image_for(services, principal, image_id)
+    await image_for(services, principal, image_id)
     if version is not None:
         return json_response(await asyncio.to_thread(_as_of_version, services, image_id,
                                                      version))
-    labels = await read_model_query(services, services.read.image_annotations, image_id)
+    labels = await quick_query(services, services.read.image_annotations, image_id)
     if labels is None:  # added a moment ago and not projected yet
         labels = await asyncio.to_thread(_from_aggregate, services, image_id)
     return json_response(labels)
@@ -72,8 +72,8 @@ async def history(request: Request) -> Response:
     after = parse_int(request, "after", default=0)
     limit = parse_int(request, "limit", default=100, minimum=1, maximum=MAX_HISTORY_PAGE)
     await wait_for_min_position(request, services)
-    image_for(services, principal, image_id)
-    events, next_after = await read_model_query(services, services.read.history, image_id,
+    await image_for(services, principal, image_id)
+    events, next_after = await quick_query(services, services.read.history, image_id,
                                                 after, limit)
     return json_response({"events": events, "next_after": next_after})
 
@@ -82,7 +82,7 @@ async def annotator_metrics(request: Request) -> Response:
     services = services_of(request)
     principal = authenticated(request)
     project_id = request.path_params["project_id"]
-    project_for(services, principal, project_id, "manager", "metrics")
+    await project_for(services, principal, project_id, "manager", "metrics")
     await wait_for_min_position(request, services)
     rows = await asyncio.to_thread(services.read.annotator_metrics, project_id)
     return json_response({"annotators": rows})
@@ -92,7 +92,7 @@ async def prelabel_metrics(request: Request) -> Response:
     services = services_of(request)
     principal = authenticated(request)
     project_id = request.path_params["project_id"]
-    project_for(services, principal, project_id, "manager", "metrics")
+    await project_for(services, principal, project_id, "manager", "metrics")
     group_by = request.query_params.get("group_by") or "model"
     if group_by not in GROUP_BY:
         raise ApiError("validation", f"group_by must be one of {', '.join(GROUP_BY)}",
