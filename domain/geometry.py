@@ -442,12 +442,30 @@ def _shape(points: tuple[tuple[float, float], ...]) -> Any:
     return polygon
 
 
+def _canonical_ring(points: tuple[tuple[float, float], ...]) -> tuple[tuple[float, float], ...]:
+    """The same ring, started at its smallest vertex and walked in the direction that gives
+    the lexicographically smallest sequence: rotated or reversed copies of one polygon map to
+    one sequence, so GEOS (whose repair of self-intersections depends on vertex order) sees
+    identical input for them."""
+    best: tuple[tuple[float, float], ...] | None = None
+    lowest = min(points)
+    for ring in (points, points[::-1]):
+        for i, p in enumerate(ring):
+            if p == lowest:
+                candidate = ring[i:] + ring[:i]
+                if best is None or candidate < best:
+                    best = candidate
+    assert best is not None
+    return best
+
+
 def _polygon_iou(a: Polygon, b: Polygon) -> float:
-    if a.points == b.points:
-        return 1.0 if abs(_shoelace(a.points)) >= _MIN_POLYGON_AREA else 0.0
-    if b.points < a.points:  # a fixed order makes the result exactly symmetric
-        a, b = b, a
-    sa, sb = _shape(a.points), _shape(b.points)
+    ring_a, ring_b = _canonical_ring(a.points), _canonical_ring(b.points)
+    if ring_a == ring_b:
+        return 1.0
+    if ring_b < ring_a:  # a fixed order makes the result exactly symmetric
+        ring_a, ring_b = ring_b, ring_a
+    sa, sb = _shape(ring_a), _shape(ring_b)
     area_a, area_b = float(sa.area), float(sb.area)
     try:
         inter = float(shapely.intersection(sa, sb).area)

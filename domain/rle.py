@@ -267,7 +267,7 @@ def _covered_before(t: Runs, starts: Runs, ends: Runs, cumulative: Runs) -> Runs
 
 def iou(a: dict[str, Any], b: dict[str, Any]) -> float:
     """Intersection over union of two masks of the same size (``pycocotools.mask.iou`` with
-    ``iscrowd=0``), computed on the runs without decoding; 0.0 when both are empty.
+    ``iscrowd=0``), computed on the runs without decoding; 0.0 when either is empty.
 
     Raises ``ValueError`` when the sizes differ.
     """
