@@ -81,7 +81,7 @@ class Labeling(Application[UUID]):
     def find_user(self, username: str) -> User | None:
         try:
             validate_username(username)
-            user = self.settings_repository.get(user_id(username))
+            user: object = self.settings_repository.get(user_id(username))
         except (AggregateNotFoundError, ValidationFailed):
             return None
         assert isinstance(user, User)
@@ -104,12 +104,12 @@ class Labeling(Application[UUID]):
     def create_project(self, name: object, classes: object, annotation_types: object,
                        actor: str) -> tuple[Project, int]:
         project = Project.start(uuid.uuid4(), name, classes, annotation_types, actor)
-        return project, self._save(project)
+        return project, self.save(project)[-1].notification.id
 
     def project(self, project_id: str | UUID) -> Project:
         pid = project_id if isinstance(project_id, UUID) else parse_uuid(project_id, "project")
         try:
-            project = self.settings_repository.get(pid)
+            project: object = self.settings_repository.get(pid)
         except AggregateNotFoundError:
             raise NotFound(f"no project {project_id}") from None
         if not isinstance(project, Project):
@@ -199,7 +199,7 @@ class Labeling(Application[UUID]):
     def image(self, image_id: str | UUID, version: int | None = None) -> Image:
         iid = image_id if isinstance(image_id, UUID) else parse_uuid(image_id, "image")
         try:
-            image = self.repository.get(iid, version=version)
+            image: object = self.repository.get(iid, version=version)
         except AggregateNotFoundError:
             raise NotFound(f"no image {image_id}") from None
         if not isinstance(image, Image):

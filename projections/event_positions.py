@@ -13,8 +13,9 @@ class EventPositions:
     """Implements ``domain.command_pipeline.PositionLookup`` for SQLite and PostgreSQL."""
 
     def __init__(self, app: Labeling) -> None:
-        self.recorder: Any = app.recorder
-        self.table = self.recorder.events_table_name
+        recorder: Any = app.recorder
+        self.recorder = recorder
+        self.table: str = recorder.events_table_name
         self.postgres = type(self.recorder).__module__.startswith("eventsourcing.postgres")
 
     def __call__(self, image_id: UUID, versions: Sequence[int]) -> dict[int, int]:
