@@ -249,7 +249,7 @@ class ProjectionRunner:
                     failed_at = notifications[len(events)].id
                     for s in group:
                         if s.position < failed_at:
-                            self._failed(s, failed_at, failed_at, error, synchronous)
+                            self._failed(s, failed_at, failed_at, error, synchronous, 1)
             return progressed
 
     def _decode(self, notifications: Sequence[Any]) -> tuple[list[LoggedEvent],
@@ -305,8 +305,9 @@ class ProjectionRunner:
         except Exception as e:
             # The commit itself (or the database) failed: nothing of this batch was stored.
             for s in group:
-                self._failed(s, events[0].position, last, e, synchronous)
-            return False
+                self._failed(s, events[0].position, last, e, synchronous, len(events))
+            return len(events) > 1
+        moved = False
         with self._positions_changed:
             for s in group:
                 if s in done:
@@ -314,23 +315,35 @@ class ProjectionRunner:
                 elif s.projection.name in stored and stored[s.projection.name] != start:
                     # Someone else (another process) moved it: adopt theirs, fetch from there.
                     s.position = stored[s.projection.name]
+                    moved = True
             self._positions_changed.notify_all()
         for s in done:
             s.failures = 0
             s.batch_limit = min(self.batch_size, s.batch_limit * 2)
         for s, error in failed:
-            self._failed(s, events[0].position, last, error, synchronous)
-        return len(failed) < len(group)
+            self._failed(s, events[0].position, last, error, synchronous, len(events))
+        # A failed batch of several events is retried at once, in halves: that is progress.
+        return bool(done) or moved or (bool(failed) and len(events) > 1)
 
-    def _failed(self, s: _State, first: int, last: int, error: Exception,
-                synchronous: bool) -> None:
+    def _failed(self, s: _State, first: int, last: int, error: Exception, synchronous: bool,
+                batch_len: int) -> None:
+        """Record a failed batch. A batch of several events is split in half and retried at
+        once, so the projection converges on the failing event and applies everything before
+        it; a single failing event is retried with exponential backoff (and, for the
+        synchronous methods, raised)."""
+        if batch_len > 1:
+            s.batch_limit = max(1, batch_len // 2)
+            s.retry_at = 0.0
+            log.warning("projection %s failed on positions %d..%d (%s); retrying in smaller "
+                        "batches", s.projection.name, first, last, error)
+            return
         s.failures += 1
         delay = min(MAX_BACKOFF, 0.1 * 2 ** min(s.failures, 16))
         s.retry_at = time.monotonic() + delay
-        s.batch_limit = max(1, s.batch_limit // 2)
-        log.error("projection %s failed on positions %d..%d (attempt %d, retrying in %.1f s)",
-                  s.projection.name, first, last, s.failures, delay, exc_info=error)
+        s.batch_limit = 1
+        log.error("projection %s failed on position %d (attempt %d, retrying in %.1f s)",
+                  s.projection.name, first, s.failures, delay, exc_info=error)
         if synchronous:
             raise ProjectionFailed(
-                f"projection {s.projection.name} failed on positions {first}..{last}: {error}"
+                f"projection {s.projection.name} failed on position {first}: {error}"
             ) from error

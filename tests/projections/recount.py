@@ -6,6 +6,7 @@ Python, no batching, no SQL) so a shared mistake is unlikely.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import defaultdict
 from typing import Any
@@ -58,8 +59,8 @@ def annotator_metrics(app: Labeling, project_id: str) -> list[dict[str, Any]]:
     out = []
     for user in sorted(rows):
         t = times[user]
-        gaps = [(b - a).total_seconds() for a, b in zip(t, t[1:], strict=False)]
-        item = {"username": user}
+        gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(t)]
+        item: dict[str, Any] = {"username": user}
         for key in ("created", "edited", "deleted", "prelabels_accepted", "prelabels_edited",
                     "prelabels_rejected", "images_submitted", "review_approvals",
                     "review_rejections", "reviews_given", "assists"):

@@ -64,7 +64,7 @@ class Workload:
             if self.app.find_user(name) is None:
                 self.app.register_user(name, "password123", is_admin=name == MANAGER)
         for i in range(projects):
-            project, _ = self.app.create_project(f"Project {i}", CLASSES + ["old"], None,
+            project, _ = self.app.create_project(f"Project {i}", [*CLASSES, "old"], None,
                                                  MANAGER)
             pid = str(project.id)
             self.projects.append(pid)
@@ -134,12 +134,11 @@ class Workload:
     def _pick(self, image: ImageState) -> tuple[list[Command], Actor]:
         rng = self.rng
         who = Actor(rng.choice(ANNOTATORS))
-        if image.status == "submitted":
-            if rng.random() < 0.6:
-                verdict = rng.choice(("approve", "reject"))
-                return [parse_command({"type": "review", "verdict": verdict,
-                                       "comment": "ok" if verdict == "approve" else "redo"})], \
-                    Actor(REVIEWER)
+        if image.status == "submitted" and rng.random() < 0.6:
+            verdict = rng.choice(("approve", "reject"))
+            return [parse_command({"type": "review", "verdict": verdict,
+                                   "comment": "ok" if verdict == "approve" else "redo"})], \
+                Actor(REVIEWER)
         proposed = [a for a, s in image.annotations.items() if s["status"] == "proposed"]
         prelabels = [a for a, s in image.annotations.items() if s["source"] == "prelabel"]
         manual = [a for a, s in image.annotations.items() if s["source"] != "prelabel"]

@@ -1,0 +1,79 @@
+"""migrations/apply.py: ordered, recorded, idempotent, safe with several nodes at once."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from migrations.apply import apply_migrations, migration_files, split_statements
+from tests.projections.conftest import Backends
+
+
+def test_apply_is_idempotent(backends: Backends) -> None:
+    db = backends.views()
+    try:
+        first = apply_migrations(db)
+        assert first[0] == "0001_read_models"
+        assert apply_migrations(db) == []
+        rows = db.query("SELECT version, name FROM schema_version ORDER BY version")
+        assert rows[0] == (1, "0001_read_models")
+        for table in ("images", "annotations", "history", "annotator_metrics", "prelabel_audit",
+                      "projects", "members", "users", "auth_tokens", "projection_tracking"):
+            db.query(f"SELECT COUNT(*) FROM {table}")
+    finally:
+        db.close()
+
+
+def test_nodes_starting_at_once_apply_each_file_once(backends: Backends) -> None:
+    dbs = [backends.views() for _ in range(4)]
+    results: list[list[str]] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(dbs))
+
+    def start(db: object) -> None:
+        try:
+            barrier.wait()
+            results.append(apply_migrations(db))  # type: ignore[arg-type]
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=start, args=(db,)) for db in dbs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for db in dbs[1:]:
+        db.close()
+    assert not errors
+    assert sorted(len(r) for r in results) == [0, 0, 0, len(migration_files())]
+    assert dbs[0].query("SELECT COUNT(*) FROM schema_version")[0][0] == len(migration_files())
+    dbs[0].close()
+
+
+def test_a_failing_migration_leaves_nothing(sqlite_backends: Backends, tmp_path: Path) -> None:
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / "0001_ok.sql").write_text("CREATE TABLE a (x INTEGER);\n")
+    (folder / "0002_bad.sql").write_text("CREATE TABLE b (x INTEGER);\nNOT SQL;\n")
+    db = sqlite_backends.views()
+    with pytest.raises(Exception, match="syntax"):
+        apply_migrations(db, folder)
+    assert db.query("SELECT name FROM schema_version") == [("0001_ok",)]
+    assert not db.query("SELECT name FROM sqlite_master WHERE name = 'b'")
+    (folder / "0002_bad.sql").write_text("CREATE TABLE b (x INTEGER); -- fixed; really\n")
+    assert apply_migrations(db, folder) == ["0002_bad"]
+    db.close()
+
+
+def test_split_statements_drops_comments() -> None:
+    sql = "-- a; comment\nCREATE TABLE a (x TEXT); -- tail; too\n\nCREATE INDEX i ON a (x);\n"
+    assert split_statements(sql) == ["CREATE TABLE a (x TEXT)", "CREATE INDEX i ON a (x)"]
+
+
+def test_duplicate_versions_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "0001_a.sql").write_text("")
+    (tmp_path / "0001_b.sql").write_text("")
+    with pytest.raises(ValueError, match="share version 1"):
+        migration_files(tmp_path)

@@ -1,0 +1,104 @@
+"""The runner: catch-up on start, read-your-writes, status, several runners on one database."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from domain.command_pipeline import Actor
+from domain.commands import parse_command
+from projections.runner import all_projections
+from tests.projections.conftest import Backends, Stack, dump
+
+ALL_TABLES = tuple(t for p in all_projections() for t in p.tables)
+
+
+def test_catch_up_on_start(backends: Backends) -> None:
+    """Events written while no runner ran are projected when one starts."""
+    writer = backends.stack()
+    work = writer.workload()
+    work.setup()
+    work.add_images(6)
+    work.rounds(5)
+    head = writer.head()
+    reader = backends.stack(poll_interval=0.02)
+    assert reader.runner.position == 0
+    reader.runner.start()
+    assert reader.read.wait_for(head, timeout=20)
+    assert reader.runner.position == head
+    assert reader.read.image(str(work.images[0].image_id)) is not None
+
+
+def test_commits_of_another_process_are_polled(backends: Backends) -> None:
+    """Another process's commits do not wake this runner; polling finds them."""
+    reader = backends.stack(poll_interval=0.02)
+    reader.runner.start()
+    other = backends.stack()  # its own Labeling: its commits never call reader.runner.wake
+    work = other.workload()
+    work.setup(projects=1)
+    work.add_images(2)
+    work.round()
+    assert reader.read.wait_for(other.head(), timeout=10)
+
+
+def test_wait_for_and_status(stack: Stack) -> None:
+    assert stack.read.wait_for(None)
+    work = stack.workload()
+    work.setup(projects=1)
+    work.add_images(3)
+    head = stack.head()
+    assert not stack.read.wait_for(head, timeout=0.05)  # nothing runs the projections yet
+    status = stack.read.status()
+    assert status["head"] == head
+    assert [p["name"] for p in status["projections"]] == [p.name for p in all_projections()]
+    assert all(p["position"] == 0 and p["lag"] == head for p in status["projections"])
+    result: list[bool] = []
+    waiter = threading.Thread(target=lambda: result.append(stack.read.wait_for(head, 10)))
+    waiter.start()
+    time.sleep(0.05)
+    stack.runner.start()
+    waiter.join()
+    assert result == [True]
+    assert all(p["lag"] == 0 for p in stack.read.status()["projections"])
+
+
+def test_read_your_writes(stack: Stack) -> None:
+    stack.runner.start()
+    work = stack.workload()
+    work.setup(projects=1)
+    work.add_images(1)
+    iid = work.images[0].image_id
+    for i in range(20):
+        result = stack.pipeline.execute(iid, [parse_command({"type": "create", "annotation": {
+            "type": "point", "label": "cat", "geometry": {"x": i, "y": i}}})], Actor("ann"))
+        assert stack.read.wait_for(result.position, timeout=10)
+        view = stack.read.image_annotations(str(iid))
+        assert view is not None and view["version"] == result.version
+        assert len(view["annotations"]) == i + 1
+
+
+def test_two_runners_on_one_view_database_never_double_count(backends: Backends) -> None:
+    """Scale-out: every node runs a runner against the shared read models."""
+    nodes = [backends.stack(poll_interval=0.005, batch_size=3) for _ in range(3)]
+    for node in nodes:
+        node.runner.start()
+    work = nodes[0].workload(seed=17)
+    work.setup()
+    work.add_images(10)
+    work.rounds(10)
+    head = nodes[0].head()
+    for node in nodes:
+        assert node.read.wait_for(head, timeout=30)
+        node.runner.stop()
+    live = dump(nodes[0].db, ALL_TABLES)
+    nodes[0].runner.rebuild()
+    assert dump(nodes[0].db, ALL_TABLES) == live
+
+
+def test_wake_is_harmless_and_stop_is_idempotent(stack: Stack) -> None:
+    stack.runner.wake(123)
+    stack.runner.stop()
+    stack.runner.start()
+    stack.runner.start()
+    stack.runner.stop()
+    stack.runner.stop()
