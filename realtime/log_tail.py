@@ -1,0 +1,138 @@
+"""The log tail: this node's one reader of the event log for the rooms.
+
+A thread reads ``select_notifications(start=last + 1)`` in position order, decodes each event
+once, turns it into room messages (``RoomFeed``) and hands each batch to the asyncio hub with
+``loop.call_soon_threadsafe``. Reading the log, not listening to the command handler, is what
+makes events written by any process (HTTP, imports, workers, other nodes) reach the rooms.
+
+It wakes on a local commit (``app.commit_listeners``), on "head advanced" from another node
+(Redis), and otherwise polls, so a lost wake-up only delays delivery. On PostgreSQL the event
+store serialises writers with a table lock, so ids become visible in commit order and reading
+``id > last`` never skips a late commit. Ids may have gaps (a rolled-back insert burns a
+sequence value): the tail never waits for a particular id, it takes whatever comes after.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from domain.application import Labeling
+from realtime.room_feed import RoomFeed, RoomMessage
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 500
+POLL_INTERVAL = 0.25  # seconds, when nothing wakes the tail
+FAST_POLL_INTERVAL = 0.05  # while other nodes cannot wake us (Redis down)
+MAX_BATCHES_IN_FLIGHT = 8  # handed to the loop but not yet delivered
+
+Deliver = Callable[[list[RoomMessage], int], None]
+
+
+class LogTail:
+    """Follows the event log from a thread and feeds ``deliver(messages, position)`` on the
+    event loop, in position order."""
+
+    def __init__(self, app: Labeling, feed: RoomFeed, deliver: Deliver, *,
+                 batch_size: int = BATCH_SIZE, poll_interval: float = POLL_INTERVAL) -> None:
+        self.app = app
+        self.feed = feed
+        self.deliver = deliver
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.fast_polling = False
+        self._position = 0
+        self._wakeup = threading.Event()
+        self._stopping = threading.Event()
+        # Bounds how far the tail may run ahead of a busy event loop: memory stays flat and
+        # the loop is never buried under callbacks.
+        self._in_flight = threading.BoundedSemaphore(MAX_BATCHES_IN_FLIGHT)
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def position(self) -> int:
+        """The last position read (and handed to the loop)."""
+        return self._position
+
+    def head(self) -> int:
+        return int(self.app.recorder.max_notification_id() or 0)
+
+    def start(self, loop: asyncio.AbstractEventLoop, position: int | None = None) -> None:
+        """Follow the log from ``position`` (default: the current head) on."""
+        if self._thread is not None:
+            return
+        self._loop = loop
+        self._position = self.head() if position is None else position
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._run, name="log-tail", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        if self._thread is None:
+            return
+        self._stopping.set()
+        self._wakeup.set()
+        self._thread.join(timeout)
+        self._thread = None
+
+    def wake(self, position: int | None = None) -> None:
+        """Thread-safe: look at the log now (``position``: the head someone committed)."""
+        if position is None or position > self._position:
+            self._wakeup.set()
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            self._wakeup.clear()
+            try:
+                progressed = self._step()
+            except Exception:
+                # The store is unreachable, say: keep trying, the rooms only lag.
+                log.exception("log tail: reading the event log failed; retrying")
+                self._stopping.wait(1.0)
+                continue
+            if not progressed:
+                self._wakeup.wait(FAST_POLL_INTERVAL if self.fast_polling
+                                  else self.poll_interval)
+
+    def _step(self) -> bool:
+        notifications = self.app.recorder.select_notifications(
+            start=self._position + 1, limit=self.batch_size)
+        if not notifications:
+            return False
+        to_event = self.app.mapper.to_domain_event
+        messages: list[RoomMessage] = []
+        for n in notifications:
+            try:
+                event: Any = to_event(n)
+            except Exception:
+                # An event this code cannot read (a newer schema?): skip it rather than stop
+                # every room; clients of that image will see a gap in versions and re-join.
+                log.exception("log tail: cannot decode the event at position %d", n.id)
+                continue
+            messages.extend(self.feed.messages(n.id, event))
+        self._position = notifications[-1].id
+        if messages:
+            self._hand_over(messages, self._position)
+        return True
+
+    def _hand_over(self, messages: list[RoomMessage], position: int) -> None:
+        assert self._loop is not None
+        while not self._in_flight.acquire(timeout=0.5):
+            if self._stopping.is_set():
+                return
+
+        def deliver() -> None:
+            try:
+                self.deliver(messages, position)
+            finally:
+                self._in_flight.release()
+
+        try:
+            self._loop.call_soon_threadsafe(deliver)
+        except RuntimeError:  # the loop is closed: we are shutting down
+            self._in_flight.release()

@@ -1,0 +1,162 @@
+"""What a joining client is sent, read from the stores: access, current state, missed events.
+
+Blocking reads (call them from a worker thread). An image room's state comes from the event
+store itself (the aggregate, replayed from its latest snapshot), never from a read model that
+might lag, and carries the exact global position of the image's last event. A project room's
+per-status counts come from the ``image_labels`` read model, read in one statement together
+with that projection's own position, so the counts and the position always agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from domain.application import Labeling
+from domain.command_pipeline import PositionLookup
+from domain.errors import Forbidden, NotFound, ValidationFailed
+from domain.event_view import describe
+from domain.image import IMAGE_STATUSES, Image
+from projections.read_models import ReadModels
+from realtime.protocol import Room, event_message, image_room
+from realtime.room_feed import RoomMessage
+
+# More missed events than this and a resuming client gets the full state instead: cheaper
+# for both sides than thousands of single events.
+MAX_REPLAY = 5000
+COUNTS_PROJECTION = "image_labels"
+
+
+@dataclass(frozen=True, slots=True)
+class ImageState:
+    version: int
+    position: int
+    status: str
+    annotations: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class MissedEvents:
+    """The events of an image after some position (``messages``), and where they end."""
+
+    messages: list[RoomMessage]
+    version: int  # the image's version after the last of them
+    position: int  # the position they cover up to
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectState:
+    position: int
+    counts: dict[str, int]
+
+
+class RoomState:
+    """Store reads for joining rooms."""
+
+    def __init__(self, app: Labeling, positions: PositionLookup, read: ReadModels) -> None:
+        self.app = app
+        self.positions = positions
+        self.read = read
+        recorder: Any = app.recorder
+        table = recorder.events_table_name
+        if type(recorder).__module__.startswith("eventsourcing.postgres"):
+            schema = recorder.datastore.schema or "public"
+            self._around_sql = (
+                "SELECT MIN(CASE WHEN notification_id > %s THEN originator_version END), "
+                "MAX(CASE WHEN notification_id <= %s THEN originator_version END) "
+                f"FROM {schema}.{table} WHERE originator_id = %s")
+            self._postgres = True
+        else:
+            self._around_sql = (
+                "SELECT MIN(CASE WHEN rowid > ? THEN originator_version END), "
+                "MAX(CASE WHEN rowid <= ? THEN originator_version END) "
+                f"FROM {table} WHERE originator_id = ?")
+            self._postgres = False
+
+    def head(self) -> int:
+        return int(self.app.recorder.max_notification_id() or 0)
+
+    # -- access -----------------------------------------------------------------------------
+
+    def authorize(self, room: Room, username: str, is_admin: bool) -> str:
+        """The room's project id, if ``username`` may be in the room (any project role)."""
+        project_id = str(room.id) if room.kind == "project" else self.project_of_image(room.id)
+        project = self.app.project(project_id)  # NotFound
+        if not is_admin and project.role_of(username) is None:
+            raise Forbidden("you are not a member of this project", {"needed": "member"})
+        return project_id
+
+    def project_of_image(self, image_id: UUID) -> str:
+        first = next(iter(self.app.image_events(image_id, 1, 1)), None)
+        if not isinstance(first, Image.ImageAdded):
+            raise NotFound(f"no image {image_id}", {"field": "room"})
+        return first.project_id
+
+    # -- image rooms ------------------------------------------------------------------------
+
+    def image_state(self, image_id: UUID) -> ImageState:
+        image = self.app.image(image_id)
+        position = self.positions(image_id, [image.version])[image.version]
+        return ImageState(image.version, position, image.status, image.public_annotations())
+
+    def missed_events(self, image_id: UUID, after: int, limit: int = MAX_REPLAY
+                      ) -> MissedEvents | None:
+        """The image's events with position > ``after``, in order; None if more than
+        ``limit`` (the caller sends the full state instead)."""
+        head = self.head()
+        if after > head:
+            raise ValidationFailed(f"after_position {after} is beyond the log's head {head}",
+                                   {"field": "after_position", "head": head})
+        first, version_then = self._versions_around(image_id, after)
+        if first is None:
+            # Nothing missed: the stream ends at or before ``after``.
+            return MissedEvents([], version_then or 0, after)
+        events = list(self.app.image_events(image_id, first, first + limit))
+        if len(events) > limit:
+            return None
+        where = self.positions(image_id, [e.originator_version for e in events])
+        room = image_room(image_id)
+        messages = []
+        for e in events:
+            position = where[e.originator_version]
+            messages.append(RoomMessage(room, position,
+                                        event_message(room, describe(e, position))))
+        return MissedEvents(messages, events[-1].originator_version, messages[-1].position)
+
+    def _versions_around(self, image_id: UUID, after: int) -> tuple[int | None, int | None]:
+        """(first version after position ``after``, last version at or before it), read in
+        one statement so both describe the same moment."""
+        recorder: Any = self.app.recorder
+        key: Any = image_id if self._postgres else image_id.hex
+        with recorder.datastore.transaction(commit=False) as curs:
+            curs.execute(self._around_sql, (after, after, key))
+            row = curs.fetchone()
+        if row is None:
+            return None, None
+        values = list(row.values()) if isinstance(row, dict) else list(row)
+        return (None if values[0] is None else int(values[0]),
+                None if values[1] is None else int(values[1]))
+
+    # -- project rooms ----------------------------------------------------------------------
+
+    def project_state(self, project_id: str, at_least: int, timeout: float = 5.0
+                      ) -> ProjectState | None:
+        """Per-status image counts as of a position ≥ ``at_least`` (None: the read model did
+        not get there in time)."""
+        if not self.read.wait_for(at_least, timeout):
+            return None
+        # One statement, so the counts and the projection's position come from one snapshot.
+        rows = self.read.db.query(
+            "SELECT 'position', position FROM projection_tracking WHERE name = ? "
+            "UNION ALL SELECT status, n FROM image_status_counts WHERE project_id = ?",
+            (COUNTS_PROJECTION, project_id))
+        counts = dict.fromkeys(IMAGE_STATUSES, 0)
+        position = 0
+        for key, value in rows:
+            if key == "position":
+                position = int(value)
+            else:
+                counts[str(key)] = int(value)
+        return ProjectState(position, counts)
+
