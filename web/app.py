@@ -13,6 +13,10 @@ beyond small caches; everything durable is in the services the composition root 
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
 from PIL import Image as PILImage
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -30,6 +34,7 @@ from web.endpoints import (
     reads,
     session,
     users,
+    websocket,
 )
 from web.errors import EXCEPTION_HANDLERS
 from web.login_throttle import LoginThrottle
@@ -56,10 +61,26 @@ def api_routes() -> list[BaseRoute]:
         *predictions.routes,
         *reads.routes,
         *exports.routes,
-        # The WebSocket endpoint (GET /api/v1/ws, docs/API.md "WebSocket protocol") goes here:
-        # WebSocketRoute("/ws", realtime_endpoint). It authenticates with
-        # ``app.state.authenticator.authenticate(websocket)`` (``?token=`` or the cookie).
+        *websocket.routes,  # GET /api/v1/ws, docs/API.md "WebSocket protocol"
     ]
+
+
+def live_lifespan(services: Services
+                  ) -> Callable[[Any], contextlib.AbstractAsyncContextManager[None]]:
+    """The live rooms need the server's running event loop: they start with it, and when it
+    stops they tell their clients to reconnect elsewhere (close code 1012)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        if services.live is not None:
+            await services.live.start()
+        try:
+            yield
+        finally:
+            if services.live is not None:
+                await services.live.stop()
+
+    return lifespan
 
 
 def create_app(services: Services) -> Starlette:
@@ -71,6 +92,7 @@ def create_app(services: Services) -> Starlette:
     app = Starlette(
         routes=[*health.routes, Mount(API_PREFIX, routes=api_routes())],
         exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=live_lifespan(services),
     )
     app.state.services = services
     app.state.authenticator = Authenticator(services.tokens, services.app)

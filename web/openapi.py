@@ -422,7 +422,7 @@ def _paths() -> dict[str, Any]:
                                           tag="images")},
         "/images/{image_id}/content": {"get": {
             "summary": "The image bytes (ETag = sha256, immutable)", "tags": ["images"],
-            "parameters": [_IMAGE_ID],
+            "parameters": [_IMAGE_ID, _MIN_POSITION],
             "responses": {"200": {"description": "the bytes", "content": {
                 "image/*": {"schema": {"type": "string", "contentMediaType": "image/*"}}}},
                 "304": {"description": "not modified (If-None-Match)"},

@@ -9,6 +9,7 @@ from domain.application import Labeling
 from domain.command_pipeline import CommandPipeline
 from projections.read_models import ReadModels
 from projections.runner import ProjectionRunner
+from realtime.live import LiveCollaboration
 from web.auth_tokens import TokenStore
 from web.image_files import ImageStore
 
@@ -22,3 +23,4 @@ class Services:
     read: ReadModels
     tokens: TokenStore
     images: ImageStore
+    live: LiveCollaboration | None = None  # rooms and fan-out of GET /api/v1/ws

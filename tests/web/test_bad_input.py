@@ -501,3 +501,16 @@ def test_paths_import_stays_inside_the_allowed_folders(tmp_path: Path) -> None:
         assert body["images"][0]["content_type"] == "image/jpeg"
     finally:
         site.close()
+
+
+def test_readyz_says_which_store_does_not_answer(shared_site: Site,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    def down(*args: Any) -> None:
+        raise ConnectionError("view database unreachable")
+
+    monkeypatch.setattr(shared_site.services.read.db, "query", down)
+    error = assert_error(shared_site.get("/readyz", None), 503, "not_ready")
+    assert error["details"]["checks"] == {"event_store": "ok", "view_database": "unavailable"}
+    assert shared_site.ok(shared_site.get("/healthz", None)) == {"status": "ok"}
+    monkeypatch.undo()
+    assert shared_site.ok(shared_site.get("/readyz", None))["status"] == "ok"

@@ -85,6 +85,7 @@ async def get_image(request: Request) -> Response:
 async def image_content(request: Request) -> Response:
     services = services_of(request)
     principal = authenticated(request)
+    await wait_for_min_position(request, services)
     image = await image_for(services, principal, request.path_params["image_id"])
     sha = str(image["sha256"])
     # The bytes of a sha never change: clients may cache forever and revalidate for free.
