@@ -77,6 +77,7 @@ class RoomHub:
         self.pending_limit = pending_limit
         self.position = 0  # the last position the log tail handed over
         self._rooms: dict[str, dict[int, Subscription]] = {}
+        self._project_rooms = 0  # how many project rooms have subscribers
         # Who is in each room, over all nodes: username → number of connections.
         self._people: dict[str, Counter[str]] = {}
         self.deliveries = 0  # room messages queued to connections (for benchmarks, stats)
@@ -88,7 +89,12 @@ class RoomHub:
         old = member.subscriptions.get(room)
         sub = Subscription(member, room, counted=old.counted if old is not None else False)
         member.subscriptions[room] = sub
-        self._rooms.setdefault(room, {})[member.conn_id] = sub
+        subs = self._rooms.get(room)
+        if subs is None:
+            subs = self._rooms[room] = {}
+            if room.startswith("project:"):
+                self._project_rooms += 1
+        subs[member.conn_id] = sub
         return sub
 
     def activate(self, sub: Subscription, covered: int,
@@ -125,6 +131,8 @@ class RoomHub:
             del subs[member.conn_id]
             if not subs:
                 del self._rooms[room]
+                if room.startswith("project:"):
+                    self._project_rooms -= 1
         if sub.counted:
             self._remove_person(room, member.username)
             if self.cluster is not None:
@@ -134,6 +142,17 @@ class RoomHub:
     def disconnect(self, member: Member) -> None:
         for room in list(member.subscriptions):
             self.unsubscribe(member, room)
+
+    # Read by the log tail's thread to skip work for rooms nobody is in. That is safe for the
+    # join hand-over: a room is watched from ``subscribe`` on, before the joining code reads
+    # the store, so an event skipped because its room was unwatched was committed before
+    # that read and is part of it.
+
+    def watched(self, room: str) -> bool:
+        return room in self._rooms
+
+    def any_project_watched(self) -> bool:
+        return self._project_rooms > 0
 
     def members(self, room: str) -> list[str]:
         """Everyone in ``room`` on any node, by username."""

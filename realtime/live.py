@@ -46,7 +46,9 @@ class LiveCollaboration:
         self.outbox_limit = outbox_limit
         self.hub = RoomHub(pending_limit=max(outbox_limit, 1000))
         self.state = RoomState(app, positions, read)
-        self.tail = LogTail(app, RoomFeed(app), self.hub.deliver)
+        feed = RoomFeed(app, watched=self.hub.watched,
+                        any_project_watched=self.hub.any_project_watched)
+        self.tail = LogTail(app, feed, self.hub.deliver)
         self.redis_url = redis_url
         self.channel = f"{redis_prefix}:realtime"
         self.bus: RedisBus | None = None

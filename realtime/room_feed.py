@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -44,8 +45,13 @@ class RoomFeed:
     Not thread-safe: one log tail owns it.
     """
 
-    def __init__(self, app: Labeling, cache_size: int = IMAGE_CACHE_SIZE) -> None:
+    def __init__(self, app: Labeling, cache_size: int = IMAGE_CACHE_SIZE,
+                 watched: Callable[[str], bool] | None = None,
+                 any_project_watched: Callable[[], bool] | None = None) -> None:
         self.app = app
+        # Nobody in the room, no message: decoding is all an unwatched event costs.
+        self.watched = watched or (lambda room: True)
+        self.any_project_watched = any_project_watched or (lambda: True)
         self._images: OrderedDict[UUID, Image] = OrderedDict()
         self._cache_size = cache_size
 
@@ -54,10 +60,14 @@ class RoomFeed:
             return []
         iid: UUID = event.originator_id
         room = image_room(iid)
-        out = [RoomMessage(room, position, event_message(room, describe(event, position)))]
-        change = self._image_change(position, event)
-        if change is not None:
-            out.append(change)
+        out = []
+        if self.watched(room):
+            out.append(RoomMessage(room, position,
+                                   event_message(room, describe(event, position))))
+        if self.any_project_watched():
+            change = self._image_change(position, event)
+            if change is not None and self.watched(change.room):
+                out.append(change)
         return out
 
     def _image_change(self, position: int, event: Any) -> RoomMessage | None:

@@ -246,10 +246,12 @@ class ClientSession:
         self.live.hub.activate(sub, current.position, joined)
 
     async def _join_project(self, sub: Subscription, room: Room, ref: Any) -> None:
-        # Everything handed to the hub before this subscription existed must be in the
-        # counts: wait for the read model to pass that position.
-        at_least = self.live.hub.position
-        found = await asyncio.to_thread(self.live.state.project_state, str(room.id), at_least)
+        # Everything committed before this subscription existed must be in the counts (later
+        # events reach the subscription): wait for the read model to pass the head as read
+        # now, after subscribing.
+        state = self.live.state
+        at_least = await asyncio.to_thread(state.head)
+        found = await asyncio.to_thread(state.project_state, str(room.id), at_least)
         if found is None:
             raise ProtocolError("not_ready", "the project counts are not up to date yet; "
                                 "retry shortly", {"position": at_least}, ref)
