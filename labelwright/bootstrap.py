@@ -18,6 +18,7 @@ from projections.database import ViewDatabase
 from projections.event_positions import EventPositions
 from projections.read_models import ReadModels
 from projections.runner import ProjectionRunner
+from realtime.live import LiveCollaboration
 from web.auth_tokens import TokenStore
 from web.image_files import ImageStore
 from web.services import Services
@@ -67,14 +68,19 @@ def bootstrap(settings: Settings, *, background: bool = True, migrate: bool = Tr
     pipeline = CommandPipeline(app, positions)
     runner = ProjectionRunner(app, views)
     app.commit_listeners.append(runner.wake)
+    read = ReadModels(views, runner)
+    live = LiveCollaboration(app, pipeline, read, positions, redis_url=settings.redis_url,
+                             redis_prefix=settings.redis_prefix)
+    app.commit_listeners.append(live.committed)
     services = Services(
         settings=settings,
         app=app,
         pipeline=pipeline,
         runner=runner,
-        read=ReadModels(views, runner),
+        read=read,
         tokens=TokenStore(views, idle_days=settings.token_idle_days),
         images=ImageStore(settings.data_dir / "images"),
+        live=live,
     )
     if background:
         pipeline.start()
@@ -83,6 +89,8 @@ def bootstrap(settings: Settings, *, background: bool = True, migrate: bool = Tr
 
 
 def shutdown(services: Services) -> None:
+    if services.live is not None:
+        services.live.close()
     services.pipeline.stop()
     services.runner.stop()
     services.read.db.close()

@@ -8,6 +8,7 @@ import uvicorn
 
 from labelwright.bootstrap import bootstrap, shutdown
 from labelwright.settings import Settings
+from realtime.protocol import HARD_MAX_FRAME_BYTES, PING_INTERVAL, PING_TIMEOUT
 
 log = logging.getLogger(__name__)
 
@@ -15,11 +16,15 @@ log = logging.getLogger(__name__)
 def serve(settings: Settings, host: str, port: int) -> int:
     """Bootstrap (applying pending migrations), serve until SIGINT/SIGTERM, then shut down."""
     from web.app import create_app
+    from web.endpoints.websocket import redact_tokens_in
 
     services = bootstrap(settings)
     app = create_app(services)
     config = uvicorn.Config(app, host=host, port=port, log_level="info", access_log=False,
-                            timeout_graceful_shutdown=10, lifespan="auto")
+                            timeout_graceful_shutdown=10, lifespan="auto",
+                            ws="websockets-sansio", ws_max_size=HARD_MAX_FRAME_BYTES,
+                            ws_ping_interval=PING_INTERVAL, ws_ping_timeout=PING_TIMEOUT)
+    redact_tokens_in("uvicorn.error")  # after Config: it (re)configures uvicorn's logging
     server = uvicorn.Server(config)
     log.info("labelwright serving on http://%s:%s (%s mode, data in %s)", host, port,
              "embedded" if settings.embedded else "PostgreSQL", settings.data_dir)

@@ -15,6 +15,7 @@ class Settings:
     data_dir: Path
     database_url: str | None = None  # postgresql://...; None = embedded SQLite in data_dir
     redis_url: str | None = None
+    redis_prefix: str = "labelwright"  # Redis keys and channels start with this (tests: random)
     secret_key: str | None = None
     max_json_body: int = 16 * 1024 * 1024  # bytes of a JSON request (predictions imports)
     max_command_body: int = 1024 * 1024
@@ -32,6 +33,7 @@ class Settings:
             data_dir=Path(data_dir or env.get("LABELWRIGHT_DATA_DIR") or DEFAULT_DATA_DIR),
             database_url=database_url or env.get("LABELWRIGHT_DATABASE_URL") or None,
             redis_url=redis_url or env.get("LABELWRIGHT_REDIS_URL") or None,
+            redis_prefix=env.get("LABELWRIGHT_REDIS_PREFIX") or "labelwright",
             secret_key=env.get("LABELWRIGHT_SECRET_KEY") or None,
         )
 
