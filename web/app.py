@@ -6,6 +6,8 @@ Layout of the URL space::
     /api/v1/openapi.json         the OpenAPI document (no auth)
     /api/v1/...                  the API of docs/API.md, one module per resource in
                                  ``web.endpoints``
+    /api/v1/ws                   the live-collaboration WebSocket (``web.endpoints.websocket``,
+                                 rooms and fan-out in ``realtime``)
 
 Errors of every kind leave in one shape (``web.errors``). The app holds no state of its own
 beyond small caches; everything durable is in the services the composition root passes in.

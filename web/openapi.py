@@ -492,7 +492,9 @@ _DOCUMENT: dict[str, Any] = {
     "info": {"title": "Labelwright API", "version": "1",
              "description": "Event-sourced collaborative labeling. Errors always answer "
                             "{\"error\": {\"code\", \"message\", \"details\"}}. Probes "
-                            "GET /healthz and GET /readyz live at the server root."},
+                            "GET /healthz and GET /readyz live at the server root. Live "
+                            "collaboration is the WebSocket GET /api/v1/ws (?token= or the "
+                            "session cookie); docs/API.md describes its messages."},
     "servers": [{"url": "/api/v1"}],
     "security": _SECURED,
     "paths": _paths(),
