@@ -54,12 +54,13 @@ async def openapi_json(request: Request) -> Response:
 def api_routes() -> list[BaseRoute]:
     """Every route under ``/api/v1``."""
     return [
+        # The router tries routes in order; commands are the hot path, so they go first.
+        *commands.routes,
         Route("/openapi.json", openapi_json, methods=["GET"]),
         *session.routes,
         *users.routes,
         *projects.routes,
         *images.routes,
-        *commands.routes,
         *predictions.routes,
         *reads.routes,
         *exports.routes,

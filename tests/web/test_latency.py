@@ -84,6 +84,9 @@ def _p50(samples: list[float]) -> float:
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(bool(os.environ.get("PYTEST_XDIST_WORKER")),
+                    reason="a latency budget is measured alone (pytest tests/web/test_latency.py"
+                           "): parallel test workers share the CPU cores it measures")
 def test_command_round_trip_p50_within_budget(server: dict[str, Any]) -> None:
     headers = {"Authorization": f"Bearer {server['token']}",
                "Content-Type": "application/json"}
