@@ -32,7 +32,9 @@ def test_login_gives_a_token_and_a_session_cookie(shared_site: Site) -> None:
     # The browser way: only the cookie.
     site.client.cookies.set("lw_session", token)
     try:
-        assert site.ok(site.get("/me", None))["username"] == "annotator"
+        me_response = site.get("/me", None)
+        assert site.ok(me_response)["username"] == "annotator"
+        assert me_response.headers["set-cookie"].startswith(f"lw_session={token}")  # renewed
         pid = site.new_project()
         # A state-changing call from another origin riding on the cookie is refused...
         foreign = site.call("PATCH", f"/projects/{pid}", None, json={"name": "x"},

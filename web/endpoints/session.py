@@ -54,10 +54,15 @@ async def login(request: Request) -> Response:
     token = await asyncio.to_thread(services.tokens.issue, user.username, "login")
     response = json_response({"token": token, "username": user.username,
                               "is_admin": bool(user.is_admin)})
-    response.set_cookie(SESSION_COOKIE, token, max_age=services.tokens.idle.days * 86400,
-                        httponly=True, samesite="lax", path="/",
-                        secure=request.url.scheme == "https")
+    set_session_cookie(response, request, token, services.tokens.idle.days)
     return response
+
+
+def set_session_cookie(response: Response, request: Request, token: str, days: int) -> None:
+    """The browser's copy of a login token: HttpOnly (scripts cannot read it), SameSite=Lax
+    (other sites cannot send it along with their forms), Secure over HTTPS."""
+    response.set_cookie(SESSION_COOKIE, token, max_age=days * 86400, httponly=True,
+                        samesite="lax", path="/", secure=request.url.scheme == "https")
 
 
 async def logout(request: Request) -> Response:
@@ -75,8 +80,13 @@ async def me(request: Request) -> Response:
     await wait_for_min_position(request, services)
     roles: list[dict[str, Any]] = await asyncio.to_thread(services.read.roles_of,
                                                           principal.username)
-    return json_response({"username": principal.username, "is_admin": principal.is_admin,
-                          "projects": roles})
+    response = json_response({"username": principal.username,
+                              "is_admin": principal.is_admin, "projects": roles})
+    if principal.via_cookie:
+        # The web UI asks /me when it loads: renew the cookie so a session in use does not
+        # vanish from the browser while its token (idle expiry) is still alive.
+        set_session_cookie(response, request, principal.token, services.tokens.idle.days)
+    return response
 
 
 routes = [
