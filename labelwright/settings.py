@@ -16,6 +16,10 @@ class Settings:
     database_url: str | None = None  # postgresql://...; None = embedded SQLite in data_dir
     redis_url: str | None = None
     redis_prefix: str = "labelwright"  # Redis keys and channels start with this (tests: random)
+    # Folders whose files admins may register by path (POST .../images {"paths": [...]}),
+    # besides the data dir. LABELWRIGHT_IMPORT_DIRS, separated by os.pathsep.
+    import_dirs: tuple[Path, ...] = ()
+    ws_outbox_limit: int = 1000  # room messages a WebSocket client may lag before a resync
     secret_key: str | None = None
     max_json_body: int = 16 * 1024 * 1024  # bytes of a JSON request (predictions imports)
     max_command_body: int = 1024 * 1024
@@ -34,7 +38,10 @@ class Settings:
             database_url=database_url or env.get("LABELWRIGHT_DATABASE_URL") or None,
             redis_url=redis_url or env.get("LABELWRIGHT_REDIS_URL") or None,
             redis_prefix=env.get("LABELWRIGHT_REDIS_PREFIX") or "labelwright",
+            ws_outbox_limit=int(env.get("LABELWRIGHT_WS_OUTBOX_LIMIT") or 1000),
             secret_key=env.get("LABELWRIGHT_SECRET_KEY") or None,
+            import_dirs=tuple(Path(p) for p in (env.get("LABELWRIGHT_IMPORT_DIRS") or "").split(
+                os.pathsep) if p),
         )
 
     @property
