@@ -160,17 +160,41 @@ def cmd_projections(args: argparse.Namespace) -> int:
     services = _services(args)
     try:
         if args.action == "rebuild":
-            from tqdm import tqdm
-
-            head = services.runner.status()["head"]
-            with tqdm(total=head, unit="ev", disable=args.quiet, file=sys.stderr) as bar:
-                services.runner.rebuild(args.name, progress=bar.update)
-        else:
-            services.runner.catch_up() if args.catch_up else None
+            _rebuild_with_progress(services.runner, args.name, quiet=args.quiet)
+        elif args.catch_up:
+            services.runner.catch_up()
         print(json.dumps(services.runner.status(), indent=2))
     finally:
         _close(services)
     return 0
+
+
+def _rebuild_with_progress(runner: Any, name: str | None, quiet: bool) -> None:
+    """Rebuild in a thread while a progress bar follows the projections' positions."""
+    import threading
+
+    from tqdm import tqdm
+
+    outcome: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            runner.rebuild(name)
+        except BaseException as e:  # reported below, in the main thread
+            outcome.append(e)
+
+    head = runner.head()
+    thread = threading.Thread(target=work, name="rebuild")
+    thread.start()
+    with tqdm(total=head, unit="ev", disable=quiet, file=sys.stderr) as bar:
+        while thread.is_alive():
+            thread.join(0.2)
+            positions = runner.positions()
+            done = min((v for k, v in positions.items() if name in (None, k)), default=head)
+            bar.update(max(0, min(done, head) - bar.n))
+        bar.update(head - bar.n)
+    if outcome:
+        raise outcome[0]
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:

@@ -70,7 +70,7 @@ def _coin_masks() -> list[tuple[dict[str, Any], float]]:
 
     coins = data.coins()
     mask = coins > filters.threshold_otsu(coins)
-    mask = ndimage.binary_fill_holes(morphology.binary_closing(mask, morphology.disk(2)))
+    mask = ndimage.binary_fill_holes(morphology.closing(mask, morphology.disk(2)))
     labels = measure.label(mask)
     out = []
     for region in measure.regionprops(labels):
