@@ -1,0 +1,136 @@
+"""The web UI: ``/`` (the single page) and ``/static/...`` (its ES modules, CSS and icons).
+
+The front end has no build step (docs/ui.md), so the files under ``web/static`` are served as
+they are. Their names carry no content hash, so browsers must revalidate: every asset has a
+strong ``ETag`` (a hash of its bytes) and ``Cache-Control: no-cache``, which turns a reload into
+a round of cheap ``304 Not Modified`` answers. A file is re-read when its modification time
+changes, so editing the front end needs no restart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".ico": "image/x-icon",
+    ".json": "application/json",
+    ".txt": "text/plain; charset=utf-8",
+}
+
+# Everything the page loads comes from this origin (no CDN, no hosted fonts); images may also
+# be blob:/data: URLs the canvas code makes, and the live socket is same-origin ws(s):.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
+    "connect-src 'self' ws: wss:; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'; form-action 'self'"
+)
+_COMMON_HEADERS = {"x-content-type-options": "nosniff", "cache-control": "no-cache"}
+
+
+@dataclass(frozen=True, slots=True)
+class Asset:
+    body: bytes
+    content_type: str
+    etag: str
+    mtime_ns: int
+
+
+class AssetCache:
+    """The files of ``root`` in memory, re-read when their modification time changes."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self._assets: dict[Path, Asset] = {}
+        self._lock = threading.Lock()
+
+    def get(self, relative: str) -> Asset | None:
+        path = self._resolve(relative)
+        if path is None:
+            return None
+        try:
+            stat = path.stat()
+        except OSError:
+            return None
+        with self._lock:
+            cached = self._assets.get(path)
+        if cached is not None and cached.mtime_ns == stat.st_mtime_ns:
+            return cached
+        body = path.read_bytes()
+        asset = Asset(body, CONTENT_TYPES[path.suffix.lower()],
+                      '"' + hashlib.sha256(body).hexdigest()[:32] + '"', stat.st_mtime_ns)
+        with self._lock:
+            self._assets[path] = asset
+        return asset
+
+    def _resolve(self, relative: str) -> Path | None:
+        """The file ``relative`` names inside the root, or None (outside it, hidden, a
+        directory, or a type we do not serve)."""
+        if not relative or "\\" in relative or "\x00" in relative:
+            return None
+        parts = relative.split("/")
+        if any(p in ("", ".", "..") or p.startswith(".") for p in parts):
+            return None
+        path = (self.root / relative).resolve()
+        if not path.is_relative_to(self.root) or not path.is_file():
+            return None
+        if path.suffix.lower() not in CONTENT_TYPES:
+            return None
+        return path
+
+
+_cache = AssetCache(STATIC_DIR)
+
+
+def _answer(request: Request, asset: Asset, extra: dict[str, str] | None = None) -> Response:
+    headers = {**_COMMON_HEADERS, "etag": asset.etag, **(extra or {})}
+    if asset.etag in {t.strip() for t in request.headers.get("if-none-match", "").split(",")}:
+        return Response(status_code=304, headers=headers)
+    if request.method == "HEAD":
+        return Response(status_code=200, headers={**headers, "content-type": asset.content_type,
+                                                  "content-length": str(len(asset.body))})
+    return Response(asset.body, media_type=asset.content_type, headers=headers)
+
+
+def _not_found() -> Response:
+    return Response("not found\n", status_code=404, media_type="text/plain",
+                    headers={"x-content-type-options": "nosniff"})
+
+
+async def index(request: Request) -> Response:
+    asset = _cache.get("index.html")
+    if asset is None:
+        return _not_found()
+    return _answer(request, asset, {"content-security-policy": CONTENT_SECURITY_POLICY,
+                                    "referrer-policy": "same-origin"})
+
+
+async def static_file(request: Request) -> Response:
+    asset = _cache.get(request.path_params["path"])
+    return _not_found() if asset is None else _answer(request, asset)
+
+
+async def favicon(request: Request) -> Response:
+    asset = _cache.get("icon.svg")
+    return _not_found() if asset is None else _answer(request, asset)
+
+
+routes = [
+    Route("/", index, methods=["GET", "HEAD"]),
+    Route("/favicon.ico", favicon, methods=["GET", "HEAD"]),
+    Route("/static/{path:path}", static_file, methods=["GET", "HEAD"]),
+]
