@@ -8,6 +8,7 @@ Layout of the URL space::
                                  ``web.endpoints``
     /api/v1/ws                   the live-collaboration WebSocket (``web.endpoints.websocket``,
                                  rooms and fan-out in ``realtime``)
+    /, /static/...               the web UI (``web.endpoints.ui``; files in ``web/static``)
 
 Errors of every kind leave in one shape (``web.errors``). The app holds no state of its own
 beyond small caches; everything durable is in the services the composition root passes in.
@@ -35,6 +36,7 @@ from web.endpoints import (
     projects,
     reads,
     session,
+    ui,
     users,
     websocket,
 )
@@ -93,7 +95,7 @@ def create_app(services: Services) -> Starlette:
     # would be refused with a confusing warning-turned-error.
     PILImage.MAX_IMAGE_PIXELS = services.settings.max_image_pixels
     app = Starlette(
-        routes=[*health.routes, Mount(API_PREFIX, routes=api_routes())],
+        routes=[*health.routes, Mount(API_PREFIX, routes=api_routes()), *ui.routes],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=live_lifespan(services),
     )
