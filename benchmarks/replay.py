@@ -33,7 +33,7 @@ def main() -> None:
     pipeline = CommandPipeline(app, EventPositions(app))
     rng = random.Random(1)
     ids: list[str] = []
-    for i in range(199):
+    for _ in range(199):
         if ids and rng.random() < 0.6:
             raw = {"type": "edit", "annotation_id": rng.choice(ids), "changes": {"geometry": {
                 "x": rng.uniform(0, 900), "y": rng.uniform(0, 700), "w": 50, "h": 40}}}

@@ -36,7 +36,7 @@ class Labeling(Application[UUID]):
     """Event-sourced write model of projects, users and images."""
 
     name = "Labelwright"
-    snapshotting_intervals = {Image: SNAPSHOT_INTERVAL}  # noqa: RUF012
+    snapshotting_intervals = {Image: SNAPSHOT_INTERVAL}
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env)

@@ -70,7 +70,8 @@ def bootstrap(settings: Settings, *, background: bool = True, migrate: bool = Tr
     app.commit_listeners.append(runner.wake)
     read = ReadModels(views, runner)
     live = LiveCollaboration(app, pipeline, read, positions, redis_url=settings.redis_url,
-                             redis_prefix=settings.redis_prefix)
+                             redis_prefix=settings.redis_prefix,
+                             outbox_limit=settings.ws_outbox_limit)
     app.commit_listeners.append(live.committed)
     services = Services(
         settings=settings,

@@ -14,7 +14,6 @@ import io
 import json
 from typing import Any
 
-import numpy as np
 from PIL import Image as PILImage
 
 from domain import rle
@@ -65,8 +64,8 @@ def _sample_images() -> list[tuple[str, bytes]]:
 def _coin_masks() -> list[tuple[dict[str, Any], float]]:
     """Coins segmented the textbook way (Otsu threshold, hole filling, labelling)."""
     import skimage.data as data
-    from skimage import filters, measure, morphology
     from scipy import ndimage
+    from skimage import filters, measure, morphology
 
     coins = data.coins()
     mask = coins > filters.threshold_otsu(coins)
