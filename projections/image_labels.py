@@ -29,6 +29,7 @@ ANNOTATION_COLUMNS = (
     "image_id", "annotation_id", "seq", "type", "label", "geometry", "source", "model_name",
     "model_version", "score", "status", "revision", "created_by", "updated_by", "updated_at",
 )
+_ADDED = Image.ImageAdded
 # Events that create an annotation; the other annotation events refer to an existing one.
 _CREATING = frozenset({Image.AnnotationCreated, Image.PrelabelProposed})
 _REFERRING = frozenset({Image.AnnotationEdited, Image.AnnotationDeleted, Image.PrelabelAccepted,
@@ -83,8 +84,9 @@ class ImageLabels(Projection):
         batch.annotations.load(cur, [key for le in mine if type(le.event) in _REFERRING
                                      and (key := (le.stream, le.event.annotation_id))
                                      not in created])
+        apply_one = self._apply_one
         for le in mine:
-            self._apply_one(batch, le)
+            apply_one(batch, le)
         batch.images.flush(cur)
         batch.annotations.flush(cur)
         if batch.counts:
@@ -100,7 +102,8 @@ class ImageLabels(Projection):
     def _apply_one(self, batch: _Batch, le: LoggedEvent) -> None:
         event = le.event
         counts = batch.counts
-        if type(event) is Image.ImageAdded:
+        kind = type(event)
+        if kind is _ADDED:
             batch.images.add(le.stream, {
                 "image_id": le.stream, "project_id": event.project_id,
                 "file_name": event.file_name, "width": event.width, "height": event.height,
@@ -116,7 +119,7 @@ class ImageLabels(Projection):
         if image is None:  # an image event without its ImageAdded: not possible in one stream
             raise LookupError(f"event for unknown image {le.stream} at position {le.position}")
         before = image["status"]
-        handler = self._handlers.get(type(event))
+        handler = self._handlers.get(kind)
         if handler is not None:
             handler(batch, image, le)
         image["version"] = event.originator_version

@@ -14,6 +14,7 @@ import orjson
 from domain.project import Project
 from domain.user import User
 from projections.database import Cursor
+from projections.image_events import IMAGE_EVENTS
 from projections.projection import LoggedEvent, Projection
 
 
@@ -30,6 +31,8 @@ class ProjectDirectory(Projection):
     def apply(self, cur: Cursor, events: Sequence[LoggedEvent]) -> None:
         for le in events:
             e = le.event
+            if type(e) in IMAGE_EVENTS:  # nearly every event: skip them cheaply
+                continue
             if isinstance(e, (Project.Event, Project.ProjectCreated)):
                 self._project_event(cur, le, e)
             elif isinstance(e, User.UserRegistered):

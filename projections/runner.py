@@ -34,6 +34,7 @@ from projections.annotator_metrics import AnnotatorMetrics
 from projections.database import ViewDatabase
 from projections.image_history import ImageHistory
 from projections.image_labels import ImageLabels
+from projections.log_reader import LogReader
 from projections.prelabel_audit import PrelabelAudit
 from projections.project_directory import ProjectDirectory
 from projections.projection import LoggedEvent, Projection
@@ -86,7 +87,7 @@ class ProjectionRunner:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._ready = False
-        self._id_texts: dict[Any, str] = {}  # str(UUID) is slow; streams repeat a lot
+        self._reader: LogReader | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -105,6 +106,10 @@ class ProjectionRunner:
         self._wakeup.set()
         self._thread.join(timeout)
         self._thread = None
+        with self._work:
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
 
     def wake(self, position: int | None = None) -> None:
         """Called after a local commit (``app.commit_listeners``): look at the log now."""
@@ -237,39 +242,21 @@ class ProjectionRunner:
                 groups.setdefault(s.position, []).append(s)
             progressed = False
             for start, group in sorted(groups.items()):
-                limit = min(s.batch_limit for s in group)
-                notifications = self.app.recorder.select_notifications(start=start + 1,
-                                                                       limit=limit)
-                if not notifications:
-                    continue
-                events, error = self._decode(notifications)
-                if events:
-                    progressed |= self._apply(group, start, events, synchronous)
-                if error is not None:
-                    failed_at = notifications[len(events)].id
+                batch = self._log().read(start, min(s.batch_limit for s in group))
+                if batch.events:
+                    progressed |= self._apply(group, start, batch.events, synchronous)
+                if batch.failed_at is not None:
+                    assert batch.error is not None
                     for s in group:
-                        if s.position < failed_at:
-                            self._failed(s, failed_at, failed_at, error, synchronous, 1)
+                        if s.position < batch.failed_at:
+                            self._failed(s, batch.failed_at, batch.failed_at, batch.error,
+                                         synchronous, 1)
             return progressed
 
-    def _decode(self, notifications: Sequence[Any]) -> tuple[list[LoggedEvent],
-                                                               Exception | None]:
-        """Decode once for all projections; stop at the first event that cannot be decoded."""
-        to_event = self.app.mapper.to_domain_event
-        ids = self._id_texts
-        if len(ids) > 100_000:
-            ids.clear()
-        events: list[LoggedEvent] = []
-        for n in notifications:
-            try:
-                event: Any = to_event(n)
-                stream = ids.get(event.originator_id)
-                if stream is None:
-                    stream = ids[event.originator_id] = str(event.originator_id)
-                events.append(LoggedEvent(n.id, event, stream, event.timestamp.isoformat()))
-            except Exception as e:
-                return events, e
-        return events, None
+    def _log(self) -> LogReader:
+        if self._reader is None:
+            self._reader = LogReader(self.app)
+        return self._reader
 
     def _apply(self, group: list[_State], start: int, events: list[LoggedEvent],
                synchronous: bool) -> bool:
