@@ -14,7 +14,6 @@ with the original result and records nothing.
 
 from __future__ import annotations
 
-import copy
 import logging
 import queue
 import random
@@ -35,6 +34,7 @@ from domain.assist import AssistEngine
 from domain.errors import DomainError, Forbidden, NotFound, ValidationFailed
 from domain.event_view import describe
 from domain.image import Image
+from domain.project import Project
 from domain.roles import require, role_needed_for
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,12 @@ class PositionLookup(Protocol):
     def __call__(self, image_id: UUID, versions: Sequence[int]) -> dict[int, int]: ...
 
 
+class BulkLoader(Protocol):
+    """Loads several images' streams at once (cache misses of a whole batch)."""
+
+    def __call__(self, image_ids: Sequence[UUID]) -> dict[UUID, Image]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Actor:
     username: str
@@ -57,13 +63,30 @@ class Actor:
     trusted: bool = False
 
 
-@dataclass(frozen=True, slots=True)
 class CommandResult:
-    image_id: str
-    version: int
-    position: int
-    events: list[dict[str, Any]]
-    repeated: bool = False
+    """What a committed (or repeated) request answers: ``to_json()`` is the API's result.
+
+    The public event views are built on first use: imports submit thousands of requests and
+    never look at them.
+    """
+
+    __slots__ = ("_described", "_recorded", "image_id", "position", "repeated", "version")
+
+    def __init__(self, image_id: str, version: int, position: int,
+                 recorded: Sequence[tuple[Any, int]] = (),
+                 described: list[dict[str, Any]] | None = None, repeated: bool = False) -> None:
+        self.image_id = image_id
+        self.version = version
+        self.position = position
+        self.repeated = repeated
+        self._recorded = recorded
+        self._described = described
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        if self._described is None:
+            self._described = [describe(e, p) for e, p in self._recorded]
+        return self._described
 
     def to_json(self) -> dict[str, Any]:
         return {"image_id": self.image_id, "version": self.version, "position": self.position,
@@ -90,9 +113,11 @@ class CommandPipeline:
     """Serialises image commands of this process through one writer with group commit."""
 
     def __init__(self, app: Labeling, positions: PositionLookup,
-                 assist: AssistEngine | None = None, cache_size: int = 2048) -> None:
+                 assist: AssistEngine | None = None, cache_size: int = 2048,
+                 bulk_loader: BulkLoader | None = None) -> None:
         self.app = app
         self.positions = positions
+        self.bulk_loader = bulk_loader
         self.assist = assist or AssistEngine()
         self._cache: OrderedDict[UUID, Image] = OrderedDict()
         self._cache_size = cache_size
@@ -164,12 +189,13 @@ class CommandPipeline:
 
     def _process(self, batch: list[_Request]) -> None:
         decided: list[_Request] = []
-        touched: dict[UUID, Image] = {}
+        touched: dict[UUID, Image] = self._preload(batch)
+        projects: dict[str, Project] = {}
         for req in batch:
             try:
                 image = touched.get(req.image_id) or self._load(req.image_id)
                 touched[req.image_id] = image
-                self._decide(image, req)
+                self._decide(image, req, projects)
             except DomainError as e:
                 req.future.set_exception(e)
                 continue
@@ -192,6 +218,17 @@ class CommandPipeline:
             self._finish(decided, [r.notification.id for r in recordings], touched)
         else:
             self._finish(decided, [], touched)
+
+    def _preload(self, batch: list[_Request]) -> dict[UUID, Image]:
+        """The batch's images that are not cached, loaded in bulk when there are several."""
+        missing = list(dict.fromkeys(r.image_id for r in batch if r.image_id not in self._cache))
+        if self.bulk_loader is None or len(missing) < 8:
+            return {}
+        try:
+            return dict(self.bulk_loader(missing))
+        except Exception:
+            log.exception("bulk loading images failed; loading them one by one")
+            return {}
 
     def _one_by_one(self, requests: list[_Request]) -> None:
         for req in requests:
@@ -222,7 +259,8 @@ class CommandPipeline:
                                  {req.image_id: image})
                 break
 
-    def _decide(self, image: Image, req: _Request) -> None:
+    def _decide(self, image: Image, req: _Request,
+                projects: dict[str, Project] | None = None) -> None:
         seen = [image.seen_command(cmd.command_id) for cmd in req.commands]
         if any(s is not None for s in seen):
             if not all(s is not None for s in seen):
@@ -231,7 +269,12 @@ class CommandPipeline:
             spans = [s for s in seen if s is not None]
             req.repeat_of = (min(s[0] for s in spans), max(s[1] for s in spans))
             return
-        project = self.app.project(image.project_id)
+        # A batch reads each project once (roles and classes as of the batch's start).
+        project = projects.get(image.project_id) if projects is not None else None
+        if project is None:
+            project = self.app.project(image.project_id)
+            if projects is not None:
+                projects[image.project_id] = project
         if not req.actor.trusted:
             role = project.role_of(req.actor.username)
             if role is None and not req.actor.is_admin:
@@ -245,8 +288,11 @@ class CommandPipeline:
             # command leaves the image untouched.
             image.decide(req.commands[0], req.actor.username, schema, self.assist)
         else:
-            # A batch applies atomically: keep a copy to restore if a later command fails.
-            backup = copy.deepcopy(image.__dict__)
+            # A batch applies atomically: keep the state to restore if a later command fails.
+            # Event handlers never mutate an annotation dict in place (they replace it), so
+            # copying the containers is enough.
+            backup = {k: (v.copy() if isinstance(v, (dict, list)) else v)
+                      for k, v in image.__dict__.items()}
             try:
                 for cmd in req.commands:
                     image.decide(cmd, req.actor.username, schema, self.assist)
@@ -268,11 +314,13 @@ class CommandPipeline:
             last = req.events[-1]
             req.future.set_result(CommandResult(
                 image_id=str(req.image_id), version=last.originator_version,
-                position=mine[-1], events=[describe(e, p) for e, p in zip(req.events, mine,
-                                                                          strict=True)]))
+                position=mine[-1], recorded=list(zip(req.events, mine, strict=True))))
+        new_events: dict[UUID, int] = {}
+        for req in decided:
+            new_events[req.image_id] = new_events.get(req.image_id, 0) + len(req.events)
         for iid, image in touched.items():
             self._remember(iid, image)
-            self._maybe_snapshot(image, decided)
+            self._maybe_snapshot(image, new_events.get(iid, 0))
         for req in decided:
             if req.repeat_of is not None:
                 self._answer_repeat(req)
@@ -288,19 +336,16 @@ class CommandPipeline:
             described = [describe(e, where[e.originator_version]) for e in events]
             req.future.set_result(CommandResult(
                 image_id=str(req.image_id), version=last, position=where[last],
-                events=described, repeated=True))
+                described=described, repeated=True))
         except Exception as e:
             log.exception("answering a repeated command failed")
             req.future.set_exception(e)
 
-    def _maybe_snapshot(self, image: Image, decided: list[_Request]) -> None:
-        if self.app.snapshots is None:
-            return
+    def _maybe_snapshot(self, image: Image, new_events: int) -> None:
         interval = self.app.snapshotting_intervals.get(Image)
-        if not interval:
+        if self.app.snapshots is None or not interval or not new_events:
             return
-        before = image.version - sum(len(r.events) for r in decided if r.image_id == image.id)
-        if image.version // interval > before // interval:
+        if image.version // interval > (image.version - new_events) // interval:
             try:
                 self.app.snapshots.put([Image.Snapshot.take(image)])
             except Exception:

@@ -58,7 +58,10 @@ class Image(Aggregate):
             """The state change of this event type."""
 
         def touch(self, image: Image, annotation_id: str) -> dict[str, Any]:
-            ann = image.annotations[annotation_id]
+            # Replace, never mutate, an annotation dict: the command pipeline restores a
+            # failed batch from shallow copies of the image's containers.
+            ann = dict(image.annotations[annotation_id])
+            image.annotations[annotation_id] = ann
             ann["revision"] += 1
             ann["updated_by"] = self.actor
             ann["updated_at"] = self.timestamp.isoformat()

@@ -18,6 +18,7 @@ from projections.database import ViewDatabase
 from projections.event_positions import EventPositions
 from projections.read_models import ReadModels
 from projections.runner import ProjectionRunner
+from projections.stream_loader import StreamLoader
 from realtime.live import LiveCollaboration
 from web.auth_tokens import TokenStore
 from web.image_files import ImageStore
@@ -65,7 +66,7 @@ def bootstrap(settings: Settings, *, background: bool = True, migrate: bool = Tr
     if migrate:
         apply_migrations(views)
     positions = EventPositions(app)
-    pipeline = CommandPipeline(app, positions)
+    pipeline = CommandPipeline(app, positions, bulk_loader=StreamLoader(app))
     runner = ProjectionRunner(app, views)
     app.commit_listeners.append(runner.wake)
     read = ReadModels(views, runner)

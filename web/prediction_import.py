@@ -47,6 +47,7 @@ class ImageResolver:
         self.project_id = project_id
         self._listing: list[dict[str, Any]] | None = None
         self._by_name: dict[str, list[dict[str, Any]]] = {}
+        self._ids: dict[str, dict[str, Any]] | None = None
 
     def resolve(self, ref: ImageRef, field_name: str) -> _Target:
         if isinstance(ref, int):
@@ -62,6 +63,11 @@ class ImageResolver:
         except ValueError:
             uid = None
         if uid is not None:
+            # One paged read of the project's image list beats loading every image's stream;
+            # an image the read model has not caught up with yet is loaded from the store.
+            known = self._by_id().get(str(uid))
+            if known is not None:
+                return _Target(uid, int(known["width"]), int(known["height"]))
             try:
                 image = self.app.image(uid)
             except NotFound:
@@ -79,8 +85,18 @@ class ImageResolver:
         row = rows[0]
         return _Target(UUID(str(row["id"])), int(row["width"]), int(row["height"]))
 
+    def _by_id(self) -> dict[str, dict[str, Any]]:
+        if self._ids is None:
+            self._ids = {str(row["id"]): row for row in self._images()}
+        return self._ids
+
     def _images(self) -> list[dict[str, Any]]:
         if self._listing is None:
+            wait_for = getattr(self.read, "wait_for", None)
+            if wait_for is not None:
+                # Images uploaded a moment ago: let the list catch up with the log first.
+                head = self.app.recorder.max_notification_id() or 0
+                wait_for(head, 5.0)
             listing: list[dict[str, Any]] = []
             cursor: str | None = None
             while True:

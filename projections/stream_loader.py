@@ -1,0 +1,95 @@
+"""Loading many image streams in one round trip (the writer's cache misses in bulk).
+
+eventsourcing's repository loads one aggregate per call (two queries: latest snapshot, then
+the events after it). A predictions import touches thousands of images the writer has never
+seen, so the command pipeline asks for all of a batch's misses at once: one query for their
+latest snapshots and one for their events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+
+from domain.application import Labeling
+from domain.image import Image
+
+CHUNK = 500
+
+
+class StreamLoader:
+    """Implements ``domain.command_pipeline.BulkLoader`` for SQLite and PostgreSQL."""
+
+    def __init__(self, app: Labeling) -> None:
+        self.app = app
+        recorder: Any = app.recorder
+        self.recorder = recorder
+        self.events_table: str = recorder.events_table_name
+        snapshots: Any = app.snapshots.recorder if app.snapshots is not None else None
+        self.snapshots_table: str | None = (
+            snapshots.events_table_name if snapshots is not None else None)
+        self.postgres = type(recorder).__module__.startswith("eventsourcing.postgres")
+
+    def __call__(self, image_ids: Sequence[UUID]) -> dict[UUID, Image]:
+        out: dict[UUID, Image] = {}
+        for start in range(0, len(image_ids), CHUNK):
+            out.update(self._load(list(image_ids[start:start + CHUNK])))
+        return out
+
+    def _load(self, ids: list[UUID]) -> dict[UUID, Image]:
+        snapshots = self._latest_snapshots(ids) if self.snapshots_table else {}
+        rows = self._select(self.events_table, ids)
+        streams: dict[UUID, list[StoredEvent]] = {}
+        for stored in rows:
+            key = UUID(str(stored.originator_id))
+            snapshot = snapshots.get(key)
+            if snapshot is None or stored.originator_version > snapshot.originator_version:
+                streams.setdefault(key, []).append(stored)
+        out: dict[UUID, Image] = {}
+        mapper = self.app.mapper
+        for iid in set(streams) | set(snapshots):
+            aggregate: Any = None
+            if iid in snapshots:
+                taken: Any = mapper.to_domain_event(snapshots[iid])
+                aggregate = taken.mutate(None)
+            for stored in sorted(streams.get(iid, ()), key=lambda s: s.originator_version):
+                event: Any = mapper.to_domain_event(stored)
+                aggregate = event.mutate(aggregate)
+            if isinstance(aggregate, Image):
+                out[iid] = aggregate
+        return out
+
+    def _latest_snapshots(self, ids: list[UUID]) -> dict[UUID, StoredEvent]:
+        assert self.snapshots_table is not None
+        latest: dict[UUID, StoredEvent] = {}
+        for stored in self._select(self.snapshots_table, ids):
+            key = UUID(str(stored.originator_id))
+            have = latest.get(key)
+            if have is None or stored.originator_version > have.originator_version:
+                latest[key] = stored
+        return latest
+
+    def _select(self, table: str, ids: list[UUID]) -> list[StoredEvent]:
+        if not ids:
+            return []
+        if self.postgres:
+            schema = self.recorder.datastore.schema or "public"
+            sql = (f"SELECT originator_id, originator_version, topic, state FROM "
+                   f"{schema}.{table} WHERE originator_id = ANY(%s) "
+                   "ORDER BY originator_id, originator_version")
+            with self.recorder.datastore.transaction(commit=False) as curs:
+                curs.execute(sql, (ids,))
+                return [StoredEvent(originator_id=r["originator_id"],
+                                    originator_version=r["originator_version"],
+                                    topic=r["topic"], state=bytes(r["state"]))
+                        for r in curs.fetchall()]
+        marks = ",".join("?" * len(ids))
+        sql = (f"SELECT originator_id, originator_version, topic, state FROM {table} "
+               f"WHERE originator_id IN ({marks}) ORDER BY originator_id, originator_version")
+        with self.recorder.datastore.transaction(commit=False) as curs:
+            curs.execute(sql, [i.hex for i in ids])
+            return [StoredEvent(originator_id=UUID(r[0]), originator_version=r[1], topic=r[2],
+                                state=r[3]) for r in curs.fetchall()]
