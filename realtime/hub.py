@@ -110,10 +110,9 @@ class RoomHub:
             self._add_person(sub.room, member.username, exclude=member.conn_id)
             if self.cluster is not None:
                 self.cluster.local_joined(member.conn_id, sub.room, member.username)
-        for text in answer(self.members(sub.room)):
-            if not member.outbox.put(text, droppable=False):
-                member.too_slow()
-                return
+        if not member.outbox.put_all(answer(self.members(sub.room))):
+            member.too_slow()
+            return
         pending, sub.pending = sub.pending or [], None
         sub.last_position = max(sub.last_position, covered)
         if sub.stale:  # its buffer overflowed while joining

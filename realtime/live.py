@@ -24,7 +24,7 @@ from domain.command_pipeline import CommandPipeline, PositionLookup
 from projections.read_models import ReadModels
 from realtime.cluster import Cluster
 from realtime.hub import RoomHub
-from realtime.log_tail import LogTail
+from realtime.log_tail import LogTail, batch_for_outbox
 from realtime.outbox import DEFAULT_LIMIT
 from realtime.protocol import CLOSE_SERVICE_RESTART
 from realtime.redis_bus import RedisBus
@@ -48,7 +48,8 @@ class LiveCollaboration:
         self.state = RoomState(app, positions, read)
         feed = RoomFeed(app, watched=self.hub.watched,
                         any_project_watched=self.hub.any_project_watched)
-        self.tail = LogTail(app, feed, self.hub.deliver)
+        self.tail = LogTail(app, feed, self.hub.deliver,
+                            batch_size=batch_for_outbox(outbox_limit))
         self.redis_url = redis_url
         self.channel = f"{redis_prefix}:realtime"
         self.bus: RedisBus | None = None

@@ -28,7 +28,16 @@ log = logging.getLogger(__name__)
 BATCH_SIZE = 500
 POLL_INTERVAL = 0.25  # seconds, when nothing wakes the tail
 FAST_POLL_INTERVAL = 0.05  # while other nodes cannot wake us (Redis down)
-MAX_BATCHES_IN_FLIGHT = 8  # handed to the loop but not yet delivered
+# Batches handed to the loop but not yet delivered. Two keep the tail reading while the loop
+# delivers, and bound a burst: the writers of the connections run between deliveries, so a
+# client that keeps up never holds more than two batches (see ``batch_for_outbox``).
+MAX_BATCHES_IN_FLIGHT = 2
+
+
+def batch_for_outbox(outbox_limit: int) -> int:
+    """A read size that a client keeping up can always absorb: two batches in flight, and up
+    to two messages per event (its image room and its project room), with room to spare."""
+    return max(1, min(BATCH_SIZE, outbox_limit // 5))
 
 Deliver = Callable[[list[RoomMessage], int], None]
 

@@ -49,6 +49,15 @@ class Outbox:
         self._ready.set()
         return True
 
+    def put_all(self, texts: list[str]) -> bool:
+        """Queue a reply of several messages (a join's answer) whole, or not at all."""
+        if len(self._queue) + len(texts) > self.hard_limit:
+            return False
+        if not self._closed and texts:
+            self._queue.extend((text, False) for text in texts)
+            self._ready.set()
+        return True
+
     def drop_backlog(self) -> int:
         """Forget every droppable message not yet written; returns how many."""
         dropped = self._droppable

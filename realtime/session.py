@@ -38,6 +38,7 @@ from realtime.protocol import (
     parse_room,
     parse_selection,
 )
+from realtime.room_state import MAX_REPLAY
 
 if TYPE_CHECKING:
     from realtime.live import LiveCollaboration
@@ -225,7 +226,10 @@ class ClientSession:
             "op": "joined", "room": room.name, "ref": ref}
         state = self.live.state
         if after is not None:
-            missed = await asyncio.to_thread(state.missed_events, room.id, after)
+            # A replay is queued whole, so it must fit the connection's queue with room to
+            # spare; beyond that the full state is sent instead (and is cheaper anyway).
+            most = min(MAX_REPLAY, self.outbox.hard_limit // 2)
+            missed = await asyncio.to_thread(state.missed_events, room.id, after, most)
             if missed is not None:
                 def resumed(members: list[str]) -> list[str]:
                     head = encode({**base, "resumed": True, "after_position": after,
