@@ -33,21 +33,26 @@ def prelabels(port: int, token: str, image_ids: list[str]) -> dict[str, list[str
     return out
 
 
+ACCEPTED: set[str] = set()  # shared: a pre-label can be accepted once, by whoever is first
+LOCK = threading.Lock()
+
+
 def client_loop(port: int, token: str, targets: dict[str, list[str]], seconds: float,
                 latencies: list[float], errors: list[int], seed: int) -> None:
     rng = random.Random(seed)
     ids = list(targets)
     conn = http.client.HTTPConnection("127.0.0.1", port)
-    accepted: set[str] = set()
+    accepted = ACCEPTED
     deadline = time.perf_counter() + seconds
     while time.perf_counter() < deadline:
         iid = rng.choice(ids)
         aid = rng.choice(targets[iid])
-        if aid not in accepted and rng.random() < 0.5:
+        with LOCK:
+            accept = aid not in accepted and rng.random() < 0.5
+            accepted.add(aid)
+        if accept:
             cmd: dict[str, Any] = {"type": "accept", "annotation_id": aid}
-            accepted.add(aid)
         else:
-            accepted.add(aid)
             cmd = {"type": "edit", "annotation_id": aid, "changes": {"geometry": {
                 "x": rng.uniform(0, 20), "y": rng.uniform(0, 20), "w": 20, "h": 15}}}
         t = time.perf_counter()
