@@ -64,7 +64,7 @@ class AnnotatorMetrics(Projection):
         if not relevant:
             return
         images = RowSet("metric_images", ("image_id",),
-                        ("image_id", "project_id", "submitted_by"))
+                        ("image_id", "project_id", "submitted_by"), fixed=("project_id",))
         metrics = RowSet("annotator_metrics", ("project_id", "username"), METRIC_COLUMNS)
         project_of = {le.stream: le.event.project_id for le in relevant
                       if type(le.event) is Image.ImageAdded}

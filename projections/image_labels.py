@@ -44,9 +44,13 @@ class _Batch:
     """The rows one batch works on, and the status-count changes it makes."""
 
     def __init__(self) -> None:
-        self.images = RowSet("images", ("image_id",), IMAGE_COLUMNS)
+        self.images = RowSet("images", ("image_id",), IMAGE_COLUMNS, fixed=(
+            "project_id", "file_name", "width", "height", "sha256", "content_type",
+            "added_position", "added_by", "added_at"))
         self.annotations = RowSet("annotations", ("image_id", "annotation_id"),
-                                  ANNOTATION_COLUMNS)
+                                  ANNOTATION_COLUMNS, fixed=(
+                                      "seq", "type", "source", "model_name", "model_version",
+                                      "score", "created_by"))
         self.counts: dict[tuple[str, str], int] = {}
 
 

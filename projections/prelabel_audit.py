@@ -50,7 +50,8 @@ class PrelabelAudit(Projection):
                     if type(le.event) is Image.PrelabelProposed or type(le.event) in _OUTCOME_OF]
         if not relevant:
             return
-        audit = RowSet("prelabel_audit", ("image_id", "annotation_id"), AUDIT_COLUMNS)
+        audit = RowSet("prelabel_audit", ("image_id", "annotation_id"), AUDIT_COLUMNS,
+                       fixed=("project_id", "model", "label", "score", "bucket"))
         proposed = {(le.stream, le.event.annotation_id) for le in relevant
                     if type(le.event) is Image.PrelabelProposed}
         audit.load(cur, [key for le in relevant

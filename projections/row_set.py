@@ -28,14 +28,18 @@ class RowSet:
     """A batch's working copy of some rows of ``table``, keyed by its primary key.
 
     A key is the value of the key column, or a tuple of values when the key has several
-    columns. ``columns`` lists every column, key columns included.
+    columns. ``columns`` lists every column, key columns included; ``fixed`` names those
+    that never change once inserted.
     """
 
-    def __init__(self, table: str, key: tuple[str, ...], columns: tuple[str, ...]) -> None:
+    def __init__(self, table: str, key: tuple[str, ...], columns: tuple[str, ...],
+                 fixed: tuple[str, ...] = ()) -> None:
         self.table = table
         self.key = key
         self.columns = columns
-        values = tuple(c for c in columns if c not in key)
+        # Columns never changed after the insert are left out of UPDATEs: less to write, and
+        # indexes on them are not rewritten.
+        values = tuple(c for c in columns if c not in key and c not in fixed)
         if not values:
             raise ValueError("a RowSet table needs a column besides its key")
         self._rows: dict[Any, Row | None] = {}  # None: known to be absent

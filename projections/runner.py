@@ -52,7 +52,7 @@ def all_projections() -> list[Projection]:
             ProjectDirectory()]
 
 
-@dataclass
+@dataclass(eq=False)
 class _State:
     projection: Projection
     batch_limit: int

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 import signal
 import subprocess
 import sys
@@ -149,3 +150,22 @@ def test_sigkill_while_projecting_then_restart_equals_rebuild(
         restarted = sqlite_backends.stack()
         assert restarted.runner.catch_up() == head
         assert dump(restarted.db, ALL_TABLES) == rebuilt
+
+
+def test_an_undecodable_event_stops_every_projection_just_before_it(
+        sqlite_backends: Backends) -> None:
+    import sqlite3
+
+    stack = sqlite_backends.stack()
+    work = stack.workload()
+    work.setup(projects=1)
+    work.add_images(2)
+    good = stack.head()
+    table = stack.app.recorder.events_table_name  # type: ignore[attr-defined]
+    with sqlite3.connect(sqlite_backends.tmp / "events.sqlite") as conn:
+        conn.execute(f"INSERT INTO {table} (originator_id, originator_version, topic, state) "
+                     "VALUES (?, 1, 'nowhere:Gone', x'7b7d')", (uuid.uuid4().hex,))
+    work.round()  # more events after the bad one
+    with pytest.raises(ProjectionFailed, match=f"position {good + 1}"):
+        stack.runner.catch_up()
+    assert set(stack.runner.positions().values()) == {good}
