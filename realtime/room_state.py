@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.persistence import StoredEvent
+
 from domain.application import Labeling
 from domain.command_pipeline import PositionLookup
 from domain.errors import Forbidden, NotFound, ValidationFailed
@@ -66,12 +68,20 @@ class RoomState:
                 "SELECT MIN(CASE WHEN notification_id > %s THEN originator_version END), "
                 "MAX(CASE WHEN notification_id <= %s THEN originator_version END) "
                 f"FROM {schema}.{table} WHERE originator_id = %s")
+            self._after_sql = (
+                "SELECT notification_id AS position, originator_version, topic, state "
+                f"FROM {schema}.{table} WHERE originator_id = %s AND notification_id > %s "
+                "ORDER BY originator_version LIMIT %s")
             self._postgres = True
         else:
             self._around_sql = (
                 "SELECT MIN(CASE WHEN rowid > ? THEN originator_version END), "
                 "MAX(CASE WHEN rowid <= ? THEN originator_version END) "
                 f"FROM {table} WHERE originator_id = ?")
+            self._after_sql = (
+                "SELECT rowid AS position, originator_version, topic, state "
+                f"FROM {table} WHERE originator_id = ? AND rowid > ? "
+                "ORDER BY originator_version LIMIT ?")
             self._postgres = False
 
     def head(self) -> int:
@@ -108,21 +118,33 @@ class RoomState:
         if after > head:
             raise ValidationFailed(f"after_position {after} is beyond the log's head {head}",
                                    {"field": "after_position", "head": head})
-        first, version_then = self._versions_around(image_id, after)
-        if first is None:
-            # Nothing missed: the stream ends at or before ``after``.
-            return MissedEvents([], version_then or 0, after)
-        events = list(self.app.image_events(image_id, first, first + limit))
-        if len(events) > limit:
+        # One query for the events and their positions (the resume path is timed).
+        rows = self._rows_after(image_id, after, limit + 1)
+        if len(rows) > limit:
             return None
-        where = self.positions(image_id, [e.originator_version for e in events])
+        if not rows:
+            # Nothing missed: the stream ends at or before ``after``.
+            _, version_then = self._versions_around(image_id, after)
+            return MissedEvents([], version_then or 0, after)
+        to_event = self.app.mapper.to_domain_event
         room = image_room(image_id)
         messages = []
-        for e in events:
-            position = where[e.originator_version]
+        for row in rows:
+            position = int(row["position"])
+            event = to_event(StoredEvent(originator_id=image_id,
+                                         originator_version=row["originator_version"],
+                                         topic=row["topic"], state=bytes(row["state"])))
             messages.append(RoomMessage(room, position,
-                                        event_message(room, describe(e, position))))
-        return MissedEvents(messages, events[-1].originator_version, messages[-1].position)
+                                        event_message(room, describe(event, position))))
+        return MissedEvents(messages, int(rows[-1]["originator_version"]),
+                            messages[-1].position)
+
+    def _rows_after(self, image_id: UUID, after: int, limit: int) -> list[Any]:
+        recorder: Any = self.app.recorder
+        key: Any = image_id if self._postgres else image_id.hex
+        with recorder.datastore.transaction(commit=False) as curs:
+            curs.execute(self._after_sql, (key, after, limit))
+            return list(curs.fetchall())
 
     def _versions_around(self, image_id: UUID, after: int) -> tuple[int | None, int | None]:
         """(first version after position ``after``, last version at or before it), read in
