@@ -23,7 +23,10 @@ def serve(settings: Settings, host: str, port: int) -> int:
     config = uvicorn.Config(app, host=host, port=port, log_level="info", access_log=False,
                             timeout_graceful_shutdown=10, lifespan="auto",
                             ws="websockets-sansio", ws_max_size=HARD_MAX_FRAME_BYTES,
-                            ws_ping_interval=PING_INTERVAL, ws_ping_timeout=PING_TIMEOUT)
+                            ws_ping_interval=PING_INTERVAL, ws_ping_timeout=PING_TIMEOUT,
+                            # Per-connection deflate would compress each room message once
+                            # per member and keep a compressor per socket (docs/realtime.md).
+                            ws_per_message_deflate=False)
     redact_tokens_in("uvicorn.error")  # after Config: it (re)configures uvicorn's logging
     server = uvicorn.Server(config)
     log.info("labelwright serving on http://%s:%s (%s mode, data in %s)", host, port,
