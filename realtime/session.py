@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_COMMANDS_IN_FLIGHT = 256
+MAX_JOINS_IN_FLIGHT = 8  # each reads the store in a worker thread
 _COMMAND_ENVELOPE = frozenset({"op", "ref", "image_id"})
 OPS = ("join", "leave", "command", "presence", "ping")
 
@@ -75,6 +76,7 @@ class ClientSession:
         self._throttles: dict[str, PresenceThrottle] = {}
         self._flood = FloodGuard()
         self._commands_in_flight = 0
+        self._joins_in_flight = 0
         self._closing = False
         self._ops: dict[str, Callable[[dict[str, Any], Any], None]] = {
             "join": self._join, "leave": self._leave, "command": self._command,
@@ -196,9 +198,19 @@ class ClientSession:
         if room.name not in subs and len(subs) >= MAX_ROOMS_PER_CONNECTION:
             raise invalid(f"a connection may be in at most {MAX_ROOMS_PER_CONNECTION} rooms",
                           "room", ref)
+        if self._joins_in_flight >= MAX_JOINS_IN_FLIGHT:
+            raise ProtocolError("rate_limited", f"at most {MAX_JOINS_IN_FLIGHT} joins may be "
+                                "answered at a time", {"limit": MAX_JOINS_IN_FLIGHT}, ref)
+        self._joins_in_flight += 1
         self._spawn(self._joining(room, after, ref))
 
     async def _joining(self, room: Room, after: int | None, ref: Any) -> None:
+        try:
+            await self._join_room(room, after, ref)
+        finally:
+            self._joins_in_flight -= 1
+
+    async def _join_room(self, room: Room, after: int | None, ref: Any) -> None:
         hub, state = self.live.hub, self.live.state
         sub: Subscription | None = None
         try:

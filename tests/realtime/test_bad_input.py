@@ -190,3 +190,23 @@ def test_a_presence_flood_is_throttled_and_refused(embedded: tuple[Deployment, N
         await other.close()
 
     run(scenario())
+
+
+def test_a_join_flood_is_refused_beyond_a_few_at_a_time(embedded: tuple[Deployment, Node]
+                                                        ) -> None:
+    deployment, node = embedded
+    rooms = [f"image:{i}" for i in deployment.image_ids[:4]]
+
+    async def scenario() -> None:
+        client = await LiveClient.connect(node.ws_url, deployment.tokens["ann1"], "joins")
+        for i in range(40):
+            await client.send({"op": "join", "room": rooms[i % len(rooms)]})
+        await asyncio.sleep(1.0)
+        codes = {m["error"]["code"] for m in client.messages if m["op"] == "error"}
+        assert codes == {"rate_limited"}, client.messages[-3:]
+        assert any(m["op"] == "joined" for m in client.messages)
+        await client.send({"op": "ping"})
+        assert await client.op("pong")
+        await client.close()
+
+    run(scenario())
