@@ -28,8 +28,12 @@ from tests.realtime.nodes import (  # noqa: E402
     SHARED_REDIS_URL,
     Deployment,
     Node,
+    http_json,
     postgres_database,
 )
+
+__all__ = ["Deployment", "Member", "Node", "create_command", "deployment", "emit",
+           "http_json", "percentile", "rss_kb", "summary_ms"]
 
 
 def emit(**fields: Any) -> None:

@@ -14,9 +14,7 @@ import statistics
 import time
 
 import orjson
-
-from realtime_common import Member, deployment, emit
-from tests.realtime.nodes import http_json
+from realtime_common import Member, deployment, emit, http_json
 
 
 def commit_batch(port: int, token: str, image_id: str, n: int) -> int:
