@@ -1,13 +1,16 @@
 """Keeps the read models caught up with the event log, and rebuilds them.
 
-One background thread reads the notification log in position order, decodes each event once,
-and hands the batch to every projection. Each projection applies a batch in ONE view-database
-transaction that also moves its row in ``projection_tracking``; inside that transaction it
-first re-reads (on PostgreSQL: locks) its tracking row and only goes on if the position is the
-one the batch starts after. So a crash mid-batch rolls everything back (nothing skipped,
-nothing counted twice), and several processes running a runner against one view database
-(scale-out nodes, a CLI rebuild beside a server) never apply an event twice: the loser of the
-race sees the moved position, drops its batch and adopts the winner's position.
+One background thread reads the notification log in position order, decodes each event once
+(``LogReader``), and hands the batch to every projection. A batch is applied in ONE
+view-database transaction that holds, for each projection, its rows AND its row in
+``projection_tracking``; inside it the runner first re-reads (on PostgreSQL: locks) the
+tracking rows and applies a projection only if its position is the one the batch starts
+after. So a crash mid-batch rolls everything back (nothing skipped, nothing counted twice),
+and several processes running a runner against one view database (scale-out nodes, a CLI
+rebuild beside a server) never apply an event twice: the loser of the race sees the moved
+position, drops its batch and adopts the winner's position. Each projection runs inside its
+own savepoint, so one that fails is rolled back alone while the others commit (one commit per
+batch instead of one per projection matters on SQLite, where commits trigger checkpoints).
 
 Positions are notification ids. On PostgreSQL they can have gaps (a rolled-back insert burns a
 sequence value), so the runner never waits for a particular id: it processes, in order,
@@ -15,9 +18,10 @@ whatever ``select_notifications`` returns after its position. The event store se
 writers with a table lock, so ids become visible in commit order and a late commit can never
 appear below a position already passed.
 
-A projection that fails on a batch is rolled back and retried with exponential backoff and a
-halved batch size, so it converges on the failing event and stops just before it; the other
-projections carry on.
+A projection that fails on a batch of several events retries at once with half the batch,
+so it converges on the failing event and applies everything before it; a single failing
+event is retried with exponential backoff (logged each time) and never skipped. The other
+projections carry on meanwhile.
 """
 
 from __future__ import annotations
@@ -87,7 +91,7 @@ class ProjectionRunner:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._ready = False
-        self._reader: LogReader | None = None
+        self._reader = LogReader(app)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -106,10 +110,6 @@ class ProjectionRunner:
         self._wakeup.set()
         self._thread.join(timeout)
         self._thread = None
-        with self._work:
-            if self._reader is not None:
-                self._reader.close()
-                self._reader = None
 
     def wake(self, position: int | None = None) -> None:
         """Called after a local commit (``app.commit_listeners``): look at the log now."""
@@ -242,7 +242,7 @@ class ProjectionRunner:
                 groups.setdefault(s.position, []).append(s)
             progressed = False
             for start, group in sorted(groups.items()):
-                batch = self._log().read(start, min(s.batch_limit for s in group))
+                batch = self._reader.read(start, min(s.batch_limit for s in group))
                 if batch.events:
                     progressed |= self._apply(group, start, batch.events, synchronous)
                 if batch.failed_at is not None:
@@ -252,11 +252,6 @@ class ProjectionRunner:
                             self._failed(s, batch.failed_at, batch.failed_at, batch.error,
                                          synchronous, 1)
             return progressed
-
-    def _log(self) -> LogReader:
-        if self._reader is None:
-            self._reader = LogReader(self.app)
-        return self._reader
 
     def _apply(self, group: list[_State], start: int, events: list[LoggedEvent],
                synchronous: bool) -> bool:
