@@ -136,11 +136,11 @@ class ReadModels:
         """Events with version > ``after``, oldest first; ``next_after`` if more follow."""
         limit = max(1, limit)
         rows = self.db.query(
-            "SELECT version, position, type, actor, at, data FROM history "
+            "SELECT version, position, type, actor, at, data, command_id FROM history "
             "WHERE image_id = ? AND version > ? ORDER BY version LIMIT ?",
             (image_id, after, limit + 1))
         events = [{"version": r[0], "position": r[1], "type": r[2], "actor": r[3], "at": r[4],
-                   "data": orjson.loads(r[5])} for r in rows[:limit]]
+                   "data": orjson.loads(r[5]), "command_id": r[6]} for r in rows[:limit]]
         return events, (events[-1]["version"] if len(rows) > limit else None)
 
     def position_of(self, image_id: str, version: int) -> int | None:
