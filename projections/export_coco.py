@@ -19,7 +19,8 @@ Layout (keys in this order)::
 * Annotations (numbered 1..M) are those in status ``accepted``, ``edited`` and ``manual``; with
   ``include_proposed`` also the pending pre-labels (``proposed``), which carry their ``score``.
   Every annotation keeps its Labelwright id, status, source, and score/model when it has them.
-* Geometry: a box gives ``bbox`` [x, y, w, h], ``area`` w*h and ``segmentation`` []; a polygon
+* Geometry: a box gives ``bbox`` [x, y, w, h], ``area`` w*h and ``segmentation`` its outline
+  as a 4-point polygon; a polygon
   gives ``segmentation`` [[x1, y1, x2, y2, ...]] with its bbox and its (shoelace) area; a mask
   gives ``segmentation`` = its compressed RLE ``{"size": [h, w], "counts"}`` with ``iscrowd`` 0,
   and area/bbox of its pixels; a point is keypoint-style: ``keypoints`` [x, y, 2],
@@ -141,7 +142,9 @@ class CocoAnnotations:
         }
         if kind == "box":
             x, y, w, h = geometry["x"], geometry["y"], geometry["w"], geometry["h"]
-            out["segmentation"] = []
+            # The box's outline as a polygon: pycocotools' annToMask and segm evaluation
+            # need a segmentation on every annotation (an empty list crashes them).
+            out["segmentation"] = [[x, y, x + w, y, x + w, y + h, x, y + h]]
             out["area"] = w * h
             out["bbox"] = [x, y, w, h]
         elif kind == "polygon":

@@ -89,7 +89,8 @@ def test_geometry_of_each_type(lab: Lab, project: dict[str, Any], tmp_path: Path
     box = anns[ids["box"]]
     assert box["bbox"] == [1.5, 2.0, 10.0, 4.25]
     assert box["area"] == pytest.approx(42.5)
-    assert box["segmentation"] == []
+    assert box["segmentation"] == [[1.5, 2.0, 11.5, 2.0, 11.5, 6.25, 1.5, 6.25]]
+    assert int(coco.annToMask(box).sum()) > 0  # pycocotools can rasterise every annotation
     assert (box["category_id"], box["image_id"], box["iscrowd"]) == (1, 1, 0)
     assert (box["status"], box["source"]) == ("manual", "manual")
     assert "score" not in box
