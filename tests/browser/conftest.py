@@ -1,0 +1,94 @@
+"""Browser tests of the web UI: a real ``labelwright demo`` and Debian's Chromium via Playwright.
+
+One demo server per test session (per xdist worker), on a free port with its own data dir.
+Each test makes its own image(s) through the API, so tests do not see each other's work.
+Screenshots of every screen go to ``test-artifacts/screenshots/`` (gitignored).
+
+Never downloads a browser: the tests use ``/usr/bin/chromium`` (``LABELWRIGHT_CHROMIUM``) and
+are skipped when it or Playwright is missing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.browser.lab import BIN, CHROMIUM, CHROMIUM_ARGS, DemoServer, free_port
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
+if not Path(CHROMIUM).exists():
+    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
+    data = tmp_path_factory.mktemp("lw-browser")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LABELWRIGHT_")}
+    log = open(data / "server.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen([str(BIN), "demo", "--data-dir", str(data / "store"),
+                             "--port", str(port)], env=env, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 120
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            if proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError("labelwright demo did not start:\n"
+                                   + (data / "server.log").read_text())
+            time.sleep(0.3)
+        srv = DemoServer(base, data, proc)
+        projects = srv.api("admin").get("/projects")["projects"]
+        srv.project_id = next(p["id"] for p in projects if p["name"].startswith("Demo"))
+        yield srv
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def new_context(browser: Any) -> Iterator[Any]:
+    """Factory of browser contexts (each one a separate person), closed after the test."""
+    contexts: list[Any] = []
+
+    def make(**options: Any) -> Any:
+        # bypass_csp: Playwright's wait_for_function evaluates strings, which the page's
+        # Content-Security-Policy (no eval) would refuse.
+        ctx = browser.new_context(viewport={"width": 1440, "height": 900}, bypass_csp=True,
+                                  **options)
+        ctx.set_default_timeout(15000)
+        contexts.append(ctx)
+        return ctx
+
+    yield make
+    for ctx in contexts:
+        with contextlib.suppress(Exception):
+            ctx.close()
+
+

@@ -1,0 +1,180 @@
+"""What the browser tests share: the demo server, the API as a user, pages and screenshots."""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from PIL import Image, ImageDraw
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent / "labelwright"
+CHROMIUM = os.environ.get("LABELWRIGHT_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+PASSWORDS = {"admin": "admin-demo-pw", "maria": "maria-demo-pw", "ana": "ana-demo-pw",
+             "arjun": "arjun-demo-pw", "rui": "rui-demo-pw"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Api:
+    """The HTTP API as one user (bearer token)."""
+
+    def __init__(self, base: str, username: str) -> None:
+        self.base = base
+        self.username = username
+        r = httpx.post(f"{base}/api/v1/auth/login",
+                       json={"username": username, "password": PASSWORDS[username]})
+        r.raise_for_status()
+        self.client = httpx.Client(base_url=f"{base}/api/v1", timeout=30,
+                                   headers={"Authorization": f"Bearer {r.json()['token']}"})
+
+    def get(self, path: str, **params: Any) -> Any:
+        r = self.client.get(path, params=params)
+        assert r.status_code == 200, (path, r.status_code, r.text)
+        return r.json()
+
+    def post(self, path: str, body: Any, expect: int = 200) -> Any:
+        r = self.client.post(path, json=body)
+        assert r.status_code == expect, (path, r.status_code, r.text)
+        return r.json()
+
+    def command(self, image_id: str, body: Any) -> Any:
+        return self.post(f"/images/{image_id}/commands", body)
+
+    def labels(self, image_id: str, **params: Any) -> Any:
+        return self.get(f"/images/{image_id}/annotations", **params)
+
+    def settled(self) -> int:
+        """Wait until every read model has caught up; the head position."""
+        for _ in range(300):
+            status = self.get("/projections")
+            if all(p["lag"] == 0 for p in status["projections"]):
+                return int(status["head"])
+            time.sleep(0.05)
+        raise AssertionError(f"read models did not catch up: {status}")
+
+
+def sample_png(seed: int, size: tuple[int, int] = (800, 600)) -> bytes:
+    """A PNG with a few coloured shapes, distinct per seed (so each is a new image)."""
+    rng = random.Random(seed)
+    img = Image.new("RGB", size, (rng.randrange(40, 90), rng.randrange(60, 110), 120))
+    draw = ImageDraw.Draw(img)
+    for _ in range(12):
+        x, y = rng.randrange(size[0] - 60), rng.randrange(size[1] - 60)
+        draw.rectangle([x, y, x + rng.randrange(20, 160), y + rng.randrange(20, 120)],
+                       fill=(rng.randrange(256), rng.randrange(256), rng.randrange(256)))
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@dataclass
+class DemoServer:
+    base: str
+    data_dir: Path
+    proc: subprocess.Popen[bytes]
+    project_id: str = ""
+    apis: dict[str, Api] = field(default_factory=dict)
+
+    def api(self, username: str) -> Api:
+        if username not in self.apis:
+            self.apis[username] = Api(self.base, username)
+        return self.apis[username]
+
+    def new_image(self, prelabels: list[dict[str, Any]] | None = None,
+                  size: tuple[int, int] = (800, 600)) -> dict[str, Any]:
+        """A fresh image in the demo project (uploaded by admin), with optional pre-labels."""
+        admin = self.api("admin")
+        r = admin.client.post(f"/projects/{self.project_id}/images", files={
+            "file": (f"t-{uuid.uuid4().hex[:8]}.png", sample_png(uuid.uuid4().int, size),
+                     "image/png")})
+        assert r.status_code == 201, r.text
+        image = r.json()["images"][0]
+        if prelabels:
+            self.api("maria").post(f"/projects/{self.project_id}/predictions", {
+                "model": {"name": "test-detector", "version": "7"},
+                "predictions": [{"image_id": image["id"], "annotations": prelabels}]})
+        admin.settled()
+        return image
+
+
+class PageErrors:
+    """Uncaught errors and console errors of a page (a test fails on any unexpected one)."""
+
+    def __init__(self, page: Any) -> None:
+        self.errors: list[str] = []
+        page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
+        page.on("console", lambda m: self.errors.append(f"console: {m.text}")
+                if m.type == "error" and "401" not in m.text and "409" not in m.text else None)
+
+    def check(self) -> None:
+        assert not self.errors, self.errors
+
+
+def log_in(page: Any, base: str, username: str, then: str = "#/projects") -> PageErrors:
+    errors = PageErrors(page)
+    page.goto(f"{base}/#/login?next={then.replace('#', '%23')}")
+    page.fill("#login-user", username)
+    page.fill("#login-pass", PASSWORDS[username])
+    page.click("form.login-card button[type=submit]")
+    page.wait_for_function("window.__lw && window.__lw.session.me !== null")
+    page.wait_for_function("location.hash !== '' && !location.hash.startsWith('#/login')")
+    return errors
+
+
+def open_image(page: Any, base: str, image_id: str) -> None:
+    page.goto(f"{base}/#/images/{image_id}")
+    page.wait_for_function(f"window.__lw.editor && window.__lw.editor.imageId === '{image_id}'"
+                           " && window.__lw.editor.renderer.imageShown")
+    wait_live(page)
+
+
+def wait_live(page: Any) -> None:
+    page.wait_for_function("window.__lw.socket && window.__lw.socket.online")
+
+
+def shot(page: Any, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path
+
+
+def to_screen(page: Any, x: float, y: float) -> tuple[float, float]:
+    """Image pixel (x, y) → page coordinates of the annotation stage."""
+    sx, sy = page.evaluate("([x, y]) => window.__lw.editor.renderer.viewport.toScreen(x, y)",
+                           [x, y])
+    box = page.locator("#stage").bounding_box()
+    return box["x"] + sx, box["y"] + sy
+
+
+def drag(page: Any, start: tuple[float, float], end: tuple[float, float], steps: int = 8
+         ) -> None:
+    page.mouse.move(*start)
+    page.mouse.down()
+    page.mouse.move(*end, steps=steps)
+    page.mouse.up()
+
+
+def pending_settled(page: Any) -> None:
+    """Every command of this page reached the server and came back confirmed."""
+    page.wait_for_function("window.__lw.outbox.size === 0 && (!window.__lw.editor"
+                           " || window.__lw.editor.labels.pending.length === 0)")
+

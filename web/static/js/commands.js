@@ -1,0 +1,36 @@
+// The commands of docs/API.md, as the UI makes them: every one has a fresh command_id (so it
+// can be resent safely), and every change to an existing annotation names the revision it was
+// made against (base_revision), so a concurrent change is a conflict, never a silent overwrite.
+
+export function newId() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  // crypto.randomUUID needs a secure context; plain-HTTP hosts other than localhost lack it.
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const x = [...b].map((v) => v.toString(16).padStart(2, "0")).join("");
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
+}
+
+export const commands = {
+  create: (type, label, geometry, id = newId()) =>
+    ({ type: "create", command_id: newId(), annotation: { id, type, label, geometry } }),
+  edit: (ann, changes) =>
+    ({ type: "edit", command_id: newId(), annotation_id: ann.id, changes,
+       base_revision: ann.revision }),
+  remove: (ann) =>
+    ({ type: "delete", command_id: newId(), annotation_id: ann.id, base_revision: ann.revision }),
+  accept: (ann) =>
+    ({ type: "accept", command_id: newId(), annotation_id: ann.id, base_revision: ann.revision }),
+  assist: (mode, points, label) =>
+    ({ type: "assist", command_id: newId(), mode, points, label }),
+  submit: () => ({ type: "submit", command_id: newId() }),
+  review: (verdict, comment) =>
+    ({ type: "review", command_id: newId(), verdict, ...(comment ? { comment } : {}) }),
+};
+
+/** The annotation a command is about (created or changed), or null for image-level commands. */
+export function targetOf(command) {
+  if (command.type === "create") return command.annotation.id;
+  return command.annotation_id || null;
+}

@@ -1,0 +1,54 @@
+// Image events in words, for the QA timeline: "ana accepted the pre-label cup (0.93)".
+
+const TYPE_NAMES = {
+  ImageAdded: "added the image", AnnotationCreated: "created", AnnotationEdited: "edited",
+  AnnotationDeleted: "deleted", PrelabelProposed: "proposed", PrelabelAccepted: "accepted",
+  PrelabelEdited: "corrected", PrelabelRejected: "rejected", AssistClicked: "clicked",
+  ImageSubmitted: "submitted the image", ReviewRecorded: "reviewed",
+};
+
+export function typeName(type) { return TYPE_NAMES[type] || type; }
+
+/** Walks the events in order and describes each one, remembering what each id was. */
+export class EventNarrator {
+  constructor() { this.known = new Map(); }
+
+  describe(ev) {
+    const d = ev.data || {};
+    const was = this.known.get(d.annotation_id);
+    const name = was ? `${was.label} ${was.type}` : "label";
+    let text;
+    switch (ev.type) {
+      case "ImageAdded": text = `added the image (${d.width}×${d.height})`; break;
+      case "PrelabelProposed":
+        text = `${d.model ? `${d.model.name}@${d.model.version}` : "a model"} proposed ${d.label} ${d.annotation_type}`
+          + (typeof d.score === "number" ? ` (score ${d.score.toFixed(2)})` : "");
+        break;
+      case "AnnotationCreated":
+        text = d.source === "assist" ? `made a ${d.label} ${d.annotation_type} with assist` : `drew a ${d.label} ${d.annotation_type}`;
+        break;
+      case "AnnotationEdited":
+      case "PrelabelEdited": {
+        const parts = [];
+        if (d.label) parts.push(`class ${was ? was.label : "?"} → ${d.label}`);
+        if (d.geometry) parts.push("shape");
+        text = `${ev.type === "PrelabelEdited" ? "corrected the pre-label" : "edited"} ${name}: ${parts.join(", ") || "no change"}`
+          + (typeof d.iou === "number" ? ` (IoU to proposal ${d.iou.toFixed(3)})` : "");
+        break;
+      }
+      case "AnnotationDeleted": text = `deleted ${name}`; break;
+      case "PrelabelAccepted": text = `accepted the pre-label ${name}`; break;
+      case "PrelabelRejected": text = `rejected the pre-label ${name}`; break;
+      case "AssistClicked": text = `clicked ${d.points ? d.points.length : ""} ${d.mode === "extreme_points" ? "extreme points" : d.mode} for ${d.label}`; break;
+      case "ImageSubmitted": text = "submitted the image"; break;
+      case "ReviewRecorded": text = `${d.verdict === "approve" ? "approved" : "rejected"} the image${d.comment ? `: “${d.comment}”` : ""}`; break;
+      default: text = ev.type;
+    }
+    if (d.annotation_id && (ev.type === "AnnotationCreated" || ev.type === "PrelabelProposed")) {
+      this.known.set(d.annotation_id, { label: d.label, type: d.annotation_type });
+    } else if (d.annotation_id && d.label && was) {
+      this.known.set(d.annotation_id, { ...was, label: d.label });
+    }
+    return text;
+  }
+}

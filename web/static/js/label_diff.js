@@ -1,0 +1,25 @@
+// What changed between two versions of an image's labels: added, removed and changed
+// annotations (matched by id), with the IoU of each changed shape to its earlier self.
+
+import { iou } from "./geometry.js";
+
+export function diffLabels(before, after, masks) {
+  const a = new Map(before.map((x) => [x.id, x]));
+  const b = new Map(after.map((x) => [x.id, x]));
+  const added = [], removed = [], changed = [], same = [];
+  for (const [id, y] of b) {
+    const x = a.get(id);
+    if (!x) { added.push(y); continue; }
+    const labelChanged = x.label !== y.label;
+    const shapeChanged = JSON.stringify(x.geometry) !== JSON.stringify(y.geometry);
+    const statusChanged = x.status !== y.status;
+    if (labelChanged || shapeChanged || statusChanged) {
+      changed.push({ before: x, after: y, labelChanged, shapeChanged, statusChanged,
+                     iou: shapeChanged ? iou(x, y, masks) : 1 });
+    } else {
+      same.push(y);
+    }
+  }
+  for (const [id, x] of a) if (!b.has(id)) removed.push(x);
+  return { added, removed, changed, same };
+}

@@ -1,0 +1,74 @@
+// A virtual list of an image's objects: only the rows in view exist in the DOM, so an image with
+// 5,000 objects costs 20 rows, not 5,000.
+
+import { h, clear } from "./dom.js";
+
+const ROW = 30;
+const OVERSCAN = 6;
+
+export class ObjectList {
+  constructor({ onPick, colorOf }) {
+    this.items = [];
+    this.selected = new Set();
+    this.onPick = onPick;
+    this.colorOf = colorOf;
+    this.inner = h("div", { class: "vlist-inner", role: "list" });
+    this.el = h("div", { class: "vlist", tabindex: "-1" }, this.inner);
+    // Scroll position and height are remembered from their events, so painting never has to
+    // read layout right after changing the DOM (which would force a synchronous layout).
+    this.scrollTop = 0;
+    this.height = 0;
+    this.queued = false;
+    this.el.addEventListener("scroll", () => { this.scrollTop = this.el.scrollTop; this.paintSoon(); });
+    new ResizeObserver((entries) => {
+      this.height = entries[0].contentRect.height;
+      this.paintSoon();
+    }).observe(this.el);
+  }
+
+  setItems(items) { this.items = items; this.paintSoon(); }
+
+  setSelected(ids) { this.selected = new Set(ids); this.paintSoon(); }
+
+  paintSoon() {
+    if (this.queued) return;
+    this.queued = true;
+    requestAnimationFrame(() => { this.queued = false; this.paint(); });
+  }
+
+  scrollTo(id) {
+    const i = this.items.findIndex((a) => a.id === id);
+    if (i < 0) return;
+    const top = i * ROW;
+    if (top < this.scrollTop || top + ROW > this.scrollTop + this.height) {
+      this.el.scrollTop = Math.max(0, top - this.height / 2);
+      this.scrollTop = this.el.scrollTop;
+      this.paintSoon();
+    }
+  }
+
+  paint() {
+    const n = this.items.length;
+    this.inner.style.height = `${n * ROW}px`;
+    const first = Math.max(0, Math.floor(this.scrollTop / ROW) - OVERSCAN);
+    const last = Math.min(n, Math.ceil((this.scrollTop + this.height) / ROW) + OVERSCAN);
+    clear(this.inner);
+    for (let i = first; i < last; i++) {
+      const a = this.items[i];
+      const row = h("button", {
+        type: "button", role: "listitem", class: `vrow${this.selected.has(a.id) ? " selected" : ""}`,
+        dataset: { id: a.id }, "aria-pressed": String(this.selected.has(a.id)),
+        onclick: (e) => this.onPick(a.id, e),
+      },
+      h("span", { class: "swatch", "aria-hidden": "true" }),
+      h("span", { class: "vrow-label" }, a.label),
+      h("span", { class: "vrow-type muted" }, a.type),
+      a.status === "proposed"
+        ? h("span", { class: "vrow-status proposed" }, typeof a.score === "number" ? a.score.toFixed(2) : "proposed")
+        : h("span", { class: `vrow-status ${a.status}` }, a.pending ? "sending…" : a.status));
+      row.style.top = `${i * ROW}px`;
+      row.firstChild.style.background = this.colorOf(a.label);
+      this.inner.append(row);
+    }
+  }
+}

@@ -1,0 +1,495 @@
+// The annotation screen: toolbar, canvas stage, side panel and the keyboard workflow.
+
+import { api } from "../api.js";
+import { h, clear } from "../dom.js";
+import { AnnotationEditor } from "../editor.js";
+import { ImageSync } from "../image_sync.js";
+import { Presence } from "../presence.js";
+import { ObjectList } from "../object_list.js";
+import { Shortcuts } from "../shortcuts.js";
+import { STATUS_NAMES } from "../charts.js";
+import { toast } from "../toast.js";
+import { goToNext, queueKind } from "./queue.js";
+import { loadPicture } from "../picture.js";
+
+const TOOLS = [
+  ["select", "Select", "V", "Select, move and resize"],
+  ["box", "Box", "B", "Draw a box: drag"],
+  ["polygon", "Polygon", "P", "Draw a polygon: click the corners, Enter or click the first point to close"],
+  ["point", "Point", "O", "Place a point"],
+  ["extreme", "Extreme points", "E", "Click the left-, top-, right- and bottom-most points; the box is made for you"],
+];
+
+export async function show(main, [imageId], app) {
+  // Everything that does not depend on another answer is asked for at once.
+  const annotationsPromise = api.annotations(imageId);
+  annotationsPromise.catch(() => {});
+  const picture = loadPicture(api.imageUrl(imageId));
+  picture.catch(() => {});
+  const image = await api.image(imageId);
+  const project = await api.project(image.project_id);
+  const role = app.session.isAdmin ? "admin" : app.session.roleIn(project.id);
+  const canReview = app.session.canReview(project.id);
+  const kind = queueKind(app.session, project.id);
+  app.setCrumbs([["Projects", "#/projects"], [project.name, `#/projects/${project.id}`], [image.file_name]]);
+
+  // -- layout ---------------------------------------------------------------------------------
+  const stage = h("div", { class: "stage", id: "stage", tabindex: "0", role: "application",
+                           "aria-label": `Image ${image.file_name}. Press question mark for keyboard shortcuts.` });
+  const toolbar = h("div", { class: "toolbar", role: "toolbar", "aria-label": "Annotation tools" });
+  const side = h("aside", { class: "side", "aria-label": "Labels and actions" });
+  const statusline = h("div", { class: "statusline", role: "status" });
+  const workspace = h("div", { class: "workspace" }, toolbar, stage, side, statusline);
+  main.append(workspace);
+
+  const editor = new AnnotationEditor(stage, { image, project, outbox: app.outbox,
+                                               username: app.session.username, readOnly: !role });
+  const presence = new Presence(app.session.username);
+  editor.renderer.painters.push(presence.painter(editor));
+  const sync = new ImageSync({ imageId, labels: editor.labels, socket: app.socket, outbox: app.outbox, presence });
+  app.editor = editor; // for tests and the benchmark
+
+  // The image and the labels load side by side.
+  const imageReady = picture.then((pic) => editor.renderer.setImage(pic, image.width, image.height));
+  await sync.load(image.status, annotationsPromise);
+  await imageReady.catch(() => toast("The image could not be loaded.", { kind: "error" }));
+
+  // -- toolbar --------------------------------------------------------------------------------
+  const toolButtons = new Map();
+  for (const [name, title, key, help] of TOOLS) {
+    const b = h("button", { type: "button", class: "tool", dataset: { tool: name }, title: `${help} (${key})`,
+                            "aria-pressed": String(name === "select"), "aria-keyshortcuts": key,
+                            onclick: () => editor.setTool(name) },
+                h("span", { class: `tool-icon icon-${name}`, "aria-hidden": "true" }), h("span", {}, title),
+                h("kbd", {}, key));
+    if (!role && name !== "select") b.disabled = true;
+    toolButtons.set(name, b);
+  }
+  const zoomText = h("output", { class: "zoom-text", "aria-label": "Zoom" }, "100%");
+  const undoBtn = h("button", { type: "button", class: "tool icon-only", title: "Undo (Ctrl+Z)", "aria-label": "Undo",
+                                onclick: () => doUndo() }, "↶");
+  const redoBtn = h("button", { type: "button", class: "tool icon-only", title: "Redo (Ctrl+Shift+Z)", "aria-label": "Redo",
+                                onclick: () => doRedo() }, "↷");
+  const opacity = h("input", { type: "range", id: "mask-opacity", min: "0", max: "1", step: "0.05",
+                               value: String(editor.renderer.options.maskOpacity) });
+  opacity.addEventListener("input", () => {
+    editor.renderer.options.maskOpacity = Number(opacity.value);
+    editor.renderer.invalidateLabels();
+  });
+  const namesToggle = h("input", { type: "checkbox", id: "show-names", checked: true });
+  namesToggle.addEventListener("change", () => {
+    editor.renderer.options.showLabels = namesToggle.checked;
+    editor.renderer.invalidateLabels();
+  });
+  const help = new Shortcuts(shortcutTable(), { first: (e) => !e.ctrlKey && !e.metaKey && editor.tool.key(e) });
+  const helpDialog = help.helpDialog();
+  main.append(helpDialog);
+  toolbar.append(
+    h("div", { class: "tool-group" }, [...toolButtons.values()]),
+    h("div", { class: "tool-group" },
+      h("button", { type: "button", class: "tool icon-only", title: "Zoom out (-)", "aria-label": "Zoom out", onclick: () => editor.zoomOut() }, "−"),
+      zoomText,
+      h("button", { type: "button", class: "tool icon-only", title: "Zoom in (+)", "aria-label": "Zoom in", onclick: () => editor.zoomIn() }, "+"),
+      h("button", { type: "button", class: "tool", title: "Fit the image (F)", onclick: () => editor.fit() }, "Fit"),
+      h("button", { type: "button", class: "tool", title: "Actual size, 1:1 (0)", onclick: () => editor.actualSize() }, "1:1")),
+    h("div", { class: "tool-group" }, undoBtn, redoBtn),
+    h("div", { class: "tool-group right" },
+      h("a", { class: "tool", href: `#/images/${imageId}/history` }, "History"),
+      h("button", { type: "button", class: "tool icon-only", title: "Keyboard shortcuts (?)", "aria-label": "Keyboard shortcuts",
+                    onclick: () => helpDialog.showModal() }, "?")));
+
+  // -- side panel -----------------------------------------------------------------------------
+  const statusBadge = h("span", { class: "status-badge", id: "image-status" });
+  const versionText = h("span", { class: "muted", id: "image-version" });
+  const people = h("ul", { class: "people", role: "list", "aria-label": "People on this image" });
+  const classList = h("div", { class: "class-list", role: "radiogroup", "aria-label": "Class for new labels" });
+  const selectedBox = h("div", { class: "selected-box", id: "selected" });
+  const prelabelBox = h("div", { class: "prelabel-box" });
+  const tagBox = h("div", { class: "tag-box" });
+  const objectCount = h("span", { class: "muted" });
+  const objects = new ObjectList({
+    colorOf: (l) => editor.colorOf(l),
+    onPick: (id, e) => {
+      editor.select(e.shiftKey ? [...editor.selection, id] : [id]);
+      editor.reveal(id);
+    },
+  });
+  const workBox = h("div", { class: "work-box" });
+  side.append(
+    h("section", { class: "panel image-panel" },
+      h("h2", { class: "file-title", title: image.file_name }, image.file_name),
+      h("div", { class: "row" }, statusBadge, versionText), people),
+    h("section", { class: "panel" }, h("h3", {}, "Class"), classList),
+    h("section", { class: "panel" }, h("h3", {}, "Selection"), selectedBox),
+    h("section", { class: "panel" }, h("h3", {}, "Pre-labels"), prelabelBox),
+    h("section", { class: "panel" }, h("h3", {}, "Tags"), tagBox),
+    h("section", { class: "panel grow" }, h("h3", {}, "Objects ", objectCount), objects.el),
+    h("section", { class: "panel" }, workBox));
+
+  const classButtons = new Map();
+  editor.classes.forEach((name, i) => {
+    const b = h("button", { type: "button", role: "radio", class: "class-btn", dataset: { label: name },
+                            "aria-checked": String(name === editor.currentLabel),
+                            onclick: () => pickClass(name) },
+      h("span", { class: "swatch", "aria-hidden": "true" }), h("span", { class: "class-name" }, name),
+      h("span", { class: "class-count muted" }, "0"), i < 9 ? h("kbd", {}, String(i + 1)) : null);
+    b.querySelector(".swatch").style.background = editor.colorOf(name);
+    classButtons.set(name, b);
+    classList.append(b);
+  });
+
+  const threshold = h("input", { type: "range", id: "accept-threshold", min: "0", max: "1", step: "0.05", value: "0.8" });
+  const thresholdText = h("output", { for: "accept-threshold" }, "0.80");
+  const acceptAllBtn = h("button", { type: "button", class: "btn btn-small", id: "accept-above" });
+  const nextPrelabelBtn = h("button", { type: "button", class: "btn btn-small", id: "next-prelabel",
+                                        onclick: () => nextPrelabel() }, "Next pre-label (N)");
+  const prelabelSummary = h("p", { class: "muted" });
+  threshold.addEventListener("input", () => { thresholdText.textContent = Number(threshold.value).toFixed(2); refreshPrelabels(); });
+  acceptAllBtn.addEventListener("click", () => acceptAbove());
+  prelabelBox.append(prelabelSummary,
+    h("div", { class: "row" }, h("label", { for: "accept-threshold" }, "Score ≥"), threshold, thresholdText),
+    h("div", { class: "row wrap" }, acceptAllBtn, nextPrelabelBtn));
+
+  // -- refreshing the panel -------------------------------------------------------------------
+  let panelQueued = false;
+  function refreshSoon() {
+    if (panelQueued) return;
+    panelQueued = true;
+    // After the next frame is painted: the canvas goes first, the side panel follows.
+    requestAnimationFrame(() => setTimeout(() => { panelQueued = false; refreshPanel(); }, 0));
+  }
+
+  function refreshPanel() {
+    const counts = new Map();
+    const list = [];
+    for (const a of editor.labels.values()) {
+      counts.set(a.label, (counts.get(a.label) || 0) + 1);
+      if (a.type !== "tag") list.push(a);
+    }
+    for (const [name, b] of classButtons) b.querySelector(".class-count").textContent = String(counts.get(name) || 0);
+    objectCount.textContent = `(${list.length})`;
+    objects.setItems(list);
+    const st = editor.labels.status;
+    statusBadge.className = `status-badge status-${st}`;
+    statusBadge.textContent = STATUS_NAMES[st] || st;
+    versionText.textContent = `version ${editor.labels.version}`;
+    refreshPrelabels();
+    refreshTags();
+    refreshSelected();
+    refreshWork();
+    undoBtn.disabled = !editor.undo.canUndo;
+    redoBtn.disabled = !editor.undo.canRedo;
+  }
+
+  function refreshPrelabels() {
+    let waiting = 0;
+    for (const a of editor.labels.values()) if (a.status === "proposed") waiting++;
+    const t = Number(threshold.value);
+    const above = editor.proposedAbove(t).length;
+    prelabelSummary.textContent = waiting ? `${waiting} pre-label${waiting === 1 ? "" : "s"} waiting for a decision. Accept: A · reject: Delete.`
+                                          : "No pre-labels are waiting.";
+    acceptAllBtn.textContent = `Accept ${above} with score ≥ ${t.toFixed(2)}`;
+    acceptAllBtn.disabled = !above || !role;
+    nextPrelabelBtn.disabled = !waiting;
+  }
+
+  function refreshTags() {
+    clear(tagBox);
+    const tags = editor.tags();
+    const chips = h("ul", { class: "tag-chips", role: "list" }, tags.map((t) =>
+      h("li", { class: "tag-chip", dataset: { label: t.label } }, h("span", { class: "swatch", "aria-hidden": "true" }), t.label,
+        h("button", { type: "button", class: "chip-x", "aria-label": `Remove tag ${t.label}`,
+                      onclick: () => editor.remove([t.id]), disabled: !role }, "×"))));
+    chips.querySelectorAll(".tag-chip").forEach((li) => { li.querySelector(".swatch").style.background = editor.colorOf(li.dataset.label); });
+    const select = h("select", { id: "tag-select", "aria-label": "Tag to add" },
+      editor.classes.filter((c) => !editor.hasTag(c)).map((c) => h("option", { value: c }, c)));
+    const add = h("button", { type: "button", class: "btn btn-small", disabled: !role || !select.options.length,
+                              onclick: () => editor.addTag(select.value) }, "Add tag");
+    tagBox.append(tags.length ? chips : h("p", { class: "muted" }, "No tags on this image."),
+                  h("div", { class: "row" }, select, add));
+  }
+
+  function refreshSelected() {
+    clear(selectedBox);
+    const sel = editor.selection.map((id) => editor.labels.get(id)).filter(Boolean);
+    objects.setSelected(editor.selection);
+    if (!sel.length) {
+      selectedBox.append(h("p", { class: "muted" }, "Nothing selected. Click a shape, or press Tab."));
+      return;
+    }
+    const labelSelect = h("select", { id: "selected-label", "aria-label": "Class of the selection", disabled: !role },
+      editor.classes.map((c) => h("option", { value: c, selected: sel.every((a) => a.label === c) }, c)));
+    if (!sel.every((a) => a.label === sel[0].label)) labelSelect.prepend(h("option", { value: "", selected: true }, "(mixed)"));
+    labelSelect.addEventListener("change", () => { if (labelSelect.value) editor.relabel(editor.selection, labelSelect.value); });
+    const proposed = sel.filter((a) => a.status === "proposed");
+    const actions = h("div", { class: "row wrap" },
+      proposed.length ? h("button", { type: "button", class: "btn btn-small btn-good", id: "accept-selected", disabled: !role,
+                                      onclick: () => editor.accept(proposed.map((a) => a.id)) }, `Accept (A)`) : null,
+      h("button", { type: "button", class: "btn btn-small btn-danger", id: "delete-selected", disabled: !role,
+                    onclick: () => editor.remove(editor.selection) },
+        proposed.length === sel.length ? "Reject (Del)" : "Delete (Del)"));
+    if (sel.length === 1) {
+      const a = sel[0];
+      selectedBox.append(h("div", { class: "row" }, h("label", { for: "selected-label" }, "Class"), labelSelect),
+        h("dl", { class: "facts" },
+          h("dt", {}, "Type"), h("dd", {}, a.type),
+          h("dt", {}, "Status"), h("dd", { id: "selected-status" }, a.pending ? `${a.status} (sending…)` : a.status),
+          a.model ? [h("dt", {}, "Model"), h("dd", {}, `${a.model.name}@${a.model.version}`)] : null,
+          typeof a.score === "number" ? [h("dt", {}, "Score"), h("dd", {}, a.score.toFixed(3))] : null,
+          h("dt", {}, "Source"), h("dd", {}, a.source),
+          h("dt", {}, "Revision"), h("dd", {}, String(a.revision)),
+          h("dt", {}, "Last change"), h("dd", {}, a.updated_by)),
+        actions);
+    } else {
+      selectedBox.append(h("p", {}, `${sel.length} selected`),
+        h("div", { class: "row" }, h("label", { for: "selected-label" }, "Class"), labelSelect), actions);
+    }
+  }
+
+  function refreshWork() {
+    clear(workBox);
+    const st = editor.labels.status;
+    if (canReview && st === "submitted") {
+      const comment = h("textarea", { id: "review-comment", rows: 2, placeholder: "What should be fixed? (optional for approval)" });
+      workBox.append(h("h3", {}, "Review"),
+        h("label", { for: "review-comment" }, "Comment"), comment,
+        h("div", { class: "row wrap" },
+          h("button", { type: "button", class: "btn btn-good", id: "approve", onclick: () => review("approve", comment.value) }, "Approve"),
+          h("button", { type: "button", class: "btn btn-danger", id: "reject", onclick: () => review("reject", comment.value) }, "Reject")));
+      return;
+    }
+    const canSubmit = role && ["new", "in_progress", "rejected"].includes(st);
+    workBox.append(
+      h("button", { type: "button", class: "btn btn-primary btn-wide", id: "submit-image", disabled: !canSubmit,
+                    title: "Submit for review (Ctrl+Enter)", onclick: () => submit() }, "Submit image"),
+      h("p", { class: "muted small" }, canSubmit ? "Ctrl+Enter submits and opens the next image."
+        : st === "submitted" ? "Submitted: waiting for review." : `This image is ${STATUS_NAMES[st] || st}.`),
+      h("button", { type: "button", class: "btn btn-wide", onclick: () => goToNext(app, project.id, kind, imageId) },
+        kind === "review" ? "Next submitted image" : "Next image"));
+  }
+
+  // -- actions --------------------------------------------------------------------------------
+  function pickClass(name) {
+    editor.setLabel(name);
+    if (editor.selection.length) editor.relabel(editor.selection, name);
+  }
+
+  function acceptAbove() {
+    const ids = editor.proposedAbove(Number(threshold.value));
+    const n = editor.accept(ids);
+    if (n) toast(`Accepted ${n} pre-label${n === 1 ? "" : "s"}.`, { kind: "success" });
+  }
+
+  function nextPrelabel(step = 1) {
+    const list = [...editor.labels.values()].filter((a) => a.status === "proposed")
+      .sort((a, b) => (b.score ?? 0) - (a.score ?? 0));
+    if (!list.length) return;
+    const cur = list.findIndex((a) => a.id === editor.selection[0]);
+    const next = list[(cur + step + list.length) % list.length];
+    editor.select([next.id]);
+    editor.reveal(next.id);
+    objects.scrollTo(next.id);
+  }
+
+  function cycle(step) {
+    const list = [...editor.labels.values()].filter((a) => a.type !== "tag");
+    if (!list.length) return;
+    const cur = list.findIndex((a) => a.id === editor.selection[0]);
+    const next = list[(cur + step + list.length) % list.length];
+    editor.select([next.id]);
+    editor.reveal(next.id);
+    objects.scrollTo(next.id);
+  }
+
+  function whenSettled(entry) {
+    return new Promise((resolve) => {
+      const done = (e) => {
+        if (e.detail.entry.ref !== entry.ref) return;
+        app.outbox.removeEventListener("settled", done);
+        app.outbox.removeEventListener("rejected", done);
+        resolve(e.type === "settled" ? null : e.detail.error);
+      };
+      app.outbox.addEventListener("settled", done);
+      app.outbox.addEventListener("rejected", done);
+    });
+  }
+
+  async function submit() {
+    const st = editor.labels.status;
+    if (!role || !["new", "in_progress", "rejected"].includes(st)) return;
+    const entry = editor.submit();
+    if (!app.socket.online && !navigator.onLine) {
+      toast("Submitted offline: it is sent when the connection is back.");
+      return;
+    }
+    const error = await whenSettled(entry);
+    if (error) { toast(`Not submitted: ${error.message}`, { kind: "error" }); return; }
+    toast(`${image.file_name} submitted for review.`, { kind: "success" });
+    await goToNext(app, project.id, kind, imageId);
+  }
+
+  async function review(verdict, comment) {
+    if (verdict === "reject" && !comment.trim()) {
+      toast("Say what should be fixed when rejecting.", { kind: "error" });
+      document.getElementById("review-comment")?.focus();
+      return;
+    }
+    const entry = editor.review(verdict, comment.trim());
+    const error = await whenSettled(entry);
+    if (error) { toast(`Review not recorded: ${error.message}`, { kind: "error" }); return; }
+    toast(verdict === "approve" ? "Approved." : "Rejected and sent back to the annotators.", { kind: "success" });
+    await goToNext(app, project.id, "review", imageId);
+  }
+
+  function doUndo() {
+    const r = editor.undoLast();
+    if (r === null) toast("Nothing to undo.");
+    else if (r === false) toast("That change is gone already (someone else changed it).");
+    refreshSoon();
+  }
+
+  function doRedo() {
+    const r = editor.redoLast();
+    if (r === null) toast("Nothing to redo.");
+    refreshSoon();
+  }
+
+  function shortcutTable() {
+    const editing = () => Boolean(role);
+    const busyTool = () => editor.tool.busy;
+    const table = [
+      { group: "Tools", keys: ["V"], label: "Select, move, resize", run: () => editor.setTool("select") },
+      { group: "Tools", keys: ["B"], label: "Box", run: () => editor.setTool("box"), when: editing },
+      { group: "Tools", keys: ["P"], label: "Polygon (Enter closes, Backspace removes the last point)", run: () => editor.setTool("polygon"), when: editing },
+      { group: "Tools", keys: ["O"], label: "Point", run: () => editor.setTool("point"), when: editing },
+      { group: "Tools", keys: ["E"], label: "Extreme points: 4 clicks make a box", run: () => editor.setTool("extreme"), when: editing },
+      { group: "Tools", keys: ["Escape"], label: "Cancel drawing, else clear the selection",
+        run: () => { if (editor.tool !== editor.tools.select) editor.setTool("select"); else editor.select([]); } },
+      { group: "Labels", keys: ["1"], display: "1 … 9", label: "Pick a class (and relabel the selection)", run: (e) => pickClass(editor.classes[Number(e.key) - 1]) },
+      ...[2, 3, 4, 5, 6, 7, 8, 9].map((n) => ({ group: "Labels", keys: [String(n)], hidden: true, label: "",
+                                                 run: () => editor.classes[n - 1] && pickClass(editor.classes[n - 1]) })),
+      { group: "Labels", keys: ["A"], label: "Accept the selected pre-label(s)", when: editing,
+        run: () => { const n = editor.accept(editor.selection); if (n) nextPrelabel(); } },
+      { group: "Labels", keys: ["Shift+A"], label: "Accept all pre-labels above the score threshold", when: editing, run: () => acceptAbove() },
+      { group: "Labels", keys: ["N"], label: "Next pre-label (highest score first)", run: () => nextPrelabel(1) },
+      { group: "Labels", keys: ["Shift+N"], label: "Previous pre-label", run: () => nextPrelabel(-1) },
+      { group: "Labels", keys: ["Delete", "Backspace"], label: "Delete the selection (rejects a pre-label)", when: () => editing() && !busyTool(),
+        run: () => editor.remove(editor.selection) },
+      { group: "Labels", keys: ["Tab"], label: "Select the next object", run: () => cycle(1) },
+      { group: "Labels", keys: ["Shift+Tab"], label: "Select the previous object", run: () => cycle(-1) },
+      { group: "Labels", keys: ["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown"], label: "Move the selection 1 px (with Shift: 10 px); nothing selected: pan",
+        run: (e) => arrow(e, 1) },
+      ...["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown"].map((k) => ({ group: "Labels", keys: [`Shift+${k}`], hidden: true, label: "", run: (e) => arrow(e, 10) })),
+      { group: "History", keys: ["Ctrl+Z"], label: "Undo your last change", run: () => doUndo(), when: editing },
+      { group: "History", keys: ["Ctrl+Shift+Z", "Ctrl+Y"], label: "Redo", run: () => doRedo(), when: editing },
+      { group: "View", keys: ["F"], label: "Fit the image", run: () => editor.fit() },
+      { group: "View", keys: ["0"], label: "Actual size (1:1)", run: () => editor.actualSize() },
+      { group: "View", keys: ["+", "="], label: "Zoom in", run: () => editor.zoomIn() },
+      { group: "View", keys: ["-"], label: "Zoom out", run: () => editor.zoomOut() },
+      { group: "View", keys: ["Space"], label: "Hold and drag to pan (also: right or middle drag; wheel zooms)",
+        run: (e) => { if (!e.repeat) { editor.spaceDown = true; editor.setCursor("grab"); } } },
+      { group: "View", keys: ["H"], label: "Hide or show all labels", run: () => { const o = editor.renderer.options; o.showAnnotations = !o.showAnnotations; editor.renderer.invalidateLabels(); } },
+      { group: "View", keys: ["["], label: "Masks more transparent", run: () => stepOpacity(-0.1) },
+      { group: "View", keys: ["]"], label: "Masks more opaque", run: () => stepOpacity(0.1) },
+      { group: "Image", keys: ["Ctrl+Enter"], label: "Submit the image and open the next", run: () => submit(), when: editing },
+      { group: "Image", keys: ["Ctrl+ArrowRight"], label: "Next image (without submitting)", run: () => goToNext(app, project.id, kind, imageId) },
+      { group: "Image", keys: ["Y"], label: "History and replay of this image", run: () => app.navigate(`#/images/${imageId}/history`) },
+      { group: "Image", keys: ["?"], label: "Show this help", run: () => (helpDialog.open ? helpDialog.close() : helpDialog.showModal()) },
+    ];
+    return table;
+  }
+
+  function arrow(e, step) {
+    const d = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] }[e.key];
+    if (editor.selection.length && role) editor.nudge(d[0] * step, d[1] * step);
+    else editor.panBy(-d[0] * 40 * step, -d[1] * 40 * step);
+  }
+
+  function stepOpacity(delta) {
+    const v = Math.max(0, Math.min(1, Number(opacity.value) + delta));
+    opacity.value = String(v);
+    editor.renderer.options.maskOpacity = v;
+    editor.renderer.invalidateLabels();
+  }
+
+  const onKeyUp = (e) => { if (e.key === " ") { editor.spaceDown = false; editor.setCursor(editor.tool.cursor); } };
+  document.addEventListener("keyup", onKeyUp);
+
+  // -- events ---------------------------------------------------------------------------------
+  const updateZoom = () => { zoomText.textContent = `${Math.round(editor.renderer.viewport.scale * 100)}%`; };
+  editor.addEventListener("view", updateZoom);
+  stage.addEventListener("frame", updateZoom);
+  editor.addEventListener("labels", () => {
+    if (editor.pendingAssist && editor.labels.createdBy.has(editor.pendingAssist)) {
+      const id = editor.labels.createdBy.get(editor.pendingAssist);
+      editor.pendingAssist = null;
+      editor.select([id]);
+    }
+    refreshSoon();
+  });
+  editor.addEventListener("selection", () => {
+    refreshSelected();
+    app.socket.presence(sync.room, editor.pointer ? { x: editor.pointer.x, y: editor.pointer.y } : null, editor.selection);
+  });
+  editor.addEventListener("tool", (e) => {
+    for (const [name, b] of toolButtons) b.setAttribute("aria-pressed", String(name === e.detail.name));
+    statusTool.textContent = TOOLS.find((t) => t[0] === e.detail.name)[3];
+  });
+  editor.addEventListener("class", (e) => {
+    for (const [name, b] of classButtons) b.setAttribute("aria-checked", String(name === e.detail.label));
+  });
+  editor.undo.addEventListener("change", () => { undoBtn.disabled = !editor.undo.canUndo; redoBtn.disabled = !editor.undo.canRedo; });
+  const coords = h("span", { class: "coords" }, "");
+  const statusTool = h("span", { class: "muted" }, TOOLS[0][3]);
+  const syncText = h("span", { class: "sync-state", id: "sync-state" });
+  statusline.append(coords, statusTool,
+    h("span", { class: "status-controls" },
+      h("label", { for: "mask-opacity", class: "inline-label" }, "Mask opacity"), opacity,
+      h("label", { class: "inline-label check" }, namesToggle, "Names")),
+    syncText);
+  editor.addEventListener("pointer", (e) => {
+    const p = e.detail;
+    coords.textContent = p ? `x ${Math.round(p.x)}, y ${Math.round(p.y)}` : "";
+    app.socket.presence(sync.room, p ? { x: Math.round(p.x * 10) / 10, y: Math.round(p.y * 10) / 10 } : null, editor.selection);
+  });
+  const showSync = () => {
+    const n = editor.labels.pending.length;
+    syncText.textContent = n ? `${n} change${n === 1 ? "" : "s"} not yet confirmed` : "All changes saved";
+    syncText.dataset.pending = String(n > 0);
+  };
+  editor.labels.addEventListener("pending", showSync);
+  presence.addEventListener("change", (e) => {
+    if (e.detail.membership) presence.renderChips(people);
+    editor.renderer.invalidateOverlay();
+  });
+  sync.addEventListener("rejected", (e) => {
+    const { entry, error } = e.detail;
+    const c = entry.body.commands ? entry.body.commands[0] : entry.body;
+    if (error.code === "conflict") {
+      const cur = error.details && error.details.current;
+      toast(cur ? `${cur.updated_by} changed this ${cur.label} at the same time; you now see their version.`
+                : "Someone deleted this label at the same time; your change was not applied.", { kind: "warn", ms: 5000 });
+    } else if (c.type === "submit" || c.type === "review") {
+      // reported where they were made
+    } else {
+      toast(`Not saved: ${error.message}`, { kind: "error", ms: 6000 });
+    }
+    refreshSoon();
+  });
+  sync.addEventListener("problem", (e) => toast(`Live updates unavailable: ${e.detail.message}`, { kind: "error" }));
+
+  presence.renderChips(people);
+  refreshSoon();
+  showSync();
+  updateZoom();
+  stage.focus({ preventScroll: true });
+  editor.setTool("select");
+
+  return () => {
+    help.destroy();
+    document.removeEventListener("keyup", onKeyUp);
+    sync.destroy();
+    editor.destroy();
+    if (app.editor === editor) app.editor = null;
+  };
+}

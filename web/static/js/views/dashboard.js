@@ -1,0 +1,189 @@
+// The manager's dashboard: progress by status (live from the project room), pre-label
+// acceptance by model version, class, annotator and score bucket, the calibration view, the
+// annotator table, and exports (now, or as of a position of the log). Every number shown is
+// the API's number as it came; rates are the API's rates, formatted.
+
+import { api } from "../api.js";
+import { h, clear, percent } from "../dom.js";
+import { STATUSES, STATUS_NAMES, statusBar, outcomeBars, outcomeLegend, calibrationChart, groupName } from "../charts.js";
+import { toast } from "../toast.js";
+
+const DIMENSIONS = [["model", "Model version"], ["label", "Class"], ["annotator", "Annotator"], ["score_bucket", "Score bucket"]];
+const ANNOTATOR_COLUMNS = [
+  ["username", "Annotator"], ["created", "Created"], ["edited", "Edited"], ["deleted", "Deleted"],
+  ["prelabels_accepted", "Pre-labels accepted"], ["prelabels_edited", "Pre-labels corrected"],
+  ["prelabels_rejected", "Pre-labels rejected"], ["mean_iou_edited", "Mean IoU of corrections"],
+  ["assists", "Assists"], ["images_submitted", "Images submitted"], ["review_approvals", "Approved"],
+  ["review_rejections", "Rejected in review"], ["reviews_given", "Reviews given"], ["active_seconds", "Active time"],
+];
+
+function fmtIoU(v) { return v === null || v === undefined ? "–" : v.toFixed(3); }
+
+function fmtDuration(s) {
+  if (s === null || s === undefined) return "–";
+  if (s < 60) return `${s.toFixed(1)} s`;
+  const m = Math.floor(s / 60);
+  return m < 60 ? `${m} min ${Math.round(s % 60)} s` : `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
+function cell(key, value) {
+  if (key === "mean_iou_edited") return fmtIoU(value);
+  if (key === "active_seconds") return fmtDuration(value);
+  return value === null || value === undefined ? "–" : String(value);
+}
+
+export async function show(main, [projectId], app) {
+  const project = await api.project(projectId);
+  app.setCrumbs([["Projects", "#/projects"], [project.name, `#/projects/${projectId}`], ["Dashboard"]]);
+  const counts = { ...project.counts };
+  const progress = h("section", { class: "card", id: "progress", "aria-labelledby": "progress-title" });
+  const acceptance = h("section", { class: "card", id: "acceptance", "aria-labelledby": "acceptance-title" });
+  const calibration = h("section", { class: "card", id: "calibration", "aria-labelledby": "calibration-title" });
+  const annotators = h("section", { class: "card wide", id: "annotators", "aria-labelledby": "annotators-title" });
+  const exporter = h("section", { class: "card", id: "export", "aria-labelledby": "export-title" });
+  const updated = h("span", { class: "muted", id: "dash-updated" });
+  const refreshBtn = h("button", { type: "button", class: "btn", id: "dash-refresh", onclick: () => loadMetrics() }, "Refresh");
+  main.append(h("div", { class: "page dashboard" },
+    h("div", { class: "page-head" }, h("h1", {}, `${project.name}: dashboard`),
+      h("div", { class: "page-actions" }, updated, refreshBtn, h("a", { class: "btn", href: `#/projects/${projectId}` }, "Work queue"))),
+    h("div", { class: "dash-grid" }, progress, exporter, acceptance, calibration, annotators)));
+
+  function renderProgress() {
+    const total = STATUSES.reduce((s, k) => s + (counts[k] || 0), 0);
+    clear(progress).append(
+      h("h2", { id: "progress-title" }, "Progress by status"),
+      h("p", { class: "big-number" }, h("strong", { id: "progress-total" }, String(total)), " images"),
+      statusBar(counts, { label: "Images by status", height: 18 }),
+      h("table", { class: "num-table", id: "status-table" },
+        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Status"), h("th", { scope: "col", class: "num" }, "Images"),
+                         h("th", { scope: "col", class: "num" }, "Share"))),
+        h("tbody", {}, STATUSES.map((s) => h("tr", { dataset: { status: s } },
+          h("th", { scope: "row" }, h("span", { class: `swatch status-${s}`, "aria-hidden": "true" }), STATUS_NAMES[s]),
+          h("td", { class: "num count" }, String(counts[s] || 0)),
+          h("td", { class: "num" }, total ? percent((counts[s] || 0) / total, 0) : "–"))))));
+  }
+
+  let dimension = "model";
+  let metrics = {};
+
+  function renderAcceptance() {
+    const groups = (metrics[dimension] || { groups: [] }).groups;
+    const tabs = h("div", { class: "tabs", role: "tablist", "aria-label": "Group pre-label outcomes by" },
+      DIMENSIONS.map(([key, title]) => h("button", {
+        type: "button", role: "tab", class: "tab", id: `tab-${key}`, "aria-selected": String(key === dimension),
+        "aria-controls": "acceptance-panel", tabindex: key === dimension ? "0" : "-1", dataset: { dim: key },
+        onclick: () => { dimension = key; renderAcceptance(); document.getElementById(`tab-${key}`)?.focus(); },
+        onkeydown: (e) => {
+          const i = DIMENSIONS.findIndex(([k]) => k === dimension);
+          const step = e.key === "ArrowRight" ? 1 : e.key === "ArrowLeft" ? -1 : 0;
+          if (step) { dimension = DIMENSIONS[(i + step + DIMENSIONS.length) % DIMENSIONS.length][0]; renderAcceptance(); document.getElementById(`tab-${dimension}`)?.focus(); }
+        },
+      }, title)));
+    const table = h("table", { class: "num-table", id: "prelabel-table", dataset: { dim: dimension } },
+      h("thead", {}, h("tr", {}, [DIMENSIONS.find(([k]) => k === dimension)[1], "Proposed", "Accepted", "Corrected", "Rejected",
+        "Acceptance rate", "Mean IoU of corrections"].map((t, i) => h("th", { scope: "col", class: i ? "num" : "" }, t)))),
+      h("tbody", {}, groups.map((g) => h("tr", { dataset: { key: JSON.stringify(g.key) } },
+        h("th", { scope: "row" }, groupName(g.key)),
+        ...["proposed", "accepted", "edited", "rejected"].map((k) => h("td", { class: `num m-${k}` }, String(g[k]))),
+        h("td", { class: "num m-acceptance_rate" }, percent(g.acceptance_rate)),
+        h("td", { class: "num m-mean_iou_edited" }, fmtIoU(g.mean_iou_edited))))));
+    clear(acceptance).append(
+      h("h2", { id: "acceptance-title" }, "Pre-label acceptance"),
+      h("p", { class: "muted" }, "Acceptance rate = accepted ÷ (accepted + corrected + rejected)."),
+      tabs,
+      h("div", { id: "acceptance-panel", role: "tabpanel", "aria-labelledby": `tab-${dimension}` },
+        groups.length ? [outcomeBars(groups, dimension), outcomeLegend(), h("div", { class: "table-wrap" }, table)]
+                      : h("p", { class: "empty" }, "No pre-labels in this project yet.")));
+  }
+
+  function renderCalibration() {
+    const groups = (metrics.score_bucket || { groups: [] }).groups;
+    clear(calibration).append(
+      h("h2", { id: "calibration-title" }, "Calibration"),
+      h("p", { class: "muted" }, "Acceptance rate per score bucket. On the diagonal, a score of 0.8 means 80% of such pre-labels are accepted as they are; below it, the model is over-confident."),
+      calibrationChart(groups));
+  }
+
+  function renderAnnotators(rows) {
+    clear(annotators).append(
+      h("h2", { id: "annotators-title" }, "Annotators"),
+      h("p", { class: "muted" }, "Corrections: pre-labels a person changed (mean IoU of the result to the proposal; lower = bigger corrections) or rejected."),
+      rows.length ? h("div", { class: "table-wrap" }, h("table", { class: "num-table", id: "annotator-table" },
+        h("thead", {}, h("tr", {}, ANNOTATOR_COLUMNS.map(([k, t], i) => h("th", { scope: "col", class: i ? "num" : "" }, t)))),
+        h("tbody", {}, rows.map((r) => h("tr", { dataset: { user: r.username } },
+          ANNOTATOR_COLUMNS.map(([k], i) => i ? h("td", { class: `num m-${k}` }, cell(k, r[k]))
+                                              : h("th", { scope: "row" }, r.username)))))))
+        : h("p", { class: "empty" }, "Nobody has worked on this project yet."));
+  }
+
+  async function renderExport() {
+    let status;
+    try { status = await api.projections(); } catch { status = { head: null, projections: [] }; }
+    const maxLag = Math.max(0, ...status.projections.map((p) => p.lag));
+    const format = h("select", { id: "export-format" },
+      [["coco", "COCO (JSON)"], ["yolo", "YOLO"], ["voc", "Pascal VOC"], ["labelwright", "Labelwright (lossless)"]]
+        .map(([v, t]) => h("option", { value: v }, t)));
+    const asOfNow = h("input", { type: "radio", name: "asof", id: "asof-now", value: "now", checked: true });
+    const asOfPos = h("input", { type: "radio", name: "asof", id: "asof-pos", value: "pos" });
+    const position = h("input", { type: "number", id: "export-position", min: "0", max: String(status.head ?? ""),
+                                  value: String(status.head ?? ""), "aria-label": "Position in the event log" });
+    const proposed = h("input", { type: "checkbox", id: "export-proposed" });
+    const link = h("a", { class: "btn btn-primary", id: "export-link", download: "" }, "Download export");
+    const update = () => {
+      const pos = asOfPos.checked ? position.value : undefined;
+      link.href = api.exportUrl(projectId, { format: format.value, position: pos, includeProposed: proposed.checked });
+      position.disabled = !asOfPos.checked;
+    };
+    for (const el of [format, asOfNow, asOfPos, position, proposed]) el.addEventListener("input", update);
+    link.addEventListener("click", () => toast("Export started; your browser saves the file."));
+    update();
+    clear(exporter).append(
+      h("h2", { id: "export-title" }, "Export"),
+      h("div", { class: "form-grid" },
+        h("label", { for: "export-format" }, "Format"), format,
+        h("span", { class: "label-like" }, "Labels as of"),
+        h("div", { class: "radio-row" },
+          h("label", {}, asOfNow, " now"),
+          h("label", {}, asOfPos, " position "), position),
+        h("span", {}), h("label", {}, proposed, " include pending pre-labels")),
+      h("p", { class: "muted small" }, `The log is at position ${status.head ?? "?"}`
+        + (maxLag ? `; read models are ${maxLag} events behind.` : "; read models are up to date.")
+        + " An export as of a position is the same file every time."),
+      link);
+  }
+
+  async function loadMetrics() {
+    refreshBtn.disabled = true;
+    try {
+      const [people, ...groups] = await Promise.all([
+        api.annotatorMetrics(projectId), ...DIMENSIONS.map(([k]) => api.prelabelMetrics(projectId, k))]);
+      metrics = Object.fromEntries(DIMENSIONS.map(([k], i) => [k, groups[i]]));
+      renderAcceptance();
+      renderCalibration();
+      renderAnnotators(people.annotators);
+      updated.textContent = `Updated ${new Date().toLocaleTimeString()}`;
+      main.querySelector(".dashboard").dataset.loaded = "true";
+    } finally {
+      refreshBtn.disabled = false;
+    }
+  }
+
+  renderProgress();
+  await Promise.all([loadMetrics(), renderExport()]);
+
+  // Live progress from the project room; metrics refresh a moment after work happens.
+  let metricsTimer = null;
+  const room = `project:${projectId}`;
+  app.socket.join(room, (m) => {
+    if (m.op === "joined" && m.counts) { Object.assign(counts, m.counts); renderProgress(); }
+    if (m.op !== "image_changed") return;
+    if (m.previous_status !== m.status) {
+      if (m.previous_status) counts[m.previous_status] = Math.max(0, (counts[m.previous_status] || 0) - 1);
+      counts[m.status] = (counts[m.status] || 0) + 1;
+      renderProgress();
+    }
+    clearTimeout(metricsTimer);
+    metricsTimer = setTimeout(() => loadMetrics(), 1500);
+  });
+  return () => { clearTimeout(metricsTimer); app.socket.leave(room); };
+}

@@ -1,0 +1,129 @@
+// A project's work queue: "next image" (annotators get rejected, in-progress and new images;
+// reviewers get submitted ones), the images filtered by status, and live status changes from
+// the project's room.
+
+import { api } from "../api.js";
+import { h, clear, formatTime } from "../dom.js";
+import { STATUSES, STATUS_NAMES, statusBar } from "../charts.js";
+import { toast } from "../toast.js";
+
+const PAGE = 60;
+const WORK_ORDER = ["rejected", "in_progress", "new"];
+
+/** The queue a user works from: "review" for reviewers, "label" for everyone else. */
+export function queueKind(session, projectId) {
+  return session.roleIn(projectId) === "reviewer" ? "review" : "label";
+}
+
+/** The next image to work on in ``kind`` order, skipping ``exclude``; null when none is left. */
+export async function nextImage(projectId, kind, exclude = null) {
+  for (const status of kind === "review" ? ["submitted"] : WORK_ORDER) {
+    const page = await api.images(projectId, { status, limit: 5 });
+    const found = page.images.find((im) => im.id !== exclude);
+    if (found) return found;
+  }
+  return null;
+}
+
+export async function goToNext(app, projectId, kind, exclude = null) {
+  const next = await nextImage(projectId, kind, exclude);
+  if (!next) {
+    toast(kind === "review" ? "Nothing is waiting for review." : "No images left to label. Nice work!", { kind: "success" });
+    app.navigate(`#/projects/${projectId}`);
+    return null;
+  }
+  app.navigate(`#/images/${next.id}`);
+  return next;
+}
+
+export async function show(main, [projectId], app, query) {
+  const project = await api.project(projectId);
+  const kind = queueKind(app.session, projectId);
+  if (query.get("next")) {
+    const found = await goToNext(app, projectId, kind);
+    if (found) return null;
+  }
+  app.setCrumbs([["Projects", "#/projects"], [project.name]]);
+  let filter = query.get("status") || "";
+  let cursor = null;
+  const counts = { ...project.counts };
+  const rows = new Map();
+
+  const bar = h("div", { class: "queue-bar" });
+  const grid = h("ul", { class: "image-grid", role: "list", "aria-live": "polite" });
+  const more = h("button", { type: "button", class: "btn", hidden: true }, "Load more");
+  const chips = h("div", { class: "chips", role: "group", "aria-label": "Filter by status" });
+
+  function renderCounts() {
+    clear(bar).append(statusBar(counts, { label: `Progress of ${project.name}` }));
+    clear(chips);
+    for (const s of ["", ...STATUSES]) {
+      const n = s ? counts[s] || 0 : STATUSES.reduce((t, k) => t + (counts[k] || 0), 0);
+      chips.append(h("button", { type: "button", class: `chip${s ? ` chip-${s}` : ""}`,
+                                 "aria-pressed": String(filter === s), dataset: { status: s || "all" },
+                                 onclick: () => { filter = s; load(true); renderCounts(); } },
+                     s ? STATUS_NAMES[s] : "All", h("span", { class: "chip-count" }, String(n))));
+    }
+  }
+
+  function card(im) {
+    const el = h("li", { class: "image-card", dataset: { image: im.id, status: im.status } },
+      h("a", { href: `#/images/${im.id}`, class: "thumb", "aria-label": `Open ${im.file_name}` },
+        h("img", { src: api.imageUrl(im.id), alt: "", loading: "lazy", decoding: "async" })),
+      h("div", { class: "image-meta" },
+        h("a", { href: `#/images/${im.id}`, class: "file-name" }, im.file_name),
+        h("span", { class: `status-badge status-${im.status}` }, STATUS_NAMES[im.status] || im.status)),
+      h("div", { class: "image-sub muted" },
+        h("span", { class: "ann-count" }, `${im.annotation_count} labels`), " · ",
+        h("time", { datetime: im.updated_at }, formatTime(im.updated_at)), " · ",
+        h("a", { href: `#/images/${im.id}/history` }, "history")));
+    rows.set(im.id, el);
+    return el;
+  }
+
+  async function load(reset) {
+    if (reset) { cursor = null; clear(grid); rows.clear(); }
+    const page = await api.images(projectId, { status: filter || undefined, limit: PAGE, cursor: cursor || undefined });
+    for (const im of page.images) grid.append(card(im));
+    cursor = page.next_cursor;
+    more.hidden = !cursor;
+    if (!grid.children.length) grid.append(h("li", { class: "empty" }, "No images with this status."));
+  }
+  more.addEventListener("click", () => load(false));
+
+  const nextLabel = kind === "review" ? "Review next submitted image" : "Label next image";
+  const actions = h("div", { class: "page-actions" },
+    h("button", { type: "button", class: "btn btn-primary", id: "next-image",
+                  onclick: () => goToNext(app, projectId, kind) }, nextLabel),
+    kind === "label" && app.session.canReview(projectId)
+      ? h("button", { type: "button", class: "btn", onclick: () => goToNext(app, projectId, "review") }, "Review next submitted image")
+      : null,
+    app.session.canManage(projectId) ? h("a", { class: "btn", href: `#/projects/${projectId}/dashboard` }, "Dashboard") : null);
+
+  main.append(h("div", { class: "page" },
+    h("div", { class: "page-head" }, h("h1", {}, project.name), actions),
+    bar, chips, grid, h("div", { class: "center" }, more)));
+  renderCounts();
+  await load(true);
+
+  // Live: statuses and counts change as people work.
+  const room = `project:${projectId}`;
+  app.socket.join(room, (m) => {
+    if (m.op === "joined" && m.counts) { Object.assign(counts, m.counts); renderCounts(); }
+    if (m.op !== "image_changed") return;
+    if (m.previous_status !== m.status) {
+      if (m.previous_status) counts[m.previous_status] = Math.max(0, (counts[m.previous_status] || 0) - 1);
+      counts[m.status] = (counts[m.status] || 0) + 1;
+      renderCounts();
+    }
+    const el = rows.get(m.image_id);
+    if (el) {
+      el.dataset.status = m.status;
+      const badge = el.querySelector(".status-badge");
+      badge.className = `status-badge status-${m.status}`;
+      badge.textContent = STATUS_NAMES[m.status] || m.status;
+      el.querySelector(".ann-count").textContent = `${m.annotation_count} labels`;
+    }
+  });
+  return () => app.socket.leave(room);
+}
