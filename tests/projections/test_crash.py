@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import uuid
 import signal
 import subprocess
 import sys
 import textwrap
 import time
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
