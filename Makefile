@@ -19,6 +19,7 @@ run: setup
 
 services:
 	scripts/ensure-services
+	scripts/ensure-browser
 
 lint: setup
 	$(BIN)/ruff check .
