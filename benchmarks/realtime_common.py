@@ -84,6 +84,7 @@ class Member:
         self.received = 0
         self.joined: dict[str, Any] | None = None
         self.acks = 0
+        self.acks_at: dict[str, float] = {}  # ref → arrival of its ack
         self.errors: list[dict[str, Any]] = []
         self._task = asyncio.create_task(self._read())
 
@@ -109,6 +110,7 @@ class Member:
                     self.joined = message
                 elif op == "ack":
                     self.acks += 1
+                    self.acks_at[message["ref"]] = now
                 elif op == "error":
                     self.errors.append(message)
 

@@ -47,11 +47,19 @@ async def one_room(nodes: list, tokens: dict[str, str], image_id: str, size: int
         await asyncio.sleep(0.05)
     latencies = [m.arrivals[cid] - t for m in members for cid, t in sent.items()
                  if cid in m.arrivals]
+    # The sender's ack comes after the commit; "after_ack" is what the fan-out adds to that
+    # for the slowest member of the room.
+    acked = [sender.acks_at[cid] - t for cid, t in sent.items() if cid in sender.acks_at]
+    after_ack = [max(m.arrivals.get(cid, 0.0) for m in members) - sender.acks_at[cid]
+                 for cid in sent if cid in sender.acks_at
+                 and all(cid in m.arrivals for m in members)]
     missing = count * size - len(latencies)
     ordered = all(m.positions == sorted(m.positions) for m in members)
     for m in members:
         await m.close()
-    return {**summary_ms(latencies), "missing": missing, "in_order": ordered,
+    return {**summary_ms(latencies), "ack": summary_ms(acked),
+            "last_member_after_ack": summary_ms(after_ack), "missing": missing,
+            "in_order": ordered,
             "errors": sum(len(m.errors) for m in members)}
 
 
