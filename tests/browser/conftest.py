@@ -80,8 +80,8 @@ def new_context(browser: Any) -> Iterator[Any]:
     def make(**options: Any) -> Any:
         # bypass_csp: Playwright's wait_for_function evaluates strings, which the page's
         # Content-Security-Policy (no eval) would refuse.
-        ctx = browser.new_context(viewport={"width": 1440, "height": 900}, bypass_csp=True,
-                                  **options)
+        options = {"viewport": {"width": 1440, "height": 900}, **options}
+        ctx = browser.new_context(bypass_csp=True, **options)
         ctx.set_default_timeout(15000)
         contexts.append(ctx)
         return ctx

@@ -20,10 +20,11 @@ from tests.browser.lab import (
 pytestmark = pytest.mark.browser
 
 PRELABELS = [
-    {"type": "box", "label": "cup", "score": 0.93, "geometry": {"x": 420, "y": 60, "w": 150, "h": 120}},
-    {"type": "box", "label": "cat", "score": 0.88, "geometry": {"x": 40, "y": 330, "w": 200, "h": 160}},
-    {"type": "box", "label": "flag", "score": 0.31, "geometry": {"x": 600, "y": 380, "w": 120, "h": 90}},
-]
+    {"type": "box", "label": label, "score": score,
+     "geometry": {"x": x, "y": y, "w": w, "h": h}}
+    for label, score, (x, y, w, h) in [("cup", 0.93, (420, 60, 150, 120)),
+                                       ("cat", 0.88, (40, 330, 200, 160)),
+                                       ("flag", 0.31, (600, 380, 120, 90))]]
 
 
 def sent_commands(page: Any) -> list[dict[str, Any]]:

@@ -25,7 +25,7 @@ export function statusBar(counts, { label = "Progress by status", height = 12 } 
   return el;
 }
 
-const OUTCOMES = [["accepted", "Accepted"], ["edited", "Edited"], ["rejected", "Rejected"], ["pending", "Not yet reviewed"]];
+const OUTCOMES = [["accepted", "Accepted"], ["edited", "Corrected"], ["rejected", "Rejected"], ["pending", "Not yet reviewed"]];
 
 /** Horizontal stacked bars of pre-label outcomes per group, with the acceptance rate. */
 export function outcomeBars(groups, keyName) {
@@ -33,6 +33,7 @@ export function outcomeBars(groups, keyName) {
   const height = Math.max(1, groups.length) * rowH + 8;
   const max = Math.max(1, ...groups.map((g) => g.proposed));
   const el = svg("svg", { class: "outcome-chart", viewBox: `0 0 ${labelW + barW + rateW} ${height}`,
+                          width: labelW + barW + rateW, height,
                           role: "img", "aria-label": `Pre-label outcomes by ${keyName}` });
   groups.forEach((g, i) => {
     const y = i * rowH + 4;

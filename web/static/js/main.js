@@ -87,8 +87,10 @@ async function route() {
     app.cleanup = null;
   }
   const { name, params, query } = parseRoute(location.hash);
-  const main = clear(document.getElementById("main"));
-  main.dataset.view = name;
+  // Each screen gets a fresh container: a screen still loading when the user moves on keeps
+  // writing into its own, detached container, never into the next screen.
+  const main = h("div", { class: `view view-${name}` });
+  document.getElementById("main").replaceChildren(main);
   if (name !== "login" && !app.session.me) {
     try {
       await app.session.refresh();

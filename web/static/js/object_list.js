@@ -65,7 +65,7 @@ export class ObjectList {
       h("span", { class: "vrow-type muted" }, a.type),
       a.status === "proposed"
         ? h("span", { class: "vrow-status proposed" }, typeof a.score === "number" ? a.score.toFixed(2) : "proposed")
-        : h("span", { class: `vrow-status ${a.status}` }, a.pending ? "sending…" : a.status));
+        : h("span", { class: `vrow-status ${a.status}` }, a.pending ? "pending" : a.status));
       row.style.top = `${i * ROW}px`;
       row.firstChild.style.background = this.colorOf(a.label);
       this.inner.append(row);

@@ -9,9 +9,10 @@ const PALETTE = ["#f97316", "#22c55e", "#06b6d4", "#a855f7", "#eab308", "#ec4899
                  "#84cc16", "#f43f5e", "#3b82f6"];
 const STALE_MS = 30000;
 
+/** A user's usual colour (the same on everyone's screen, unless two people would clash). */
 export function colorOfUser(name) {
-  let hash = 0;
-  for (const ch of name) hash = (hash * 31 + ch.codePointAt(0)) >>> 0;
+  let hash = 0x811c9dc5; // FNV-1a
+  for (const ch of name) hash = Math.imul(hash ^ ch.codePointAt(0), 0x01000193) >>> 0;
   return PALETTE[hash % PALETTE.length];
 }
 
@@ -32,7 +33,13 @@ export class Presence extends EventTarget {
   person(name) {
     let p = this.people.get(name);
     if (!p) {
-      p = { name, color: colorOfUser(name), cursor: null, selection: [], seen: performance.now() };
+      // Two people in one room never share a colour on this screen.
+      const taken = new Set([colorOfUser(this.me), ...[...this.people.values()].map((q) => q.color)]);
+      let color = colorOfUser(name);
+      for (let i = PALETTE.indexOf(color); taken.has(color) && taken.size < PALETTE.length; i++) {
+        color = PALETTE[(i + 1) % PALETTE.length];
+      }
+      p = { name, color, cursor: null, selection: [], seen: performance.now() };
       this.people.set(name, p);
     }
     return p;

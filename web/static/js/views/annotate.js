@@ -48,6 +48,7 @@ export async function show(main, [imageId], app) {
   editor.renderer.painters.push(presence.painter(editor));
   const sync = new ImageSync({ imageId, labels: editor.labels, socket: app.socket, outbox: app.outbox, presence });
   app.editor = editor; // for tests and the benchmark
+  app.presence = presence;
 
   // The image and the labels load side by side.
   const imageReady = picture.then((pic) => editor.renderer.setImage(pic, image.width, image.height));
@@ -491,5 +492,6 @@ export async function show(main, [imageId], app) {
     sync.destroy();
     editor.destroy();
     if (app.editor === editor) app.editor = null;
+    if (app.presence === presence) app.presence = null;
   };
 }

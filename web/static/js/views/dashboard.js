@@ -37,8 +37,8 @@ export async function show(main, [projectId], app) {
   app.setCrumbs([["Projects", "#/projects"], [project.name, `#/projects/${projectId}`], ["Dashboard"]]);
   const counts = { ...project.counts };
   const progress = h("section", { class: "card", id: "progress", "aria-labelledby": "progress-title" });
-  const acceptance = h("section", { class: "card", id: "acceptance", "aria-labelledby": "acceptance-title" });
-  const calibration = h("section", { class: "card", id: "calibration", "aria-labelledby": "calibration-title" });
+  const acceptance = h("section", { class: "card wide", id: "acceptance", "aria-labelledby": "acceptance-title" });
+  const calibration = h("section", { class: "card wide", id: "calibration", "aria-labelledby": "calibration-title" });
   const annotators = h("section", { class: "card wide", id: "annotators", "aria-labelledby": "annotators-title" });
   const exporter = h("section", { class: "card", id: "export", "aria-labelledby": "export-title" });
   const updated = h("span", { class: "muted", id: "dash-updated" });
@@ -98,10 +98,12 @@ export async function show(main, [projectId], app) {
 
   function renderCalibration() {
     const groups = (metrics.score_bucket || { groups: [] }).groups;
-    clear(calibration).append(
-      h("h2", { id: "calibration-title" }, "Calibration"),
-      h("p", { class: "muted" }, "Acceptance rate per score bucket. On the diagonal, a score of 0.8 means 80% of such pre-labels are accepted as they are; below it, the model is over-confident."),
-      calibrationChart(groups));
+    clear(calibration).append(h("div", { class: "split" },
+      h("div", {},
+        h("h2", { id: "calibration-title" }, "Calibration"),
+        h("p", { class: "muted" }, "Acceptance rate per score bucket. On the diagonal, a score of 0.8 means that 80% of such pre-labels are accepted as they are; below it, the model is over-confident, and a higher threshold for “accept all” is safer."),
+        h("p", { class: "muted small" }, "Point size grows with the number of reviewed pre-labels in the bucket.")),
+      calibrationChart(groups)));
   }
 
   function renderAnnotators(rows) {

@@ -25,7 +25,7 @@ export async function show(main, [imageId], app, query) {
                  [image.file_name, `#/images/${imageId}`], ["History"]]);
   const last = events.length ? events[events.length - 1].version : 1;
 
-  const stage = h("div", { class: "stage", tabindex: "0", "aria-label": "Labels at the chosen version" });
+  const stage = h("div", { class: "stage", id: "stage", tabindex: "0", "aria-label": "Labels at the chosen version" });
   const scrub = h("input", { type: "range", id: "scrubber", min: "1", max: String(last), step: "1", value: String(last) });
   const scrubLabel = h("output", { for: "scrubber", id: "scrub-label", class: "scrub-label" });
   const play = h("button", { type: "button", class: "btn btn-small", "aria-label": "Play the history" }, "▶ Play");
