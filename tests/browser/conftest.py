@@ -5,7 +5,7 @@ Each test makes its own image(s) through the API, so tests do not see each other
 Screenshots of every screen go to ``test-artifacts/screenshots/`` (gitignored).
 
 Never downloads a browser: the tests use ``/usr/bin/chromium`` (``LABELWRIGHT_CHROMIUM``) and
-are skipped when it or Playwright is missing.
+are skipped when it or Playwright is missing (``test_ui_assets`` needs neither).
 """
 
 from __future__ import annotations
@@ -23,10 +23,6 @@ import httpx
 import pytest
 
 from tests.browser.lab import BIN, CHROMIUM, CHROMIUM_ARGS, DemoServer, free_port
-
-sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
-if not Path(CHROMIUM).exists():
-    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
 
 
 @pytest.fixture(scope="session")
@@ -66,6 +62,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
     with sync_api.sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield b

@@ -58,7 +58,9 @@ export function isTyping(event) {
   if (t.isContentEditable) return true;
   if (t instanceof HTMLTextAreaElement || t instanceof HTMLSelectElement) return true;
   if (t instanceof HTMLInputElement) {
-    return !["checkbox", "radio", "range", "button", "submit"].includes(t.type);
+    // A slider keeps the keys that move it; letters still reach the shortcuts.
+    if (t.type === "range") return /^(Arrow|Page|Home|End)/.test(event.key);
+    return !["checkbox", "radio", "button", "submit"].includes(t.type);
   }
   return false;
 }
