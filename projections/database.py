@@ -101,8 +101,15 @@ class ViewDatabase:
         return conn
 
     @contextmanager
-    def transaction(self) -> Iterator[Cursor]:
-        """A read-write transaction: commit on success, roll back on error."""
+    def transaction(self, *, durable: bool = True) -> Iterator[Cursor]:
+        """A read-write transaction: commit on success, roll back on error.
+
+        ``durable=False`` is for rows that are rebuilt from the event log anyway (projection
+        batches, which carry their tracking position in the same transaction): on PostgreSQL
+        the commit then does not wait for its WAL flush, so read models stop competing with
+        the event store for fsyncs. A crash can lose such a commit, never half of one, and the
+        projection simply re-applies those events.
+        """
         if self.dialect == "sqlite":
             conn = self._sqlite_conn()
             cur = conn.cursor()
@@ -118,6 +125,8 @@ class ViewDatabase:
                 cur.close()
         else:
             with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+                if not durable:
+                    cur.execute("SET LOCAL synchronous_commit = off")
                 yield _PgCursor(cur)
 
     @contextmanager

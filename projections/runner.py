@@ -266,7 +266,7 @@ class ProjectionRunner:
         done: list[_State] = []
         failed: list[tuple[_State, Exception]] = []
         try:
-            with self.db.transaction() as cur:
+            with self.db.transaction(durable=False) as cur:
                 cur.execute(f"SELECT name, position FROM projection_tracking WHERE name IN "
                             f"({', '.join('?' * len(names))}){self._for_update}", names)
                 stored = {name: int(position) for name, position in cur.fetchall()}
