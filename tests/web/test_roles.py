@@ -68,7 +68,9 @@ CASES = [
 ]
 # Routes any client may call, and logout (it would revoke the table's tokens; see below).
 PUBLIC = {("POST", "/api/v1/auth/login"), ("GET", "/api/v1/openapi.json"),
-          ("GET", "/healthz"), ("GET", "/readyz"), ("POST", "/api/v1/auth/logout")}
+          ("GET", "/healthz"), ("GET", "/readyz"), ("POST", "/api/v1/auth/logout"),
+          # The web UI's page and assets: public; every call it makes is authorised.
+          ("GET", "/"), ("GET", "/favicon.ico"), ("GET", "/static/{path:path}")}
 
 
 @pytest.fixture(scope="module")
