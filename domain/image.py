@@ -67,6 +67,21 @@ class Image(Aggregate):
             ann["updated_at"] = self.timestamp.isoformat()
             return ann
 
+        def change(self, image: Image, annotation_id: str, label: str | None,
+                   geometry: dict[str, Any] | None) -> dict[str, Any]:
+            ann = self.touch(image, annotation_id)
+            if label is not None:
+                ann["label"] = label
+            if geometry is not None:
+                ann["geometry"] = geometry
+            self.work_started(image)
+            return ann
+
+        def remove(self, image: Image, annotation_id: str) -> None:
+            del image.annotations[annotation_id]
+            image.deleted.append(annotation_id)
+            self.work_started(image)
+
         def work_started(self, image: Image) -> None:
             if image.status != "submitted":
                 image.status = "in_progress"
@@ -91,20 +106,13 @@ class Image(Aggregate):
         geometry: dict[str, Any] | None
 
         def apply_to(self, image: Image) -> None:
-            ann = self.touch(image, self.annotation_id)
-            if self.label is not None:
-                ann["label"] = self.label
-            if self.geometry is not None:
-                ann["geometry"] = self.geometry
-            self.work_started(image)
+            self.change(image, self.annotation_id, self.label, self.geometry)
 
     class AnnotationDeleted(Event):
         annotation_id: str
 
         def apply_to(self, image: Image) -> None:
-            del image.annotations[self.annotation_id]
-            image.deleted.append(self.annotation_id)
-            self.work_started(image)
+            self.remove(image, self.annotation_id)
 
     class PrelabelProposed(Event):
         annotation_id: str
@@ -138,21 +146,13 @@ class Image(Aggregate):
         iou: float
 
         def apply_to(self, image: Image) -> None:
-            ann = self.touch(image, self.annotation_id)
-            ann["status"] = "edited"
-            if self.label is not None:
-                ann["label"] = self.label
-            if self.geometry is not None:
-                ann["geometry"] = self.geometry
-            self.work_started(image)
+            self.change(image, self.annotation_id, self.label, self.geometry)["status"] = "edited"
 
     class PrelabelRejected(Event):
         annotation_id: str
 
         def apply_to(self, image: Image) -> None:
-            del image.annotations[self.annotation_id]
-            image.deleted.append(self.annotation_id)
-            self.work_started(image)
+            self.remove(image, self.annotation_id)
 
     class AssistClicked(Event):
         mode: str
