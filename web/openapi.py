@@ -487,6 +487,8 @@ def openapi_document() -> dict[str, Any]:
     return copy.deepcopy(_DOCUMENT)
 
 
+API_PREFIX = "/api/v1"
+
 _DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {"title": "Labelwright API", "version": "1",
@@ -495,9 +497,10 @@ _DOCUMENT: dict[str, Any] = {
                             "GET /healthz and GET /readyz live at the server root. Live "
                             "collaboration is the WebSocket GET /api/v1/ws (?token= or the "
                             "session cookie); docs/API.md describes its messages."},
-    "servers": [{"url": "/api/v1"}],
+    # Full paths (the contract's names) with the server at the root.
+    "servers": [{"url": "/"}],
     "security": _SECURED,
-    "paths": _paths(),
+    "paths": {API_PREFIX + path: item for path, item in _paths().items()},
     "components": {
         "schemas": _schemas(),
         "securitySchemes": {

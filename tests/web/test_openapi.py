@@ -29,7 +29,8 @@ def test_every_route_is_documented_and_every_documented_route_exists(
             if isinstance(route, WebSocketRoute):
                 continue  # GET /api/v1/ws: its protocol is in docs/API.md, tests/realtime
             assert isinstance(route, Route)
-            served |= {(m, route.path) for m in route.methods or () if m != "HEAD"}
+            served |= {(m, mount.path + route.path) for m in route.methods or ()
+                       if m != "HEAD"}
     assert documented == served
 
 
