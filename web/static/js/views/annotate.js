@@ -103,7 +103,7 @@ export async function show(main, [imageId], app) {
   const statusBadge = h("span", { class: "status-badge", id: "image-status" });
   const versionText = h("span", { class: "muted", id: "image-version" });
   const people = h("ul", { class: "people", role: "list", "aria-label": "People on this image" });
-  const classList = h("div", { class: "class-list", role: "radiogroup", "aria-label": "Class for new labels" });
+  const classList = h("div", { class: "class-list", role: "group", "aria-label": "Class for new labels" });
   const selectedBox = h("div", { class: "selected-box", id: "selected" });
   const prelabelBox = h("div", { class: "prelabel-box" });
   const tagBox = h("div", { class: "tag-box" });
@@ -129,8 +129,8 @@ export async function show(main, [imageId], app) {
 
   const classButtons = new Map();
   editor.classes.forEach((name, i) => {
-    const b = h("button", { type: "button", role: "radio", class: "class-btn", dataset: { label: name },
-                            "aria-checked": String(name === editor.currentLabel),
+    const b = h("button", { type: "button", class: "class-btn", dataset: { label: name },
+                            "aria-pressed": String(name === editor.currentLabel),
                             onclick: () => pickClass(name) },
       h("span", { class: "swatch", "aria-hidden": "true" }), h("span", { class: "class-name" }, name),
       h("span", { class: "class-count muted" }, "0"), i < 9 ? h("kbd", {}, String(i + 1)) : null);
@@ -357,6 +357,8 @@ export async function show(main, [imageId], app) {
 
   function shortcutTable() {
     const editing = () => Boolean(role);
+    // Tab and Space keep their usual meaning (move focus, press a button) off the canvas.
+    const onCanvas = () => document.activeElement === stage || document.activeElement === document.body;
     const busyTool = () => editor.tool.busy;
     const table = [
       { group: "Tools", keys: ["V"], label: "Select, move, resize", run: () => editor.setTool("select") },
@@ -376,8 +378,9 @@ export async function show(main, [imageId], app) {
       { group: "Labels", keys: ["Shift+N"], label: "Previous pre-label", run: () => nextPrelabel(-1) },
       { group: "Labels", keys: ["Delete", "Backspace"], label: "Delete the selection (rejects a pre-label)", when: () => editing() && !busyTool(),
         run: () => editor.remove(editor.selection) },
-      { group: "Labels", keys: ["Tab"], label: "Select the next object", run: () => cycle(1) },
-      { group: "Labels", keys: ["Shift+Tab"], label: "Select the previous object", run: () => cycle(-1) },
+      { group: "Labels", keys: ["Tab"], label: "Select the next object (on the canvas; elsewhere Tab moves the focus)",
+        run: () => cycle(1), when: onCanvas },
+      { group: "Labels", keys: ["Shift+Tab"], label: "Select the previous object", run: () => cycle(-1), when: onCanvas },
       { group: "Labels", keys: ["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown"], label: "Move the selection 1 px (with Shift: 10 px); nothing selected: pan",
         run: (e) => arrow(e, 1) },
       ...["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown"].map((k) => ({ group: "Labels", keys: [`Shift+${k}`], hidden: true, label: "", run: (e) => arrow(e, 10) })),
@@ -388,7 +391,7 @@ export async function show(main, [imageId], app) {
       { group: "View", keys: ["+", "="], label: "Zoom in", run: () => editor.zoomIn() },
       { group: "View", keys: ["-"], label: "Zoom out", run: () => editor.zoomOut() },
       { group: "View", keys: ["Space"], label: "Hold and drag to pan (also: right or middle drag; wheel zooms)",
-        run: (e) => { if (!e.repeat) { editor.spaceDown = true; editor.setCursor("grab"); } } },
+        run: (e) => { if (!e.repeat) { editor.spaceDown = true; editor.setCursor("grab"); } }, when: onCanvas },
       { group: "View", keys: ["H"], label: "Hide or show all labels", run: () => { const o = editor.renderer.options; o.showAnnotations = !o.showAnnotations; editor.renderer.invalidateLabels(); } },
       { group: "View", keys: ["["], label: "Masks more transparent", run: () => stepOpacity(-0.1) },
       { group: "View", keys: ["]"], label: "Masks more opaque", run: () => stepOpacity(0.1) },
@@ -437,7 +440,7 @@ export async function show(main, [imageId], app) {
     statusTool.textContent = TOOLS.find((t) => t[0] === e.detail.name)[3];
   });
   editor.addEventListener("class", (e) => {
-    for (const [name, b] of classButtons) b.setAttribute("aria-checked", String(name === e.detail.label));
+    for (const [name, b] of classButtons) b.setAttribute("aria-pressed", String(name === e.detail.label));
   });
   editor.undo.addEventListener("change", () => { undoBtn.disabled = !editor.undo.canUndo; redoBtn.disabled = !editor.undo.canRedo; });
   const coords = h("span", { class: "coords" }, "");

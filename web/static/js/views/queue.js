@@ -4,6 +4,15 @@
 
 import { api } from "../api.js";
 import { h, clear, formatTime } from "../dom.js";
+
+function labelCount(n) { return `${n} label${n === 1 ? "" : "s"}`; }
+
+function shortTime(iso) {
+  const d = new Date(iso);
+  const today = new Date().toDateString() === d.toDateString();
+  return today ? d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" })
+               : d.toLocaleDateString(undefined, { month: "short", day: "numeric" });
+}
 import { STATUSES, STATUS_NAMES, statusBar } from "../charts.js";
 import { toast } from "../toast.js";
 
@@ -74,8 +83,8 @@ export async function show(main, [projectId], app, query) {
         h("a", { href: `#/images/${im.id}`, class: "file-name" }, im.file_name),
         h("span", { class: `status-badge status-${im.status}` }, STATUS_NAMES[im.status] || im.status)),
       h("div", { class: "image-sub muted" },
-        h("span", { class: "ann-count" }, `${im.annotation_count} labels`), " · ",
-        h("time", { datetime: im.updated_at }, formatTime(im.updated_at)), " · ",
+        h("span", { class: "ann-count" }, labelCount(im.annotation_count)), " · ",
+        h("time", { datetime: im.updated_at, title: formatTime(im.updated_at) }, shortTime(im.updated_at)), " · ",
         h("a", { href: `#/images/${im.id}/history` }, "history")));
     rows.set(im.id, el);
     return el;
@@ -122,7 +131,7 @@ export async function show(main, [projectId], app, query) {
       const badge = el.querySelector(".status-badge");
       badge.className = `status-badge status-${m.status}`;
       badge.textContent = STATUS_NAMES[m.status] || m.status;
-      el.querySelector(".ann-count").textContent = `${m.annotation_count} labels`;
+      el.querySelector(".ann-count").textContent = labelCount(m.annotation_count);
     }
   });
   return () => app.socket.leave(room);
