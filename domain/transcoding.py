@@ -3,7 +3,8 @@
 Event payloads are JSON-native by design (strings, numbers, lists, dicts). The only non-JSON
 values eventsourcing itself puts in event state are datetimes (``timestamp`` on every event and
 the ``_created_on``/``_modified_on`` attributes inside snapshot state), so those are tagged on the
-way in and restored on the way out; nothing else is walked, which keeps decoding cheap.
+way in and restored on the way out: at the top level, and one level down under ``state``
+(snapshots). Nothing else is walked, which keeps decoding cheap.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def _restore(value: Any) -> Any:
 
 
 class OrjsonTranscoder(Transcoder):
-    """Encodes event state with orjson; restores tagged datetimes/UUIDs at the top two levels."""
+    """Encodes event state with orjson; restores tagged datetimes/UUIDs (see the module doc)."""
 
     def encode(self, obj: Any) -> bytes:
         return orjson.dumps(obj, default=_default, option=_OPTIONS)
@@ -49,11 +50,11 @@ class OrjsonTranscoder(Transcoder):
         state = orjson.loads(data)
         if isinstance(state, dict):
             for key, value in state.items():
-                if isinstance(value, dict):
-                    if _TAG in value:
-                        state[key] = _restore(value)
-                    else:
-                        for inner_key, inner in value.items():
-                            if isinstance(inner, dict) and _TAG in inner:
-                                value[inner_key] = _restore(inner)
+                if type(value) is dict and _TAG in value:
+                    state[key] = _restore(value)
+            inner = state.get("state")  # a snapshot's aggregate state
+            if type(inner) is dict:
+                for key, value in inner.items():
+                    if type(value) is dict and _TAG in value:
+                        inner[key] = _restore(value)
         return state
