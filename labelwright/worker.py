@@ -1,10 +1,11 @@
 """``labelwright worker``: the background work of a scale-out deployment.
 
-Web nodes answer requests; a worker keeps the read models caught up with the event log.
-Projections are safe to run on several processes at once (each batch commits its rows and
-its tracking position in one transaction, and a batch that lost the race is rolled back), so
-a worker is optional; running one lets web nodes skip projecting
-(``LABELWRIGHT_PROJECTIONS=off``). Model inference jobs will run here too.
+Web nodes answer requests; a worker keeps the read models caught up with the event log even
+when no web node is running (after a bulk import from the CLI, say). Projections are safe to
+run on several processes at once (each batch commits its rows and its tracking position in
+one transaction, and the loser of a race rolls back and adopts the winner's position), so a
+worker is optional and web nodes keep projecting too. Model inference jobs will run here
+when the model registry lands.
 """
 
 from __future__ import annotations
