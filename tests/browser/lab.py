@@ -46,6 +46,10 @@ class Api:
                                    headers={"Authorization": f"Bearer {r.json()['token']}"})
 
     def get(self, path: str, **params: Any) -> Any:
+        """A read, once every read model has caught up with the log (what the browser just
+        did is committed, but the projections answering reads may lag a moment)."""
+        if path != "/projections":
+            self.settled()
         r = self.client.get(path, params=params)
         assert r.status_code == 200, (path, r.status_code, r.text)
         return r.json()

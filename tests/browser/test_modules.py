@@ -60,29 +60,35 @@ def random_work(server: DemoServer, image_id: str, seed: int) -> None:
     """A random mix of every kind of command on one image, by two people."""
     rng = random.Random(seed)
     ana, arjun = server.api("ana"), server.api("arjun")
+    position = 0
     for _ in range(40):
         api = rng.choice([ana, arjun])
-        labels = api.labels(image_id)["annotations"]
+        # Read what the last command did (the read model may lag a moment otherwise).
+        labels = api.labels(image_id, min_position=position)["annotations"]
         proposed = [a for a in labels if a["status"] == "proposed"]
         kind = rng.choice(["create", "create", "edit", "label", "delete", "accept"])
         x, y = rng.uniform(0, 500), rng.uniform(0, 400)
         if kind == "create" or not labels:
             kind = rng.choice(["box", "point"])
             geometry = {"x": x, "y": y, "w": 40, "h": 30} if kind == "box" else {"x": x, "y": y}
-            api.command(image_id, {"type": "create", "annotation": {
-                "type": kind, "label": rng.choice(["cup", "cat"]), "geometry": geometry}})
+            position = api.command(image_id, {"type": "create", "annotation": {
+                "type": kind, "label": rng.choice(["cup", "cat"]), "geometry": geometry}}
+            )["position"]
             continue
         target = rng.choice(proposed if kind == "accept" and proposed else labels)
+        command: dict[str, Any] | None = None
         if kind == "accept" and target["status"] == "proposed":
-            api.command(image_id, {"type": "accept", "annotation_id": target["id"]})
+            command = {"type": "accept", "annotation_id": target["id"]}
         elif kind == "delete":
-            api.command(image_id, {"type": "delete", "annotation_id": target["id"]})
+            command = {"type": "delete", "annotation_id": target["id"]}
         elif kind == "label":
-            api.command(image_id, {"type": "edit", "annotation_id": target["id"],
-                                   "changes": {"label": rng.choice(["cup", "cat", "flag"])}})
+            command = {"type": "edit", "annotation_id": target["id"],
+                       "changes": {"label": rng.choice(["cup", "cat", "flag"])}}
         elif target["type"] == "box":
-            api.command(image_id, {"type": "edit", "annotation_id": target["id"],
-                                   "changes": {"geometry": {"x": x, "y": y, "w": 55, "h": 25}}})
+            command = {"type": "edit", "annotation_id": target["id"],
+                       "changes": {"geometry": {"x": x, "y": y, "w": 55, "h": 25}}}
+        if command is not None:
+            position = api.command(image_id, command)["position"]
     ana.command(image_id, {"type": "submit"})
     server.api("rui").command(image_id, {"type": "review", "verdict": "reject",
                                          "comment": "again"})
