@@ -181,7 +181,8 @@ async (n) => {
       if (last !== null) intervals.push(t - last);
       last = t;
       if (i >= 2 * n) {
-        target.dispatchEvent(new PointerEvent('pointerup', { clientX: cx, clientY: cy, button: 2, bubbles: true }));
+        target.dispatchEvent(new PointerEvent('pointerup',
+          { clientX: cx, clientY: cy, button: 2, bubbles: true }));
         resolve();
         return;
       }
@@ -190,10 +191,12 @@ async (n) => {
         target.dispatchEvent(new WheelEvent('wheel', { deltaY: delta, clientX: cx + (i % 9) * 8,
           clientY: cy, bubbles: true, cancelable: true }));
       } else if (i === n) {
-        target.dispatchEvent(new PointerEvent('pointerdown', { clientX: cx, clientY: cy, button: 2, buttons: 2, bubbles: true }));
+        target.dispatchEvent(new PointerEvent('pointerdown',
+          { clientX: cx, clientY: cy, button: 2, buttons: 2, bubbles: true }));
       } else {
         const k = i - n;
-        target.dispatchEvent(new PointerEvent('pointermove', { clientX: cx + 4 * k, clientY: cy + 2 * k, buttons: 2, bubbles: true }));
+        target.dispatchEvent(new PointerEvent('pointermove',
+          { clientX: cx + 4 * k, clientY: cy + 2 * k, buttons: 2, bubbles: true }));
       }
       i += 1;
       requestAnimationFrame(step);

@@ -19,10 +19,11 @@ export class MaskCache {
 
   mask(ann) { return this.get(ann).mask; }
 
-  canvas(ann, color) {
+  canvas(ann, color, hatched = false) {
     const e = this.get(ann);
-    let c = e.canvases.get(color);
-    if (!c) { c = maskCanvas(e.mask, color); e.canvases.set(color, c); }
+    const key = hatched ? `${color}/` : color;
+    let c = e.canvases.get(key);
+    if (!c) { c = maskCanvas(e.mask, color, hatched); e.canvases.set(key, c); }
     return c;
   }
 

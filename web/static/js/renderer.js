@@ -244,9 +244,9 @@ export class CanvasRenderer {
       for (const ann of masks) {
         const m = this.masks.mask(ann);
         const st = this.styleOf(ann);
-        // A proposed mask is fainter than one a person has accepted or made.
-        ctx.globalAlpha = this.options.maskOpacity * (st.dashed || st.faint ? 0.6 : 1);
-        if (m.area) ctx.drawImage(this.masks.canvas(ann, st.color), m.x, m.y);
+        // A proposed mask is hatched (the "dashed" of masks); a faint one is lighter.
+        ctx.globalAlpha = this.options.maskOpacity * (st.faint ? 0.6 : 1);
+        if (m.area) ctx.drawImage(this.masks.canvas(ann, st.color, st.dashed), m.x, m.y);
       }
     }
     ctx.globalAlpha = 1;
