@@ -116,3 +116,27 @@ def test_offline_work_is_sent_once_on_reconnect(server: DemoServer, new_context:
                   {"image_id": iid, "command": queued[0]})
     pending_settled(page)
     assert len(admin.get(f"/images/{iid}/history", limit=1000)["events"]) == before
+
+
+def test_without_the_live_socket_commands_go_over_http(server: DemoServer,
+                                                       new_context: Any) -> None:
+    """A network that refuses WebSockets (some proxies do): the canvas still works."""
+    iid = server.new_image(PRELABELS)["id"]
+    context = new_context()
+    context.route_web_socket("**/api/v1/ws", lambda ws: ws.close())
+    page = context.new_page()
+    errors = log_in(page, server.base, "ana")
+    page.goto(f"{server.base}/#/images/{iid}")
+    page.wait_for_function("window.__lw.editor && window.__lw.editor.renderer.imageShown")
+    page.keyboard.press("b")
+    drag(page, to_screen(page, 100, 60), to_screen(page, 250, 200))
+    box = page.evaluate("window.__lw.editor.selection[0]")
+    page.keyboard.press("v")
+    page.keyboard.press("n")
+    best = page.evaluate("window.__lw.editor.selection[0]")
+    page.keyboard.press("a")
+    pending_settled(page)
+    labels = {a["id"]: a for a in server.api("admin").labels(iid)["annotations"]}
+    assert labels[box]["status"] == "manual" and labels[best]["status"] == "accepted"
+    assert page.evaluate("window.__lw.socket.online") is False
+    errors.check()

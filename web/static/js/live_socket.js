@@ -8,6 +8,7 @@ const BACKOFF_MS = [300, 1000, 2000, 4000, 8000];
 const PING_EVERY_MS = 15000;
 const PONG_WITHIN_MS = 8000;
 const PRESENCE_EVERY_MS = 100; // the server forwards at most ~10 a second anyway
+const STABLE_MS = 5000;
 
 export class LiveSocket extends EventTarget {
   constructor(url = LiveSocket.defaultUrl()) {
@@ -16,6 +17,7 @@ export class LiveSocket extends EventTarget {
     this.ws = null;
     this.state = "offline"; // connecting | online | offline
     this.failures = 0;
+    this.openedAt = null;
     this.rooms = new Map(); // room -> {onMessage, afterPosition: () => number|null}
     this.presenceOut = new Map(); // room -> {timer, latest, last}
     this.retryTimer = null;
@@ -67,7 +69,7 @@ export class LiveSocket extends EventTarget {
     this.ws = ws;
     ws.onopen = () => {
       if (ws !== this.ws) return;
-      this.failures = 0;
+      this.openedAt = performance.now();
       this.setState("online");
       this.startPings();
       for (const room of this.rooms.keys()) this.sendJoin(room);
@@ -78,6 +80,11 @@ export class LiveSocket extends EventTarget {
       if (ws !== this.ws) return;
       this.ws = null;
       this.stopPings();
+      // A connection that lasted is a fresh start; one refused right after opening (say, a
+      // server without live collaboration) counts as a failure, so the backoff grows and the
+      // outbox falls back to HTTP.
+      if (this.openedAt !== null && performance.now() - this.openedAt > STABLE_MS) this.failures = 0;
+      this.openedAt = null;
       if (e.code === 4401) this.dispatchEvent(new CustomEvent("unauthorized"));
       this.setState("offline", e.reason || `closed (${e.code})`);
       this.dispatchEvent(new CustomEvent("close"));
@@ -91,6 +98,7 @@ export class LiveSocket extends EventTarget {
     const ws = this.ws;
     if (!ws) { this.setState("offline", reason); return; }
     this.ws = null;
+    this.openedAt = null;
     this.stopPings();
     ws.onclose = null;
     ws.onmessage = null;
