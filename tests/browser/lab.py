@@ -132,9 +132,13 @@ class PageErrors:
         assert not self.errors, self.errors
 
 
-def log_in(page: Any, base: str, username: str, then: str = "#/projects") -> PageErrors:
+def log_in(page: Any, base: str, username: str, then: str = "#/projects",
+           screenshot: str | None = None) -> PageErrors:
     errors = PageErrors(page)
     page.goto(f"{base}/#/login?next={then.replace('#', '%23')}")
+    page.wait_for_selector("#login-user")
+    if screenshot:
+        shot(page, screenshot)
     page.fill("#login-user", username)
     page.fill("#login-pass", PASSWORDS[username])
     page.click("form.login-card button[type=submit]")

@@ -56,7 +56,7 @@ def test_label_an_image_end_to_end(server: DemoServer, new_context: Any) -> None
     iid = image["id"]
     page = new_context().new_page()
     record_commands(page)
-    errors = log_in(page, server.base, "ana")
+    errors = log_in(page, server.base, "ana", screenshot="00-login")
     shot(page, "01-projects")
     open_image(page, server.base, iid)
     shot(page, "03-annotate-prelabels")

@@ -198,7 +198,7 @@ export class SelectTool {
   paint(ctx, vp) {
     const ed = this.editor;
     let drew = false;
-    if (this.hoverId && !ed.selection.includes(this.hoverId)) {
+    if (this.hoverId && ed.tool === this && !ed.selection.includes(this.hoverId)) {
       const ann = ed.labels.get(this.hoverId);
       if (ann) { outline(ctx, vp, ann, ann.geometry, "rgba(255,255,255,0.9)", 1.5, ed); drew = true; }
     }
