@@ -10,6 +10,7 @@ import pytest
 
 from tests.browser.lab import (
     DemoServer,
+    PageErrors,
     drag,
     log_in,
     open_image,
@@ -139,4 +140,31 @@ def test_without_the_live_socket_commands_go_over_http(server: DemoServer,
     labels = {a["id"]: a for a in server.api("admin").labels(iid)["annotations"]}
     assert labels[box]["status"] == "manual" and labels[best]["status"] == "accepted"
     assert page.evaluate("window.__lw.socket.online") is False
+    errors.check()
+
+
+def test_work_queued_in_a_closed_tab_is_sent_by_the_next(server: DemoServer,
+                                                         new_context: Any) -> None:
+    iid = server.new_image()["id"]
+    context = new_context()
+    page = context.new_page()
+    log_in(page, server.base, "ana")
+    open_image(page, server.base, iid)
+    context.set_offline(True)
+    page.wait_for_selector("#conn[data-state='offline']")
+    page.keyboard.press("b")
+    drag(page, to_screen(page, 100, 60), to_screen(page, 250, 200))
+    drag(page, to_screen(page, 300, 260), to_screen(page, 380, 330))
+    made = page.evaluate("window.__lw.outbox.entries.map(e => e.body.annotation.id)")
+    assert len(made) == 2
+    page.close()  # the tab is gone with its work unsent
+
+    context.set_offline(False)
+    again = context.new_page()
+    errors = PageErrors(again)
+    again.goto(f"{server.base}/#/projects")
+    again.wait_for_function("window.__lw && window.__lw.outbox")
+    pending_settled(again)
+    labels = server.api("admin").labels(iid)["annotations"]
+    assert sorted(a["id"] for a in labels) == sorted(made)
     errors.check()

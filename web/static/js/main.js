@@ -70,6 +70,7 @@ async function startSession() {
 
 function sessionEnded() {
   if (app.socket) app.socket.stop();
+  if (app.outbox) app.outbox.stop();
   app.socket = null;
   app.outbox = null;
   app.session.me = null;

@@ -8,20 +8,42 @@
 // Single commands go over the live socket when it is open (its ack comes back by ref); a batch
 // ({"commands": [...]}, applied atomically) goes over HTTP once everything before it is
 // settled. When the socket keeps failing while the network is up, singles go over HTTP too.
+//
+// Each tab keeps its own queue (two tabs of one person must not overwrite each other's); the
+// queue of a tab that was closed before it could send is taken over by the next tab.
 
 import { api } from "./api.js";
 
 const RETRYABLE = new Set(["rate_limited", "not_ready", "internal", "network"]);
 const RETRY_MS = 2000;
+const HEARTBEAT_MS = 15000;
+const ORPHAN_MS = 60000;
+
+/** An id for this browser tab that survives a reload of the tab (sessionStorage). */
+function tabId() {
+  let id = sessionStorage.getItem("lw.tab");
+  if (!id) {
+    id = crypto.getRandomValues(new Uint32Array(2)).join("-");
+    sessionStorage.setItem("lw.tab", id);
+  }
+  return id;
+}
 
 export class Outbox extends EventTarget {
   constructor(socket, username) {
     super();
     this.socket = socket;
-    this.key = `lw.outbox.v1.${username}`;
+    this.prefix = `lw.outbox.v1.${username}.`;
+    this.key = this.prefix + tabId();
     this.entries = this.load();
     this.httpInFlight = false;
     this.retryTimer = null;
+    // While this tab lives it says so; a tab silent for longer than ORPHAN_MS was closed, and
+    // the next tab of the same user to start adopts what it left unsent.
+    this.heartbeat = setInterval(() => this.save(), HEARTBEAT_MS);
+    // Closing (or leaving) the tab hands its queue over at once.
+    this.onHide = () => this.save(0);
+    window.addEventListener("pagehide", this.onHide);
     socket.onAck = (m) => this.acknowledged(m.ref, m, null);
     socket.onCommandError = (m) => this.failed(m.ref, m.error);
     socket.addEventListener("open", () => this.flush());
@@ -32,18 +54,33 @@ export class Outbox extends EventTarget {
     window.addEventListener("online", () => this.flush());
   }
 
+  /** This tab's queue (kept across a reload), plus the queues of closed tabs of this user. */
   load() {
-    try {
-      const stored = JSON.parse(localStorage.getItem(this.key) || "[]");
-      return stored.map((e) => ({ ...e, state: "queued", via: null }));
-    } catch {
-      return [];
+    const entries = [];
+    const now = Date.now();
+    for (let i = localStorage.length - 1; i >= 0; i--) {
+      const key = localStorage.key(i);
+      if (!key || !key.startsWith(this.prefix)) continue;
+      let stored;
+      try { stored = JSON.parse(localStorage.getItem(key)); } catch { stored = null; }
+      const mine = key === this.key;
+      if (!mine && stored && now - (stored.at || 0) < ORPHAN_MS) continue; // a live tab's
+      if (stored && Array.isArray(stored.entries)) entries.push(...stored.entries);
+      if (!mine) localStorage.removeItem(key);
     }
+    return entries.map((e) => ({ ...e, state: "queued", via: null }));
   }
 
-  save() {
+  save(at = Date.now()) {
     const plain = this.entries.map(({ ref, image_id, body }) => ({ ref, image_id, body }));
-    try { localStorage.setItem(this.key, JSON.stringify(plain)); } catch { /* quota: memory only */ }
+    try {
+      localStorage.setItem(this.key, JSON.stringify({ at, entries: plain }));
+    } catch { /* storage full or unavailable: the queue lives in memory only */ }
+  }
+
+  stop() {
+    clearInterval(this.heartbeat);
+    window.removeEventListener("pagehide", this.onHide);
   }
 
   changed() {
