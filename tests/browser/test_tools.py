@@ -174,3 +174,34 @@ def test_queue_submit_and_review(server: DemoServer, new_context: Any) -> None:
     assert review["data"] == {"verdict": "reject", "comment": "The cup is cut off on the left."}
     ana_errors.check()
     rui_errors.check()
+
+
+def test_accept_all_above_a_threshold_is_one_batch(server: DemoServer,
+                                                  new_context: Any) -> None:
+    scores = [0.95, 0.85, 0.81, 0.5, 0.2]
+    iid = server.new_image([{"type": "box", "label": "cup", "score": s,
+                             "geometry": {"x": 20 + 150 * i, "y": 40, "w": 100, "h": 80}}
+                            for i, s in enumerate(scores)])["id"]
+    page = new_context().new_page()
+    errors = log_in(page, server.base, "ana")
+    posts: list[Any] = []
+    page.on("request", lambda r: posts.append(r.post_data_json)
+            if r.method == "POST" and r.url.endswith("/commands") else None)
+    open_image(page, server.base, iid)
+
+    # Editing a pre-label (dragging the 0.5 one) records a correction, not a new label.
+    drag(page, to_screen(page, 20 + 150 * 3 + 50, 80), to_screen(page, 20 + 150 * 3 + 60, 100))
+    assert page.locator("#accept-above").inner_text() == "Accept 3 with score ≥ 0.80"
+    page.click("#accept-above")
+    pending_settled(page)
+    batches = [p for p in posts if "commands" in p]
+    assert len(batches) == 1 and [c["type"] for c in batches[0]["commands"]] == ["accept"] * 3
+    assert all(c["command_id"] and c["base_revision"] == 1 for c in batches[0]["commands"])
+
+    by_score = {a["score"]: a for a in server.api("admin").labels(iid)["annotations"]}
+    assert [by_score[s]["status"] for s in scores] == ["accepted", "accepted", "accepted",
+                                                       "edited", "proposed"]
+    history = server.api("admin").get(f"/images/{iid}/history")["events"]
+    assert [e["type"] for e in history if e["actor"] == "ana"] == ["PrelabelEdited"] + [
+        "PrelabelAccepted"] * 3
+    errors.check()
