@@ -10,6 +10,26 @@ import { diffLabels } from "../label_diff.js";
 import { textOn } from "../renderer.js";
 import { loadPicture } from "../picture.js";
 
+const BATCH_GAP_MS = 50; // events of one batch are recorded within milliseconds of each other
+const MIN_BATCH = 5;
+const BATCHABLE = new Set(["PrelabelProposed", "AnnotationCreated", "AnnotationEdited",
+  "AnnotationDeleted", "PrelabelAccepted", "PrelabelEdited", "PrelabelRejected"]);
+
+function batchText(r) {
+  const n = r.count;
+  switch (r.type) {
+    case "PrelabelProposed":
+      return `${r.model ? `${r.model.name}@${r.model.version}` : "a model"} proposed ${n} pre-labels`;
+    case "AnnotationCreated": return `created ${n} labels`;
+    case "AnnotationEdited": return `made ${n} edits`;
+    case "AnnotationDeleted": return `deleted ${n} labels`;
+    case "PrelabelAccepted": return `accepted ${n} pre-labels`;
+    case "PrelabelEdited": return `corrected ${n} pre-labels`;
+    case "PrelabelRejected": return `rejected ${n} pre-labels`;
+    default: return `${r.text} (×${n})`;
+  }
+}
+
 const DIFF_STYLE = {
   added: { color: "#22c55e", dashed: false },
   removed: { color: "#ef4444", dashed: true },
@@ -58,26 +78,38 @@ export async function show(main, [imageId], app, query) {
   loadPicture(api.imageUrl(imageId))
     .then((pic) => editor.renderer.setImage(pic, image.width, image.height)).catch(() => {});
 
-  // -- timeline: runs of the same actor doing the same kind of thing are one row --------------
+  // -- timeline: a burst of one kind of event by one person (a batch, a model's pre-labels,
+  // "accept all") is one row, so an image with thousands of events stays readable ------------
   const narrator = new EventNarrator();
   const rows = [];
   for (const ev of events) {
     const text = narrator.describe(ev);
     const prev = rows[rows.length - 1];
-    if (prev && prev.actor === ev.actor && prev.type === ev.type && ev.type === "PrelabelProposed"
-        && Date.parse(ev.at) - Date.parse(prev.lastAt) < 5000) {
+    if (prev && prev.actor === ev.actor && prev.type === ev.type && BATCHABLE.has(ev.type)
+        && Date.parse(ev.at) - Date.parse(prev.lastAt) < BATCH_GAP_MS) {
       prev.to = ev.version; prev.count += 1; prev.lastAt = ev.at;
+      prev.items.push({ ev, text });
       continue;
     }
-    rows.push({ from: ev.version, to: ev.version, actor: ev.actor, type: ev.type, at: ev.at, lastAt: ev.at, text, count: 1 });
+    rows.push({ from: ev.version, to: ev.version, actor: ev.actor, type: ev.type, at: ev.at,
+                lastAt: ev.at, text, model: ev.data && ev.data.model, count: 1, items: [] });
+    rows[rows.length - 1].items.push({ ev, text });
   }
+  // Only real bursts are folded; a few quick actions stay one row each.
+  for (let i = rows.length - 1; i >= 0; i--) {
+    const r = rows[i];
+    if (r.count > 1 && r.count < MIN_BATCH) {
+      rows.splice(i, 1, ...r.items.map(({ ev, text }) => ({
+        from: ev.version, to: ev.version, actor: ev.actor, type: ev.type, at: ev.at, text, count: 1 })));
+    }
+  }
+  const rowText = (r) => (r.count > 1 ? batchText(r) : r.text);
   const rowEls = [];
   for (const r of rows) {
-    const text = r.count > 1 ? `${r.text.replace(/ proposed .*/, " proposed")} ${r.count} pre-labels` : r.text;
     const btn = h("button", { type: "button", class: "tl-row", dataset: { from: r.from, to: r.to },
                               onclick: () => setVersion(r.to) },
       h("span", { class: "tl-version" }, r.count > 1 ? `v${r.from}–${r.to}` : `v${r.to}`),
-      h("span", { class: "tl-main" }, h("strong", {}, r.actor || "system"), " ", text),
+      h("span", { class: "tl-main" }, h("strong", {}, r.actor || "system"), " ", rowText(r)),
       h("time", { class: "tl-time muted", datetime: r.at }, formatTime(r.at)));
     rowEls.push([r, btn]);
     timeline.append(h("li", { class: `tl-item tl-${r.type}` }, btn));
@@ -100,7 +132,7 @@ export async function show(main, [imageId], app, query) {
     const ev = events.find((e) => e.version === v);
     const row = rowEls.find(([r]) => r.from <= v && v <= r.to);
     return `Version ${v} of ${last}` + (ev ? ` · ${ev.actor || "system"} · ${formatTime(ev.at)}` : "")
-      + (row ? ` — ${row[0].count > 1 ? row[0].text.replace(/ proposed .*/, " proposed pre-labels") : row[0].text}` : "");
+      + (row ? ` — ${rowText(row[0])}` : "");
   }
 
   function setVersion(v) {
