@@ -11,6 +11,7 @@ import { STATUS_NAMES } from "../charts.js";
 import { toast } from "../toast.js";
 import { goToNext, queueKind } from "./queue.js";
 import { loadPicture } from "../picture.js";
+import { annotationKeys } from "./annotate_keys.js";
 
 const TOOLS = [
   ["select", "Select", "V", "Select, move and resize"],
@@ -82,7 +83,13 @@ export async function show(main, [imageId], app) {
     editor.renderer.options.showLabels = namesToggle.checked;
     editor.renderer.invalidateLabels();
   });
-  const help = new Shortcuts(shortcutTable(), { first: (e) => !e.ctrlKey && !e.metaKey && editor.tool.key(e) });
+  const help = new Shortcuts(annotationKeys({
+    editor, stage, canEdit: Boolean(role),
+    act: { pickClass, nextPrelabel, acceptAbove, cycle, arrow, undo: doUndo, redo: doRedo,
+           stepOpacity, submit, nextImage: () => goToNext(app, project.id, kind, imageId),
+           history: () => app.navigate(`#/images/${imageId}/history`),
+           toggleHelp: () => (helpDialog.open ? helpDialog.close() : helpDialog.showModal()) },
+  }), { first: (e) => !e.ctrlKey && !e.metaKey && editor.tool.key(e) });
   const helpDialog = help.helpDialog();
   main.append(helpDialog);
   toolbar.append(
@@ -353,54 +360,6 @@ export async function show(main, [imageId], app) {
     const r = editor.redoLast();
     if (r === null) toast("Nothing to redo.");
     refreshSoon();
-  }
-
-  function shortcutTable() {
-    const editing = () => Boolean(role);
-    // Tab and Space keep their usual meaning (move focus, press a button) off the canvas.
-    const onCanvas = () => document.activeElement === stage || document.activeElement === document.body;
-    const busyTool = () => editor.tool.busy;
-    const table = [
-      { group: "Tools", keys: ["V"], label: "Select, move, resize", run: () => editor.setTool("select") },
-      { group: "Tools", keys: ["B"], label: "Box", run: () => editor.setTool("box"), when: editing },
-      { group: "Tools", keys: ["P"], label: "Polygon (Enter closes, Backspace removes the last point)", run: () => editor.setTool("polygon"), when: editing },
-      { group: "Tools", keys: ["O"], label: "Point", run: () => editor.setTool("point"), when: editing },
-      { group: "Tools", keys: ["E"], label: "Extreme points: 4 clicks make a box", run: () => editor.setTool("extreme"), when: editing },
-      { group: "Tools", keys: ["Escape"], label: "Cancel drawing, else clear the selection",
-        run: () => { if (editor.tool !== editor.tools.select) editor.setTool("select"); else editor.select([]); } },
-      { group: "Labels", keys: ["1"], display: "1 … 9", label: "Pick a class (and relabel the selection)", run: (e) => pickClass(editor.classes[Number(e.key) - 1]) },
-      ...[2, 3, 4, 5, 6, 7, 8, 9].map((n) => ({ group: "Labels", keys: [String(n)], hidden: true, label: "",
-                                                 run: () => editor.classes[n - 1] && pickClass(editor.classes[n - 1]) })),
-      { group: "Labels", keys: ["A"], label: "Accept the selected pre-label(s)", when: editing,
-        run: () => { const n = editor.accept(editor.selection); if (n) nextPrelabel(); } },
-      { group: "Labels", keys: ["Shift+A"], label: "Accept all pre-labels above the score threshold", when: editing, run: () => acceptAbove() },
-      { group: "Labels", keys: ["N"], label: "Next pre-label (highest score first)", run: () => nextPrelabel(1) },
-      { group: "Labels", keys: ["Shift+N"], label: "Previous pre-label", run: () => nextPrelabel(-1) },
-      { group: "Labels", keys: ["Delete", "Backspace"], label: "Delete the selection (rejects a pre-label)", when: () => editing() && !busyTool(),
-        run: () => editor.remove(editor.selection) },
-      { group: "Labels", keys: ["Tab"], label: "Select the next object (on the canvas; elsewhere Tab moves the focus)",
-        run: () => cycle(1), when: onCanvas },
-      { group: "Labels", keys: ["Shift+Tab"], label: "Select the previous object", run: () => cycle(-1), when: onCanvas },
-      { group: "Labels", keys: ["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown"], label: "Move the selection 1 px (with Shift: 10 px); nothing selected: pan",
-        run: (e) => arrow(e, 1) },
-      ...["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown"].map((k) => ({ group: "Labels", keys: [`Shift+${k}`], hidden: true, label: "", run: (e) => arrow(e, 10) })),
-      { group: "History", keys: ["Ctrl+Z"], label: "Undo your last change", run: () => doUndo(), when: editing },
-      { group: "History", keys: ["Ctrl+Shift+Z", "Ctrl+Y"], label: "Redo", run: () => doRedo(), when: editing },
-      { group: "View", keys: ["F"], label: "Fit the image", run: () => editor.fit() },
-      { group: "View", keys: ["0"], label: "Actual size (1:1)", run: () => editor.actualSize() },
-      { group: "View", keys: ["+", "="], label: "Zoom in", run: () => editor.zoomIn() },
-      { group: "View", keys: ["-"], label: "Zoom out", run: () => editor.zoomOut() },
-      { group: "View", keys: ["Space"], label: "Hold and drag to pan (also: right or middle drag; wheel zooms)",
-        run: (e) => { if (!e.repeat) { editor.spaceDown = true; editor.setCursor("grab"); } }, when: onCanvas },
-      { group: "View", keys: ["H"], label: "Hide or show all labels", run: () => { const o = editor.renderer.options; o.showAnnotations = !o.showAnnotations; editor.renderer.invalidateLabels(); } },
-      { group: "View", keys: ["["], label: "Masks more transparent", run: () => stepOpacity(-0.1) },
-      { group: "View", keys: ["]"], label: "Masks more opaque", run: () => stepOpacity(0.1) },
-      { group: "Image", keys: ["Ctrl+Enter"], label: "Submit the image and open the next", run: () => submit(), when: editing },
-      { group: "Image", keys: ["Ctrl+ArrowRight"], label: "Next image (without submitting)", run: () => goToNext(app, project.id, kind, imageId) },
-      { group: "Image", keys: ["Y"], label: "History and replay of this image", run: () => app.navigate(`#/images/${imageId}/history`) },
-      { group: "Image", keys: ["?"], label: "Show this help", run: () => (helpDialog.open ? helpDialog.close() : helpDialog.showModal()) },
-    ];
-    return table;
   }
 
   function arrow(e, step) {

@@ -1,0 +1,53 @@
+// The annotation screen's keyboard table: handled by shortcuts.js, shown by the "?" overlay.
+
+/**
+ * ``editor``: the AnnotationEditor; ``stage``: the canvas element; ``canEdit``: whether this
+ * user may change labels; ``act``: the screen's actions (pickClass, nextPrelabel, acceptAbove,
+ * cycle, arrow, undo, redo, stepOpacity, submit, nextImage, history, toggleHelp).
+ */
+export function annotationKeys({ editor, stage, canEdit, act }) {
+  const editing = () => canEdit;
+  // Tab and Space keep their usual meaning (move focus, press a button) off the canvas.
+  const onCanvas = () => document.activeElement === stage || document.activeElement === document.body;
+  const busyTool = () => editor.tool.busy;
+  return [
+    { group: "Tools", keys: ["V"], label: "Select, move, resize", run: () => editor.setTool("select") },
+    { group: "Tools", keys: ["B"], label: "Box", run: () => editor.setTool("box"), when: editing },
+    { group: "Tools", keys: ["P"], label: "Polygon (Enter closes, Backspace removes the last point)", run: () => editor.setTool("polygon"), when: editing },
+    { group: "Tools", keys: ["O"], label: "Point", run: () => editor.setTool("point"), when: editing },
+    { group: "Tools", keys: ["E"], label: "Extreme points: 4 clicks make a box", run: () => editor.setTool("extreme"), when: editing },
+    { group: "Tools", keys: ["Escape"], label: "Cancel drawing, else clear the selection",
+      run: () => { if (editor.tool !== editor.tools.select) editor.setTool("select"); else editor.select([]); } },
+    { group: "Labels", keys: ["1"], display: "1 … 9", label: "Pick a class (and relabel the selection)", run: (e) => act.pickClass(editor.classes[Number(e.key) - 1]) },
+    ...[2, 3, 4, 5, 6, 7, 8, 9].map((n) => ({ group: "Labels", keys: [String(n)], hidden: true, label: "",
+                                               run: () => editor.classes[n - 1] && act.pickClass(editor.classes[n - 1]) })),
+    { group: "Labels", keys: ["A"], label: "Accept the selected pre-label(s)", when: editing,
+      run: () => { const n = editor.accept(editor.selection); if (n) act.nextPrelabel(); } },
+    { group: "Labels", keys: ["Shift+A"], label: "Accept all pre-labels above the score threshold", when: editing, run: () => act.acceptAbove() },
+    { group: "Labels", keys: ["N"], label: "Next pre-label (highest score first)", run: () => act.nextPrelabel(1) },
+    { group: "Labels", keys: ["Shift+N"], label: "Previous pre-label", run: () => act.nextPrelabel(-1) },
+    { group: "Labels", keys: ["Delete", "Backspace"], label: "Delete the selection (rejects a pre-label)", when: () => editing() && !busyTool(),
+      run: () => editor.remove(editor.selection) },
+    { group: "Labels", keys: ["Tab"], label: "Select the next object (on the canvas; elsewhere Tab moves the focus)",
+      run: () => act.cycle(1), when: onCanvas },
+    { group: "Labels", keys: ["Shift+Tab"], label: "Select the previous object", run: () => act.cycle(-1), when: onCanvas },
+    { group: "Labels", keys: ["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown"], label: "Move the selection 1 px (with Shift: 10 px); nothing selected: pan",
+      run: (e) => act.arrow(e, 1) },
+    ...["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown"].map((k) => ({ group: "Labels", keys: [`Shift+${k}`], hidden: true, label: "", run: (e) => act.arrow(e, 10) })),
+    { group: "History", keys: ["Ctrl+Z"], label: "Undo your last change", run: () => act.undo(), when: editing },
+    { group: "History", keys: ["Ctrl+Shift+Z", "Ctrl+Y"], label: "Redo", run: () => act.redo(), when: editing },
+    { group: "View", keys: ["F"], label: "Fit the image", run: () => editor.fit() },
+    { group: "View", keys: ["0"], label: "Actual size (1:1)", run: () => editor.actualSize() },
+    { group: "View", keys: ["+", "="], label: "Zoom in", run: () => editor.zoomIn() },
+    { group: "View", keys: ["-"], label: "Zoom out", run: () => editor.zoomOut() },
+    { group: "View", keys: ["Space"], label: "Hold and drag to pan (also: right or middle drag; wheel zooms)",
+      run: (e) => { if (!e.repeat) { editor.spaceDown = true; editor.setCursor("grab"); } }, when: onCanvas },
+    { group: "View", keys: ["H"], label: "Hide or show all labels", run: () => { const o = editor.renderer.options; o.showAnnotations = !o.showAnnotations; editor.renderer.invalidateLabels(); } },
+    { group: "View", keys: ["["], label: "Masks more transparent", run: () => act.stepOpacity(-0.1) },
+    { group: "View", keys: ["]"], label: "Masks more opaque", run: () => act.stepOpacity(0.1) },
+    { group: "Image", keys: ["Ctrl+Enter"], label: "Submit the image and open the next", run: () => act.submit(), when: editing },
+    { group: "Image", keys: ["Ctrl+ArrowRight"], label: "Next image (without submitting)", run: () => act.nextImage() },
+    { group: "Image", keys: ["Y"], label: "History and replay of this image", run: () => act.history() },
+    { group: "Image", keys: ["?"], label: "Show this help", run: () => act.toggleHelp() },
+];
+}
