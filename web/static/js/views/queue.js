@@ -34,14 +34,16 @@ export async function nextImage(projectId, kind, exclude = null) {
   return null;
 }
 
-export async function goToNext(app, projectId, kind, exclude = null) {
+/** Open the next image; ``replace``: instead of the current history entry (so Back does not
+ * land on a "next image" link that would forward again). */
+export async function goToNext(app, projectId, kind, exclude = null, { replace = false } = {}) {
   const next = await nextImage(projectId, kind, exclude);
   if (!next) {
     toast(kind === "review" ? "Nothing is waiting for review." : "No images left to label. Nice work!", { kind: "success" });
-    app.navigate(`#/projects/${projectId}`);
+    app.navigate(`#/projects/${projectId}`, { replace });
     return null;
   }
-  app.navigate(`#/images/${next.id}`);
+  app.navigate(`#/images/${next.id}`, { replace });
   return next;
 }
 
@@ -49,7 +51,7 @@ export async function show(main, [projectId], app, query) {
   const project = await api.project(projectId);
   const kind = queueKind(app.session, projectId);
   if (query.get("next")) {
-    const found = await goToNext(app, projectId, kind);
+    const found = await goToNext(app, projectId, kind, null, { replace: true });
     if (found) return null;
   }
   app.setCrumbs([["Projects", "#/projects"], [project.name]]);
