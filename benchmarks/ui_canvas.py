@@ -310,7 +310,8 @@ def main() -> None:
                 page.close()
             emit(bench="ui_canvas.load", boxes=args.boxes, ms=[round(v, 1) for v in loads],
                  median_ms=round(statistics.median(loads), 1), target_ms=1000,
-                 what="page load (warm browser cache) to first frame with image and all boxes",
+                 what="page load to the first frame with the image and all boxes "
+                      "(the first run with an empty browser cache)",
                  browser=browser.version)
             page = context.new_page()
             navs = [measure_navigation(page, base, seeded["project_id"], seeded["image_id"],
