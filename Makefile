@@ -27,8 +27,11 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
+# Browser tests run on their own: Playwright's sync API keeps an event loop running in its
+# worker for the whole session, which the asyncio-based realtime tests can't share.
 test: setup services lint typecheck
-	$(BIN)/pytest -q -n 2 --dist loadgroup -p no:cacheprovider
+	$(BIN)/pytest -q -n 2 --dist loadgroup -p no:cacheprovider -m "not browser"
+	$(BIN)/pytest -q -n 2 --dist loadgroup -p no:cacheprovider -m browser
 
 unit: setup
 	$(BIN)/pytest -q tests/unit
