@@ -18,6 +18,7 @@ from uuid import UUID
 from eventsourcing.persistence import StoredEvent
 
 from domain.application import Labeling
+from projections.event_table import EventTable
 from projections.projection import LoggedEvent
 
 
@@ -40,29 +41,13 @@ class LogReader:
 
     def __init__(self, app: Labeling) -> None:
         self.app = app
-        recorder: Any = app.recorder
-        self._datastore = recorder.datastore
-        table = recorder.events_table_name
-        if type(recorder).__module__.startswith("eventsourcing.postgres"):
-            schema = recorder.datastore.schema or "public"
-            self._sql = (f"SELECT notification_id, originator_id, originator_version, topic, "
-                         f"state FROM {schema}.{table} WHERE notification_id > %s "
-                         "ORDER BY notification_id LIMIT %s")
-            self._postgres = True
-        else:
-            self._sql = (f"SELECT rowid, originator_id, originator_version, topic, state "
-                         f"FROM {table} WHERE rowid > ? ORDER BY rowid LIMIT ?")
-            self._postgres = False
+        self.table = EventTable(app.recorder)
         self._streams: dict[Any, tuple[UUID, str]] = {}
 
-    def _rows(self, after: int, limit: int) -> list[Any]:
-        with self._datastore.transaction(commit=False) as c:
-            c.execute(self._sql, (after, limit))
-            rows = c.fetchall()
-        if self._postgres:
-            return [(r["notification_id"], r["originator_id"], r["originator_version"],
-                     r["topic"], bytes(r["state"])) for r in rows]
-        return [tuple(r) for r in rows]
+    def _rows(self, after: int, limit: int) -> list[tuple[Any, ...]]:
+        return self.table.select(
+            "SELECT {position}, originator_id, originator_version, topic, state FROM {table} "
+            "WHERE {position} > ? ORDER BY {position} LIMIT ?", (after, limit))
 
     def read(self, after: int, limit: int) -> LogBatch:
         rows = self._rows(after, limit)
@@ -76,6 +61,8 @@ class LogReader:
             if known is None:
                 uid = raw_id if isinstance(raw_id, UUID) else UUID(raw_id)
                 known = streams[raw_id] = (uid, str(uid))
+            if type(state) is not bytes:  # PostgreSQL answers a memoryview
+                state = bytes(state)
             try:
                 event: Any = to_event(StoredEvent(originator_id=known[0],
                                                   originator_version=version, topic=topic,

@@ -16,6 +16,7 @@ from eventsourcing.persistence import StoredEvent
 
 from domain.application import Labeling
 from domain.image import Image
+from projections.event_table import EventTable
 
 CHUNK = 500
 
@@ -25,13 +26,9 @@ class StreamLoader:
 
     def __init__(self, app: Labeling) -> None:
         self.app = app
-        recorder: Any = app.recorder
-        self.recorder = recorder
-        self.events_table: str = recorder.events_table_name
-        snapshots: Any = app.snapshots.recorder if app.snapshots is not None else None
-        self.snapshots_table: str | None = (
-            snapshots.events_table_name if snapshots is not None else None)
-        self.postgres = type(recorder).__module__.startswith("eventsourcing.postgres")
+        self.events = EventTable(app.recorder)
+        self.snapshots = (EventTable(app.snapshots.recorder) if app.snapshots is not None
+                          else None)
 
     def __call__(self, image_ids: Sequence[UUID]) -> dict[UUID, Image]:
         out: dict[UUID, Image] = {}
@@ -40,8 +37,8 @@ class StreamLoader:
         return out
 
     def _load(self, ids: list[UUID]) -> dict[UUID, Image]:
-        snapshots = self._latest_snapshots(ids) if self.snapshots_table else {}
-        rows = self._select(self.events_table, ids)
+        snapshots = self._latest_snapshots(ids) if self.snapshots is not None else {}
+        rows = self._select(self.events, ids)
         streams: dict[UUID, list[StoredEvent]] = {}
         for stored in rows:
             key = UUID(str(stored.originator_id))
@@ -63,33 +60,23 @@ class StreamLoader:
         return out
 
     def _latest_snapshots(self, ids: list[UUID]) -> dict[UUID, StoredEvent]:
-        assert self.snapshots_table is not None
+        assert self.snapshots is not None
         latest: dict[UUID, StoredEvent] = {}
-        for stored in self._select(self.snapshots_table, ids):
+        for stored in self._select(self.snapshots, ids):
             key = UUID(str(stored.originator_id))
             have = latest.get(key)
             if have is None or stored.originator_version > have.originator_version:
                 latest[key] = stored
         return latest
 
-    def _select(self, table: str, ids: list[UUID]) -> list[StoredEvent]:
+    @staticmethod
+    def _select(table: EventTable, ids: list[UUID]) -> list[StoredEvent]:
         if not ids:
             return []
-        if self.postgres:
-            schema = self.recorder.datastore.schema or "public"
-            sql = (f"SELECT originator_id, originator_version, topic, state FROM "
-                   f"{schema}.{table} WHERE originator_id = ANY(%s) "
-                   "ORDER BY originator_id, originator_version")
-            with self.recorder.datastore.transaction(commit=False) as curs:
-                curs.execute(sql, (ids,))
-                return [StoredEvent(originator_id=r["originator_id"],
-                                    originator_version=r["originator_version"],
-                                    topic=r["topic"], state=bytes(r["state"]))
-                        for r in curs.fetchall()]
-        marks = ",".join("?" * len(ids))
-        sql = (f"SELECT originator_id, originator_version, topic, state FROM {table} "
-               f"WHERE originator_id IN ({marks}) ORDER BY originator_id, originator_version")
-        with self.recorder.datastore.transaction(commit=False) as curs:
-            curs.execute(sql, [i.hex for i in ids])
-            return [StoredEvent(originator_id=UUID(r[0]), originator_version=r[1], topic=r[2],
-                                state=r[3]) for r in curs.fetchall()]
+        rows = table.select(
+            "SELECT originator_id, originator_version, topic, state FROM {table} "
+            f"WHERE originator_id IN ({','.join('?' * len(ids))}) "
+            "ORDER BY originator_id, originator_version",
+            [table.stream_id(i) for i in ids])
+        return [StoredEvent(originator_id=UUID(str(r[0])), originator_version=r[1], topic=r[2],
+                            state=bytes(r[3])) for r in rows]

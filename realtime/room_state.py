@@ -20,6 +20,7 @@ from domain.command_pipeline import PositionLookup
 from domain.errors import Forbidden, NotFound, ValidationFailed
 from domain.event_view import describe
 from domain.image import IMAGE_STATUSES, Image
+from projections.event_table import EventTable
 from projections.read_models import ReadModels
 from realtime.protocol import Room, event_message, image_room
 from realtime.room_feed import RoomMessage
@@ -60,29 +61,7 @@ class RoomState:
         self.app = app
         self.positions = positions
         self.read = read
-        recorder: Any = app.recorder
-        table = recorder.events_table_name
-        if type(recorder).__module__.startswith("eventsourcing.postgres"):
-            schema = recorder.datastore.schema or "public"
-            self._around_sql = (
-                "SELECT MIN(CASE WHEN notification_id > %s THEN originator_version END), "
-                "MAX(CASE WHEN notification_id <= %s THEN originator_version END) "
-                f"FROM {schema}.{table} WHERE originator_id = %s")
-            self._after_sql = (
-                "SELECT notification_id AS position, originator_version, topic, state "
-                f"FROM {schema}.{table} WHERE originator_id = %s AND notification_id > %s "
-                "ORDER BY originator_version LIMIT %s")
-            self._postgres = True
-        else:
-            self._around_sql = (
-                "SELECT MIN(CASE WHEN rowid > ? THEN originator_version END), "
-                "MAX(CASE WHEN rowid <= ? THEN originator_version END) "
-                f"FROM {table} WHERE originator_id = ?")
-            self._after_sql = (
-                "SELECT rowid AS position, originator_version, topic, state "
-                f"FROM {table} WHERE originator_id = ? AND rowid > ? "
-                "ORDER BY originator_version LIMIT ?")
-            self._postgres = False
+        self.events = EventTable(app.recorder)
 
     def head(self) -> int:
         return int(self.app.recorder.max_notification_id() or 0)
@@ -129,36 +108,32 @@ class RoomState:
         to_event = self.app.mapper.to_domain_event
         room = image_room(image_id)
         messages = []
-        for row in rows:
-            position = int(row["position"])
-            event = to_event(StoredEvent(originator_id=image_id,
-                                         originator_version=row["originator_version"],
-                                         topic=row["topic"], state=bytes(row["state"])))
-            messages.append(RoomMessage(room, position,
-                                        event_message(room, describe(event, position))))
-        return MissedEvents(messages, int(rows[-1]["originator_version"]),
-                            messages[-1].position)
+        for position, version, topic, state in rows:
+            event = to_event(StoredEvent(originator_id=image_id, originator_version=version,
+                                         topic=topic, state=bytes(state)))
+            messages.append(RoomMessage(room, int(position),
+                                        event_message(room, describe(event, int(position)))))
+        return MissedEvents(messages, int(rows[-1][1]), messages[-1].position)
 
-    def _rows_after(self, image_id: UUID, after: int, limit: int) -> list[Any]:
-        recorder: Any = self.app.recorder
-        key: Any = image_id if self._postgres else image_id.hex
-        with recorder.datastore.transaction(commit=False) as curs:
-            curs.execute(self._after_sql, (key, after, limit))
-            return list(curs.fetchall())
+    def _rows_after(self, image_id: UUID, after: int, limit: int) -> list[tuple[Any, ...]]:
+        """``(position, version, topic, state)`` of the image's events after ``after``."""
+        return self.events.select(
+            "SELECT {position}, originator_version, topic, state FROM {table} "
+            "WHERE originator_id = ? AND {position} > ? ORDER BY originator_version LIMIT ?",
+            (self.events.stream_id(image_id), after, limit))
 
     def _versions_around(self, image_id: UUID, after: int) -> tuple[int | None, int | None]:
         """(first version after position ``after``, last version at or before it), read in
         one statement so both describe the same moment."""
-        recorder: Any = self.app.recorder
-        key: Any = image_id if self._postgres else image_id.hex
-        with recorder.datastore.transaction(commit=False) as curs:
-            curs.execute(self._around_sql, (after, after, key))
-            row = curs.fetchone()
-        if row is None:
+        rows = self.events.select(
+            "SELECT MIN(CASE WHEN {position} > ? THEN originator_version END), "
+            "MAX(CASE WHEN {position} <= ? THEN originator_version END) "
+            "FROM {table} WHERE originator_id = ?",
+            (after, after, self.events.stream_id(image_id)))
+        if not rows:
             return None, None
-        values = list(row.values()) if isinstance(row, dict) else list(row)
-        return (None if values[0] is None else int(values[0]),
-                None if values[1] is None else int(values[1]))
+        first, last = rows[0]
+        return (None if first is None else int(first), None if last is None else int(last))
 
     # -- project rooms ----------------------------------------------------------------------
 
