@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 from tqdm import tqdm
 
 from domain.errors import DomainError
-from web.image_inspection import inspect_image
+from web.image_uploads import StagedFile, register
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 BATCH = 200
@@ -32,36 +33,40 @@ def iter_image_files(paths: list[Path]) -> Iterator[Path]:
 def register_images(services: Any, project_id: str, items: list[tuple[str, bytes]],
                     actor: str) -> list[dict[str, Any]]:
     """Store image bytes content-addressed and record ImageAdded for new ones."""
-    files = []
-    for file_name, data in items:
-        info = inspect_image(data, services.settings.max_image_pixels)
-        sha = services.images.put(data)
-        files.append({"file_name": file_name, "sha256": sha, **info})
-    added, _ = services.app.add_images(project_id, files, actor)
-    return [{"id": str(img.id), "file_name": img.file_name, "width": img.width,
-             "height": img.height, "sha256": img.sha256, "created": created}
-            for img, created in added]
+    staged = [StagedFile(file_name=name, spool=io.BytesIO(data), size=len(data))
+              for name, data in items]
+    rows, _ = register(services.app, services.images, project_id, staged, actor,
+                       services.settings.max_image_pixels)
+    return rows
 
 
 def import_image_paths(services: Any, project_id: str, paths: list[Path], actor: str,
                        progress: bool = True) -> dict[str, Any]:
+    """Register files and folders in batches; files that are not images are reported and
+    skipped, the rest imported (the same checks as an HTTP upload)."""
     services.app.project(project_id)  # NotFound early
     files = list(iter_image_files(paths))
     report: dict[str, Any] = {"images": 0, "new": 0, "errors": []}
     with tqdm(total=len(files), unit="img", disable=not progress, file=sys.stderr) as bar:
         for start in range(0, len(files), BATCH):
-            batch: list[tuple[str, bytes]] = []
-            for path in files[start:start + BATCH]:
-                data = path.read_bytes()
+            chunk = files[start:start + BATCH]
+            staged = [StagedFile(file_name=p.name, path=p) for p in chunk]
+            while staged:
                 try:
-                    inspect_image(data, services.settings.max_image_pixels)
+                    rows, _ = register(services.app, services.images, project_id, staged,
+                                       actor, services.settings.max_image_pixels)
                 except DomainError as e:
-                    report["errors"].append({"file": str(path), "error": e.message})
+                    # ``register`` checks every file before storing any: drop the one it
+                    # names and try the rest again.
+                    bad = e.details.get("index")
+                    if not isinstance(bad, int):
+                        raise
+                    report["errors"].append({"file": str(staged[bad].path),
+                                             "error": e.message})
+                    del staged[bad]
                     continue
-                batch.append((path.name, data))
-            if batch:
-                added = register_images(services, project_id, batch, actor)
-                report["images"] += len(added)
-                report["new"] += sum(1 for a in added if a["created"])
-            bar.update(len(files[start:start + BATCH]))
+                report["images"] += len(rows)
+                report["new"] += sum(1 for r in rows if r["created"])
+                break
+            bar.update(len(chunk))
     return report
