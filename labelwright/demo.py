@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 from typing import Any
+from uuid import UUID
 
 from PIL import Image as PILImage
 
@@ -104,15 +105,15 @@ def create_demo(services: Any) -> dict[str, Any]:
         commands = [parse_prelabel({"type": "box", "label": label, "score": score,
                                     "geometry": {"x": x, "y": y, "w": w, "h": h}}, *MODEL)
                     for label, x, y, w, h, score in boxes]
-        result = pipeline.execute(_uuid(images[file_name]), commands, model)
+        result = pipeline.execute(UUID(images[file_name]), commands, model)
         proposed[file_name] = [e["data"]["annotation_id"] for e in result.events]
     coins = [parse_prelabel({"type": "mask", "label": "coin", "score": score,
                              "geometry": {"rle": mask}}, "demo-segmenter", "0.3")
              for mask, score in _coin_masks()]
-    pipeline.execute(_uuid(images["coins.png"]), coins, model)
+    pipeline.execute(UUID(images["coins.png"]), coins, model)
 
     def act(file_name: str, user: str, raw: dict[str, Any]) -> None:
-        pipeline.execute(_uuid(images[file_name]), [parse_command(raw)], Actor(user))
+        pipeline.execute(UUID(images[file_name]), [parse_command(raw)], Actor(user))
 
     chelsea, coffee, rocket = proposed["chelsea.png"], proposed["coffee.png"], proposed[
         "rocket.jpg"]
@@ -136,8 +137,3 @@ def create_demo(services: Any) -> dict[str, Any]:
     marker.write_text(json.dumps(info))
     return {**info, "logins": LOGINS}
 
-
-def _uuid(image_id: str) -> Any:
-    from uuid import UUID
-
-    return UUID(image_id)
