@@ -19,7 +19,7 @@ import queue
 import random
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 
 MAX_BATCH = 512
 RETRIES = 30
+# A backlog this long is a bulk write (an import, a pre-label job), not people labelling.
+BULK_BACKLOG = 64
 
 
 class PositionLookup(Protocol):
@@ -121,8 +123,10 @@ class CommandPipeline:
         self.assist = assist or AssistEngine()
         self._cache: OrderedDict[UUID, Image] = OrderedDict()
         self._cache_size = cache_size
-        self._queue: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Request | list[_Request] | None] = queue.SimpleQueue()
+        self._pending: deque[_Request] = deque()  # taken from the queue, not yet written
         self._thread: threading.Thread | None = None
+        self._in_hand = 0  # requests of the batch being processed
 
     # -- public -------------------------------------------------------------------------------
 
@@ -140,19 +144,49 @@ class CommandPipeline:
     def submit(self, image_id: UUID, commands: Sequence[c.Command], actor: Actor
                ) -> Future[CommandResult]:
         """Queue one request (its commands apply atomically); the future resolves on commit."""
+        request = self._request(image_id, commands, actor)
+        if not request.future.done():
+            self._enqueue(request)
+        return request.future
+
+    def submit_many(self, requests: Sequence[tuple[UUID, Sequence[c.Command]]], actor: Actor
+                    ) -> list[Future[CommandResult]]:
+        """Queue many requests at once (an import): the writer takes them as one backlog
+        instead of being woken for each, and the caller does not trade the GIL with it for
+        every request it queues."""
+        made = [self._request(iid, cmds, actor) for iid, cmds in requests]
+        self._enqueue([r for r in made if not r.future.done()])
+        return [r.future for r in made]
+
+    def _request(self, image_id: UUID, commands: Sequence[c.Command], actor: Actor
+                 ) -> _Request:
         future: Future[CommandResult] = Future()
+        request = _Request(image_id, list(commands), actor, future)
         if not commands:
             future.set_exception(ValidationFailed("no commands given", {"field": "commands"}))
-            return future
+            return request
         ids = [cmd.command_id for cmd in commands if cmd.command_id is not None]
         if len(ids) != len(set(ids)):
             future.set_exception(ValidationFailed("a command_id appears twice in one batch",
                                                   {"field": "command_id"}))
-            return future
-        self._queue.put(_Request(image_id, list(commands), actor, future))
+        return request
+
+    def _enqueue(self, item: _Request | list[_Request]) -> None:
+        if item == []:
+            return
+        self._queue.put(item)
         if self._thread is None:
             self.start()
-        return future
+
+    def backlog(self) -> int:
+        """Requests queued or being written (approximate: a bulk submission counts as one
+        until the writer takes it, a moment later; any thread may ask)."""
+        return self._queue.qsize() + len(self._pending) + self._in_hand
+
+    def bulk_writing(self) -> bool:
+        """Whether a bulk write is under way: background readers of the log (projections)
+        may step aside for it, so an import is not slowed by catching up with itself."""
+        return self.backlog() >= BULK_BACKLOG
 
     def execute(self, image_id: UUID, commands: Sequence[c.Command], actor: Actor,
                 timeout: float = 60.0) -> CommandResult:
@@ -161,21 +195,21 @@ class CommandPipeline:
     # -- writer -------------------------------------------------------------------------------
 
     def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            stop = False
-            while len(batch) < MAX_BATCH:
+        pending = self._pending
+        stop = False
+        while not (stop and not pending):
+            if not pending and not stop:
+                stop = self._take(self._queue.get(), pending)
+            while not stop:  # everything queued meanwhile
                 try:
-                    nxt = self._queue.get_nowait()
+                    item = self._queue.get_nowait()
                 except queue.Empty:
                     break
-                if nxt is None:
-                    stop = True
-                    break
-                batch.append(nxt)
+                stop = self._take(item, pending)
+            if not pending:
+                continue
+            batch = [pending.popleft() for _ in range(min(MAX_BATCH, len(pending)))]
+            self._in_hand = len(batch)
             try:
                 self._process(batch)
             except Exception as e:  # never let the writer die: fail the requests, go on
@@ -184,8 +218,19 @@ class CommandPipeline:
                 for req in batch:
                     if not req.future.done():
                         req.future.set_exception(e)
-            if stop:
-                return
+            finally:
+                self._in_hand = 0
+
+    @staticmethod
+    def _take(item: _Request | list[_Request] | None, pending: deque[_Request]) -> bool:
+        """Add a queue item to ``pending``; True if it is the stop signal."""
+        if item is None:
+            return True
+        if isinstance(item, list):
+            pending.extend(item)
+        else:
+            pending.append(item)
+        return False
 
     def _process(self, batch: list[_Request]) -> None:
         decided: list[_Request] = []
@@ -209,13 +254,13 @@ class CommandPipeline:
         events = [e for req in decided for e in req.events]
         if events:
             try:
-                recordings = self.app.events.put(events)
+                positions = self._store(events)
             except IntegrityError:
                 for iid in touched:
                     self._evict(iid)
                 self._one_by_one(decided)
                 return
-            self._finish(decided, [r.notification.id for r in recordings], touched)
+            self._finish(decided, positions, touched)
         else:
             self._finish(decided, [], touched)
 
@@ -238,7 +283,7 @@ class CommandPipeline:
                 try:
                     image = self._load(req.image_id)
                     self._decide(image, req)
-                    recordings = self.app.events.put(req.events) if req.events else []
+                    positions = self._store(req.events) if req.events else []
                 except IntegrityError:
                     self._evict(req.image_id)
                     if attempt == RETRIES - 1:
@@ -255,9 +300,19 @@ class CommandPipeline:
                     self._evict(req.image_id)
                     req.future.set_exception(e)
                 else:
-                    self._finish([req], [r.notification.id for r in recordings],
-                                 {req.image_id: image})
+                    self._finish([req], positions, {req.image_id: image})
                 break
+
+    def _store(self, events: list[Any]) -> list[int]:
+        """Append ``events`` in one transaction; their global positions, in order.
+
+        The recorder directly rather than ``app.events.put``, which also builds a
+        ``Recording`` and a ``Notification`` per event that nothing here reads."""
+        mapper = self.app.mapper
+        positions = self.app.recorder.insert_events([mapper.to_stored_event(e) for e in events])
+        if positions is None or len(positions) != len(events):
+            raise RuntimeError("the event store did not report the positions it assigned")
+        return list(positions)
 
     def _decide(self, image: Image, req: _Request,
                 projects: dict[str, Project] | None = None) -> None:

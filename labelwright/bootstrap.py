@@ -8,10 +8,12 @@ data dir is shared storage).
 
 from __future__ import annotations
 
+import gc
 from urllib.parse import unquote, urlparse
 
 from domain.application import Labeling
 from domain.command_pipeline import CommandPipeline
+from labelwright import event_store
 from labelwright.settings import Settings
 from migrations.apply import apply_migrations
 from projections.database import ViewDatabase
@@ -49,6 +51,7 @@ def event_store_env(settings: Settings) -> dict[str, str]:
         "POSTGRES_CONNECT_TIMEOUT": "10",
         # Keep the recorder's table lock (ids in commit order): never enable DB functions.
         "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
+        "APPLICATION_RECORDER_TOPIC": event_store.RECORDER_TOPIC,
     }
 
 
@@ -58,8 +61,24 @@ def view_database(settings: Settings) -> ViewDatabase:
     return ViewDatabase.postgres(settings.database_url)
 
 
+# Python's cyclic garbage collector runs a young collection every 700 net allocations and a
+# full one after every 100 young ones. The writer allocates a few dozen objects per event, so an
+# import of 6,000 pre-labels ran dozens of full collections over a heap that keeps growing
+# (cached images, read-model caches), and later imports got steadily slower (0.35 s, then
+# 0.45 s, then 0.5 s for 2,000 images). Nearly everything here is freed by reference counting;
+# collecting cycles less often costs a little memory and removes that cost. Objects alive
+# after start-up (modules, classes) are frozen out of the collections altogether.
+GC_THRESHOLDS = (50_000, 20, 100)
+
+
+def tune_garbage_collector() -> None:
+    gc.set_threshold(*GC_THRESHOLDS)
+    gc.freeze()
+
+
 def bootstrap(settings: Settings, *, background: bool = True, migrate: bool = True) -> Services:
     """Wire the application. ``background`` starts the writer and projection threads."""
+    tune_garbage_collector()
     settings = settings.with_secret()
     app = Labeling(env=event_store_env(settings))
     views = view_database(settings)
@@ -67,7 +86,7 @@ def bootstrap(settings: Settings, *, background: bool = True, migrate: bool = Tr
         apply_migrations(views)
     positions = EventPositions(app)
     pipeline = CommandPipeline(app, positions, bulk_loader=StreamLoader(app))
-    runner = ProjectionRunner(app, views)
+    runner = ProjectionRunner(app, views, step_aside=pipeline.bulk_writing)
     app.commit_listeners.append(runner.wake)
     read = ReadModels(views, runner)
     live = LiveCollaboration(app, pipeline, read, positions, redis_url=settings.redis_url,

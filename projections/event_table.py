@@ -20,7 +20,7 @@ class EventTable:
     def __init__(self, recorder: Any) -> None:
         self._datastore = recorder.datastore
         table: str = recorder.events_table_name
-        self.postgres = type(recorder).__module__.startswith("eventsourcing.postgres")
+        self.postgres = type(recorder.datastore).__module__.startswith("eventsourcing.postgres")
         if self.postgres:
             self.name = f"{recorder.datastore.schema or 'public'}.{table}"
             self.position = "notification_id"

@@ -49,7 +49,8 @@ class LiveCollaboration:
         feed = RoomFeed(app, watched=self.hub.watched,
                         any_project_watched=self.hub.any_project_watched)
         self.tail = LogTail(app, feed, self.hub.deliver,
-                            batch_size=batch_for_outbox(outbox_limit))
+                            batch_size=batch_for_outbox(outbox_limit),
+                            step_aside=pipeline.bulk_writing)
         self.redis_url = redis_url
         self.channel = f"{redis_prefix}:realtime"
         self.bus: RedisBus | None = None

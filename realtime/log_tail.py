@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from domain.application import Labeling
+from projections.runner import let_bulk_writes_pass
 from realtime.room_feed import RoomFeed, RoomMessage
 
 log = logging.getLogger(__name__)
@@ -47,8 +48,13 @@ class LogTail:
     event loop, in position order."""
 
     def __init__(self, app: Labeling, feed: RoomFeed, deliver: Deliver, *,
-                 batch_size: int = BATCH_SIZE, poll_interval: float = POLL_INTERVAL) -> None:
+                 batch_size: int = BATCH_SIZE, poll_interval: float = POLL_INTERVAL,
+                 step_aside: Callable[[], bool] | None = None) -> None:
+        """``step_aside``: while it answers True (a bulk write such as an import is under way
+        in this process), the tail waits before reading on, up to half a second; interactive
+        commands never trigger it."""
         self.app = app
+        self.step_aside = step_aside
         self.feed = feed
         self.deliver = deliver
         self.batch_size = batch_size
@@ -97,6 +103,7 @@ class LogTail:
     def _run(self) -> None:
         while not self._stopping.is_set():
             self._wakeup.clear()
+            let_bulk_writes_pass(self.step_aside, self._stopping)
             try:
                 progressed = self._step()
             except Exception:
@@ -115,7 +122,10 @@ class LogTail:
             return False
         to_event = self.app.mapper.to_domain_event
         messages: list[RoomMessage] = []
+        wants = self.feed.wants
         for n in notifications:
+            if not wants(n.originator_id):
+                continue
             try:
                 event: Any = to_event(n)
             except Exception:

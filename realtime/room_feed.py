@@ -55,6 +55,11 @@ class RoomFeed:
         self._images: OrderedDict[UUID, Image] = OrderedDict()
         self._cache_size = cache_size
 
+    def wants(self, originator_id: UUID | str) -> bool:
+        """Whether an event of this stream can make a message now; when not, the log tail
+        skips decoding it (an import of thousands of pre-labels nobody is watching)."""
+        return self.any_project_watched() or self.watched(image_room(originator_id))
+
     def messages(self, position: int, event: Any) -> list[RoomMessage]:
         if not is_image_event(event):
             return []

@@ -142,7 +142,9 @@ def record_prelabels(pipeline: CommandPipeline, plans: Iterable[tuple[UUID, list
                      username: str, timeout: float = 300.0) -> dict[str, Any]:
     """Submit every image's pre-labels (checked already, hence ``trusted``) and wait."""
     actor = Actor(username, trusted=True)
-    futures = [(len(cmds), pipeline.submit(iid, cmds, actor)) for iid, cmds in plans]
+    plans = list(plans)
+    futures = list(zip([len(cmds) for _, cmds in plans],
+                       pipeline.submit_many(plans, actor), strict=True))
     images = annotations = 0
     position: int | None = None
     for count, future in futures:

@@ -18,6 +18,7 @@ from domain.application import Labeling
 from domain.command_pipeline import Actor, CommandPipeline, CommandResult
 from domain.commands import Command, parse_command, parse_prelabel
 from domain.errors import DomainError
+from labelwright.event_store import RECORDER_TOPIC
 from projections.event_positions import EventPositions
 
 ANNOTATORS = ("ann", "bob", "cyd")
@@ -36,7 +37,9 @@ def postgres_env(dbname: str) -> dict[str, str]:
     return {"PERSISTENCE_MODULE": "eventsourcing.postgres", "POSTGRES_DBNAME": dbname,
             "POSTGRES_HOST": "127.0.0.1", "POSTGRES_PORT": "5432", "POSTGRES_USER": "postgres",
             "POSTGRES_PASSWORD": "", "POSTGRES_POOL_SIZE": "5", "POSTGRES_MAX_OVERFLOW": "5",
-            "POSTGRES_ENABLE_DB_FUNCTIONS": "n"}
+            "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
+            # The recorder the service uses (labelwright.bootstrap.event_store_env).
+            "APPLICATION_RECORDER_TOPIC": RECORDER_TOPIC}
 
 
 @dataclass
