@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from domain.command_pipeline import Actor, CommandPipeline
-from domain.commands import parse_command
+from domain.commands import parse_command, parse_prelabel
 from projections.event_positions import EventPositions
 from tests.domain.conftest import World
 
@@ -81,3 +81,31 @@ def test_two_writers_on_one_store_lose_nothing(world: World) -> None:
     stored = [cid for image_id in images
               for cid in world.app.image(image_id).command_log]
     assert sorted(stored) == sorted(acked)
+
+
+def test_a_bulk_submission_commits_each_request_once_and_on_its_own(world: World) -> None:
+    """``submit_many`` (imports): one queue item for the writer, but every request is still
+    its own atomic unit: an invalid one fails alone, the rest commit, in submission order."""
+    images = [world.add_image(f"{i:064x}") for i in range(700)]  # more than one batch
+    prelabel = parse_prelabel({"type": "box", "label": "cat", "score": 0.5,
+                               "geometry": {"x": 1, "y": 1, "w": 5, "h": 5}}, "m", "1")
+    bad = parse_prelabel({"type": "box", "label": "cat", "score": 0.5,
+                          "geometry": {"x": 1, "y": 1, "w": 500, "h": 5}}, "m", "1")
+    requests = [(iid, [prelabel, prelabel]) for iid in images]
+    requests[5] = (images[5], [prelabel, bad])  # the second fails: nothing of it is stored
+    requests.insert(9, (images[9], []))  # no commands: refused without reaching the writer
+    futures = world.pipeline.submit_many(requests, Actor("mgr", trusted=True))
+    assert len(futures) == len(requests)
+    outcomes = []
+    for future in futures:
+        try:
+            outcomes.append(future.result(60))
+        except Exception as e:
+            outcomes.append(e)
+    failed = [i for i, o in enumerate(outcomes) if isinstance(o, Exception)]
+    assert failed == [5, 9]
+    positions = [o.position for o in outcomes if not isinstance(o, Exception)]
+    assert positions == sorted(positions) and len(set(positions)) == len(positions)
+    assert len(world.app.image(images[5]).annotations) == 0
+    assert all(len(world.app.image(iid).annotations) == 2 for iid in images if iid != images[5])
+    assert world.pipeline.backlog() == 0 and not world.pipeline.bulk_writing()

@@ -7,7 +7,7 @@ import time
 
 from domain.command_pipeline import Actor
 from domain.commands import parse_command
-from projections.runner import all_projections
+from projections.runner import MAX_STEP_ASIDE, all_projections
 from tests.projections.conftest import Backends, Stack, dump
 
 ALL_TABLES = tuple(t for p in all_projections() for t in p.tables)
@@ -102,3 +102,28 @@ def test_wake_is_harmless_and_stop_is_idempotent(stack: Stack) -> None:
     stack.runner.start()
     stack.runner.stop()
     stack.runner.stop()
+
+
+def test_the_runner_steps_aside_for_bulk_writes_but_only_briefly(sqlite_backends: Backends
+                                                                 ) -> None:
+    """While the writer reports a bulk write, the background runner waits before each batch,
+    but never longer than MAX_STEP_ASIDE: a bulk write that never ends cannot starve the
+    read models."""
+    bulk = threading.Event()
+    stack = sqlite_backends.stack(poll_interval=0.02, step_aside=bulk.is_set)
+    work = stack.workload()
+    work.setup(projects=1)
+    work.add_images(3)
+    stack.runner.start()
+    assert stack.read.wait_for(stack.head(), timeout=10)
+
+    bulk.set()  # and it stays set
+    started = time.monotonic()
+    work.round()
+    assert stack.read.wait_for(stack.head(), timeout=10)
+    assert time.monotonic() - started >= MAX_STEP_ASIDE * 0.9
+
+    bulk.clear()
+    work.round()
+    assert stack.read.wait_for(stack.head(), timeout=10)
+    assert stack.runner.position == stack.head()
