@@ -35,6 +35,7 @@ from typing import Any
 
 from domain.application import Labeling
 from projections.annotator_metrics import AnnotatorMetrics
+from projections.bulk_yield import BulkWriteYield
 from projections.database import ViewDatabase
 from projections.image_history import ImageHistory
 from projections.image_labels import ImageLabels
@@ -48,9 +49,6 @@ log = logging.getLogger(__name__)
 BATCH_SIZE = 2000
 POLL_INTERVAL = 0.1
 MAX_BACKOFF = 30.0
-# How long the runner steps aside for a bulk write before it catches up regardless: read
-# models may lag an import by this much, never more, however long the import runs.
-MAX_STEP_ASIDE = 0.5
 
 
 def all_projections() -> list[Projection]:
@@ -68,22 +66,6 @@ class _State:
     retry_at: float = 0.0
 
 
-def let_bulk_writes_pass(bulk_writing: Callable[[], bool] | None, stopping: threading.Event,
-                         max_wait: float = MAX_STEP_ASIDE) -> None:
-    """Wait while ``bulk_writing()`` says a bulk write is under way, at most ``max_wait``.
-
-    For the background readers of the log (this runner, the realtime log tail). Python runs
-    one thread at a time, and every SQLite statement step or system call the writer makes
-    lets another thread in for up to a switch interval; an import with readers catching up
-    beside it ran at half speed."""
-    if bulk_writing is None:
-        return
-    deadline = time.monotonic() + max_wait
-    while bulk_writing() and time.monotonic() < deadline:
-        if stopping.wait(0.005):
-            return
-
-
 class ProjectionFailed(RuntimeError):
     """A projection could not apply a batch (raised by the synchronous methods only)."""
 
@@ -96,12 +78,10 @@ class ProjectionRunner:
                  batch_size: int = BATCH_SIZE, poll_interval: float = POLL_INTERVAL,
                  step_aside: Callable[[], bool] | None = None) -> None:
         """``step_aside``: asked before each background batch; while it answers True (a bulk
-        write is under way in this process) the runner waits, up to ``MAX_STEP_ASIDE``. On
-        two cores, a runner catching up in step with an import halves the import's speed
-        (both need the GIL); letting the import finish first costs the read models a short
-        lag, which ``min_position`` reads already wait out."""
+        write is under way in this process) the runner waits, within the budget of
+        ``projections.bulk_yield``. ``min_position`` reads wait the short lag out."""
         self.app = app
-        self.step_aside = step_aside
+        self._yield = BulkWriteYield(step_aside)
         self.db = db
         self.projections = list(projections) if projections is not None else all_projections()
         names = [p.name for p in self.projections]
@@ -224,7 +204,7 @@ class ProjectionRunner:
     def _run(self) -> None:
         while not self._stopping.is_set():
             self._wakeup.clear()
-            let_bulk_writes_pass(self.step_aside, self._stopping)
+            self._yield.wait(self._stopping)
             try:
                 self._ensure_ready()
                 progressed = self._step(synchronous=False)

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from domain.application import Labeling
-from projections.runner import let_bulk_writes_pass
+from projections.bulk_yield import BulkWriteYield
 from realtime.room_feed import RoomFeed, RoomMessage
 
 log = logging.getLogger(__name__)
@@ -51,10 +51,10 @@ class LogTail:
                  batch_size: int = BATCH_SIZE, poll_interval: float = POLL_INTERVAL,
                  step_aside: Callable[[], bool] | None = None) -> None:
         """``step_aside``: while it answers True (a bulk write such as an import is under way
-        in this process), the tail waits before reading on, up to half a second; interactive
-        commands never trigger it."""
+        in this process), the tail waits before reading on, within the budget of
+        ``projections.bulk_yield``; interactive commands never trigger it."""
         self.app = app
-        self.step_aside = step_aside
+        self._yield = BulkWriteYield(step_aside)
         self.feed = feed
         self.deliver = deliver
         self.batch_size = batch_size
@@ -103,7 +103,7 @@ class LogTail:
     def _run(self) -> None:
         while not self._stopping.is_set():
             self._wakeup.clear()
-            let_bulk_writes_pass(self.step_aside, self._stopping)
+            self._yield.wait(self._stopping)
             try:
                 progressed = self._step()
             except Exception:
