@@ -122,18 +122,35 @@ def multipart(files: list[tuple[str, bytes]]) -> tuple[bytes, str]:
 def seed_project(port: int, token: str, images: int, boxes_per_image: int = 3
                  ) -> dict[str, Any]:
     """A project with `images` uploaded images and pre-labels; returns ids and timings."""
+    pid = create_project(port, token)
+    image_ids = upload_images(port, token, pid, images)
+    imported = import_predictions(port, token, pid, image_ids, boxes_per_image)
+    return {"project_id": pid, "image_ids": image_ids, **imported}
+
+
+def create_project(port: int, token: str, name: str = "bench") -> str:
     status, project = request(port, "POST", "/api/v1/projects",
-                              {"name": "bench", "classes": ["car", "person", "dog"]}, token)
+                              {"name": name, "classes": ["car", "person", "dog"]}, token)
     assert status == 201, project
-    pid = project["id"]
+    return str(project["id"])
+
+
+def upload_images(port: int, token: str, pid: str, images: int, first: int = 0) -> list[str]:
+    """Upload `images` distinct PNGs (numbered from `first`) in requests of 100."""
     image_ids: list[str] = []
-    for start in range(0, images, 100):
+    for start in range(first, first + images, 100):
         body, ctype = multipart([(f"img{i}.png", png(i))
-                                 for i in range(start, min(images, start + 100))])
+                                 for i in range(start, min(first + images, start + 100))])
         status, out = request(port, "POST", f"/api/v1/projects/{pid}/images", raw=body,
                               token=token, content_type=ctype)
         assert status == 201, out
         image_ids += [img["id"] for img in out["images"]]
+    return image_ids
+
+
+def import_predictions(port: int, token: str, pid: str, image_ids: list[str],
+                       boxes_per_image: int = 3) -> dict[str, Any]:
+    """POST one predictions document for `image_ids`; its position and how long it took."""
     predictions = [{"image_id": iid, "annotations": [
         {"type": "box", "label": ["car", "person", "dog"][k % 3], "score": 0.3 + 0.2 * k,
          "geometry": {"x": 2 + 5 * k, "y": 3, "w": 20, "h": 15}}
@@ -144,8 +161,7 @@ def seed_project(port: int, token: str, images: int, boxes_per_image: int = 3
                            "predictions": predictions}, token)
     import_s = time.perf_counter() - t
     assert status == 200, out
-    return {"project_id": pid, "image_ids": image_ids, "import_seconds": import_s,
-            "position": out["position"]}
+    return {"import_seconds": import_s, "position": out["position"]}
 
 
 def emit(**fields: Any) -> None:

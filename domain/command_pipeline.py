@@ -34,7 +34,7 @@ from domain.assist import AssistEngine
 from domain.errors import DomainError, Forbidden, NotFound, ValidationFailed
 from domain.event_view import describe
 from domain.image import Image
-from domain.project import Project
+from domain.project import LabelSchema, Project
 from domain.roles import require, role_needed_for
 
 log = logging.getLogger(__name__)
@@ -95,6 +95,13 @@ class CommandResult:
                 "events": self.events}
 
 
+@dataclass(frozen=True, slots=True)
+class _Adopt:
+    """Images just created elsewhere in this process, for the writer's cache."""
+
+    images: tuple[Image, ...]
+
+
 @dataclass(slots=True)
 class _Request:
     image_id: UUID
@@ -123,7 +130,8 @@ class CommandPipeline:
         self.assist = assist or AssistEngine()
         self._cache: OrderedDict[UUID, Image] = OrderedDict()
         self._cache_size = cache_size
-        self._queue: queue.SimpleQueue[_Request | list[_Request] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Request | list[_Request] | _Adopt | None] = (
+            queue.SimpleQueue())
         self._pending: deque[_Request] = deque()  # taken from the queue, not yet written
         self._thread: threading.Thread | None = None
         self._in_hand = 0  # requests of the batch being processed
@@ -158,6 +166,14 @@ class CommandPipeline:
         self._enqueue([r for r in made if not r.future.done()])
         return [r.future for r in made]
 
+    def adopt(self, images: Sequence[Image]) -> None:
+        """Offer images this process has just created (uploads) to the writer's cache, so the
+        pre-labels usually imported right after them need no reload. Hand over only fresh
+        aggregates nobody else will touch; the writer keeps a cached image it already has. A
+        stale one is harmless: the store refuses its next version and the writer reloads."""
+        if images:
+            self._enqueue(_Adopt(tuple(images)))
+
     def _request(self, image_id: UUID, commands: Sequence[c.Command], actor: Actor
                  ) -> _Request:
         future: Future[CommandResult] = Future()
@@ -171,7 +187,7 @@ class CommandPipeline:
                                                   {"field": "command_id"}))
         return request
 
-    def _enqueue(self, item: _Request | list[_Request]) -> None:
+    def _enqueue(self, item: _Request | list[_Request] | _Adopt) -> None:
         if item == []:
             return
         self._queue.put(item)
@@ -221,12 +237,16 @@ class CommandPipeline:
             finally:
                 self._in_hand = 0
 
-    @staticmethod
-    def _take(item: _Request | list[_Request] | None, pending: deque[_Request]) -> bool:
+    def _take(self, item: _Request | list[_Request] | _Adopt | None,
+              pending: deque[_Request]) -> bool:
         """Add a queue item to ``pending``; True if it is the stop signal."""
         if item is None:
             return True
-        if isinstance(item, list):
+        if isinstance(item, _Adopt):
+            for image in item.images:
+                if image.id not in self._cache:
+                    self._remember(image.id, image)
+        elif isinstance(item, list):
             pending.extend(item)
         else:
             pending.append(item)
@@ -235,7 +255,7 @@ class CommandPipeline:
     def _process(self, batch: list[_Request]) -> None:
         decided: list[_Request] = []
         touched: dict[UUID, Image] = self._preload(batch)
-        projects: dict[str, Project] = {}
+        projects: dict[str, tuple[Project, LabelSchema]] = {}
         for req in batch:
             try:
                 image = touched.get(req.image_id) or self._load(req.image_id)
@@ -315,7 +335,7 @@ class CommandPipeline:
         return list(positions)
 
     def _decide(self, image: Image, req: _Request,
-                projects: dict[str, Project] | None = None) -> None:
+                projects: dict[str, tuple[Project, LabelSchema]] | None = None) -> None:
         seen = [image.seen_command(cmd.command_id) for cmd in req.commands]
         if any(s is not None for s in seen):
             if not all(s is not None for s in seen):
@@ -325,11 +345,13 @@ class CommandPipeline:
             req.repeat_of = (min(s[0] for s in spans), max(s[1] for s in spans))
             return
         # A batch reads each project once (roles and classes as of the batch's start).
-        project = projects.get(image.project_id) if projects is not None else None
-        if project is None:
+        known = projects.get(image.project_id) if projects is not None else None
+        if known is None:
             project = self.app.project(image.project_id)
+            known = (project, project.schema())
             if projects is not None:
-                projects[image.project_id] = project
+                projects[image.project_id] = known
+        project, schema = known
         if not req.actor.trusted:
             role = project.role_of(req.actor.username)
             if role is None and not req.actor.is_admin:
@@ -337,7 +359,6 @@ class CommandPipeline:
             for cmd in req.commands:
                 require(role, role_needed_for(cmd.type), is_admin=req.actor.is_admin,
                         what=f"a {cmd.type} command")
-        schema = project.schema()
         if len(req.commands) == 1:
             # Every decision validates fully before it triggers an event, so a failing single
             # command leaves the image untouched.

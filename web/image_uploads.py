@@ -21,6 +21,7 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from domain.application import Labeling
+from domain.command_pipeline import CommandPipeline
 from domain.errors import DomainError
 from web.errors import ApiError
 from web.image_files import ImageStore
@@ -241,9 +242,11 @@ def _image_files(folder: Path, real_roots: Sequence[Path]) -> list[Path]:
 
 
 def register(app: Labeling, store: ImageStore, project_id: str, files: Sequence[StagedFile],
-             actor: str, max_pixels: int) -> tuple[list[dict[str, Any]], int | None]:
+             actor: str, max_pixels: int, pipeline: CommandPipeline | None = None
+             ) -> tuple[list[dict[str, Any]], int | None]:
     """Inspect every file, then store the bytes and record the images (blocking: run it in a
-    thread). Returns the public rows in the order of ``files`` and the last position."""
+    thread). Returns the public rows in the order of ``files`` and the last position. The
+    new images are offered to ``pipeline``'s cache (pre-labels usually follow uploads)."""
     infos: list[dict[str, Any]] = []
     for i, staged in enumerate(files):
         data = staged.read()
@@ -265,6 +268,8 @@ def register(app: Labeling, store: ImageStore, project_id: str, files: Sequence[
                 raise ApiError("conflict", f"{staged.file_name!r} changed while it was "
                                "imported", {"file_name": staged.file_name})
     added, position = app.add_images(project_id, infos, actor)
+    if pipeline is not None:
+        pipeline.adopt([img for img, created in added if created])
     rows = [{"id": str(img.id), "file_name": img.file_name, "width": img.width,
              "height": img.height, "sha256": img.sha256, "content_type": img.content_type,
              "created": created} for img, created in added]

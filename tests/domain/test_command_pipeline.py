@@ -109,3 +109,24 @@ def test_a_bulk_submission_commits_each_request_once_and_on_its_own(world: World
     assert len(world.app.image(images[5]).annotations) == 0
     assert all(len(world.app.image(iid).annotations) == 2 for iid in images if iid != images[5])
     assert world.pipeline.backlog() == 0 and not world.pipeline.bulk_writing()
+
+
+def test_adopted_images_serve_the_next_commands_and_a_stale_one_is_reloaded(world: World
+                                                                            ) -> None:
+    """Uploads hand their new aggregates to the writer's cache (``adopt``). A cached image
+    that another process has since changed must not lose that change: the store refuses the
+    stale version and the writer re-decides against a fresh load."""
+    (fresh, _), (stale, _) = world.app.add_images(world.project_id, [
+        {"file_name": f"{n}.png", "width": 100, "height": 80, "sha256": n * 64,
+         "content_type": "image/png"} for n in ("b", "c")], "mgr")[0]
+    world.pipeline.adopt([fresh, stale])
+    other_app = world.open_app()
+    other = CommandPipeline(other_app, EventPositions(other_app))
+    try:
+        theirs = other.execute(stale.id, [parse_command(_point(3))], Actor("bob"))
+    finally:
+        other.stop()
+    mine = world.pipeline.execute(stale.id, [parse_command(_point(4))], Actor("ann"))
+    assert (theirs.version, mine.version) == (2, 3)
+    assert len(world.app.image(stale.id).annotations) == 2
+    assert world.pipeline.execute(fresh.id, [parse_command(_point(5))], Actor("ann")).version == 2

@@ -40,7 +40,7 @@ async def add_images(request: Request) -> Response:
             files = await reader.read(request.stream())
             rows, position = await asyncio.to_thread(
                 register, services.app, services.images, project_id, files,
-                principal.username, settings.max_image_pixels)
+                principal.username, settings.max_image_pixels, services.pipeline)
         finally:
             reader.close()
     else:
@@ -53,7 +53,7 @@ async def add_images(request: Request) -> Response:
                                         settings.max_upload_bytes)
         rows, position = await asyncio.to_thread(
             register, services.app, services.images, project_id, files, principal.username,
-            settings.max_image_pixels)
+            settings.max_image_pixels, services.pipeline)
     return json_response({"images": rows, "position": position}, 201)
 
 
