@@ -21,6 +21,11 @@ from projections.event_table import EventTable
 CHUNK = 500
 
 
+def _stream(stored: StoredEvent) -> UUID:
+    oid = stored.originator_id
+    return oid if isinstance(oid, UUID) else UUID(oid)
+
+
 class StreamLoader:
     """Implements ``domain.command_pipeline.BulkLoader`` for SQLite and PostgreSQL."""
 
@@ -41,7 +46,7 @@ class StreamLoader:
         rows = self._select(self.events, ids)
         streams: dict[UUID, list[StoredEvent]] = {}
         for stored in rows:
-            key = UUID(str(stored.originator_id))
+            key = _stream(stored)
             snapshot = snapshots.get(key)
             if snapshot is None or stored.originator_version > snapshot.originator_version:
                 streams.setdefault(key, []).append(stored)
@@ -63,7 +68,7 @@ class StreamLoader:
         assert self.snapshots is not None
         latest: dict[UUID, StoredEvent] = {}
         for stored in self._select(self.snapshots, ids):
-            key = UUID(str(stored.originator_id))
+            key = _stream(stored)
             have = latest.get(key)
             if have is None or stored.originator_version > have.originator_version:
                 latest[key] = stored
@@ -73,10 +78,14 @@ class StreamLoader:
     def _select(table: EventTable, ids: list[UUID]) -> list[StoredEvent]:
         if not ids:
             return []
+        if table.postgres:  # one array parameter: psycopg parses no 500-placeholder query
+            where, params = "originator_id = ANY(?)", [list(ids)]
+        else:
+            where, params = (f"originator_id IN ({','.join('?' * len(ids))})",
+                             [table.stream_id(i) for i in ids])
         rows = table.select(
             "SELECT originator_id, originator_version, topic, state FROM {table} "
-            f"WHERE originator_id IN ({','.join('?' * len(ids))}) "
-            "ORDER BY originator_id, originator_version",
-            [table.stream_id(i) for i in ids])
-        return [StoredEvent(originator_id=UUID(str(r[0])), originator_version=r[1], topic=r[2],
-                            state=bytes(r[3])) for r in rows]
+            f"WHERE {where} ORDER BY originator_id, originator_version", params)
+        return [StoredEvent(originator_id=r[0] if type(r[0]) is UUID else UUID(r[0]),
+                            originator_version=r[1], topic=r[2], state=bytes(r[3]))
+                for r in rows]
