@@ -213,8 +213,10 @@ class CommandPipeline:
     def _run(self) -> None:
         pending = self._pending
         stop = False
-        while not (stop and not pending):
-            if not pending and not stop:
+        while True:
+            if not pending:
+                if stop:  # stop once everything taken before the signal is written
+                    return
                 stop = self._take(self._queue.get(), pending)
             while not stop:  # everything queued meanwhile
                 try:

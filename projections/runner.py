@@ -35,10 +35,10 @@ from typing import Any
 
 from domain.application import Labeling
 from projections.annotator_metrics import AnnotatorMetrics
-from projections.bulk_yield import BulkWriteYield
 from projections.database import ViewDatabase
 from projections.image_history import ImageHistory
 from projections.image_labels import ImageLabels
+from projections.log_follower import LogFollower
 from projections.log_reader import LogReader
 from projections.prelabel_audit import PrelabelAudit
 from projections.project_directory import ProjectDirectory
@@ -70,32 +70,28 @@ class ProjectionFailed(RuntimeError):
     """A projection could not apply a batch (raised by the synchronous methods only)."""
 
 
-class ProjectionRunner:
+class ProjectionRunner(LogFollower):
     """Runs projections over the event log: in the background, to the head, or from zero."""
+
+    thread_name = "projection-runner"
 
     def __init__(self, app: Labeling, db: ViewDatabase,
                  projections: Sequence[Projection] | None = None, *,
                  batch_size: int = BATCH_SIZE, poll_interval: float = POLL_INTERVAL,
                  step_aside: Callable[[], bool] | None = None) -> None:
-        """``step_aside``: asked before each background batch; while it answers True (a bulk
-        write is under way in this process) the runner waits, within the budget of
-        ``projections.bulk_yield``. ``min_position`` reads wait the short lag out."""
+        """``step_aside``: see ``LogFollower``; ``min_position`` reads wait the lag out."""
+        super().__init__(poll_interval, step_aside)
         self.app = app
-        self._yield = BulkWriteYield(step_aside)
         self.db = db
         self.projections = list(projections) if projections is not None else all_projections()
         names = [p.name for p in self.projections]
         if len(set(names)) != len(names):
             raise ValueError(f"projection names must be unique: {names}")
         self.batch_size = batch_size
-        self.poll_interval = poll_interval
         self._states = [_State(p, batch_size) for p in self.projections]
         self._for_update = " FOR UPDATE" if db.dialect == "postgres" else ""
         self._positions_changed = threading.Condition()
         self._work = threading.RLock()  # one batch at a time per process
-        self._wakeup = threading.Event()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
         self._ready = False
         self._reader = LogReader(app)
 
@@ -103,19 +99,8 @@ class ProjectionRunner:
 
     def start(self) -> None:
         """Start the background thread (idempotent)."""
-        if self._thread is not None:
-            return
-        self._stopping.clear()
-        self._thread = threading.Thread(target=self._run, name="projection-runner", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
         if self._thread is None:
-            return
-        self._stopping.set()
-        self._wakeup.set()
-        self._thread.join(timeout)
-        self._thread = None
+            self._launch()
 
     def wake(self, position: int | None = None) -> None:
         """Called after a local commit (``app.commit_listeners``): look at the log now."""
@@ -201,20 +186,9 @@ class ProjectionRunner:
 
     # -- the work loop --------------------------------------------------------------------------
 
-    def _run(self) -> None:
-        while not self._stopping.is_set():
-            self._wakeup.clear()
-            self._yield.wait(self._stopping)
-            try:
-                self._ensure_ready()
-                progressed = self._step(synchronous=False)
-            except Exception:
-                # The event store or view database is unreachable, say: keep polling.
-                log.exception("projection runner: reading the log failed; retrying")
-                self._stopping.wait(1.0)
-                continue
-            if not progressed:
-                self._wakeup.wait(self.poll_interval)
+    def _follow_step(self) -> bool:
+        self._ensure_ready()
+        return self._step(synchronous=False)
 
     def _ensure_ready(self) -> None:
         if self._ready:

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from domain.application import Labeling
-from projections.bulk_yield import BulkWriteYield
+from projections.log_follower import LogFollower
 from realtime.room_feed import RoomFeed, RoomMessage
 
 log = logging.getLogger(__name__)
@@ -43,30 +43,26 @@ def batch_for_outbox(outbox_limit: int) -> int:
 Deliver = Callable[[list[RoomMessage], int], None]
 
 
-class LogTail:
+class LogTail(LogFollower):
     """Follows the event log from a thread and feeds ``deliver(messages, position)`` on the
     event loop, in position order."""
+
+    thread_name = "log-tail"
 
     def __init__(self, app: Labeling, feed: RoomFeed, deliver: Deliver, *,
                  batch_size: int = BATCH_SIZE, poll_interval: float = POLL_INTERVAL,
                  step_aside: Callable[[], bool] | None = None) -> None:
-        """``step_aside``: while it answers True (a bulk write such as an import is under way
-        in this process), the tail waits before reading on, within the budget of
-        ``projections.bulk_yield``; interactive commands never trigger it."""
+        """``step_aside``: see ``LogFollower``."""
+        super().__init__(poll_interval, step_aside)
         self.app = app
-        self._yield = BulkWriteYield(step_aside)
         self.feed = feed
         self.deliver = deliver
         self.batch_size = batch_size
-        self.poll_interval = poll_interval
         self.fast_polling = False
         self._position = 0
-        self._wakeup = threading.Event()
-        self._stopping = threading.Event()
         # Bounds how far the tail may run ahead of a busy event loop: memory stays flat and
         # the loop is never buried under callbacks.
         self._in_flight = threading.BoundedSemaphore(MAX_BATCHES_IN_FLIGHT)
-        self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
@@ -83,39 +79,20 @@ class LogTail:
             return
         self._loop = loop
         self._position = self.head() if position is None else position
-        self._stopping.clear()
-        self._thread = threading.Thread(target=self._run, name="log-tail", daemon=True)
-        self._thread.start()
+        self._launch()
 
     def stop(self, timeout: float = 5.0) -> None:
-        if self._thread is None:
-            return
-        self._stopping.set()
-        self._wakeup.set()
-        self._thread.join(timeout)
-        self._thread = None
+        super().stop(timeout)
 
     def wake(self, position: int | None = None) -> None:
         """Thread-safe: look at the log now (``position``: the head someone committed)."""
         if position is None or position > self._position:
             self._wakeup.set()
 
-    def _run(self) -> None:
-        while not self._stopping.is_set():
-            self._wakeup.clear()
-            self._yield.wait(self._stopping)
-            try:
-                progressed = self._step()
-            except Exception:
-                # The store is unreachable, say: keep trying, the rooms only lag.
-                log.exception("log tail: reading the event log failed; retrying")
-                self._stopping.wait(1.0)
-                continue
-            if not progressed:
-                self._wakeup.wait(FAST_POLL_INTERVAL if self.fast_polling
-                                  else self.poll_interval)
+    def _idle_interval(self) -> float:
+        return FAST_POLL_INTERVAL if self.fast_polling else self.poll_interval
 
-    def _step(self) -> bool:
+    def _follow_step(self) -> bool:
         notifications = self.app.recorder.select_notifications(
             start=self._position + 1, limit=self.batch_size)
         if not notifications:

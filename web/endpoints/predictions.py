@@ -20,11 +20,9 @@ async def post_predictions(request: Request) -> Response:
     project_id = request.path_params["project_id"]
     await project_for(services, principal, project_id, "manager", "importing predictions")
     body = await read_json(request, services.settings.max_json_body)
-    # Images named by file name or COCO number are found through the image list projection,
-    # so let it catch up with everything committed so far (images uploaded a moment ago).
+    # Images are found through the image list projection; the importer lets it catch up
+    # with everything committed so far (images uploaded a moment ago) before reading it.
     await wait_for_min_position(request, services)
-    head = await asyncio.to_thread(services.app.recorder.max_notification_id)
-    await asyncio.to_thread(services.read.wait_for, head, 5.0)
     summary = await asyncio.to_thread(
         import_predictions, services.app, services.pipeline, services.read, project_id, body,
         principal.username, request.query_params.get("model"),
