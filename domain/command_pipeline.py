@@ -9,7 +9,8 @@ nothing of the batch was stored; every request of the batch is then re-decided a
 loaded images and saved on its own, retrying a few times ("reload and re-decide").
 
 A request is answered only after its events committed. A repeated ``command_id`` is answered
-with the original result and records nothing.
+with the original result and records nothing, once the request passed the same role checks as
+a new one and only to the user who first sent it (another user gets 409 ``conflict``).
 """
 
 from __future__ import annotations
@@ -114,6 +115,12 @@ class _Request:
 
 class Busy(DomainError):
     """Another writer kept changing the image; nothing was recorded, the client may retry."""
+
+    code = "conflict"
+
+
+class CommandIdTaken(DomainError):
+    """A ``command_id`` that another user already used on this image: nothing recorded."""
 
     code = "conflict"
 
@@ -338,14 +345,6 @@ class CommandPipeline:
 
     def _decide(self, image: Image, req: _Request,
                 projects: dict[str, tuple[Project, LabelSchema]] | None = None) -> None:
-        seen = [image.seen_command(cmd.command_id) for cmd in req.commands]
-        if any(s is not None for s in seen):
-            if not all(s is not None for s in seen):
-                raise ValidationFailed("this batch mixes new and already applied command_ids",
-                                       {"field": "command_id"})
-            spans = [s for s in seen if s is not None]
-            req.repeat_of = (min(s[0] for s in spans), max(s[1] for s in spans))
-            return
         # A batch reads each project once (roles and classes as of the batch's start).
         known = projects.get(image.project_id) if projects is not None else None
         if known is None:
@@ -354,13 +353,17 @@ class CommandPipeline:
             if projects is not None:
                 projects[image.project_id] = known
         project, schema = known
-        if not req.actor.trusted:
-            role = project.role_of(req.actor.username)
-            if role is None and not req.actor.is_admin:
-                raise Forbidden("you are not a member of this image's project")
-            for cmd in req.commands:
-                require(role, role_needed_for(cmd.type), is_admin=req.actor.is_admin,
-                        what=f"a {cmd.type} command")
+        # Authorise before looking at command ids: a repeat must never answer someone who
+        # could not have sent the command (it would hand them the first result's data).
+        self._authorise(project, req)
+        seen = [image.seen_command(cmd.command_id) for cmd in req.commands]
+        if any(s is not None for s in seen):
+            if not all(s is not None for s in seen):
+                raise ValidationFailed("this batch mixes new and already applied command_ids",
+                                       {"field": "command_id"})
+            spans = [s for s in seen if s is not None]
+            req.repeat_of = (min(s[0] for s in spans), max(s[1] for s in spans))
+            return
         if len(req.commands) == 1:
             # Every decision validates fully before it triggers an event, so a failing single
             # command leaves the image untouched.
@@ -379,6 +382,17 @@ class CommandPipeline:
                 image.__dict__.update(backup)
                 raise
         req.events = list(image.collect_events())
+
+    @staticmethod
+    def _authorise(project: Project, req: _Request) -> None:
+        if req.actor.trusted:
+            return
+        role = project.role_of(req.actor.username)
+        if role is None and not req.actor.is_admin:
+            raise Forbidden("you are not a member of this image's project")
+        for cmd in req.commands:
+            require(role, role_needed_for(cmd.type), is_admin=req.actor.is_admin,
+                    what=f"a {cmd.type} command")
 
     def _finish(self, decided: list[_Request], positions: list[int],
                 touched: dict[UUID, Image]) -> None:
@@ -410,6 +424,13 @@ class CommandPipeline:
         first, last = req.repeat_of
         try:
             events = list(self.app.image_events(req.image_id, first, last))
+            if any(e.actor != req.actor.username for e in events):
+                # Command ids are scoped to the image and the actor: someone else's id is
+                # neither replayed to them nor applied again.
+                req.future.set_exception(CommandIdTaken(
+                    "this command_id was already used on this image by another user; "
+                    "send the command with a new command_id", {"field": "command_id"}))
+                return
             where = self.positions(req.image_id, [e.originator_version for e in events])
             described = [describe(e, where[e.originator_version]) for e in events]
             req.future.set_result(CommandResult(

@@ -114,3 +114,48 @@ def test_without_base_revision_the_last_writer_wins_and_both_are_recorded(site: 
                               params={"min_position": last["position"]}))
     assert labels["annotations"][0]["label"] == "cat"
     assert labels["annotations"][0]["revision"] == 3
+
+
+def test_a_command_id_is_never_replayed_to_someone_who_may_not_send_the_command(
+        site: Site) -> None:
+    """Authorisation comes before the idempotency lookup: a member of another project, or an
+    annotator re-sending a reviewer's ``review``, gets 403, never the first result."""
+    pid_a = site.new_project()
+    iid = site.new_image(pid_a)
+    first = site.ok(site.command(iid, {"type": "create", "command_id": "a-1", "annotation": {
+        "type": "box", "label": "cat", "geometry": {"x": 1, "y": 1, "w": 4, "h": 4}}}))
+    site.ok(site.command(iid, {"type": "submit", "command_id": "a-2"}))
+    site.ok(site.command(iid, {"type": "review", "verdict": "approve",
+                               "command_id": "a-3"}, "reviewer"))
+    # Someone with a role in another project only.
+    site.ok(site.post("/users", json={"username": "bea", "password": "password123"}), 201)
+    site.tokens["bea"] = site.services.tokens.issue("bea")
+    pid_b = site.new_project(members=False)
+    site.ok(site.call("PUT", f"/projects/{pid_b}/members/bea", json={"role": "manager"}))
+    head = site.head()
+    for user in ("bea", "outsider"):
+        error = assert_error(site.command(iid, {"type": "create", "command_id": "a-1",
+                                                "annotation": {"type": "tag", "label": "dog",
+                                                               "geometry": {}}}, user),
+                             403, "forbidden")
+        assert first["events"][0]["data"]["annotation_id"] not in str(error)
+    assert_error(site.command(iid, {"type": "review", "verdict": "reject",
+                                    "command_id": "a-3"}, "annotator"), 403, "forbidden")
+    assert site.head() == head
+
+
+def test_a_command_id_is_scoped_to_the_user_who_sent_it(site: Site) -> None:
+    """Another member re-using someone's command id gets 409 and nothing is recorded; the
+    first sender still gets the first result."""
+    pid = site.new_project()
+    iid = site.new_image(pid)
+    body = {"type": "create", "command_id": "mine", "annotation": {
+        "type": "box", "label": "cat", "geometry": {"x": 1, "y": 1, "w": 4, "h": 4}}}
+    first = site.ok(site.command(iid, body, "annotator"))
+    head = site.head()
+    error = assert_error(site.command(iid, body, "reviewer"), 409, "conflict")
+    assert error["details"]["field"] == "command_id"
+    assert "events" not in str(error["details"])
+    assert_error(site.command(iid, body, "manager"), 409, "conflict")
+    assert site.ok(site.command(iid, body, "annotator")) == first
+    assert site.head() == head
