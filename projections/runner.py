@@ -26,6 +26,7 @@ projections carry on meanwhile.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -40,6 +41,7 @@ from projections.image_history import ImageHistory
 from projections.image_labels import ImageLabels
 from projections.log_follower import LogFollower
 from projections.log_reader import LogReader
+from projections.position_waiters import PositionWaiters
 from projections.prelabel_audit import PrelabelAudit
 from projections.project_directory import ProjectDirectory
 from projections.projection import LoggedEvent, Projection
@@ -91,6 +93,7 @@ class ProjectionRunner(LogFollower):
         self._states = [_State(p, batch_size) for p in self.projections]
         self._for_update = " FOR UPDATE" if db.dialect == "postgres" else ""
         self._positions_changed = threading.Condition()
+        self._waiters = PositionWaiters()  # async min_position waits (web requests)
         self._work = threading.RLock()  # one batch at a time per process
         self._ready = False
         self._reader = LogReader(app)
@@ -126,6 +129,17 @@ class ProjectionRunner(LogFollower):
                 lambda: min((s.position for s in self._states), default=0) >= position,
                 timeout,
             )
+
+    async def reached(self, position: int, timeout: float) -> bool:
+        """Like ``wait_for``, on an event loop and without holding a thread while waiting."""
+        if not self._ready:
+            await asyncio.to_thread(self._ensure_ready)
+        return await self._waiters.wait(position, timeout)
+
+    def _positions_moved(self) -> None:
+        """Tell every waiter; the caller holds ``_positions_changed``."""
+        self._positions_changed.notify_all()
+        self._waiters.reached(min((s.position for s in self._states), default=0))
 
     def head(self) -> int:
         return int(self.app.recorder.max_notification_id() or 0)
@@ -178,6 +192,7 @@ class ProjectionRunner(LogFollower):
                     s.failures = 0
                     s.retry_at = 0.0
                     s.batch_limit = self.batch_size
+                self._positions_moved()
         started = time.perf_counter()
         position = self.catch_up()
         log.info("rebuilt %s to position %d in %.1f s", name or "all projections", position,
@@ -210,7 +225,7 @@ class ProjectionRunner(LogFollower):
         with self._positions_changed:
             for s in self._states:
                 s.position = int(stored.get(s.projection.name, 0))
-            self._positions_changed.notify_all()
+            self._positions_moved()
 
     def _step(self, synchronous: bool) -> bool:
         """Apply one batch to every projection that is due; True if anything moved."""
@@ -279,7 +294,7 @@ class ProjectionRunner(LogFollower):
                     # Someone else (another process) moved it: adopt theirs, fetch from there.
                     s.position = stored[s.projection.name]
                     moved = True
-            self._positions_changed.notify_all()
+            self._positions_moved()
         for s in done:
             s.failures = 0
             s.batch_limit = min(self.batch_size, s.batch_limit * 2)

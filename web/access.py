@@ -18,6 +18,7 @@ from domain.project import Project
 from domain.roles import at_least
 from web.authentication import Authenticator, Principal
 from web.errors import ApiError
+from web.min_position import WAIT_SECONDS, WaitBudget
 from web.services import Services
 
 
@@ -114,14 +115,33 @@ def parse_int(request: Request, name: str, *, default: int | None = None,
 
 
 async def wait_for_min_position(request: Request, services: Services) -> None:
-    """Read-your-writes: answer only once the read models reached ``?min_position=P``."""
+    """Read-your-writes: answer only once the read models reached ``?min_position=P``.
+
+    Call it after the route's authorisation: a caller who may not read the resource is
+    refused at once, not after a wait. A position beyond the head of the log is 422 at once;
+    a wait costs no thread and each user has at most ``WAITS_PER_USER`` open (503 beyond)."""
     position = parse_int(request, "min_position")
-    if position is None:
+    if position is None or services.runner.position >= position:
         return
-    reached = await asyncio.to_thread(services.read.wait_for, position, 5.0)
+    head = int(await quick_query(services, services.runner.head))
+    if position > head:
+        raise ApiError("validation", f"min_position {position} is beyond the head of the log "
+                       f"({head}): no write has been acknowledged there yet",
+                       {"field": "min_position", "head": head})
+    principal = getattr(request.state, "principal", None)
+    who = principal.username if principal is not None else f"client:{_client_host(request)}"
+    budget: WaitBudget = request.app.state.wait_budget
+    with budget.hold(who) as allowed:
+        if not allowed:
+            raise ApiError("not_ready", f"you already have {budget.per_user} reads waiting "
+                           "for the read models; retry shortly",
+                           {"min_position": position}, headers={"Retry-After": "1"})
+        reached = await services.runner.reached(position, WAIT_SECONDS)
     if not reached:
         raise ApiError("not_ready", f"the read models have not reached position {position} "
                        "yet; retry shortly", {"min_position": position},
                        headers={"Retry-After": "1"})
 
 
+def _client_host(request: Request) -> str:
+    return request.client.host if request.client is not None else "unknown"

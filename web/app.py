@@ -25,6 +25,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp
 
 from web.authentication import Authenticator
 from web.endpoints import (
@@ -42,8 +43,10 @@ from web.endpoints import (
 )
 from web.errors import EXCEPTION_HANDLERS
 from web.login_throttle import LoginThrottle
+from web.min_position import WaitBudget
 from web.openapi import openapi_document
 from web.responses import JSONResponse
+from web.security_headers import SecurityHeaders
 from web.services import Services
 
 API_PREFIX = "/api/v1"
@@ -88,19 +91,31 @@ def live_lifespan(services: Services
     return lifespan
 
 
+class LabelwrightApp(Starlette):
+    """Starlette with ``SecurityHeaders`` outside everything, so that even the 500 answers of
+    its outermost error middleware carry them."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack())
+
+
 def create_app(services: Services) -> Starlette:
     """The ASGI app serving ``services``. The caller owns the services' lifecycle (it starts
     them before and shuts them down after serving)."""
     # Pillow's own bomb guard must not be stricter than ours, or an image within our limit
     # would be refused with a confusing warning-turned-error.
     PILImage.MAX_IMAGE_PIXELS = services.settings.max_image_pixels
-    app = Starlette(
+    app = LabelwrightApp(
         routes=[*health.routes, Mount(API_PREFIX, routes=api_routes()), *ui.routes],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=live_lifespan(services),
     )
     app.state.services = services
     app.state.authenticator = Authenticator(services.tokens, services.app)
-    app.state.login_throttle = LoginThrottle(services.settings.login_attempts_per_minute)
+    app.state.wait_budget = WaitBudget()
+    limits = services.settings
+    app.state.login_throttle = LoginThrottle(
+        limits.login_attempts_per_minute, 60.0, limits.login_attempts_per_account,
+        limits.login_account_window)
     app.state.openapi = openapi_document()
     return app

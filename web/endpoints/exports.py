@@ -49,7 +49,7 @@ async def export(request: Request) -> Response:
     # Both kinds of export read the projections (current rows, or which version each image
     # had at the position), so they must have caught up with the point exported.
     target = head if position is None else position
-    if not await asyncio.to_thread(services.read.wait_for, target, 30.0):
+    if not await services.runner.reached(target, 30.0):
         raise ApiError("not_ready", "the read models are still catching up; retry shortly",
                        {"position": target}, headers={"Retry-After": "2"})
     project = await asyncio.to_thread(services.read.project, project_id)

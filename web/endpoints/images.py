@@ -77,16 +77,16 @@ async def list_images(request: Request) -> Response:
 async def get_image(request: Request) -> Response:
     services = services_of(request)
     principal = authenticated(request)
-    await wait_for_min_position(request, services)
     image = await image_for(services, principal, request.path_params["image_id"])
+    await wait_for_min_position(request, services)
     return json_response(image)
 
 
 async def image_content(request: Request) -> Response:
     services = services_of(request)
     principal = authenticated(request)
-    await wait_for_min_position(request, services)
     image = await image_for(services, principal, request.path_params["image_id"])
+    await wait_for_min_position(request, services)
     sha = str(image["sha256"])
     # The bytes of a sha never change: clients may cache forever and revalidate for free.
     headers = {"etag": f'"{sha}"', "cache-control": "private, max-age=31536000, immutable"}

@@ -54,8 +54,8 @@ async def image_labels(request: Request) -> Response:
     principal = authenticated(request)
     image_id = request.path_params["image_id"]
     version = parse_int(request, "version", minimum=1)
-    await wait_for_min_position(request, services)
     await image_for(services, principal, image_id)
+    await wait_for_min_position(request, services)
     if version is not None:
         return json_response(await asyncio.to_thread(_as_of_version, services, image_id,
                                                      version))
@@ -71,8 +71,8 @@ async def history(request: Request) -> Response:
     image_id = request.path_params["image_id"]
     after = parse_int(request, "after", default=0)
     limit = parse_int(request, "limit", default=100, minimum=1, maximum=MAX_HISTORY_PAGE)
-    await wait_for_min_position(request, services)
     await image_for(services, principal, image_id)
+    await wait_for_min_position(request, services)
     events, next_after = await quick_query(services, services.read.history, image_id,
                                                 after, limit)
     return json_response({"events": events, "next_after": next_after})
