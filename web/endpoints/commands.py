@@ -18,7 +18,8 @@ from starlette.routing import Route
 from domain.application import parse_uuid
 from domain.commands import Command, parse_command
 from domain.errors import ValidationFailed
-from web.access import authenticated, services_of
+from web.access import authenticated, image_for, services_of
+from web.errors import ApiError
 from web.request_bodies import parse_json, read_body, require_json_content
 from web.responses import JSONResponse
 
@@ -75,9 +76,18 @@ async def post_commands(request: Request) -> Response:
     services = services_of(request)
     principal = authenticated(request)
     image_id = parse_uuid(request.path_params["image_id"], "image")
-    require_json_content(request)
-    body = parse_json(await read_body(request, services.settings.max_command_body))
-    commands = parse_commands(body)
+    try:
+        require_json_content(request)
+        commands = parse_commands(parse_json(
+            await read_body(request, services.settings.max_command_body)))
+    except (ValidationFailed, ApiError) as e:
+        if getattr(e, "code", None) != "validation":
+            raise
+        # Valid commands are authorised by the pipeline (no lookup on the hot path); a
+        # malformed one is refused for the caller's role first, so that someone with no
+        # role learns nothing from the validation message.
+        await image_for(services, principal, str(image_id))
+        raise
     future = services.pipeline.submit(image_id, commands, principal.actor)
     result = await asyncio.wrap_future(future)
     return JSONResponse(result.to_json())
