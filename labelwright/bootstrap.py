@@ -14,6 +14,7 @@ from urllib.parse import unquote, urlparse
 from domain.application import Labeling
 from domain.command_pipeline import CommandPipeline
 from labelwright import event_store
+from labelwright.data_dir import create_private_file, make_private_dir, tighten
 from labelwright.settings import Settings
 from migrations.apply import apply_migrations
 from projections.database import ViewDatabase
@@ -30,7 +31,9 @@ from web.services import Services
 def event_store_env(settings: Settings) -> dict[str, str]:
     """eventsourcing's configuration for the settings' event store."""
     if settings.database_url is None:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(settings.data_dir)
+        # SQLite would create it (and its -wal/-shm, which copy its mode) as the umask says.
+        create_private_file(settings.data_dir / "events.sqlite")
         return {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(settings.data_dir / "events.sqlite"),
@@ -57,6 +60,8 @@ def event_store_env(settings: Settings) -> dict[str, str]:
 
 def view_database(settings: Settings) -> ViewDatabase:
     if settings.database_url is None:
+        make_private_dir(settings.data_dir)
+        create_private_file(settings.data_dir / "views.sqlite")  # as events.sqlite above
         return ViewDatabase.sqlite(settings.data_dir / "views.sqlite")
     return ViewDatabase.postgres(settings.database_url)
 
@@ -80,6 +85,7 @@ def bootstrap(settings: Settings, *, background: bool = True, migrate: bool = Tr
     """Wire the application. ``background`` starts the writer and projection threads."""
     tune_garbage_collector()
     settings = settings.with_secret()
+    tighten(settings.data_dir)  # a data dir made before modes were set (labelwright.data_dir)
     app = Labeling(env=event_store_env(settings))
     views = view_database(settings)
     if migrate:

@@ -26,7 +26,13 @@ def serve(settings: Settings, host: str, port: int) -> int:
                             ws_ping_interval=PING_INTERVAL, ws_ping_timeout=PING_TIMEOUT,
                             # Per-connection deflate would compress each room message once
                             # per member and keep a compressor per socket (docs/realtime.md).
-                            ws_per_message_deflate=False)
+                            ws_per_message_deflate=False,
+                            # uvicorn believes X-Forwarded-For from 127.0.0.1 unless told
+                            # otherwise, which let any local process (or a same-host proxy
+                            # that does not overwrite the header) pick its client address
+                            # and dodge the login limits: only configured proxies count.
+                            proxy_headers=bool(settings.trusted_proxies),
+                            forwarded_allow_ips=list(settings.trusted_proxies))
     redact_tokens_in("uvicorn.error")  # after Config: it (re)configures uvicorn's logging
     server = uvicorn.Server(config)
     log.info("labelwright serving on http://%s:%s (%s mode, data in %s)", host, port,

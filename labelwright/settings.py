@@ -2,12 +2,50 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from labelwright.data_dir import make_private_dir
+
 DEFAULT_DATA_DIR = "./labelwright-data"
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env.get(name)
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, not {value!r}") from None
+    if number < 0:
+        raise ValueError(f"{name} must not be negative")
+    return number
+
+
+def parse_trusted_proxies(value: str) -> tuple[str, ...]:
+    """``LABELWRIGHT_TRUSTED_PROXIES``: comma-separated IP addresses and CIDR networks, or
+    ``*`` (every peer is a trusted proxy: only when nothing else can reach the port). A value
+    that is neither is an error here, where uvicorn would silently never match it."""
+    items: list[str] = []
+    for item in (part.strip() for part in value.split(",")):
+        if item == "*":
+            items.append(item)
+        if not item or item == "*":
+            continue
+        try:
+            if "/" in item:  # uvicorn wants the network's own address: 10.0.0.0/8
+                items.append(str(ipaddress.ip_network(item, strict=False)))
+            else:
+                items.append(str(ipaddress.ip_address(item)))
+        except ValueError:
+            raise ValueError(f"LABELWRIGHT_TRUSTED_PROXIES: {item!r} is not an IP address or "
+                             "a CIDR network") from None
+    return tuple(items)
 
 
 @dataclass(frozen=True)
@@ -27,7 +65,14 @@ class Settings:
     max_upload_request: int = 512 * 1024 * 1024
     max_image_pixels: int = 100_000_000  # decompression-bomb guard
     token_idle_days: int = 7
+    # Failed logins: per (username, address) per minute, and per username across addresses
+    # per login_account_window seconds (web.login_throttle; 0 turns the latter off).
     login_attempts_per_minute: int = 10
+    login_attempts_per_account: int = 50
+    login_account_window: float = 900.0
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (IPs or CIDRs, or "*").
+    # Empty: no proxy is trusted, the client address is the socket's peer.
+    trusted_proxies: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, data_dir: str | None = None, database_url: str | None = None,
@@ -42,6 +87,11 @@ class Settings:
             secret_key=env.get("LABELWRIGHT_SECRET_KEY") or None,
             import_dirs=tuple(Path(p) for p in (env.get("LABELWRIGHT_IMPORT_DIRS") or "").split(
                 os.pathsep) if p),
+            login_attempts_per_minute=_int(env, "LABELWRIGHT_LOGIN_ATTEMPTS_PER_MINUTE", 10),
+            login_attempts_per_account=_int(env, "LABELWRIGHT_LOGIN_ATTEMPTS_PER_ACCOUNT", 50),
+            login_account_window=float(_int(env, "LABELWRIGHT_LOGIN_ACCOUNT_WINDOW_SECONDS",
+                                            900)),
+            trusted_proxies=parse_trusted_proxies(env.get("LABELWRIGHT_TRUSTED_PROXIES") or ""),
         )
 
     @property
@@ -52,10 +102,11 @@ class Settings:
         """Settings with a secret key: the env's, or one generated once into the data dir."""
         if self.secret_key:
             return self
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.data_dir)
         path = self.data_dir / "secret_key"
         if not path.exists():
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.fchmod(fd, 0o600)  # whatever the umask
             with os.fdopen(fd, "w") as f:
                 f.write(secrets.token_urlsafe(48))
         return replace(self, secret_key=path.read_text().strip())

@@ -3,7 +3,8 @@
 A file's name is the SHA-256 of its bytes, so storing the same bytes twice is a no-op and a
 stored file never changes (which is what lets the content endpoint answer ``immutable``).
 Writes go to a temporary file in the target folder, are fsynced and then renamed into place, so
-a crash leaves either no file or the complete one, never a torn one.
+a crash leaves either no file or the complete one, never a torn one. Folders are created 0700
+and files 0600, whatever the umask.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from typing import BinaryIO
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _CHUNK = 1024 * 1024
+# Only the service's user may read the images (the data dir's modes: labelwright.data_dir).
+DIR_MODE = 0o700
+FILE_MODE = 0o600
 
 
 class ImageStore:
@@ -57,10 +61,11 @@ class ImageStore:
         # The name is known only after hashing, so stage in root/tmp (same filesystem, so the
         # final os.replace is still an atomic rename).
         target_dir = self.root / "tmp"
-        target_dir.mkdir(parents=True, exist_ok=True)
+        _make_dirs(target_dir)
         fd, tmp = tempfile.mkstemp(dir=target_dir, prefix=".incoming-")
         try:
             with os.fdopen(fd, "wb") as out:
+                os.fchmod(out.fileno(), FILE_MODE)
                 for chunk in iter(lambda: source.read(_CHUNK), b""):
                     digest.update(chunk)
                     out.write(chunk)
@@ -70,7 +75,7 @@ class ImageStore:
             if sha is not None and sha != actual:
                 raise ValueError("the bytes do not match the given sha256")
             final = self.path(actual)
-            final.parent.mkdir(parents=True, exist_ok=True)
+            _make_dirs(final.parent)
             os.replace(tmp, final)
             _fsync_dir(final.parent)
             return actual
@@ -80,11 +85,12 @@ class ImageStore:
 
     def _write(self, sha: str, parts: list[bytes]) -> None:
         final = self.path(sha)
-        final.parent.mkdir(parents=True, exist_ok=True)
+        _make_dirs(final.parent)
         # The temporary file sits beside the target so os.replace is an atomic rename.
         fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=".incoming-")
         try:
             with os.fdopen(fd, "wb") as out:
+                os.fchmod(out.fileno(), FILE_MODE)
                 for part in parts:
                     out.write(part)
                 out.flush()
@@ -94,6 +100,21 @@ class ImageStore:
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
+
+
+def _make_dirs(folder: Path) -> None:
+    """``folder`` and its missing parents, each created 0700 whatever the umask."""
+    try:
+        os.mkdir(folder, DIR_MODE)
+    except FileExistsError:
+        return
+    except FileNotFoundError:
+        _make_dirs(folder.parent)
+        try:
+            os.mkdir(folder, DIR_MODE)
+        except FileExistsError:
+            return
+    os.chmod(folder, DIR_MODE)  # mkdir's mode is filtered by the umask
 
 
 def _fsync_dir(folder: Path) -> None:

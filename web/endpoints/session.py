@@ -24,6 +24,8 @@ _DUMMY_HASH = ("$argon2id$v=19$m=65536,t=3,p=4$AdVomNOtxhjw8TfEnZ0RdA$"
 
 
 def _client(request: Request) -> str:
+    """The caller's address: the socket peer, or what a trusted proxy forwarded (uvicorn
+    rewrites the scope's client only for LABELWRIGHT_TRUSTED_PROXIES, labelwright.server)."""
     return request.client.host if request.client else "unknown"
 
 
@@ -35,12 +37,15 @@ async def login(request: Request) -> Response:
     if not isinstance(username, str) or not isinstance(password, str) or not username:
         raise ApiError("validation", "login needs a username and a password (strings)",
                        {"field": "username" if not isinstance(username, str) else "password"})
-    key = throttle.key(username, _client(request))
-    wait = throttle.retry_after(key)
-    if wait is not None:
+    client = _client(request)
+    limited = throttle.begin(username, client)  # counts as a failure until it succeeds
+    if limited is not None:
+        wait, scope = limited
         seconds = max(1, int(wait + 0.999))
-        raise ApiError("rate_limited", f"too many failed logins; retry in {seconds} s",
-                       {"retry_after": seconds}, headers={"Retry-After": str(seconds)})
+        whom = "from this address" if scope == "address" else "for this account"
+        raise ApiError("rate_limited", f"too many failed logins {whom}; retry in {seconds} s",
+                       {"retry_after": seconds, "limit": scope},
+                       headers={"Retry-After": str(seconds)})
     user = await asyncio.to_thread(services.app.find_user, username)
     if user is None:
         await asyncio.to_thread(verify_password, _DUMMY_HASH, password)
@@ -48,9 +53,8 @@ async def login(request: Request) -> Response:
     else:
         ok = await asyncio.to_thread(user.check_password, password)
     if not ok or user is None:
-        throttle.failed(key)
         raise ApiError("unauthorized", "wrong username or password")
-    throttle.succeeded(key)
+    throttle.succeeded(username, client)
     token = await asyncio.to_thread(services.tokens.issue, user.username, "login")
     response = json_response({"token": token, "username": user.username,
                               "is_admin": bool(user.is_admin)})
