@@ -15,10 +15,11 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application, Repository
 from eventsourcing.persistence import IntegrityError, Recording, Transcoder
 
-from domain.errors import NotFound, ValidationFailed
+from domain.errors import Conflict, NotFound, ValidationFailed
 from domain.image import Image, image_id_for
 from domain.project import Project
 from domain.roles import validate_role
+from domain.tokens import TOKEN_KINDS
 from domain.transcoding import OrjsonTranscoder
 from domain.user import User, user_id, validate_username
 
@@ -87,17 +88,60 @@ class Labeling(Application[UUID]):
         assert isinstance(user, User)
         return user
 
+    def user(self, username: object) -> User:
+        """The user called ``username`` (any case); NotFound if there is none."""
+        user = self.find_user(username) if isinstance(username, str) else None
+        if user is None:
+            raise NotFound(f"no user {username!r}", {"field": "username"})
+        return user
+
     def update_user(self, username: str, *, password: object = None,
                     is_admin: bool | None = None) -> User:
-        user = self.find_user(username)
-        if user is None:
-            raise NotFound(f"no user {username!r}")
+        user = self.user(username)
         if password is not None:
             user.change_password(password)
         if is_admin is not None:
             user.set_admin(is_admin)
         self.save(user)
         return user
+
+    # Account actions. Each returns the user and the global position of its last event (None
+    # when nothing changed); the caller also marks the user's rows in the token table revoked
+    # (``web.auth_tokens.TokenStore.revoke_user``), the aggregate being the backstop.
+
+    def disable_user(self, username: str, actor: str | None) -> tuple[User, int | None]:
+        """Disable an account: no login, no token accepted. An admin acting through the API
+        (``actor``) may not disable their own account, so the API can never leave no enabled
+        admin behind; the command line (``actor`` None) may."""
+        user = self.user(username)
+        if actor is not None and user.id == user_id(actor) and not user.disabled:
+            raise Conflict("you cannot disable your own account; another admin (or "
+                           "`labelwright user disable` on the server) can",
+                           {"username": user.username})
+        user.disable(actor)
+        return user, self._save(user)
+
+    def enable_user(self, username: str, actor: str | None) -> tuple[User, int | None]:
+        """Enable a disabled account again: its project roles are as they were; tokens issued
+        before it was enabled stay refused."""
+        user = self.user(username)
+        user.enable(actor)
+        return user, self._save(user)
+
+    def revoke_user_tokens(self, username: str, actor: str | None,
+                           kinds: Sequence[str] = TOKEN_KINDS) -> tuple[User, int | None]:
+        """Refuse every token of ``kinds`` (login sessions, API tokens) the user has now."""
+        user = self.user(username)
+        user.revoke_tokens(actor, kinds)
+        return user, self._save(user)
+
+    def reset_password(self, username: str, password: object, actor: str | None
+                       ) -> tuple[User, int | None]:
+        """Set a new password and end the user's login sessions (API tokens stay)."""
+        user = self.user(username)
+        user.change_password(password)
+        user.revoke_tokens(actor, ["login"])
+        return user, self._save(user)
 
     # -- projects -----------------------------------------------------------------------------
 
@@ -139,12 +183,25 @@ class Labeling(Application[UUID]):
 
     def set_member(self, project_id: str, username: str, role: object,
                    actor: str) -> tuple[Project, int | None]:
+        """Give ``username`` (any case) a role in the project, or remove them (``role`` None).
+
+        Members are recorded under the user's name as registered, which is what tokens carry
+        and roles are looked up by. Removing someone who is not a member is NotFound.
+        """
         if role is not None:
             validate_role(role)
-        if self.find_user(username) is None:
-            raise NotFound(f"no user {username!r}", {"field": "username"})
+        user = self.user(username)
         project = self.project(project_id)
-        project.set_member(username, role, actor)
+        name = user.username
+        # Entries under another spelling of the name (recorded before names were normalised)
+        # never granted anything: drop them so one entry per user is left.
+        strays = [m for m in project.members if m != name and user_id(m) == user.id]
+        if role is None and name not in project.members and not strays:
+            raise NotFound(f"{name!r} is not a member of this project",
+                           {"field": "username", "username": name})
+        for stray in strays:
+            project.set_member(stray, None, actor)
+        project.set_member(name, role, actor)
         return project, self._save(project)
 
     def _save(self, aggregate: Project | User) -> int | None:

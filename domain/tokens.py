@@ -10,6 +10,8 @@ import hashlib
 import secrets
 
 TOKEN_PREFIX = "lw_"
+# A login token comes from logging in and expires when idle; an API token lives until revoked.
+TOKEN_KINDS = ("login", "api")
 
 
 def new_token() -> str:

@@ -89,12 +89,62 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_user_disable(args: argparse.Namespace) -> int:
+    services = _services(args)
+    try:
+        user, position = services.app.disable_user(args.name, None)
+        revoked = services.tokens.revoke_user(user.username)
+        print(f"user {user.username} disabled" if position is not None
+              else f"user {user.username} was already disabled")
+        print(f"{revoked} token(s) revoked")
+    finally:
+        _close(services)
+    return 0
+
+
+def cmd_user_enable(args: argparse.Namespace) -> int:
+    services = _services(args)
+    try:
+        user, position = services.app.enable_user(args.name, None)
+        print(f"user {user.username} enabled" if position is not None
+              else f"user {user.username} was not disabled")
+    finally:
+        _close(services)
+    return 0
+
+
+def cmd_user_revoke_tokens(args: argparse.Namespace) -> int:
+    services = _services(args)
+    try:
+        user, _ = services.app.revoke_user_tokens(args.name, None)
+        revoked = services.tokens.revoke_user(user.username)
+        print(f"{revoked} token(s) of {user.username} revoked (login sessions and API "
+              "tokens)")
+    finally:
+        _close(services)
+    return 0
+
+
+def cmd_user_set_password(args: argparse.Namespace) -> int:
+    services = _services(args)
+    try:
+        user = services.app.user(args.name)  # an unknown name fails before the prompt
+        password = _read_password(args)
+        services.app.reset_password(user.username, password, None)
+        revoked = services.tokens.revoke_user(user.username, ["login"])
+        print(f"password of {user.username} set; {revoked} login session(s) ended")
+    finally:
+        _close(services)
+    return 0
+
+
 def cmd_token_create(args: argparse.Namespace) -> int:
     services = _services(args)
     try:
-        if services.app.find_user(args.name) is None:
-            raise DomainError(f"no user {args.name!r}")
-        token = services.tokens.issue(args.name, kind="api", name=args.label)
+        user = services.app.user(args.name)
+        if user.disabled:
+            raise DomainError(f"user {user.username} is disabled")
+        token = services.tokens.issue(user.username, kind="api", name=args.label)
         print(token)
     finally:
         _close(services)
@@ -255,6 +305,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--admin", action="store_true")
     p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     p.set_defaults(func=cmd_user_add)
+    for name, func, text in (
+            ("disable", cmd_user_disable, "disable a user: no login, every token of theirs "
+             "revoked; project roles stay"),
+            ("enable", cmd_user_enable, "enable a disabled user (old tokens stay revoked)"),
+            ("revoke-tokens", cmd_user_revoke_tokens,
+             "revoke every token of a user (login sessions and API tokens)"),
+            ("set-password", cmd_user_set_password,
+             "set a user's password (asks for it, or --password-stdin); ends their login "
+             "sessions")):
+        p = user.add_parser(name, help=text, description=text)
+        _common(p)
+        p.add_argument("name", help="username")
+        if name == "set-password":
+            p.add_argument("--password-stdin", action="store_true",
+                           help="read the password from stdin")
+        p.set_defaults(func=func)
 
     token = sub.add_parser("token", help="API tokens").add_subparsers(dest="action",
                                                                        required=True)

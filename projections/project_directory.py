@@ -23,7 +23,8 @@ def _json(value: Any) -> str:
 
 
 class ProjectDirectory(Projection):
-    """Projects with their label schema and members; users with their admin flag."""
+    """Projects with their label schema and members; users with their admin flag and
+    whether they are disabled."""
 
     name = "project_directory"
     tables = ("projects", "members", "users")
@@ -42,6 +43,9 @@ class ProjectDirectory(Projection):
             elif isinstance(e, User.AdminRightsSet):
                 cur.execute("UPDATE users SET is_admin = ? WHERE user_id = ?",
                             (int(e.is_admin), le.stream))
+            elif isinstance(e, (User.UserDisabled, User.UserEnabled)):
+                cur.execute("UPDATE users SET disabled = ? WHERE user_id = ?",
+                            (int(isinstance(e, User.UserDisabled)), le.stream))
 
     def _project_event(self, cur: Cursor, le: LoggedEvent, e: Any) -> None:
         project_id, position = le.stream, le.position

@@ -252,8 +252,9 @@ class ReadModels:
         return [{"project_id": r[0], "project_name": r[1], "role": r[2]} for r in rows]
 
     def users(self) -> list[dict[str, Any]]:
-        rows = self.db.query("SELECT username, is_admin FROM users ORDER BY username")
-        return [{"username": r[0], "is_admin": bool(r[1])} for r in rows]
+        rows = self.db.query("SELECT username, is_admin, disabled FROM users ORDER BY username")
+        return [{"username": r[0], "is_admin": bool(r[1]), "disabled": bool(r[2])}
+                for r in rows]
 
     def _projects(self, cur: Cursor, where: str, params: Sequence[Any]) -> list[dict[str, Any]]:
         cur.execute("SELECT project_id, name, classes, annotation_types, created_by, created_at "

@@ -8,6 +8,11 @@ The composition root builds one (``labelwright.bootstrap``) and registers ``comm
 commit listener; the web app starts it in its lifespan (it needs the running event loop) and
 stops it on shutdown. Without a Redis URL there is no bus: the log tail polls, which also
 picks up commits of other processes on the same store (imports, workers).
+
+Every ``RECHECK_SECONDS`` the credentials of every open connection are checked again (one
+worker-thread hop for all of them; the checks are served from the authenticator's caches), so a
+token revoked or a user disabled by any process loses its connections within that plus the
+caches' lifetime; ``recheck_user`` does it at once for a change made through this process.
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ from realtime.room_state import RoomState
 
 log = logging.getLogger(__name__)
 
+RECHECK_SECONDS = 1.0
+
 
 class LiveCollaboration:
     """Rooms, presence and fan-out for the WebSocket endpoint of one node."""
@@ -57,6 +64,7 @@ class LiveCollaboration:
         self.cluster: Cluster | None = None
         self.sessions: set[Any] = set()  # realtime.session.ClientSession, for shutdown
         self._conn_ids = itertools.count(1)
+        self._recheck: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._start_lock = threading.Lock()
         self._head_pending = False
@@ -87,6 +95,7 @@ class LiveCollaboration:
         position = await asyncio.to_thread(self.tail.head)
         self.hub.position = position
         self.tail.start(self._loop, position)
+        self._recheck = asyncio.create_task(self._recheck_forever(), name="ws-credentials")
         if self.bus is not None and self.cluster is not None:
             await self.bus.start()
             await self.cluster.start()
@@ -95,6 +104,9 @@ class LiveCollaboration:
 
     async def stop(self) -> None:
         """Tell every client to reconnect elsewhere (1012), then stop the tail and the bus."""
+        if self._recheck is not None:
+            self._recheck.cancel()
+            self._recheck = None
         for session in list(self.sessions):
             await session.close(CLOSE_SERVICE_RESTART, "service restart")
         if self.cluster is not None:
@@ -108,6 +120,46 @@ class LiveCollaboration:
         """Synchronous last resort (``labelwright.bootstrap.shutdown``): stop the tail thread
         if the lifespan did not."""
         self.tail.stop()
+
+    # -- credentials of open connections ----------------------------------------------------
+
+    async def recheck_user(self, username: str) -> None:
+        """Check the connections of ``username`` now (after revoking their tokens or disabling
+        them through this process) and close those whose credentials no longer hold."""
+        folded = username.casefold()
+        await self._recheck_sessions([s for s in self.sessions
+                                      if s.username.casefold() == folded])
+
+    async def _recheck_forever(self) -> None:
+        while True:
+            await asyncio.sleep(RECHECK_SECONDS)
+            try:
+                await self._recheck_sessions(list(self.sessions))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("re-checking the connections' credentials failed")
+
+    @staticmethod
+    async def _recheck_sessions(sessions: list[Any]) -> None:
+        sessions = [s for s in sessions if s.check_credentials is not None]
+        if not sessions:
+            return
+
+        def check() -> list[tuple[Any, str]]:
+            refused = []
+            for session in sessions:
+                try:
+                    reason = session.check_credentials()
+                except Exception:  # a store hiccup must not close everyone's connection
+                    log.exception("checking the credentials of %s failed", session.username)
+                    continue
+                if reason is not None:
+                    refused.append((session, reason))
+            return refused
+
+        for session, reason in await asyncio.to_thread(check):
+            session.revoke(reason)
 
     # -- wake-ups -------------------------------------------------------------------------------
 

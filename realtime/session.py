@@ -4,6 +4,11 @@ The receive loop checks each frame synchronously (size, JSON, op, fields), so a 
 is answered at once and costs nothing else; work that waits on a store or on the command
 pipeline runs in its own task, so a slow join never holds up the next message. Everything the
 connection is sent goes through its ``Outbox``.
+
+A connection outlives the token it was opened with, so ``check_credentials`` (given by the
+endpoint) is asked again and again by ``LiveCollaboration``: once the token is revoked or its
+user disabled, the connection is told (``error`` ``unauthorized``) and closed with 4401, and
+nothing it sends after that is acted on.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from realtime.outbox import Outbox
 from realtime.presence import FloodGuard, PresenceThrottle
 from realtime.protocol import (
     CLOSE_TOO_SLOW,
+    CLOSE_UNAUTHORIZED,
     MAX_MESSAGE_BYTES,
     MAX_ROOMS_PER_CONNECTION,
     ProtocolError,
@@ -66,8 +72,11 @@ class ClientSession:
     """The server side of one authenticated connection."""
 
     def __init__(self, live: LiveCollaboration, transport: Transport, username: str,
-                 is_admin: bool) -> None:
+                 is_admin: bool,
+                 check_credentials: Callable[[], str | None] | None = None) -> None:
         self.live = live
+        # Blocking (may read a store): None while the credentials hold, else why not.
+        self.check_credentials = check_credentials
         self.transport = transport
         self.actor = Actor(username, is_admin)
         self.outbox = Outbox(transport.send, live.outbox_limit)
@@ -78,6 +87,8 @@ class ClientSession:
         self._commands_in_flight = 0
         self._joins_in_flight = 0
         self._closing = False
+        self._revoked: str | None = None
+        self._writer: asyncio.Task[None] | None = None
         self._ops: dict[str, Callable[[dict[str, Any], Any], None]] = {
             "join": self._join, "leave": self._leave, "command": self._command,
             "presence": self._presence, "ping": self._ping,
@@ -93,6 +104,7 @@ class ClientSession:
         """Serve the connection until the client leaves or the server closes it."""
         self.live.sessions.add(self)
         writer = asyncio.create_task(self._write(), name=f"ws-writer-{self.member.conn_id}")
+        self._writer = writer
         try:
             while not self._closing:
                 frame = await self.transport.receive()
@@ -119,6 +131,27 @@ class ClientSession:
         self._closing = True
         with contextlib.suppress(Exception):
             await self.transport.close(code, reason)
+
+    def revoke(self, reason: str) -> None:
+        """The credentials no longer hold: say so, stop acting on messages, and close (4401)
+        once the error is written."""
+        if self._closing or self._revoked is not None:
+            return
+        self._revoked = reason
+        log.info("connection %d (%s): %s; closing it", self.member.conn_id, self.username,
+                 reason)
+        self.live.hub.disconnect(self.member)  # no more room traffic for this connection
+        self.outbox.drop_backlog()
+        self.outbox.put(error("unauthorized", reason), droppable=False)
+        self.outbox.close()
+        self._spawn(self._close_revoked(reason))
+
+    async def _close_revoked(self, reason: str) -> None:
+        writer = self._writer
+        if writer is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(writer), 2.0)
+        await self.close(CLOSE_UNAUTHORIZED, reason[:120])
 
     async def _write(self) -> None:
         try:
@@ -148,6 +181,8 @@ class ClientSession:
     def handle(self, frame: str | bytes) -> None:
         """Check and run one client frame; every refusal is answered with an ``error``."""
         ref = None
+        if self._revoked is not None:
+            return  # closing: nothing this connection sends is acted on any more
         try:
             if isinstance(frame, bytes):
                 raise invalid("messages are JSON text frames, not binary", "message")

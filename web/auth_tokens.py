@@ -4,6 +4,10 @@ A login token expires after ``idle_days`` without use; an API token lives until 
 request resolves its token, so resolution is served from a small in-process cache. The cache
 entry lives at most ``CACHE_TTL`` seconds, which bounds how long a revocation made by *another*
 process takes to bite; a revocation made through this store evicts the entry at once.
+
+An admin's revocation of all of a user's tokens (``revoke_user``) marks them revoked here; the
+authenticator also refuses tokens issued before the user's last ``SessionsRevoked`` (or while
+the account is disabled), from the User aggregate, so a row this missed cannot be used either.
 """
 
 from __future__ import annotations
@@ -14,10 +18,9 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from domain.tokens import new_token, token_hash
+from domain.tokens import TOKEN_KINDS, new_token, token_hash
 from projections.database import ViewDatabase
 
-TOKEN_KINDS = ("login", "api")
 CACHE_TTL = 5.0  # seconds; revocation elsewhere takes effect within this
 CACHE_SIZE = 10_000
 TOUCH_INTERVAL = timedelta(minutes=1)  # last_used_at is written at most this often
@@ -35,8 +38,18 @@ def _iso(at: datetime) -> str:
 class _Entry:
     username: str
     kind: str
+    created_at: datetime
     last_used: datetime
     cached_until: float  # time.monotonic()
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    """A live token: whose it is, its kind and when it was issued."""
+
+    username: str
+    kind: str
+    created_at: datetime
 
 
 class TokenStore:
@@ -64,6 +77,11 @@ class TokenStore:
 
     def resolve(self, token: str) -> str | None:
         """The username ``token`` belongs to, or None (unknown, revoked or expired)."""
+        info = self.lookup(token)
+        return None if info is None else info.username
+
+    def lookup(self, token: str) -> TokenInfo | None:
+        """Whose ``token`` is, its kind and issue time; None if unknown, revoked or expired."""
         if not token or len(token) > 512:
             return None
         key = token_hash(token)
@@ -86,7 +104,7 @@ class TokenStore:
             with self.db.transaction() as cur:
                 cur.execute("UPDATE auth_tokens SET last_used_at = ? WHERE token_hash = ?",
                             (_iso(now), key))
-        return entry.username
+        return TokenInfo(entry.username, entry.kind, entry.created_at)
 
     def revoke(self, token: str) -> bool:
         """Revoke ``token``; True if it named a live token."""
@@ -99,19 +117,41 @@ class TokenStore:
             cur.execute("UPDATE auth_tokens SET revoked = 1 WHERE token_hash = ?", (key,))
         return bool(row and row[0])
 
+    def revoke_user(self, username: str, kinds: tuple[str, ...] | list[str] = TOKEN_KINDS
+                    ) -> int:
+        """Revoke every live token of ``kinds`` belonging to ``username`` (any case); returns
+        how many. This process forgets them at once; other processes within ``CACHE_TTL``."""
+        chosen = [k for k in TOKEN_KINDS if k in kinds]
+        if not chosen:
+            return 0
+        folded = username.casefold()
+        with self._lock:
+            for key in [k for k, e in self._cache.items()
+                        if e.username.casefold() == folded and e.kind in chosen]:
+                del self._cache[key]
+        marks = ", ".join("?" * len(chosen))
+        # Usernames are ASCII (domain.user), so lower() is their case-folding in SQL too.
+        where = f"lower(username) = ? AND kind IN ({marks}) AND revoked = 0"
+        params = (folded, *chosen)
+        with self.db.transaction() as cur:
+            cur.execute(f"SELECT COUNT(*) FROM auth_tokens WHERE {where}", params)
+            row = cur.fetchone()
+            cur.execute(f"UPDATE auth_tokens SET revoked = 1 WHERE {where}", params)
+        return int(row[0]) if row else 0
+
     def _forget(self, key: str) -> None:
         with self._lock:
             self._cache.pop(key, None)
 
     def _load(self, key: str) -> _Entry | None:
         rows = self.db.query(
-            "SELECT username, kind, last_used_at FROM auth_tokens "
+            "SELECT username, kind, created_at, last_used_at FROM auth_tokens "
             "WHERE token_hash = ? AND revoked = 0", (key,))
         if not rows:
             return None
-        username, kind, last_used = rows[0][0], rows[0][1], rows[0][2]
-        entry = _Entry(str(username), str(kind), datetime.fromisoformat(str(last_used)),
-                       time.monotonic() + CACHE_TTL)
+        username, kind, created, last_used = rows[0]
+        entry = _Entry(str(username), str(kind), datetime.fromisoformat(str(created)),
+                       datetime.fromisoformat(str(last_used)), time.monotonic() + CACHE_TTL)
         with self._lock:
             self._cache[key] = entry
             while len(self._cache) > CACHE_SIZE:

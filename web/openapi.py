@@ -175,8 +175,23 @@ def _schemas() -> dict[str, Schema]:
             ["username", "is_admin", "projects"]),
         "NewUser": obj({"username": STR, "password": {"type": "string", "minLength": 8},
                         "is_admin": BOOL}, ["username", "password"], extra=False),
-        "User": obj({"username": STR, "is_admin": BOOL}, ["username", "is_admin"]),
+        "User": obj({"username": STR, "is_admin": BOOL,
+                     "disabled": {"type": "boolean",
+                                  "description": "a disabled user cannot log in and none of "
+                                  "their tokens works; their project roles stay"},
+                     "position": {**POSITION, "description": "global position of the event "
+                                  "recorded (account actions that changed something)"},
+                     "revoked_tokens": {"type": "integer", "minimum": 0,
+                                        "description": "revoke_tokens: how many live "
+                                        "tokens were revoked"}},
+                    ["username", "is_admin", "disabled"]),
         "UserList": obj({"users": {"type": "array", "items": ref("User")}}, ["users"]),
+        "NewPassword": obj({"password": {"type": "string", "minLength": 8,
+                                         "maxLength": 1024}}, ["password"], extra=False),
+        "PasswordChange": obj({"current_password": STR,
+                               "password": {"type": "string", "minLength": 8,
+                                            "maxLength": 1024}},
+                              ["current_password", "password"], extra=False),
         "Class": obj({"name": STR, "color": {"type": "string", "pattern": "^#[0-9a-fA-F]{6}$"},
                       "retired": BOOL}, ["name", "color", "retired"]),
         "NewClass": {"anyOf": [STR, obj({"name": STR, "color": STR}, ["name"], extra=False)]},
@@ -351,15 +366,58 @@ def _op(summary: str, ok: str, schema: Schema | None, *, status: str = "200",
     return op
 
 
+def _answers(op: dict[str, Any], code: str, description: str) -> dict[str, Any]:
+    """``op`` with the error response ``code`` described as ``description`` (plain Error)."""
+    op["responses"][code] = _response(description, ref("Error"))
+    return op
+
+
+def _account_paths() -> dict[str, Any]:
+    """Admins acting on an account (events on the User aggregate), and one's own password."""
+    user = [_param("username", "path", STR, "any case; the answer has it as registered")]
+    unknown = "no user of that name"
+    return {
+        "/users/{username}/disable": {"post": _answers(_answers(_op(
+            "Disable a user (admin): no login, every token of theirs stops working (also "
+            "after enabling); project roles stay", "the user (position: of the event; absent "
+            "if already disabled)", ref("User"), params=user,
+            errors=("401", "403", "404"), tag="users"), "404", unknown),
+            "409", "an admin cannot disable their own account")},
+        "/users/{username}/enable": {"post": _answers(_op(
+            "Enable a disabled user (admin); tokens from before stay revoked",
+            "the user (position absent if they were not disabled)", ref("User"),
+            params=user, errors=("401", "403", "404"), tag="users"), "404", unknown)},
+        "/users/{username}/revoke_tokens": {"post": _answers(_op(
+            "Revoke every token of a user (admin): login sessions and API tokens",
+            "the user, with revoked_tokens", ref("User"), params=user,
+            errors=("401", "403", "404"), tag="users"), "404", unknown)},
+        "/users/{username}/password": {"put": _answers(_op(
+            "Set a user's password (admin); their login sessions end, API tokens stay",
+            "the user", ref("User"), params=user, body=ref("NewPassword"),
+            errors=("401", "403", "404", "413", "415", "422"), tag="users"), "404", unknown)},
+        "/me/password": {"put": _answers(_answers(_op(
+            "Change one's own password (current_password proves it; failures count like "
+            "failed logins). Every login session of the caller ends; the answer is a new "
+            "login token (the session cookie is renewed when the call came with it)",
+            "a new login token", ref("LoginResult"), body=ref("PasswordChange"),
+            errors=("401", "403", "413", "415", "422", "429"), tag="session"),
+            "403", "a cookie-authenticated call from another origin"),
+            "422", "validation failed, or the current password is wrong "
+                   "(details.field = current_password)")},
+    }
+
+
 def _paths() -> dict[str, Any]:
     read_errors = (*_AUTH_ERRORS, "422", "503")
     write_errors = (*_AUTH_ERRORS, "413", "415", "422")
     image_params = [_IMAGE_ID, _MIN_POSITION]
     return {
-        "/auth/login": {"post": _op(
+        "/auth/login": {"post": _answers(_op(
             "Log in; also sets the HttpOnly session cookie lw_session", "a new login token",
             ref("LoginResult"), body=ref("LoginRequest"), public=True, tag="session",
-            errors=("401", "413", "415", "422", "429"))},
+            errors=("401", "413", "415", "422", "429")),
+            "403", "the password is right but the account is disabled (details.reason = "
+                   "disabled); a wrong password for it is the usual 401")},
         "/auth/logout": {"post": _op("Revoke the token (or session) used for this call",
                                      "revoked", obj({"revoked": BOOL}), errors=("401",),
                                      tag="session")},
@@ -373,6 +431,7 @@ def _paths() -> dict[str, Any]:
             "get": _op("List users (admin)", "the users", ref("UserList"),
                        params=[_MIN_POSITION], errors=("401", "403", "503"), tag="users"),
         },
+        **_account_paths(),
         "/projects": {
             "post": _op("Create a project (admin); the creator becomes its manager",
                         "created", ref("Project"), status="201", body=ref("NewProject"),
@@ -389,12 +448,17 @@ def _paths() -> dict[str, Any]:
                          errors=write_errors, tag="projects"),
         },
         "/projects/{project_id}/members/{username}": {
-            "put": _op("Set a member's role; null removes them (manager)", "the project",
-                       ref("Project"), params=[_PROJECT_ID, _param("username", "path", STR)],
-                       body=ref("MemberRole"), errors=write_errors, tag="projects"),
-            "delete": _op("Remove a member (manager)", "the project", ref("Project"),
-                          params=[_PROJECT_ID, _param("username", "path", STR)],
-                          errors=write_errors, tag="projects"),
+            "put": _answers(_op(
+                "Set a member's role; null removes them (manager). The name may be in any "
+                "case; the member is recorded under the name as registered", "the project",
+                ref("Project"), params=[_PROJECT_ID, _param("username", "path", STR)],
+                body=ref("MemberRole"), errors=write_errors, tag="projects"),
+                "404", "no such project or user (or, removing, not a member)"),
+            "delete": _answers(_op(
+                "Remove a member (manager); the name may be in any case", "the project",
+                ref("Project"), params=[_PROJECT_ID, _param("username", "path", STR)],
+                errors=write_errors, tag="projects"),
+                "404", "no such project or user, or the user is not a member"),
         },
         "/projects/{project_id}/images": {
             "post": _op(

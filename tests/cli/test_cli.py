@@ -92,3 +92,78 @@ def test_demo_import_export_and_projections(tmp_path: Path) -> None:
     lw(data, "export", project_id, "--include-proposed", "-o", str(after))
     assert after.read_bytes() == out.read_bytes()  # a rebuild changes nothing
     assert "up to date" in lw(data, "migrate").stdout
+
+
+def test_user_accounts_from_the_command_line_bite_in_a_running_service(tmp_path: Path) -> None:
+    """``user disable/enable/revoke-tokens/set-password`` run in their own process while a
+    service (this process) serves the same data dir: it enforces them within its caches'
+    lifetime."""
+    import time
+
+    import web.auth_tokens as auth_tokens
+    import web.authentication as authentication
+    from tests.web.conftest import Site, sqlite_settings
+
+    data = tmp_path / "data"
+    lw(data, "user", "add", "boss", "--admin", "--password-stdin", stdin="boss-password\n")
+    lw(data, "user", "add", "Carol", "--password-stdin", stdin="carol-password\n")
+    api = lw(data, "token", "create", "CAROL").stdout.strip()  # any case: Carol's token
+    bound = max(auth_tokens.CACHE_TTL, authentication.USER_CACHE_TTL) + 2.0
+    site = Site(sqlite_settings(data), create_users=False)
+    try:
+        def me(token: str) -> int:
+            return site.get("/me", None, headers={"Authorization": f"Bearer {token}"}
+                            ).status_code
+
+        def refused_in_time(token: str) -> None:
+            start = time.monotonic()
+            while me(token) != 401:
+                assert time.monotonic() - start < bound, "still accepted"
+                time.sleep(0.1)
+
+        def login(password: str, username: str = "carol") -> Any:
+            response = site.post("/auth/login", None, json={"username": username,
+                                                            "password": password})
+            site.client.cookies.clear()
+            return response
+
+        assert site.ok(site.get("/me", None, headers={"Authorization": f"Bearer {api}"})
+                       )["username"] == "Carol"
+        session = login("carol-password").json()["token"]
+        assert me(session) == 200
+
+        out = lw(data, "user", "revoke-tokens", "carol").stdout
+        assert "2 token(s) of Carol revoked" in out
+        refused_in_time(api)
+        refused_in_time(session)
+
+        assert lw(data, "user", "disable", "carol").stdout.startswith("user Carol disabled")
+        assert login("carol-password").status_code == 403
+        refused = lw(data, "token", "create", "carol", check=False)
+        assert refused.returncode == 2 and "disabled" in refused.stderr
+        assert "already disabled" in lw(data, "user", "disable", "carol").stdout
+        assert lw(data, "user", "enable", "carol").stdout.startswith("user Carol enabled")
+        session = login("carol-password").json()["token"]
+        assert me(session) == 200
+
+        out = lw(data, "user", "set-password", "carol", "--password-stdin",
+                 stdin="brand-new-password\n").stdout
+        assert "password of Carol set; 1 login session(s) ended" in out
+        refused_in_time(session)
+        assert login("carol-password").status_code == 401
+        assert me(login("brand-new-password").json()["token"]) == 200
+
+        for action in ("disable", "enable", "revoke-tokens"):
+            missing = lw(data, "user", action, "nobody", check=False)
+            assert missing.returncode == 2 and "no user 'nobody'" in missing.stderr
+        missing = lw(data, "user", "set-password", "nobody", "--password-stdin",
+                     stdin="whatever-password\n", check=False)
+        assert missing.returncode == 2 and "no user 'nobody'" in missing.stderr
+        boss = login("boss-password", "boss").json()["token"]
+        site.settle()  # this process's read models pick up the other process's events
+        users = site.ok(site.get("/users", None, headers={"Authorization": f"Bearer {boss}"},
+                                 params={"min_position": site.head()}))
+        assert {"username": "Carol", "is_admin": False, "disabled": False} in users["users"]
+    finally:
+        site.close()
+

@@ -145,12 +145,17 @@ def test_projects_members_and_users(worked: tuple[Stack, Workload]) -> None:
     assert read.roles_of("mgr")[0] == {"project_id": work.projects[0],
                                        "project_name": "Project 0", "role": "manager"}
     assert read.project("nope") is None
-    assert read.users() == [{"username": u, "is_admin": u == "mgr"}
+    assert read.users() == [{"username": u, "is_admin": u == "mgr", "disabled": False}
                             for u in sorted(("ann", "bob", "cyd", "rui", "mgr"))]
     stack.app.update_user("rui", is_admin=True)
     stack.app.update_project(work.projects[0], "mgr", {"name": "Renamed"})
+    stack.app.disable_user("cyd", "mgr")
+    stack.app.disable_user("bob", "mgr")
+    stack.app.enable_user("bob", None)
     stack.runner.catch_up()
-    assert {"username": "rui", "is_admin": True} in read.users()
+    assert {"username": "rui", "is_admin": True, "disabled": False} in read.users()
+    assert [u["username"] for u in read.users() if u["disabled"]] == ["cyd"]
+    assert read.roles_of("cyd")  # a disabled user keeps their roles
     assert read.project(work.projects[0])["name"] == "Renamed"  # type: ignore[index]
 
 

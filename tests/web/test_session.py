@@ -149,14 +149,14 @@ def test_admin_rights_follow_the_user(site: Site, monkeypatch: pytest.MonkeyPatc
     assert_error(site.get("/users", "manager"), 403, "forbidden")
     site.services.app.update_user("manager", is_admin=True)
     users = site.ok(site.get("/users", "manager", params={"min_position": site.head()}))
-    assert {"username": "manager", "is_admin": True} in users["users"]
+    assert {"username": "manager", "is_admin": True, "disabled": False} in users["users"]
     assert site.ok(site.get("/me", "manager"))["is_admin"] is True
 
 
 def test_admins_create_users_who_can_then_log_in(site: Site) -> None:
     created = site.ok(site.post("/users", json={"username": "newbie",
                                                 "password": "long-enough"}), 201)
-    assert created == {"username": "newbie", "is_admin": False}
+    assert created == {"username": "newbie", "is_admin": False, "disabled": False}
     site.ok(_login(site, "newbie", "long-enough"))
 
 

@@ -55,6 +55,10 @@ async def login(request: Request) -> Response:
     if not ok or user is None:
         raise ApiError("unauthorized", "wrong username or password")
     throttle.succeeded(username, client)
+    if user.disabled:
+        # Said only to someone who knows the password; anyone else gets the 401 above.
+        raise ApiError("forbidden", "this account is disabled; an admin can enable it",
+                       {"reason": "disabled"})
     token = await asyncio.to_thread(services.tokens.issue, user.username, "login")
     response = json_response({"token": token, "username": user.username,
                               "is_admin": bool(user.is_admin)})

@@ -5,7 +5,9 @@ of ``realtime.session``; rooms, presence and fan-out live in ``realtime``.
 
 The connection is accepted before authentication so a refusal can say why: an ``error`` with
 code ``unauthorized`` (or ``forbidden``), then close code 4401 (4403). Closing before accepting
-would leave a browser with a bare HTTP 403 and no reason.
+would leave a browser with a bare HTTP 403 and no reason. An open connection's token is
+checked again while it lasts (``credentials_check``): revoking it, or disabling its user,
+closes the connection with 4401.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+from collections.abc import Callable
 
 from starlette.requests import HTTPConnection
 from starlette.routing import WebSocketRoute
@@ -95,8 +98,24 @@ async def realtime_endpoint(websocket: WebSocket) -> None:
         return
     await live.start()  # no-op once the lifespan started it
     session = ClientSession(live, StarletteTransport(websocket), principal.username,
-                            principal.is_admin)
+                            principal.is_admin,
+                            credentials_check(websocket.app.state.authenticator, principal))
     await session.run()
+
+
+def credentials_check(authenticator: Authenticator, principal: Principal
+                      ) -> Callable[[], str | None]:
+    """Whether the connection's token still holds (revoked, expired, user disabled...): None,
+    or why not. Asked again and again while the connection is open (``realtime.live``)."""
+
+    def check() -> str | None:
+        try:
+            authenticator.principal(principal.token, principal.via_cookie)
+        except ApiError as e:
+            return e.message
+        return None
+
+    return check
 
 
 async def _refuse(websocket: WebSocket, code: str, message: str, close_code: int) -> None:
