@@ -1,4 +1,4 @@
-"""Every route × every kind of caller: the authorisation matrix, generated from the route table.
+"""Every route x every kind of caller: the authorisation matrix, generated from the route table.
 
 ``POLICY`` says, for each route of the app, the least a caller needs. The test walks the app's
 real route table (a route missing from ``POLICY`` fails it: a new route must state its policy)
