@@ -15,6 +15,8 @@ from domain.errors import ValidationFailed
 
 MAX_ID = 128
 MAX_COMMENT = 4000
+# Versions and revisions are 64-bit columns; a larger number is refused as it arrives.
+MAX_INT = 2**63 - 1
 ASSIST_MODES = ("extreme_points", "clicks", "box")
 
 
@@ -128,8 +130,8 @@ def _int(raw: dict[str, Any], key: str) -> int | None:
     value = raw.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise _fail(f"{key} must be a non-negative integer", key)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_INT:
+        raise _fail(f"{key} must be an integer between 0 and {MAX_INT}", key)
     return value
 
 

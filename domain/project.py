@@ -47,8 +47,10 @@ def parse_classes(raw: object, existing: int = 0) -> list[dict[str, str]]:
         if name in seen:
             raise ValidationFailed(f"class {name!r} is listed twice", {"field": "classes"})
         seen.add(name)
-        color = item.get("color") or _PALETTE[(existing + i) % len(_PALETTE)]
-        if not isinstance(color, str) or not _COLOR.match(color):
+        color = item.get("color")
+        if color is None or color == "":  # not {} or 0 or false: those are mistakes
+            color = _PALETTE[(existing + i) % len(_PALETTE)]
+        if not isinstance(color, str) or not _COLOR.fullmatch(color):
             raise ValidationFailed(
                 "color must look like #1f77b4", {"field": f"classes[{i}].color"}
             )

@@ -37,7 +37,8 @@ def user_id(username: str) -> UUID:
 
 
 def validate_username(username: object) -> str:
-    if not isinstance(username, str) or not _USERNAME.match(username):
+    # fullmatch: with match, "$" also matches before a final newline ("alice\n" passed).
+    if not isinstance(username, str) or not _USERNAME.fullmatch(username):
         raise ValidationFailed(
             "a username is 1-64 letters, digits, '_', '.', '@' or '-', starting with a letter "
             "or digit",

@@ -9,10 +9,12 @@ with no role in a project gets 403 ``forbidden`` for it (ids are unguessable UUI
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any, overload
 
 from starlette.requests import Request
 
+from domain.commands import MAX_INT  # the largest integer a request may carry (64-bit)
 from domain.errors import Forbidden
 from domain.project import Project
 from domain.roles import at_least
@@ -88,6 +90,9 @@ async def image_for(services: Services, principal: Principal, image_id: str,
     return image
 
 
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+
+
 @overload
 def parse_int(request: Request, name: str, *, default: int, minimum: int = 0,
               maximum: int | None = None) -> int: ...
@@ -100,17 +105,23 @@ def parse_int(request: Request, name: str, *, default: None = None, minimum: int
 
 def parse_int(request: Request, name: str, *, default: int | None = None,
               minimum: int = 0, maximum: int | None = None) -> int | None:
-    """An integer query parameter (422 ``validation`` if malformed or out of range)."""
+    """An integer query parameter (422 ``validation`` if malformed or out of range).
+
+    Plain ASCII digits only (``int()`` would also take ``1_000`` or Arabic-Indic digits), and
+    never beyond ``MAX_INT`` whatever ``maximum`` says: positions and versions are 64-bit
+    columns, and a larger number must be refused here, not overflow a database driver or the
+    JSON encoder later. The value is not echoed back in the error."""
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError("validation", f"{name} must be an integer", {"field": name}) from None
-    if value < minimum or (maximum is not None and value > maximum):
-        bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
+    top = MAX_INT if maximum is None else min(maximum, MAX_INT)
+    bound = f"an integer between {minimum} and {top}"
+    if not _INTEGER.fullmatch(raw):
         raise ApiError("validation", f"{name} must be {bound}", {"field": name})
+    value = int(raw) if len(raw) <= 24 else top + 1  # 24 digits are well past 2**63
+    if value < minimum or value > top:
+        raise ApiError("validation", f"{name} must be {bound}",
+                       {"field": name, "minimum": minimum, "maximum": top})
     return value
 
 

@@ -8,11 +8,14 @@ the transport.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Match, Mount, Route
+from starlette.types import Scope
 
 from domain.errors import DomainError
 from web.responses import json_response
@@ -91,7 +94,35 @@ async def on_http_exception(request: Request, exc: Exception) -> Response:
     else:
         message = str(exc.detail)
     headers = dict(exc.headers) if exc.headers else None
+    if exc.status_code == 405:
+        # Starlette fills Allow from the one Route that matched first; a path served by
+        # several Routes (GET and POST /users are two) must list the methods of all of them.
+        methods = allowed_methods(request.app.routes, _top_scope(request.scope))
+        if methods:
+            headers = {**(headers or {}), "Allow": ", ".join(sorted(methods))}
     return error_response(code, message, status=exc.status_code, headers=headers)
+
+
+def _top_scope(scope: Scope) -> Scope:
+    """The request's scope as the app's top router saw it (a Mount rewrites root_path)."""
+    root = scope.get("app_root_path", scope.get("root_path", ""))
+    return {"type": "http", "path": scope["path"], "root_path": root,
+            "method": scope.get("method", "GET")}
+
+
+def allowed_methods(routes: Iterable[BaseRoute], scope: Scope) -> set[str]:
+    """Every method some HTTP route among ``routes`` (and the Mounts' routes) serves on the
+    path of ``scope``."""
+    out: set[str] = set()
+    for route in routes:
+        match, child = route.matches(scope)
+        if match == Match.NONE:
+            continue
+        if isinstance(route, Mount):
+            out |= allowed_methods(route.routes, {**scope, **child})
+        elif isinstance(route, Route) and route.methods:
+            out |= route.methods
+    return out
 
 
 async def on_unexpected(request: Request, exc: Exception) -> Response:

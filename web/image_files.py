@@ -33,7 +33,7 @@ class ImageStore:
     def path(self, sha: str) -> Path:
         """Where the file for ``sha`` lives. Anything but 64 lowercase hex digits is refused,
         so a caller-supplied value can never point outside ``root``."""
-        if not isinstance(sha, str) or not _SHA256.match(sha):
+        if not isinstance(sha, str) or not _SHA256.fullmatch(sha):  # "$" passes a "\n"
             raise ValueError("not a sha256 hex digest")
         return self.root / sha[:2] / sha[2:4] / sha
 

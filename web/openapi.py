@@ -11,9 +11,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from domain.commands import ASSIST_MODES, COMMAND_TYPES
+from domain.commands import ASSIST_MODES, COMMAND_TYPES, MAX_ID, MAX_INT
 from domain.geometry import ANNOTATION_TYPES
 from domain.image import IMAGE_STATUSES
+from domain.project import MAX_CLASSES
 from domain.roles import ROLES
 
 Schema = dict[str, Any]
@@ -44,8 +45,17 @@ INT: Schema = {"type": "integer"}
 NUM: Schema = {"type": "number"}
 BOOL: Schema = {"type": "boolean"}
 TIME: Schema = {"type": "string", "format": "date-time"}
-POSITION: Schema = {"type": "integer", "minimum": 0,
+POSITION: Schema = {"type": "integer", "minimum": 0, "maximum": MAX_INT,
                     "description": "global position in the event log"}
+# Every integer a request carries is a 64-bit one: larger numbers are 422 validation.
+COUNT: Schema = {"type": "integer", "minimum": 0, "maximum": MAX_INT}
+# A name the server trims: it must not start with white space (nor be empty).
+NAME = {"type": "string", "minLength": 1, "pattern": r"^\S"}
+LABEL: Schema = {**NAME, "maxLength": 100, "description": "a class name of the project"}
+ID: Schema = {"type": "string", "minLength": 1, "maxLength": MAX_ID}
+CLASS_NAME: Schema = {**NAME, "maxLength": 100}
+PROJECT_NAME: Schema = {**NAME, "maxLength": 200}
+USERNAME: Schema = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$"}
 
 _GEOMETRY: dict[str, Schema] = {
     "box": obj({"x": NUM, "y": NUM, "w": {"type": "number", "exclusiveMinimum": 0},
@@ -97,8 +107,8 @@ def _annotation_schemas() -> dict[str, Schema]:
     new_variants = []
     for kind in ANNOTATION_TYPES:
         name = kind.capitalize() + "NewAnnotation"
-        out[name] = obj({"type": {"const": kind}, "label": STR,
-                         "geometry": ref(_geometry_name(kind)), "id": STR},
+        out[name] = obj({"type": {"const": kind}, "label": LABEL,
+                         "geometry": ref(_geometry_name(kind)), "id": nullable(ID)},
                         ["type", "label", "geometry"], extra=False)
         new_variants.append(ref(name))
     out["NewAnnotation"] = {"oneOf": new_variants}
@@ -106,23 +116,25 @@ def _annotation_schemas() -> dict[str, Schema]:
 
 
 def _command_schemas() -> dict[str, Schema]:
-    common = {"command_id": {"type": "string", "minLength": 1, "maxLength": 128,
-                             "description": "client-made idempotency key, unique per image"},
-              "base_version": {"type": "integer", "minimum": 0}}
-    revision = {"base_revision": {"type": "integer", "minimum": 0}}
+    # null stands for "not given" wherever a field is optional.
+    common = {"command_id": nullable({**ID, "description": "client-made idempotency key, "
+                                      "unique per image"}),
+              "base_version": nullable(COUNT)}
+    revision = {"base_revision": nullable(COUNT)}
     fields: dict[str, tuple[dict[str, Schema], list[str]]] = {
         "create": ({"annotation": ref("NewAnnotation")}, ["annotation"]),
-        "edit": ({"annotation_id": STR,
-                  "changes": obj({"label": STR, "geometry": {"type": "object"}}, extra=False,
-                                 description="label and/or geometry"),
+        "edit": ({"annotation_id": ID,
+                  "changes": {**obj({"label": nullable(LABEL), "geometry": {"type": "object"}},
+                                    extra=False, description="label and/or geometry"),
+                              "minProperties": 1},
                   **revision}, ["annotation_id", "changes"]),
-        "delete": ({"annotation_id": STR, **revision}, ["annotation_id"]),
-        "accept": ({"annotation_id": STR, **revision}, ["annotation_id"]),
+        "delete": ({"annotation_id": ID, **revision}, ["annotation_id"]),
+        "accept": ({"annotation_id": ID, **revision}, ["annotation_id"]),
         "assist": ({"mode": {"enum": list(ASSIST_MODES)},
                     "points": {"type": "array", "minItems": 1, "maxItems": 100,
                                "items": {"type": "array", "minItems": 2, "maxItems": 3,
                                          "prefixItems": [NUM, NUM, {"enum": [1, -1]}]}},
-                    "label": STR}, ["mode", "points", "label"]),
+                    "label": LABEL}, ["mode", "points", "label"]),
         "submit": ({}, []),
         "review": ({"verdict": {"enum": ["approve", "reject"]},
                     "comment": nullable({"type": "string", "maxLength": 4000})},
@@ -139,7 +151,7 @@ def _command_schemas() -> dict[str, Schema]:
     out["Command"] = {"oneOf": variants}
     out["CommandBatch"] = obj({"commands": {"type": "array", "minItems": 1, "maxItems": 1000,
                                             "items": ref("Command")},
-                               "base_version": {"type": "integer", "minimum": 0}},
+                               "base_version": nullable(COUNT)},
                               ["commands"], extra=False,
                               description="applied atomically: one failure fails the batch")
     out["HistoryEvent"] = obj({
@@ -166,14 +178,16 @@ def _schemas() -> dict[str, Schema]:
         "Conflict": {"allOf": [ref("Error"), obj({"error": obj({"details": obj({
             "current": nullable(ref("Annotation")), "version": INT},
             ["current", "version"])})})]},
-        "LoginRequest": obj({"username": STR, "password": STR}, ["username", "password"]),
+        "LoginRequest": obj({"username": {"type": "string", "minLength": 1},
+                             "password": STR}, ["username", "password"]),
         "LoginResult": obj({"token": STR, "username": STR, "is_admin": BOOL}, ["token"]),
         "Me": obj({"username": STR, "is_admin": BOOL, "projects": {
             "type": "array", "items": obj({"project_id": STR, "project_name": STR,
                                            "role": {"enum": list(ROLES)}},
                                           ["project_id", "role"])}},
             ["username", "is_admin", "projects"]),
-        "NewUser": obj({"username": STR, "password": {"type": "string", "minLength": 8},
+        "NewUser": obj({"username": USERNAME,
+                        "password": {"type": "string", "minLength": 8, "maxLength": 1024},
                         "is_admin": BOOL}, ["username", "password"], extra=False),
         "User": obj({"username": STR, "is_admin": BOOL,
                      "disabled": {"type": "boolean",
@@ -194,15 +208,27 @@ def _schemas() -> dict[str, Schema]:
                               ["current_password", "password"], extra=False),
         "Class": obj({"name": STR, "color": {"type": "string", "pattern": "^#[0-9a-fA-F]{6}$"},
                       "retired": BOOL}, ["name", "color", "retired"]),
-        "NewClass": {"anyOf": [STR, obj({"name": STR, "color": STR}, ["name"], extra=False)]},
-        "NewProject": obj({"name": STR, "classes": {"type": "array", "minItems": 1,
-                                                    "items": ref("NewClass")},
-                           "annotation_types": {"type": "array", "minItems": 1,
-                                                "items": {"enum": list(ANNOTATION_TYPES)}}},
+        "NewClass": {"anyOf": [CLASS_NAME, obj({
+            "name": CLASS_NAME,
+            "color": {"anyOf": [{"type": "string", "pattern": "^#[0-9a-fA-F]{6}$"},
+                                {"enum": ["", None]}],
+                      "description": "absent, null or empty: the next colour of a palette"}},
+            ["name"], extra=False)],
+            "description": "a class name, or {name, color}; names are unique in a project"},
+        "NewProject": obj({"name": PROJECT_NAME,
+                           "classes": {"type": "array", "minItems": 1, "maxItems": MAX_CLASSES,
+                                       "uniqueItems": True, "items": ref("NewClass")},
+                           "annotation_types": nullable({
+                               "type": "array", "minItems": 1,
+                               "items": {"enum": list(ANNOTATION_TYPES)},
+                               "description": "absent or null: every type"})},
                           ["name", "classes"], extra=False),
-        "ProjectChanges": obj({"name": STR,
-                               "add_classes": {"type": "array", "items": ref("NewClass")},
-                               "retire_classes": {"type": "array", "items": STR}},
+        "ProjectChanges": obj({"name": PROJECT_NAME,
+                               "add_classes": {"type": "array", "maxItems": MAX_CLASSES,
+                                               "uniqueItems": True, "items": ref("NewClass")},
+                               "retire_classes": {"type": "array",
+                                                  "items": {"type": "string"},
+                                                  "description": "names of active classes"}},
                               extra=False),
         "MemberRole": obj({"role": nullable({"enum": list(ROLES)})}, ["role"], extra=False),
         "Project": obj({
@@ -229,7 +255,10 @@ def _schemas() -> dict[str, Schema]:
             "version"]),
         "ImagePage": obj({"images": {"type": "array", "items": ref("Image")},
                           "next_cursor": nullable(STR)}, ["images", "next_cursor"]),
-        "ImagePaths": obj({"paths": {"type": "array", "minItems": 1, "items": STR}},
+        "ImagePaths": obj({"paths": {"type": "array", "minItems": 1,
+                                     "items": {"type": "string", "minLength": 1},
+                                     "description": "files or folders under the server's "
+                                     "allowed import folders (admin)"}},
                           ["paths"], extra=False),
         "UploadedImage": obj({"id": STR, "file_name": STR, "width": INT, "height": INT,
                               "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
@@ -341,9 +370,10 @@ def _param(name: str, where: str, schema: Schema, description: str = "",
     return out
 
 
-_MIN_POSITION = _param("min_position", "query", {"type": "integer", "minimum": 0},
-                       "answer once the read models reached this global position (503 "
-                       "not_ready after a short wait)")
+_MIN_POSITION = _param("min_position", "query", COUNT,
+                       "answer once the read models reached this global position (422 if "
+                       "it is beyond the head of the log, 503 not_ready if they do not "
+                       "reach it after a short wait)")
 _PROJECT_ID = _param("project_id", "path", STR)
 _IMAGE_ID = _param("image_id", "path", STR)
 _SECURED: list[dict[str, list[str]]] = [{"bearer": []}, {"session": []}]
@@ -419,17 +449,18 @@ def _paths() -> dict[str, Any]:
             "403", "the password is right but the account is disabled (details.reason = "
                    "disabled); a wrong password for it is the usual 401")},
         "/auth/logout": {"post": _op("Revoke the token (or session) used for this call",
-                                     "revoked", obj({"revoked": BOOL}), errors=("401",),
+                                     "revoked", obj({"revoked": BOOL}), errors=("401", "403"),
                                      tag="session")},
         "/me": {"get": _op("The current user and their project roles", "the user",
-                           ref("Me"), params=[_MIN_POSITION], errors=("401", "503"),
-                           tag="session")},
+                           ref("Me"), params=[_MIN_POSITION],
+                           errors=("401", "422", "503"), tag="session")},
         "/users": {
             "post": _op("Create a user (admin)", "created", ref("User"), status="201",
                         body=ref("NewUser"), errors=("401", "403", "413", "415", "422"),
                         tag="users"),
             "get": _op("List users (admin)", "the users", ref("UserList"),
-                       params=[_MIN_POSITION], errors=("401", "403", "503"), tag="users"),
+                       params=[_MIN_POSITION], errors=("401", "403", "422", "503"),
+                       tag="users"),
         },
         **_account_paths(),
         "/projects": {
@@ -437,7 +468,8 @@ def _paths() -> dict[str, Any]:
                         "created", ref("Project"), status="201", body=ref("NewProject"),
                         errors=("401", "403", "413", "415", "422"), tag="projects"),
             "get": _op("Projects visible to the caller", "the projects", ref("ProjectList"),
-                       params=[_MIN_POSITION], errors=("401", "503"), tag="projects"),
+                       params=[_MIN_POSITION], errors=("401", "422", "503"),
+                       tag="projects"),
         },
         "/projects/{project_id}": {
             "get": _op("A project with classes, members and image counts by status",
@@ -468,7 +500,7 @@ def _paths() -> dict[str, Any]:
                 params=[_PROJECT_ID],
                 body={"content": {
                     "multipart/form-data": {"schema": obj({"file": {
-                        "type": "array", "items": {"type": "string",
+                        "type": "array", "minItems": 1, "items": {"type": "string",
                                                    "contentMediaType": "image/*"}}},
                         ["file"])},
                     "application/json": {"schema": ref("ImagePaths")}}},
@@ -490,7 +522,7 @@ def _paths() -> dict[str, Any]:
             "responses": {"200": {"description": "the bytes", "content": {
                 "image/*": {"schema": {"type": "string", "contentMediaType": "image/*"}}}},
                 "304": {"description": "not modified (If-None-Match)"},
-                **_errors(*_AUTH_ERRORS)}}},
+                **_errors(*read_errors)}}},
         "/images/{image_id}/commands": {"post": _op(
             "Apply one command, or a batch atomically", "committed", ref("CommandResult"),
             params=[_IMAGE_ID],
@@ -499,13 +531,13 @@ def _paths() -> dict[str, Any]:
         "/images/{image_id}/annotations": {"get": _op(
             "Current labels, or (version=N) the labels right after the image's N-th event",
             "the labels", ref("ImageLabels"),
-            params=[*image_params, _param("version", "query", {"type": "integer",
-                                                               "minimum": 1})],
+            params=[*image_params, _param("version", "query", {**COUNT, "minimum": 1},
+                                          "at most the image's current version")],
             errors=read_errors, tag="annotations")},
         "/images/{image_id}/history": {"get": _op(
             "The image's events, oldest first", "a page of history", ref("History"),
             params=[*image_params,
-                    _param("after", "query", {"type": "integer", "minimum": 0}, "a version"),
+                    _param("after", "query", COUNT, "a version"),
                     _param("limit", "query", {"type": "integer", "minimum": 1,
                                               "maximum": 1000, "default": 100})],
             errors=read_errors, tag="annotations")},
@@ -517,7 +549,7 @@ def _paths() -> dict[str, Any]:
                     _param("model_version", "query", STR), _MIN_POSITION],
             body={"anyOf": [{"type": "array", "items": ref("CocoResult")},
                             ref("LabelwrightPredictions")]},
-            errors=write_errors, tag="predictions")},
+            errors=(*write_errors, "503"), tag="predictions")},
         "/projects/{project_id}/metrics/annotators": {"get": _op(
             "Per-annotator metrics (manager)", "the metrics", ref("AnnotatorMetrics"),
             params=[_PROJECT_ID, _MIN_POSITION], errors=read_errors, tag="metrics")},
@@ -533,13 +565,14 @@ def _paths() -> dict[str, Any]:
             "parameters": [_PROJECT_ID,
                            _param("format", "query", {"enum": ["coco", "labelwright"],
                                                       "default": "coco"}),
-                           _param("position", "query", {"type": "integer", "minimum": 0}),
+                           _param("position", "query", COUNT,
+                                  "at most the head of the log"),
                            _param("include_proposed", "query", BOOL), _MIN_POSITION],
             "responses": {"200": _response("the export document", {"type": "object"}),
                           **_errors(*read_errors)}}},
         "/projections": {"get": _op("Each read model's position and lag", "the status",
                                     ref("ProjectionStatus"), params=[_MIN_POSITION],
-                                    errors=("401", "503"), tag="operations")},
+                                    errors=("401", "422", "503"), tag="operations")},
         "/openapi.json": {"get": _op("This document", "the OpenAPI document",
                                      {"type": "object"}, public=True, errors=(),
                                      tag="operations")},

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from domain.application import parse_uuid
-from domain.commands import Command, parse_command
+from domain.commands import MAX_INT, Command, parse_command
 from domain.errors import ValidationFailed
 from web.access import authenticated, image_for, services_of
 from web.errors import ApiError
@@ -61,8 +61,8 @@ def parse_commands(body: Any) -> list[Command]:
             raise _prefixed(e, f"commands[{i}]") from None
     base = body.get("base_version")
     if base is not None:
-        if isinstance(base, bool) or not isinstance(base, int) or base < 0:
-            raise ValidationFailed("base_version must be a non-negative integer",
+        if isinstance(base, bool) or not isinstance(base, int) or not 0 <= base <= MAX_INT:
+            raise ValidationFailed(f"base_version must be an integer between 0 and {MAX_INT}",
                                    {"field": "base_version"})
         first = commands[0]
         if first.base_version is not None and first.base_version != base:
