@@ -7,9 +7,11 @@ single-aggregate operations (projects, users, image registration) and the replay
 from __future__ import annotations
 
 import logging
+import random
+import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, Repository
@@ -24,6 +26,9 @@ from domain.transcoding import OrjsonTranscoder
 from domain.user import User, user_id, validate_username
 
 SNAPSHOT_INTERVAL = 100
+SETTINGS_RETRIES = 20
+
+A = TypeVar("A", Project, User)
 
 
 def parse_uuid(raw: str, what: str) -> UUID:
@@ -97,13 +102,15 @@ class Labeling(Application[UUID]):
 
     def update_user(self, username: str, *, password: object = None,
                     is_admin: bool | None = None) -> User:
-        user = self.user(username)
-        if password is not None:
-            user.change_password(password)
-        if is_admin is not None:
-            user.set_admin(is_admin)
-        self.save(user)
-        return user
+        def change() -> User:
+            user = self.user(username)
+            if password is not None:
+                user.change_password(password)
+            if is_admin is not None:
+                user.set_admin(is_admin)
+            return user
+
+        return self._change(change)[0]
 
     # Account actions. Each returns the user and the global position of its last event (None
     # when nothing changed); the caller also marks the user's rows in the token table revoked
@@ -113,35 +120,47 @@ class Labeling(Application[UUID]):
         """Disable an account: no login, no token accepted. An admin acting through the API
         (``actor``) may not disable their own account, so the API can never leave no enabled
         admin behind; the command line (``actor`` None) may."""
-        user = self.user(username)
-        if actor is not None and user.id == user_id(actor) and not user.disabled:
-            raise Conflict("you cannot disable your own account; another admin (or "
-                           "`labelwright user disable` on the server) can",
-                           {"username": user.username})
-        user.disable(actor)
-        return user, self._save(user)
+        def change() -> User:
+            user = self.user(username)
+            if actor is not None and user.id == user_id(actor) and not user.disabled:
+                raise Conflict("you cannot disable your own account; another admin (or "
+                               "`labelwright user disable` on the server) can",
+                               {"username": user.username})
+            user.disable(actor)
+            return user
+
+        return self._change(change)
 
     def enable_user(self, username: str, actor: str | None) -> tuple[User, int | None]:
         """Enable a disabled account again: its project roles are as they were; tokens issued
         before it was enabled stay refused."""
-        user = self.user(username)
-        user.enable(actor)
-        return user, self._save(user)
+        def change() -> User:
+            user = self.user(username)
+            user.enable(actor)
+            return user
+
+        return self._change(change)
 
     def revoke_user_tokens(self, username: str, actor: str | None,
                            kinds: Sequence[str] = TOKEN_KINDS) -> tuple[User, int | None]:
         """Refuse every token of ``kinds`` (login sessions, API tokens) the user has now."""
-        user = self.user(username)
-        user.revoke_tokens(actor, kinds)
-        return user, self._save(user)
+        def change() -> User:
+            user = self.user(username)
+            user.revoke_tokens(actor, kinds)
+            return user
+
+        return self._change(change)
 
     def reset_password(self, username: str, password: object, actor: str | None
                        ) -> tuple[User, int | None]:
         """Set a new password and end the user's login sessions (API tokens stay)."""
-        user = self.user(username)
-        user.change_password(password)
-        user.revoke_tokens(actor, ["login"])
-        return user, self._save(user)
+        def change() -> User:
+            user = self.user(username)
+            user.change_password(password)
+            user.revoke_tokens(actor, ["login"])
+            return user
+
+        return self._change(change)
 
     # -- projects -----------------------------------------------------------------------------
 
@@ -167,19 +186,22 @@ class Labeling(Application[UUID]):
         if extra:
             raise ValidationFailed(f"unexpected field {sorted(extra)[0]!r}",
                                    {"field": sorted(extra)[0], "allowed": sorted(allowed)})
-        project = self.project(project_id)
-        if "name" in changes:
-            project.rename(changes["name"], actor)
-        if "add_classes" in changes:
-            project.add_classes(changes["add_classes"], actor)
-        if "retire_classes" in changes:
-            retire = changes["retire_classes"]
-            if not isinstance(retire, list):
-                raise ValidationFailed("retire_classes is a list of class names",
-                                       {"field": "retire_classes"})
-            for name in retire:
-                project.retire_class(name, actor)
-        return project, self._save(project)
+        def change() -> Project:
+            project = self.project(project_id)
+            if "name" in changes:
+                project.rename(changes["name"], actor)
+            if "add_classes" in changes:
+                project.add_classes(changes["add_classes"], actor)
+            if "retire_classes" in changes:
+                retire = changes["retire_classes"]
+                if not isinstance(retire, list):
+                    raise ValidationFailed("retire_classes is a list of class names",
+                                           {"field": "retire_classes"})
+                for name in retire:
+                    project.retire_class(name, actor)
+            return project
+
+        return self._change(change)
 
     def set_member(self, project_id: str, username: str, role: object,
                    actor: str) -> tuple[Project, int | None]:
@@ -191,22 +213,39 @@ class Labeling(Application[UUID]):
         if role is not None:
             validate_role(role)
         user = self.user(username)
-        project = self.project(project_id)
         name = user.username
-        # Entries under another spelling of the name (recorded before names were normalised)
-        # never granted anything: drop them so one entry per user is left.
-        strays = [m for m in project.members if m != name and user_id(m) == user.id]
-        if role is None and name not in project.members and not strays:
-            raise NotFound(f"{name!r} is not a member of this project",
-                           {"field": "username", "username": name})
-        for stray in strays:
-            project.set_member(stray, None, actor)
-        project.set_member(name, role, actor)
-        return project, self._save(project)
 
-    def _save(self, aggregate: Project | User) -> int | None:
-        recordings = self.save(aggregate)
-        return recordings[-1].notification.id if recordings else None
+        def change() -> Project:
+            project = self.project(project_id)
+            # Entries under another spelling of the name (recorded before names were
+            # normalised) never granted anything: drop them so one entry per user is left.
+            strays = [m for m in project.members if m != name and user_id(m) == user.id]
+            if role is None and name not in project.members and not strays:
+                raise NotFound(f"{name!r} is not a member of this project",
+                               {"field": "username", "username": name})
+            for stray in strays:
+                project.set_member(stray, None, actor)
+            project.set_member(name, role, actor)
+            return project
+
+        return self._change(change)
+
+    def _change(self, change: Callable[[], A]) -> tuple[A, int | None]:
+        """Load, change and save one project or user, again from a fresh copy when another
+        writer saved it first (settings are edited rarely, so clashes are rare and short);
+        the global position of its last new event, or None if nothing changed."""
+        for attempt in range(SETTINGS_RETRIES):
+            aggregate = change()
+            try:
+                recordings = self.save(aggregate)
+            except IntegrityError:
+                if attempt == SETTINGS_RETRIES - 1:
+                    raise Conflict("someone else kept changing this at the same time; nothing "
+                                   "was recorded, retry", {"retry": True}) from None
+                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+                continue
+            return aggregate, recordings[-1].notification.id if recordings else None
+        raise AssertionError("unreachable")  # pragma: no cover
 
     # -- images -------------------------------------------------------------------------------
 

@@ -7,52 +7,13 @@ with the projection runner paused to make the read models lag on purpose.
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
-import pytest
-import uvicorn
 
-from tests.realtime.nodes import free_port
-from tests.web.conftest import Site, assert_error, sqlite_settings
+from tests.web.conftest import Site, assert_error
+from tests.web.served import Served, served_fixture  # noqa: F401 - the fixture
 from web.min_position import WAITS_PER_USER
-
-
-class Served:
-    """A Site's app under uvicorn on a free port, in a thread of this process."""
-
-    def __init__(self, site: Site) -> None:
-        self.site = site
-        self.port = free_port()
-        config = uvicorn.Config(site.app, host="127.0.0.1", port=self.port, lifespan="off",
-                                log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/api/v1"
-
-    def close(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
-    site = Site(sqlite_settings(tmp_path / "data"))
-    s = Served(site)
-    yield s
-    s.close()
-    site.close()
 
 
 def test_a_position_beyond_the_head_is_refused_at_once(site: Site) -> None:
