@@ -1,4 +1,4 @@
-"""The ``labelwright`` command line (see docs/cli.md and ../shared/docs/API.md)."""
+"""The ``labelwright`` command line (docs/cli.md; the HTTP API it mirrors: docs/api.md)."""
 
 from __future__ import annotations
 
