@@ -18,7 +18,7 @@ from harness import emit
 from domain.application import Labeling
 from domain.command_pipeline import Actor, CommandPipeline
 from domain.commands import parse_command
-from projections.event_positions import EventPositions
+from event_store.positions import EventPositions
 
 
 def main() -> None:

@@ -13,18 +13,18 @@ from urllib.parse import unquote, urlparse
 
 from domain.application import Labeling
 from domain.command_pipeline import CommandPipeline
-from labelwright import event_store
+from event_store.positions import EventPositions
+from event_store.postgres_recorder import RECORDER_TOPIC
+from event_store.stream_loader import StreamLoader
 from labelwright.data_dir import create_private_file, make_private_dir, tighten
 from labelwright.settings import Settings
 from migrations.apply import apply_migrations
 from projections.database import ViewDatabase
-from projections.event_positions import EventPositions
 from projections.read_models import ReadModels
 from projections.runner import ProjectionRunner
-from projections.stream_loader import StreamLoader
 from realtime.live import LiveCollaboration
+from service_layer.image_store import ImageStore
 from web.auth_tokens import TokenStore
-from web.image_files import ImageStore
 from web.services import Services
 
 
@@ -54,7 +54,7 @@ def event_store_env(settings: Settings) -> dict[str, str]:
         "POSTGRES_CONNECT_TIMEOUT": "10",
         # Keep the recorder's table lock (ids in commit order): never enable DB functions.
         "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
-        "APPLICATION_RECORDER_TOPIC": event_store.RECORDER_TOPIC,
+        "APPLICATION_RECORDER_TOPIC": RECORDER_TOPIC,
     }
 
 

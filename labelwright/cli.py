@@ -152,7 +152,7 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 
 
 def cmd_import_images(args: argparse.Namespace) -> int:
-    from labelwright.image_import import import_image_paths
+    from service_layer.image_file_import import import_image_paths
 
     services = _services(args, background=True)
     try:
@@ -165,7 +165,7 @@ def cmd_import_images(args: argparse.Namespace) -> int:
 
 
 def cmd_import_predictions(args: argparse.Namespace) -> int:
-    from labelwright.prediction_import import import_predictions_file
+    from service_layer.prediction_file_import import import_predictions_file
 
     services = _services(args, background=True)
     try:

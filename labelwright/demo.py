@@ -20,7 +20,7 @@ from PIL import Image as PILImage
 from domain import rle
 from domain.command_pipeline import Actor
 from domain.commands import parse_command, parse_prelabel
-from labelwright.image_import import register_images
+from service_layer.image_file_import import register_images
 
 PROJECT = "Demo: everyday objects"
 CLASSES = [

@@ -35,12 +35,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from domain.application import Labeling
+from event_store.log_follower import LogFollower
+from event_store.log_reader import LogReader
 from projections.annotator_metrics import AnnotatorMetrics
 from projections.database import ViewDatabase
 from projections.image_history import ImageHistory
 from projections.image_labels import ImageLabels
-from projections.log_follower import LogFollower
-from projections.log_reader import LogReader
 from projections.position_waiters import PositionWaiters
 from projections.prelabel_audit import PrelabelAudit
 from projections.project_directory import ProjectDirectory

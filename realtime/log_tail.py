@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from domain.application import Labeling
-from projections.log_follower import LogFollower
+from event_store.log_follower import LogFollower
 from realtime.room_feed import RoomFeed, RoomMessage
 
 log = logging.getLogger(__name__)

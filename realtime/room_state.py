@@ -20,7 +20,7 @@ from domain.command_pipeline import PositionLookup
 from domain.errors import Forbidden, NotFound, ValidationFailed
 from domain.event_view import describe
 from domain.image import IMAGE_STATUSES, Image
-from projections.event_table import EventTable
+from event_store.table import EventTable
 from projections.read_models import ReadModels
 from realtime.protocol import Room, event_message, image_room
 from realtime.room_feed import RoomMessage

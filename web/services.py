@@ -10,8 +10,8 @@ from domain.command_pipeline import CommandPipeline
 from projections.read_models import ReadModels
 from projections.runner import ProjectionRunner
 from realtime.live import LiveCollaboration
+from service_layer.image_store import ImageStore
 from web.auth_tokens import TokenStore
-from web.image_files import ImageStore
 
 
 @dataclass

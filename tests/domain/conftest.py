@@ -9,7 +9,7 @@ import pytest
 from domain.application import Labeling
 from domain.command_pipeline import Actor, CommandPipeline, CommandResult
 from domain.commands import parse_command, parse_prelabel
-from projections.event_positions import EventPositions
+from event_store.positions import EventPositions
 
 
 class World:

@@ -6,7 +6,7 @@ import threading
 
 from domain.command_pipeline import Actor, CommandPipeline
 from domain.commands import parse_command, parse_prelabel
-from projections.event_positions import EventPositions
+from event_store.positions import EventPositions
 from tests.domain.conftest import World
 
 

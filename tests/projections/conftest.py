@@ -11,9 +11,9 @@ import pytest
 
 from domain.application import Labeling
 from domain.command_pipeline import CommandPipeline
+from event_store.positions import EventPositions
 from migrations.apply import apply_migrations
 from projections.database import ViewDatabase
-from projections.event_positions import EventPositions
 from projections.read_models import ReadModels
 from projections.runner import ProjectionRunner
 from tests.projections.workload import Workload, event_store_env, postgres_env

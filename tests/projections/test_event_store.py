@@ -1,5 +1,6 @@
-"""The PostgreSQL recorder's batch insert (``labelwright.event_store``): positions in insert
-order, all-or-nothing on a clash, and rows the stock eventsourcing recorder reads the same."""
+"""The PostgreSQL recorder's batch insert (``event_store.postgres_recorder``): positions in
+insert order, all-or-nothing on a clash, and rows the stock eventsourcing recorder reads the
+same."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from domain.application import Labeling
-from labelwright.event_store import ArrayInsertRecorder
+from event_store.postgres_recorder import ArrayInsertRecorder
 from tests.projections.conftest import Backends
 from tests.projections.workload import postgres_env
 

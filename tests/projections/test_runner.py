@@ -7,7 +7,7 @@ import time
 
 from domain.command_pipeline import Actor
 from domain.commands import parse_command
-from projections.bulk_yield import MAX_WAIT
+from event_store.bulk_yield import MAX_WAIT
 from projections.runner import all_projections
 from tests.projections.conftest import Backends, Stack, dump
 
@@ -108,7 +108,7 @@ def test_wake_is_harmless_and_stop_is_idempotent(stack: Stack) -> None:
 def test_the_runner_steps_aside_for_bulk_writes_but_only_briefly(sqlite_backends: Backends
                                                                  ) -> None:
     """While the writer reports a bulk write, the background runner waits before each batch,
-    but within a budget (``projections.bulk_yield``): a bulk write that never ends cannot
+    but within a budget (``event_store.bulk_yield``): a bulk write that never ends cannot
     starve the read models."""
     bulk = threading.Event()
     stack = sqlite_backends.stack(poll_interval=0.02, step_aside=bulk.is_set)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from domain.command_pipeline import Actor
 from domain.commands import parse_command
-from projections.event_positions import EventPositions
-from projections.stream_loader import StreamLoader
+from event_store.positions import EventPositions
+from event_store.stream_loader import StreamLoader
 from tests.projections.conftest import Backends
 
 

@@ -18,8 +18,8 @@ from domain.application import Labeling
 from domain.command_pipeline import Actor, CommandPipeline, CommandResult
 from domain.commands import Command, parse_command, parse_prelabel
 from domain.errors import DomainError
-from labelwright.event_store import RECORDER_TOPIC
-from projections.event_positions import EventPositions
+from event_store.positions import EventPositions
+from event_store.postgres_recorder import RECORDER_TOPIC
 
 ANNOTATORS = ("ann", "bob", "cyd")
 REVIEWER = "rui"

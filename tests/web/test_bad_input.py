@@ -458,7 +458,7 @@ def test_an_unexpected_failure_is_500_internal_without_details(
 @dataclass(frozen=True)
 class SettingsWithImportDirs(Settings):
     """``Settings`` plus the allow-list of folders admins may register images from by path
-    (read by ``web.image_uploads.import_roots`` as ``settings.import_dirs``)."""
+    (read by ``service_layer.image_registration.import_roots`` as ``settings.import_dirs``)."""
 
     import_dirs: tuple[Path, ...] = ()
 

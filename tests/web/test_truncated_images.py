@@ -1,4 +1,4 @@
-"""A file cut short is refused at upload (web.image_inspection), whatever its format."""
+"""A file cut short is refused at upload (service_layer.image_inspection), whatever its format."""
 
 from __future__ import annotations
 

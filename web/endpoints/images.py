@@ -9,6 +9,7 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from domain.image import IMAGE_STATUSES
+from service_layer.image_registration import MultipartImages, register, staged_paths
 from web.access import (
     authenticated,
     image_for,
@@ -19,7 +20,6 @@ from web.access import (
     wait_for_min_position,
 )
 from web.errors import ApiError
-from web.image_uploads import MultipartImages, register, staged_paths
 from web.request_bodies import declared_length, media_type, read_json_object
 from web.responses import json_response
 

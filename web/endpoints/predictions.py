@@ -8,8 +8,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from service_layer.prediction_import import import_predictions
 from web.access import authenticated, project_for, services_of, wait_for_min_position
-from web.prediction_import import import_predictions
 from web.request_bodies import read_json
 from web.responses import json_response
 

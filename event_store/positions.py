@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from uuid import UUID
 
 from domain.application import Labeling
-from projections.event_table import EventTable
+from event_store.table import EventTable
 
 
 class EventPositions:

@@ -11,7 +11,7 @@ from typing import Any
 from tqdm import tqdm
 
 from domain.errors import DomainError
-from web.image_uploads import StagedFile, register
+from service_layer.image_registration import StagedFile, register
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 BATCH = 200

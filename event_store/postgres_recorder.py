@@ -23,7 +23,7 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
-RECORDER_TOPIC = "labelwright.event_store:ArrayInsertRecorder"
+RECORDER_TOPIC = "event_store.postgres_recorder:ArrayInsertRecorder"
 
 
 class ArrayInsertRecorder(PostgresApplicationRecorder):

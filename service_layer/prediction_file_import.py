@@ -1,8 +1,8 @@
 """``labelwright import-predictions``: a predictions file → pre-label events.
 
-The parsing and the all-or-nothing validation are the web layer's (``web.prediction_import``),
-so the CLI and ``POST /projects/{id}/predictions`` accept exactly the same files. Images are
-written in batches (one pipeline request per image, group-committed), with a progress bar.
+The parsing and the all-or-nothing validation are ``service_layer.prediction_import``'s, so the
+CLI and ``POST /projects/{id}/predictions`` accept exactly the same files. Images are written
+in batches (one pipeline request per image, group-committed), with a progress bar.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import orjson
 from tqdm import tqdm
 
 from domain.errors import ValidationFailed
-from web.prediction_formats import parse_predictions
-from web.prediction_import import plan_prelabels, record_prelabels
+from service_layer.prediction_formats import parse_predictions
+from service_layer.prediction_import import plan_prelabels, record_prelabels
 
 BATCH = 2000
 

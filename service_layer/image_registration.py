@@ -23,9 +23,9 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from domain.application import Labeling
 from domain.command_pipeline import CommandPipeline
 from domain.errors import DomainError
+from service_layer.image_inspection import inspect_image
+from service_layer.image_store import ImageStore
 from web.errors import ApiError
-from web.image_files import ImageStore
-from web.image_inspection import inspect_image
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 MAX_FILES = 1000  # per request

@@ -16,7 +16,7 @@ from eventsourcing.persistence import StoredEvent
 
 from domain.application import Labeling
 from domain.image import Image
-from projections.event_table import EventTable
+from event_store.table import EventTable
 
 CHUNK = 500
 

@@ -18,7 +18,7 @@ from domain.application import Labeling
 from domain.command_pipeline import Actor, CommandPipeline
 from domain.commands import ProposePrelabel, parse_prelabel
 from domain.errors import NotFound, ValidationFailed
-from web.prediction_formats import ImageRef, PredictionSet, parse_predictions
+from service_layer.prediction_formats import ImageRef, PredictionSet, parse_predictions
 
 PAGE = 500
 

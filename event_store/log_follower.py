@@ -4,7 +4,7 @@ log tail are both one.
 The thread takes a step (read on from its position) for as long as steps make progress, then
 waits for a wake-up (a local commit, a "head advanced" from another node) or the poll
 interval, so a lost wake-up only delays it. Before each step it lets a bulk write of its
-process pass (``projections.bulk_yield``). A step that fails (the store is unreachable, say)
+process pass (``event_store.bulk_yield``). A step that fails (the store is unreachable, say)
 is logged and retried a second later: the follower only lags, it never stops.
 """
 
@@ -14,7 +14,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from projections.bulk_yield import BulkWriteYield
+from event_store.bulk_yield import BulkWriteYield
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ class LogFollower:
     def __init__(self, poll_interval: float, step_aside: Callable[[], bool] | None) -> None:
         """``step_aside``: while it answers True (a bulk write such as an import is under
         way in this process) the follower waits before each step, within the budget of
-        ``projections.bulk_yield``; interactive commands never trigger it."""
+        ``event_store.bulk_yield``; interactive commands never trigger it."""
         self.poll_interval = poll_interval
         self._yield = BulkWriteYield(step_aside)
         self._wakeup = threading.Event()

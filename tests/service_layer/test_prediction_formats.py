@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from domain.errors import ValidationFailed
-from web.prediction_formats import parse_predictions
+from service_layer.prediction_formats import parse_predictions
 
 CLASSES = ["cat", "dog", "bird"]
 

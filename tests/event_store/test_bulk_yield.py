@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from projections.bulk_yield import BulkWriteYield
+from event_store.bulk_yield import BulkWriteYield
 
 
 def test_no_bulk_write_no_wait() -> None:

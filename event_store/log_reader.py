@@ -18,7 +18,7 @@ from uuid import UUID
 from eventsourcing.persistence import StoredEvent
 
 from domain.application import Labeling
-from projections.event_table import EventTable
+from event_store.table import EventTable
 from projections.projection import LoggedEvent
 
 
