@@ -40,6 +40,7 @@ if str(ROOT) not in sys.path:
 
 from domain.command_pipeline import Actor  # noqa: E402
 from domain.commands import parse_command, parse_prelabel  # noqa: E402
+from event_store.positions import log_head  # noqa: E402
 from labelwright.bootstrap import bootstrap, shutdown  # noqa: E402
 from labelwright.settings import Settings  # noqa: E402
 from projections.exports import stream_export  # noqa: E402
@@ -133,7 +134,7 @@ def bench_pipeline(images: int, boxes: int, repeat: int) -> None:
                 times.append(time.perf_counter() - t0)
             emit({"benchmark": "export_labelwright", "images": images, "boxes": boxes,
                   "seconds": round(min(times), 4), "bytes": size, "runs": repeat})
-            head = services.runner.head()
+            head = log_head(services.app)
             t0 = time.perf_counter()
             as_of_size = consume(stream_export(services.read, services.app, project_dict,
                                                "coco", head))
@@ -155,7 +156,7 @@ def build_large(data_dir: Path, images: int, boxes: int) -> str:
         project, _ = services.app.create_project("large", CLASSES, ["box"], ADMIN.username)
         services.runner.catch_up()
         pid = str(project.id)
-        position = services.runner.head()
+        position = log_head(services.app)
     finally:
         shutdown(services)
     rng = random.Random(2)

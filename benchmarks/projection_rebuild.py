@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 from harness import emit  # noqa: E402
 
 from domain.application import Labeling  # noqa: E402
+from event_store.positions import log_head  # noqa: E402
 from labelwright.bootstrap import tune_garbage_collector  # noqa: E402
 from migrations.apply import apply_migrations  # noqa: E402
 from projections.database import ViewDatabase  # noqa: E402
@@ -51,7 +52,7 @@ def main() -> None:
     work.add_images(args.images)
     work.sessions(args.per_image)
     work.pipeline.stop()
-    events = int(app.recorder.max_notification_id() or 0)
+    events = log_head(app)
     db = ViewDatabase.sqlite(tmp / "views.sqlite")
     apply_migrations(db)
     runner = ProjectionRunner(app, db)

@@ -40,7 +40,7 @@ class Forbidden(DomainError):
     code = "forbidden"
 
 
-class Unauthorized(DomainError):
-    """No or invalid credentials."""
+class TooLarge(DomainError):
+    """Over a size limit (bytes, pixels, files in one request)."""
 
-    code = "unauthorized"
+    code = "too_large"

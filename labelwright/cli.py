@@ -225,6 +225,8 @@ def _rebuild_with_progress(runner: Any, name: str | None, quiet: bool) -> None:
 
     from tqdm import tqdm
 
+    from event_store.positions import log_head
+
     outcome: list[BaseException] = []
 
     def work() -> None:
@@ -233,7 +235,7 @@ def _rebuild_with_progress(runner: Any, name: str | None, quiet: bool) -> None:
         except BaseException as e:  # reported below, in the main thread
             outcome.append(e)
 
-    head = runner.head()
+    head = log_head(runner.app)
     thread = threading.Thread(target=work, name="rebuild")
     thread.start()
     with tqdm(total=head, unit="ev", disable=quiet, file=sys.stderr) as bar:

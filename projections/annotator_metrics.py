@@ -25,8 +25,9 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from domain.image import Image
+from event_store.log_reader import LoggedEvent
 from projections.database import Cursor
-from projections.projection import LoggedEvent, Projection
+from projections.projection import Projection
 from projections.row_set import Row, RowSet
 
 ACTIVE_GAP_SECONDS = 300.0

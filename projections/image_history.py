@@ -15,9 +15,10 @@ import orjson
 
 from domain.event_view import event_data, event_type
 from domain.image import Image
+from event_store.log_reader import LoggedEvent
 from projections.database import Cursor
 from projections.image_events import is_image_event
-from projections.projection import LoggedEvent, Projection
+from projections.projection import Projection
 
 
 class ImageHistory(Projection):

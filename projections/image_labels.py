@@ -15,9 +15,10 @@ from typing import Any
 import orjson
 
 from domain.image import Image
+from event_store.log_reader import LoggedEvent
 from projections.database import Cursor
 from projections.image_events import is_image_event
-from projections.projection import LoggedEvent, Projection
+from projections.projection import Projection
 from projections.row_set import Row, RowSet
 
 IMAGE_COLUMNS = (

@@ -13,8 +13,9 @@ import math
 from collections.abc import Sequence
 
 from domain.image import Image
+from event_store.log_reader import LoggedEvent
 from projections.database import Cursor
-from projections.projection import LoggedEvent, Projection
+from projections.projection import Projection
 from projections.row_set import RowSet
 
 AUDIT_COLUMNS = ("image_id", "annotation_id", "project_id", "model", "label", "score", "bucket",

@@ -13,9 +13,10 @@ import orjson
 
 from domain.project import Project
 from domain.user import User
+from event_store.log_reader import LoggedEvent
 from projections.database import Cursor
 from projections.image_events import IMAGE_EVENTS
-from projections.projection import LoggedEvent, Projection
+from projections.projection import Projection
 
 
 def _json(value: Any) -> str:

@@ -4,23 +4,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Any, ClassVar, NamedTuple
+from typing import ClassVar
 
+from event_store.log_reader import LoggedEvent
 from projections.database import Cursor
-
-
-class LoggedEvent(NamedTuple):
-    """A decoded event with its global position, as the runner hands it to projections.
-
-    ``stream`` (the aggregate id as text) and ``at`` (the event time, ``isoformat()``) are
-    what nearly every row stores; they cost microseconds each, so the runner computes them
-    once per event instead of every projection computing them again.
-    """
-
-    position: int
-    event: Any
-    stream: str
-    at: str
 
 
 class Projection(ABC):

@@ -36,7 +36,8 @@ from typing import Any
 
 from domain.application import Labeling
 from event_store.log_follower import LogFollower
-from event_store.log_reader import LogReader
+from event_store.log_reader import LoggedEvent, LogReader
+from event_store.positions import log_head
 from projections.annotator_metrics import AnnotatorMetrics
 from projections.database import ViewDatabase
 from projections.image_history import ImageHistory
@@ -44,7 +45,7 @@ from projections.image_labels import ImageLabels
 from projections.position_waiters import PositionWaiters
 from projections.prelabel_audit import PrelabelAudit
 from projections.project_directory import ProjectDirectory
-from projections.projection import LoggedEvent, Projection
+from projections.projection import Projection
 
 log = logging.getLogger(__name__)
 
@@ -141,14 +142,11 @@ class ProjectionRunner(LogFollower):
         self._positions_changed.notify_all()
         self._waiters.reached(min((s.position for s in self._states), default=0))
 
-    def head(self) -> int:
-        return int(self.app.recorder.max_notification_id() or 0)
-
     def status(self) -> dict[str, Any]:
         """``{"head", "projections": [{"name", "position", "lag"}]}`` (lag in events)."""
         self._ensure_ready()
         stored = dict(self.db.query("SELECT name, position FROM projection_tracking"))
-        head = self.head()
+        head = log_head(self.app)
         out = []
         for s in self._states:
             position = int(stored.get(s.projection.name, s.position))
@@ -165,7 +163,7 @@ class ProjectionRunner(LogFollower):
         instead).
         """
         self._ensure_ready()
-        head = self.head()
+        head = log_head(self.app)
         while self.position < head:
             if not self._step(synchronous=True):
                 break

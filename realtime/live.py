@@ -26,6 +26,7 @@ from typing import Any
 
 from domain.application import Labeling
 from domain.command_pipeline import CommandPipeline, PositionLookup
+from event_store.positions import log_head
 from projections.read_models import ReadModels
 from realtime.cluster import Cluster
 from realtime.hub import RoomHub
@@ -92,7 +93,7 @@ class LiveCollaboration:
             self.hub.cluster = self.cluster
             # Until the bus is up, other nodes' commits are only found by polling: poll fast.
             self.tail.fast_polling = True
-        position = await asyncio.to_thread(self.tail.head)
+        position = await asyncio.to_thread(log_head, self.app)
         self.hub.position = position
         self.tail.start(self._loop, position)
         self._recheck = asyncio.create_task(self._recheck_forever(), name="ws-credentials")

@@ -22,6 +22,7 @@ from typing import Any
 
 from domain.application import Labeling
 from event_store.log_follower import LogFollower
+from event_store.positions import log_head
 from realtime.room_feed import RoomFeed, RoomMessage
 
 log = logging.getLogger(__name__)
@@ -70,15 +71,12 @@ class LogTail(LogFollower):
         """The last position read (and handed to the loop)."""
         return self._position
 
-    def head(self) -> int:
-        return int(self.app.recorder.max_notification_id() or 0)
-
     def start(self, loop: asyncio.AbstractEventLoop, position: int | None = None) -> None:
         """Follow the log from ``position`` (default: the current head) on."""
         if self._thread is not None:
             return
         self._loop = loop
-        self._position = self.head() if position is None else position
+        self._position = log_head(self.app) if position is None else position
         self._launch()
 
     def stop(self, timeout: float = 5.0) -> None:

@@ -20,6 +20,7 @@ from domain.command_pipeline import PositionLookup
 from domain.errors import Forbidden, NotFound, ValidationFailed
 from domain.event_view import describe
 from domain.image import IMAGE_STATUSES, Image
+from event_store.positions import log_head
 from event_store.table import EventTable
 from projections.read_models import ReadModels
 from realtime.protocol import Room, event_message, image_room
@@ -63,9 +64,6 @@ class RoomState:
         self.read = read
         self.events = EventTable(app.recorder)
 
-    def head(self) -> int:
-        return int(self.app.recorder.max_notification_id() or 0)
-
     # -- access -----------------------------------------------------------------------------
 
     def authorize(self, room: Room, username: str, is_admin: bool) -> str:
@@ -93,7 +91,7 @@ class RoomState:
                       ) -> MissedEvents | None:
         """The image's events with position > ``after``, in order; None if more than
         ``limit`` (the caller sends the full state instead)."""
-        head = self.head()
+        head = log_head(self.app)
         if after > head:
             raise ValidationFailed(f"after_position {after} is beyond the log's head {head}",
                                    {"field": "after_position", "head": head})

@@ -24,6 +24,7 @@ from domain.application import parse_uuid
 from domain.command_pipeline import Actor, CommandResult
 from domain.commands import parse_command
 from domain.errors import DomainError
+from event_store.positions import log_head
 from realtime.hub import Member, Subscription
 from realtime.outbox import Outbox
 from realtime.presence import FloodGuard, PresenceThrottle
@@ -301,7 +302,7 @@ class ClientSession:
         # events reach the subscription): wait for the read model to pass the head as read
         # now, after subscribing.
         state = self.live.state
-        at_least = await asyncio.to_thread(state.head)
+        at_least = await asyncio.to_thread(log_head, self.live.app)
         found = await asyncio.to_thread(state.project_state, str(room.id), at_least)
         if found is None:
             raise ProtocolError("not_ready", "the project counts are not up to date yet; "

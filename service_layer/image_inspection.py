@@ -29,7 +29,7 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
-from domain.errors import DomainError, ValidationFailed
+from domain.errors import TooLarge, ValidationFailed
 
 CONTENT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif",
                  "BMP": "image/bmp", "TIFF": "image/tiff", "WEBP": "image/webp"}
@@ -39,8 +39,8 @@ _JPEG_SOS, _JPEG_EOI = b"\xff\xda", b"\xff\xd9"
 _TIFF_PARTS = ((273, 279), (324, 325))
 
 
-class ImageTooLarge(DomainError):
-    code = "too_large"
+class ImageTooLarge(TooLarge):
+    """More pixels than the service accepts (or a decompression bomb)."""
 
 
 def _truncated(detail: str) -> ValidationFailed:

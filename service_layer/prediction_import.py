@@ -18,6 +18,7 @@ from domain.application import Labeling
 from domain.command_pipeline import Actor, CommandPipeline
 from domain.commands import ProposePrelabel, parse_prelabel
 from domain.errors import NotFound, ValidationFailed
+from event_store.positions import log_head
 from service_layer.prediction_formats import ImageRef, PredictionSet, parse_predictions
 
 PAGE = 500
@@ -95,7 +96,7 @@ class ImageResolver:
             wait_for = getattr(self.read, "wait_for", None)
             if wait_for is not None:
                 # Images uploaded a moment ago: let the list catch up with the log first.
-                head = self.app.recorder.max_notification_id() or 0
+                head = log_head(self.app)
                 wait_for(head, 5.0)
             listing: list[dict[str, Any]] = []
             cursor: str | None = None

@@ -18,6 +18,7 @@ from domain.commands import MAX_INT  # the largest integer a request may carry (
 from domain.errors import Forbidden
 from domain.project import Project
 from domain.roles import at_least
+from event_store.positions import log_head
 from web.authentication import Authenticator, Principal
 from web.errors import ApiError
 from web.min_position import WAIT_SECONDS, WaitBudget
@@ -134,7 +135,7 @@ async def wait_for_min_position(request: Request, services: Services) -> None:
     position = parse_int(request, "min_position")
     if position is None or services.runner.position >= position:
         return
-    head = int(await quick_query(services, services.runner.head))
+    head = int(await quick_query(services, lambda: log_head(services.app)))
     if position > head:
         raise ApiError("validation", f"min_position {position} is beyond the head of the log "
                        f"({head}): no write has been acknowledged there yet",

@@ -9,7 +9,7 @@ import pytest
 from domain.application import Labeling
 from domain.command_pipeline import Actor, CommandPipeline, CommandResult
 from domain.commands import parse_command, parse_prelabel
-from event_store.positions import EventPositions
+from event_store.positions import EventPositions, log_head
 
 
 class World:
@@ -52,7 +52,7 @@ class World:
         return str(result.events[0]["data"]["annotation_id"])
 
     def head(self) -> int:
-        return self.app.recorder.max_notification_id() or 0
+        return log_head(self.app)
 
 
 @pytest.fixture()

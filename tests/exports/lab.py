@@ -12,6 +12,7 @@ import orjson
 
 from domain.command_pipeline import Actor, CommandResult
 from domain.commands import parse_command, parse_prelabel
+from event_store.positions import log_head
 from labelwright.bootstrap import bootstrap, shutdown
 from labelwright.settings import Settings
 from projections.exports import stream_export
@@ -70,7 +71,7 @@ class Lab:
     # -- read side -----------------------------------------------------------------------------
 
     def head(self) -> int:
-        return self.services.runner.head()
+        return log_head(self.services.app)
 
     def catch_up(self) -> None:
         self.services.runner.catch_up()

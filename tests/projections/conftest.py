@@ -11,7 +11,7 @@ import pytest
 
 from domain.application import Labeling
 from domain.command_pipeline import CommandPipeline
-from event_store.positions import EventPositions
+from event_store.positions import EventPositions, log_head
 from migrations.apply import apply_migrations
 from projections.database import ViewDatabase
 from projections.read_models import ReadModels
@@ -54,7 +54,7 @@ class Stack:
         return self.db.dialect
 
     def head(self) -> int:
-        return int(self.app.recorder.max_notification_id() or 0)
+        return log_head(self.app)
 
     def workload(self, seed: int = 7) -> Workload:
         return Workload(self.app, self.pipeline, seed)

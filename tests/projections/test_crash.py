@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from event_store.log_reader import LoggedEvent
 from projections.database import Cursor
 from projections.image_labels import ImageLabels
-from projections.projection import LoggedEvent, Projection
+from projections.projection import Projection
 from projections.runner import ProjectionFailed, all_projections
 from tests.projections.conftest import Backends, Stack, dump
 

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from domain.image import Image
+from event_store.log_reader import LoggedEvent
 from projections.annotator_metrics import AnnotatorMetrics
 from projections.database import ViewDatabase
 from projections.prelabel_audit import score_bucket
-from projections.projection import LoggedEvent
 from tests.projections import recount
 from tests.projections.conftest import Stack
 

@@ -24,6 +24,7 @@ from PIL import Image
 from starlette.exceptions import StarletteDeprecationWarning
 
 import domain.user
+from event_store.positions import log_head
 from labelwright.bootstrap import bootstrap, shutdown
 from labelwright.settings import Settings
 from web.app import create_app
@@ -111,7 +112,7 @@ class Site:
         return response.json()
 
     def head(self) -> int:
-        return int(self.services.app.recorder.max_notification_id() or 0)
+        return log_head(self.services.app)
 
     def settle(self) -> None:
         assert self.services.read.wait_for(self.head(), 10.0)

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from event_store.positions import log_head
 from web.access import services_of
 from web.errors import error_response
 from web.responses import json_response
@@ -24,7 +25,7 @@ async def healthz(request: Request) -> Response:
 async def readyz(request: Request) -> Response:
     services = services_of(request)
     checks = {
-        "event_store": services.app.recorder.max_notification_id,
+        "event_store": lambda: log_head(services.app),
         "view_database": lambda: services.read.db.query("SELECT 1"),
     }
     results: dict[str, str] = {}

@@ -9,7 +9,7 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from domain.image import IMAGE_STATUSES
-from service_layer.image_registration import MultipartImages, register, staged_paths
+from service_layer.image_registration import register, staged_paths
 from web.access import (
     authenticated,
     image_for,
@@ -20,6 +20,7 @@ from web.access import (
     wait_for_min_position,
 )
 from web.errors import ApiError
+from web.multipart_images import MultipartImages
 from web.request_bodies import declared_length, media_type, read_json_object
 from web.responses import json_response
 
