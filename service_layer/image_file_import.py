@@ -11,9 +11,8 @@ from typing import Any
 from tqdm import tqdm
 
 from domain.errors import DomainError
-from service_layer.image_registration import StagedFile, register
+from service_layer.image_registration import IMAGE_SUFFIXES, StagedFile, register
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 BATCH = 200
 
 
