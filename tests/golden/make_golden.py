@@ -16,7 +16,7 @@ from domain.application import Labeling
 from domain.command_pipeline import Actor, CommandPipeline
 from domain.commands import parse_command, parse_prelabel
 from domain.image import Image
-from projections.event_positions import EventPositions
+from event_store.positions import EventPositions
 
 
 def main(out: Path) -> None:
