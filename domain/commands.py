@@ -12,9 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from domain.errors import ValidationFailed
+from domain.project import MAX_CLASS_NAME
 
 MAX_ID = 128
 MAX_COMMENT = 4000
+MAX_LABEL = MAX_CLASS_NAME
+MAX_ASSIST_POINTS = 100
+VERDICTS = ("approve", "reject")
 # Versions and revisions are 64-bit columns; a larger number is refused as it arrives.
 MAX_INT = 2**63 - 1
 ASSIST_MODES = ("extreme_points", "clicks", "box")
@@ -171,7 +175,7 @@ def parse_command(raw: object, *, skip_extra: frozenset[str] = frozenset()) -> C
         return CreateAnnotation(
             **common,
             annotation_type=_str(ann, "type"),
-            label=_str(ann, "label", max_len=100),
+            label=_str(ann, "label", max_len=MAX_LABEL),
             geometry=ann["geometry"],
             annotation_id=_str(ann, "id", optional=True),
         )
@@ -182,7 +186,7 @@ def parse_command(raw: object, *, skip_extra: frozenset[str] = frozenset()) -> C
         return EditAnnotation(
             **common,
             annotation_id=_str(raw, "annotation_id"),
-            label=_str(changes, "label", max_len=100, optional=True),
+            label=_str(changes, "label", max_len=MAX_LABEL, optional=True),
             geometry=changes.get("geometry"),
             base_revision=_int(raw, "base_revision"),
         )
@@ -203,8 +207,9 @@ def parse_command(raw: object, *, skip_extra: frozenset[str] = frozenset()) -> C
                 f"unknown assist mode {mode!r}", {"field": "mode", "allowed": list(ASSIST_MODES)}
             )
         points = raw.get("points")
-        if not isinstance(points, list) or not 1 <= len(points) <= 100:
-            raise _fail("points must be a list of 1 to 100 [x, y, +1|-1] items", "points")
+        if not isinstance(points, list) or not 1 <= len(points) <= MAX_ASSIST_POINTS:
+            raise _fail(f"points must be a list of 1 to {MAX_ASSIST_POINTS} [x, y, +1|-1] items",
+                        "points")
         parsed: list[tuple[float, float, int]] = []
         for i, p in enumerate(points):
             if not isinstance(p, list) or len(p) not in (2, 3):
@@ -215,11 +220,11 @@ def parse_command(raw: object, *, skip_extra: frozenset[str] = frozenset()) -> C
             parsed.append((_number(p[0], f"points[{i}][0]"), _number(p[1], f"points[{i}][1]"),
                            int(sign)))
         return Assist(**common, mode=mode, points=tuple(parsed), label=_str(raw, "label",
-                                                                             max_len=100))
+                                                                             max_len=MAX_LABEL))
     if kind == "submit":
         return SubmitImage(**common)
     verdict = raw.get("verdict")
-    if verdict not in ("approve", "reject"):
+    if verdict not in VERDICTS:
         raise _fail("verdict must be approve or reject", "verdict")
     comment = raw.get("comment")
     if comment is not None and (not isinstance(comment, str) or len(comment) > MAX_COMMENT):
@@ -245,7 +250,7 @@ def parse_prelabel(raw: object, model_name: str, model_version: str) -> ProposeP
         command_id=_str(raw, "command_id", optional=True),
         base_version=None,
         annotation_type=_str(raw, "type"),
-        label=_str(raw, "label", max_len=100),
+        label=_str(raw, "label", max_len=MAX_LABEL),
         geometry=raw["geometry"],
         model_name=model_name,
         model_version=model_version,

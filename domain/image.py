@@ -22,6 +22,8 @@ from domain.errors import Conflict, NotFound, ValidationFailed
 from domain.project import LabelSchema
 
 IMAGE_STATUSES = ("new", "in_progress", "submitted", "approved", "rejected")
+ANNOTATION_SOURCES = ("manual", "prelabel", "assist")  # where an annotation came from
+ANNOTATION_STATUSES = ("proposed", "accepted", "edited", "manual")  # an annotation's status
 MAX_ANNOTATIONS = 20_000
 
 

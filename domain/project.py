@@ -13,15 +13,18 @@ from domain.errors import ValidationFailed
 from domain.geometry import ANNOTATION_TYPES
 from domain.roles import validate_role
 
-_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+COLOR_PATTERN = r"^#[0-9a-fA-F]{6}$"
+_COLOR = re.compile(COLOR_PATTERN)
 _PALETTE = (
     "#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4",
     "#42d4f4", "#f032e6", "#bfef45", "#469990", "#9a6324",
 )
 MAX_CLASSES = 1000
+MAX_CLASS_NAME = 100  # characters; a label names a class, so labels have the same limit
+MAX_PROJECT_NAME = 200
 
 
-def _name(value: object, field: str, max_len: int = 200) -> str:
+def _name(value: object, field: str, max_len: int = MAX_PROJECT_NAME) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValidationFailed(f"{field} must be a non-empty string", {"field": field})
     value = value.strip()
@@ -43,7 +46,7 @@ def parse_classes(raw: object, existing: int = 0) -> list[dict[str, str]]:
             raise ValidationFailed(
                 "each class is {\"name\", \"color\"?}", {"field": f"classes[{i}]"}
             )
-        name = _name(item.get("name"), f"classes[{i}].name", 100)
+        name = _name(item.get("name"), f"classes[{i}].name", MAX_CLASS_NAME)
         if name in seen:
             raise ValidationFailed(f"class {name!r} is listed twice", {"field": "classes"})
         seen.add(name)

@@ -1,13 +1,49 @@
-"""Project roles and what each may do."""
+"""Project roles and the one table of what each may do.
+
+``RULES`` maps every project action to the least role it needs. The command pipeline (image
+commands), the HTTP routes (``web.access.project_for``) and the WebSocket rooms
+(``realtime.room_state.RoomState.authorize``) all ask it, so a rule changes in one place.
+A global admin passes every rule. Actions that need a global admin whatever the project
+(creating projects and users, importing server files) are not project rules: see
+``web.access.require_admin``.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from domain.errors import Forbidden, ValidationFailed
 
 ROLES = ("annotator", "reviewer", "manager")
 _RANK = {"annotator": 1, "reviewer": 2, "manager": 3}
 
-ANNOTATION_COMMANDS = frozenset({"create", "edit", "delete", "accept", "assist", "submit"})
+MEMBER = "member"
+"""The least "role" of a rule any member passes, whatever their role."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """The least role an action needs, and how a refusal names the action."""
+
+    least: str  # a role of ROLES, or MEMBER
+    doing: str  # "<doing> needs the <least> role in this project"
+
+
+RULES: dict[str, Rule] = {
+    "read": Rule(MEMBER, "reading this project"),  # the project, its images, labels, history
+    "join_room": Rule(MEMBER, "joining this room"),  # live image and project rooms
+    "annotate": Rule("annotator", "annotating"),  # image commands other than review
+    "review": Rule("reviewer", "reviewing"),
+    "change_settings": Rule("manager", "changing project settings"),
+    "manage_members": Rule("manager", "managing members"),
+    "add_images": Rule("manager", "adding images"),
+    "import_predictions": Rule("manager", "importing predictions"),
+    "read_metrics": Rule("manager", "metrics"),
+    "export": Rule("manager", "exporting"),
+}
+
+COMMAND_ACTIONS = {"review": "review"}
+"""The action of each image command type that is not ``annotate``."""
 
 
 def validate_role(role: object) -> str:
@@ -20,9 +56,11 @@ def validate_role(role: object) -> str:
 
 
 def at_least(role: str | None, needed: str, *, is_admin: bool = False) -> bool:
-    """True when ``role`` (or admin) includes the rights of ``needed``."""
+    """True when ``role`` (or admin) includes the rights of ``needed`` (a role or MEMBER)."""
     if is_admin:
         return True
+    if needed == MEMBER:
+        return role is not None
     return role is not None and _RANK.get(role, 0) >= _RANK[needed]
 
 
@@ -35,6 +73,21 @@ def require(role: str | None, needed: str, *, is_admin: bool = False, what: str 
         )
 
 
+def require_for(action: str, role: str | None, *, is_admin: bool = False,
+                what: str | None = None) -> None:
+    """Raise Forbidden unless ``role`` in a project (or admin) may do ``action`` there.
+
+    A non-member is told so (``details.needed`` is the rule's least role); a member whose
+    role is too low is told which role ``what`` (default: the rule's wording) needs.
+    """
+    rule = RULES[action]
+    if is_admin:
+        return
+    if role is None:
+        raise Forbidden("you are not a member of this project", {"needed": rule.least})
+    require(role, rule.least, what=what or rule.doing)
+
+
 def role_needed_for(command_type: str) -> str:
     """The least role that may issue an image command of ``command_type``."""
-    return "reviewer" if command_type == "review" else "annotator"
+    return RULES[COMMAND_ACTIONS.get(command_type, "annotate")].least

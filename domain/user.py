@@ -25,8 +25,10 @@ from eventsourcing.domain import Aggregate
 from domain.errors import ValidationFailed
 from domain.tokens import TOKEN_KINDS
 
-_USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$"
+_USERNAME = re.compile(USERNAME_PATTERN)
 MIN_PASSWORD = 8
+MAX_PASSWORD = 1024
 # argon2id with the library's RFC 9106 "low memory" profile: about 50 ms per hash here.
 _hasher = PasswordHasher()
 
@@ -53,8 +55,9 @@ def hash_password(password: object) -> str:
         raise ValidationFailed(
             f"a password has at least {MIN_PASSWORD} characters", {"field": "password"}
         )
-    if len(password) > 1024:
-        raise ValidationFailed("a password has at most 1024 characters", {"field": "password"})
+    if len(password) > MAX_PASSWORD:
+        raise ValidationFailed(f"a password has at most {MAX_PASSWORD} characters",
+                               {"field": "password"})
     return _hasher.hash(password)
 
 

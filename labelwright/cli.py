@@ -14,6 +14,7 @@ from typing import Any
 
 from domain.errors import DomainError
 from labelwright.settings import Settings
+from projections.exports import DEFAULT_EXPORT_FORMAT, EXPORTERS
 
 
 def _version() -> str:
@@ -349,9 +350,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("export", cmd_export, "export labels (current, or as of a global position)")
     p.add_argument("project_id")
-    p.add_argument("--format", default="coco", choices=["coco", "labelwright"])
+    p.add_argument("--format", default=DEFAULT_EXPORT_FORMAT, choices=sorted(EXPORTERS),
+                   help="; ".join(f"{name}: {e.summary}" for name, e in EXPORTERS.items()))
     p.add_argument("--position", type=int, default=None)
-    p.add_argument("--include-proposed", action="store_true")
+    p.add_argument("--include-proposed", action="store_true",
+                   help="add pending pre-labels (" + ", ".join(
+                       name for name, e in EXPORTERS.items() if e.optional_proposals) + ")")
     p.add_argument("-o", "--output", default="-")
 
     proj = sub.add_parser("projections", help="read models").add_subparsers(dest="action",

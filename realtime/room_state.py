@@ -17,9 +17,10 @@ from eventsourcing.persistence import StoredEvent
 
 from domain.application import Labeling
 from domain.command_pipeline import PositionLookup
-from domain.errors import Forbidden, NotFound, ValidationFailed
+from domain.errors import NotFound, ValidationFailed
 from domain.event_view import describe
 from domain.image import IMAGE_STATUSES, Image
+from domain.roles import require_for
 from event_store.positions import log_head
 from event_store.table import EventTable
 from projections.read_models import ReadModels
@@ -67,11 +68,10 @@ class RoomState:
     # -- access -----------------------------------------------------------------------------
 
     def authorize(self, room: Room, username: str, is_admin: bool) -> str:
-        """The room's project id, if ``username`` may be in the room (any project role)."""
+        """The room's project id, if ``username`` may join the room (``join_room`` rule)."""
         project_id = str(room.id) if room.kind == "project" else self.project_of_image(room.id)
         project = self.app.project(project_id)  # NotFound
-        if not is_admin and project.role_of(username) is None:
-            raise Forbidden("you are not a member of this project", {"needed": "member"})
+        require_for("join_room", project.role_of(username), is_admin=is_admin)
         return project_id
 
     def project_of_image(self, image_id: UUID) -> str:

@@ -1,9 +1,10 @@
 """Who may do what, per project: the role checks every route makes.
 
-Image commands are authorised inside the command pipeline (from the project aggregate it
-already holds); everything else is checked here. A global admin passes every check. A user
-with no role in a project gets 403 ``forbidden`` for it (ids are unguessable UUIDs, so telling
-"exists" from "not yours" leaks nothing useful).
+The rules themselves are one table, ``domain.roles.RULES`` (action -> least role); routes
+name the action. Image commands are authorised inside the command pipeline (from the project
+aggregate it already holds); everything else is checked here. A global admin passes every
+check. A user with no role in a project gets 403 ``forbidden`` for it (ids are unguessable
+UUIDs, so telling "exists" from "not yours" leaks nothing useful).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from starlette.requests import Request
 from domain.commands import MAX_INT  # the largest integer a request may carry (64-bit)
 from domain.errors import Forbidden
 from domain.project import Project
-from domain.roles import at_least
+from domain.roles import require_for
 from event_store.positions import log_head
 from web.authentication import Authenticator, Principal
 from web.errors import ApiError
@@ -52,23 +53,17 @@ def require_admin(principal: Principal, what: str) -> None:
 
 
 async def project_for(services: Services, principal: Principal, project_id: str,
-                      needed: str | None = None, what: str = "this") -> Project:
-    """The project, if ``principal`` has at least role ``needed`` in it (any role if None)."""
+                      action: str = "read") -> Project:
+    """The project, if ``principal`` may do ``action`` in it (``domain.roles.RULES``)."""
     project: Project = await quick_query(services, services.app.project, project_id)
-    if principal.is_admin:
-        return project
-    role = project.role_of(principal.username)
-    if role is None:
-        raise Forbidden("you are not a member of this project", {"needed": needed or "member"})
-    if needed is not None and not at_least(role, needed):
-        raise Forbidden(f"{what} needs the {needed} role in this project",
-                        {"needed": needed, "role": role})
+    if not principal.is_admin:
+        require_for(action, project.role_of(principal.username))
     return project
 
 
 async def image_for(services: Services, principal: Principal, image_id: str,
-                    needed: str | None = None, what: str = "this") -> dict[str, Any]:
-    """The image's read-model row after checking ``principal``'s role in its project.
+                    action: str = "read") -> dict[str, Any]:
+    """The image's read-model row, if ``principal`` may do ``action`` in its project.
 
     If the read model has not caught up with a just-added image, the aggregate answers
     (its metadata only: counts and status come from the projection).
@@ -87,7 +82,7 @@ async def image_for(services: Services, principal: Principal, image_id: str,
             "added_at": aggregate.created_on.isoformat(),
             "updated_at": aggregate.modified_on.isoformat(),
         }
-    await project_for(services, principal, str(image["project_id"]), needed, what)
+    await project_for(services, principal, str(image["project_id"]), action)
     return image
 
 

@@ -1,6 +1,6 @@
 """The OpenAPI 3.1 document of ``/api/v1``, written by hand.
 
-Hand-written so that it says exactly what the API promises (docs/API.md), including the
+Hand-written so that it says exactly what the API promises (docs/api.md), including the
 per-type annotation and command shapes, rather than what a framework infers. The tests
 validate real responses against these schemas and the document itself with
 openapi-spec-validator, so it cannot drift silently.
@@ -11,11 +11,26 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from domain.commands import ASSIST_MODES, COMMAND_TYPES, MAX_ID, MAX_INT
-from domain.geometry import ANNOTATION_TYPES
-from domain.image import IMAGE_STATUSES
-from domain.project import MAX_CLASSES
+from domain.commands import (
+    ASSIST_MODES,
+    COMMAND_TYPES,
+    MAX_ASSIST_POINTS,
+    MAX_COMMENT,
+    MAX_ID,
+    MAX_INT,
+    MAX_LABEL,
+    VERDICTS,
+)
+from domain.geometry import ANNOTATION_TYPES, MAX_POLYGON_POINTS
+from domain.image import ANNOTATION_SOURCES, ANNOTATION_STATUSES, IMAGE_STATUSES
+from domain.project import COLOR_PATTERN, MAX_CLASS_NAME, MAX_CLASSES, MAX_PROJECT_NAME
 from domain.roles import ROLES
+from domain.user import MAX_PASSWORD, MIN_PASSWORD, USERNAME_PATTERN
+from projections.exports import DEFAULT_EXPORT_FORMAT, EXPORTERS
+from web.endpoints.commands import MAX_BATCH
+from web.endpoints.images import DEFAULT_PAGE, MAX_PAGE
+from web.endpoints.reads import DEFAULT_GROUP_BY, DEFAULT_HISTORY_PAGE, GROUP_BY, MAX_HISTORY_PAGE
+from web.errors import STATUS_OF_CODE
 
 Schema = dict[str, Any]
 
@@ -51,17 +66,19 @@ POSITION: Schema = {"type": "integer", "minimum": 0, "maximum": MAX_INT,
 COUNT: Schema = {"type": "integer", "minimum": 0, "maximum": MAX_INT}
 # A name the server trims: it must not start with white space (nor be empty).
 NAME = {"type": "string", "minLength": 1, "pattern": r"^\S"}
-LABEL: Schema = {**NAME, "maxLength": 100, "description": "a class name of the project"}
+LABEL: Schema = {**NAME, "maxLength": MAX_LABEL, "description": "a class name of the project"}
 ID: Schema = {"type": "string", "minLength": 1, "maxLength": MAX_ID}
-CLASS_NAME: Schema = {**NAME, "maxLength": 100}
-PROJECT_NAME: Schema = {**NAME, "maxLength": 200}
-USERNAME: Schema = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$"}
+CLASS_NAME: Schema = {**NAME, "maxLength": MAX_CLASS_NAME}
+PROJECT_NAME: Schema = {**NAME, "maxLength": MAX_PROJECT_NAME}
+USERNAME: Schema = {"type": "string", "pattern": USERNAME_PATTERN}
+PASSWORD: Schema = {"type": "string", "minLength": MIN_PASSWORD, "maxLength": MAX_PASSWORD}
+COLOR: Schema = {"type": "string", "pattern": COLOR_PATTERN}
 
 _GEOMETRY: dict[str, Schema] = {
     "box": obj({"x": NUM, "y": NUM, "w": {"type": "number", "exclusiveMinimum": 0},
                 "h": {"type": "number", "exclusiveMinimum": 0}}, ["x", "y", "w", "h"],
                extra=False, description="top-left corner and size, in image pixels"),
-    "polygon": obj({"points": {"type": "array", "minItems": 3, "maxItems": 10000,
+    "polygon": obj({"points": {"type": "array", "minItems": 3, "maxItems": MAX_POLYGON_POINTS,
                                "items": {"type": "array", "prefixItems": [NUM, NUM],
                                          "minItems": 2, "maxItems": 2}}},
                    ["points"], extra=False),
@@ -85,10 +102,10 @@ def _annotation_schemas() -> dict[str, Schema]:
     base = obj({
         "id": STR,
         "label": STR,
-        "source": {"enum": ["manual", "prelabel", "assist"]},
+        "source": {"enum": list(ANNOTATION_SOURCES)},
         "model": obj({"name": STR, "version": STR}, ["name", "version"]),
         "score": nullable(NUM),
-        "status": {"enum": ["proposed", "accepted", "edited", "manual"]},
+        "status": {"enum": list(ANNOTATION_STATUSES)},
         "revision": {"type": "integer", "minimum": 1},
         "created_by": STR,
         "updated_by": STR,
@@ -131,13 +148,13 @@ def _command_schemas() -> dict[str, Schema]:
         "delete": ({"annotation_id": ID, **revision}, ["annotation_id"]),
         "accept": ({"annotation_id": ID, **revision}, ["annotation_id"]),
         "assist": ({"mode": {"enum": list(ASSIST_MODES)},
-                    "points": {"type": "array", "minItems": 1, "maxItems": 100,
+                    "points": {"type": "array", "minItems": 1, "maxItems": MAX_ASSIST_POINTS,
                                "items": {"type": "array", "minItems": 2, "maxItems": 3,
                                          "prefixItems": [NUM, NUM, {"enum": [1, -1]}]}},
                     "label": LABEL}, ["mode", "points", "label"]),
         "submit": ({}, []),
-        "review": ({"verdict": {"enum": ["approve", "reject"]},
-                    "comment": nullable({"type": "string", "maxLength": 4000})},
+        "review": ({"verdict": {"enum": list(VERDICTS)},
+                    "comment": nullable({"type": "string", "maxLength": MAX_COMMENT})},
                    ["verdict"]),
     }
     out: dict[str, Schema] = {}
@@ -149,7 +166,7 @@ def _command_schemas() -> dict[str, Schema]:
                         extra=False)
         variants.append(ref(name))
     out["Command"] = {"oneOf": variants}
-    out["CommandBatch"] = obj({"commands": {"type": "array", "minItems": 1, "maxItems": 1000,
+    out["CommandBatch"] = obj({"commands": {"type": "array", "minItems": 1, "maxItems": MAX_BATCH,
                                             "items": ref("Command")},
                                "base_version": nullable(COUNT)},
                               ["commands"], extra=False,
@@ -169,9 +186,7 @@ def _command_schemas() -> dict[str, Schema]:
 def _schemas() -> dict[str, Schema]:
     schemas: dict[str, Schema] = {
         "Error": obj({"error": obj({
-            "code": {"type": "string", "examples": [
-                "validation", "not_found", "conflict", "forbidden", "unauthorized",
-                "too_large", "rate_limited", "not_ready", "internal"]},
+            "code": {"type": "string", "examples": list(STATUS_OF_CODE)},
             "message": STR,
             "details": {"type": "object"},
         }, ["code", "message", "details"], extra=False)}, ["error"], extra=False),
@@ -186,9 +201,8 @@ def _schemas() -> dict[str, Schema]:
                                            "role": {"enum": list(ROLES)}},
                                           ["project_id", "role"])}},
             ["username", "is_admin", "projects"]),
-        "NewUser": obj({"username": USERNAME,
-                        "password": {"type": "string", "minLength": 8, "maxLength": 1024},
-                        "is_admin": BOOL}, ["username", "password"], extra=False),
+        "NewUser": obj({"username": USERNAME, "password": PASSWORD, "is_admin": BOOL},
+                       ["username", "password"], extra=False),
         "User": obj({"username": STR, "is_admin": BOOL,
                      "disabled": {"type": "boolean",
                                   "description": "a disabled user cannot log in and none of "
@@ -200,18 +214,14 @@ def _schemas() -> dict[str, Schema]:
                                         "tokens were revoked"}},
                     ["username", "is_admin", "disabled"]),
         "UserList": obj({"users": {"type": "array", "items": ref("User")}}, ["users"]),
-        "NewPassword": obj({"password": {"type": "string", "minLength": 8,
-                                         "maxLength": 1024}}, ["password"], extra=False),
-        "PasswordChange": obj({"current_password": STR,
-                               "password": {"type": "string", "minLength": 8,
-                                            "maxLength": 1024}},
+        "NewPassword": obj({"password": PASSWORD}, ["password"], extra=False),
+        "PasswordChange": obj({"current_password": STR, "password": PASSWORD},
                               ["current_password", "password"], extra=False),
-        "Class": obj({"name": STR, "color": {"type": "string", "pattern": "^#[0-9a-fA-F]{6}$"},
-                      "retired": BOOL}, ["name", "color", "retired"]),
+        "Class": obj({"name": STR, "color": COLOR, "retired": BOOL},
+                     ["name", "color", "retired"]),
         "NewClass": {"anyOf": [CLASS_NAME, obj({
             "name": CLASS_NAME,
-            "color": {"anyOf": [{"type": "string", "pattern": "^#[0-9a-fA-F]{6}$"},
-                                {"enum": ["", None]}],
+            "color": {"anyOf": [COLOR, {"enum": ["", None]}],
                       "description": "absent, null or empty: the next colour of a palette"}},
             ["name"], extra=False)],
             "description": "a class name, or {name, color}; names are unique in a project"},
@@ -284,8 +294,7 @@ def _schemas() -> dict[str, Schema]:
              "prelabels_edited", "prelabels_rejected", "mean_iou_edited", "images_submitted",
              "review_approvals", "review_rejections", "active_seconds"])}},
             ["annotators"]),
-        "PrelabelMetrics": obj({"group_by": {"enum": ["model", "label", "annotator",
-                                                      "score_bucket"]},
+        "PrelabelMetrics": obj({"group_by": {"enum": list(GROUP_BY)},
                                 "groups": {"type": "array", "items": obj({
                                     "key": {"type": "object"}, "proposed": INT,
                                     "accepted": INT, "edited": INT, "rejected": INT,
@@ -509,7 +518,8 @@ def _paths() -> dict[str, Any]:
                        params=[_PROJECT_ID,
                                _param("status", "query", {"enum": list(IMAGE_STATUSES)}),
                                _param("limit", "query", {"type": "integer", "minimum": 1,
-                                                         "maximum": 500, "default": 50}),
+                                                         "maximum": MAX_PAGE,
+                                                         "default": DEFAULT_PAGE}),
                                _param("cursor", "query", STR), _MIN_POSITION],
                        errors=read_errors, tag="images"),
         },
@@ -539,7 +549,8 @@ def _paths() -> dict[str, Any]:
             params=[*image_params,
                     _param("after", "query", COUNT, "a version"),
                     _param("limit", "query", {"type": "integer", "minimum": 1,
-                                              "maximum": 1000, "default": 100})],
+                                              "maximum": MAX_HISTORY_PAGE,
+                                              "default": DEFAULT_HISTORY_PAGE})],
             errors=read_errors, tag="annotations")},
         "/projects/{project_id}/predictions": {"post": _op(
             "Import model outputs as pre-labels (manager). COCO results need model and "
@@ -556,19 +567,26 @@ def _paths() -> dict[str, Any]:
         "/projects/{project_id}/metrics/prelabels": {"get": _op(
             "Pre-label acceptance (manager)", "the metrics", ref("PrelabelMetrics"),
             params=[_PROJECT_ID, _param("group_by", "query", {
-                "enum": ["model", "label", "annotator", "score_bucket"], "default": "model"}),
+                "enum": list(GROUP_BY), "default": DEFAULT_GROUP_BY}),
                 _MIN_POSITION],
             errors=read_errors, tag="metrics")},
         "/projects/{project_id}/export": {"get": {
             "summary": "A streamed export (manager), current or as of a global position",
             "tags": ["exports"],
             "parameters": [_PROJECT_ID,
-                           _param("format", "query", {"enum": ["coco", "labelwright"],
-                                                      "default": "coco"}),
+                           _param("format", "query", {"enum": sorted(EXPORTERS),
+                                                      "default": DEFAULT_EXPORT_FORMAT},
+                                  "; ".join(f"{name}: {e.summary}"
+                                            for name, e in EXPORTERS.items())),
                            _param("position", "query", COUNT,
                                   "at most the head of the log"),
-                           _param("include_proposed", "query", BOOL), _MIN_POSITION],
-            "responses": {"200": _response("the export document", {"type": "object"}),
+                           _param("include_proposed", "query", BOOL,
+                                  "add pending pre-labels (" + ", ".join(
+                                      name for name, e in EXPORTERS.items()
+                                      if e.optional_proposals) + ")"), _MIN_POSITION],
+            "responses": {"200": {"description": "the export document", "content": {
+                media_type: {"schema": {"type": "object"}}
+                for media_type in sorted({e.media_type for e in EXPORTERS.values()})}},
                           **_errors(*read_errors)}}},
         "/projections": {"get": _op("Each read model's position and lag", "the status",
                                     ref("ProjectionStatus"), params=[_MIN_POSITION],
@@ -593,7 +611,7 @@ _DOCUMENT: dict[str, Any] = {
                             "{\"error\": {\"code\", \"message\", \"details\"}}. Probes "
                             "GET /healthz and GET /readyz live at the server root. Live "
                             "collaboration is the WebSocket GET /api/v1/ws (?token= or the "
-                            "session cookie); docs/API.md describes its messages."},
+                            "session cookie); docs/realtime.md describes its messages."},
     # Full paths (the contract's names) with the server at the root.
     "servers": [{"url": "/"}],
     "security": _SECURED,

@@ -1,4 +1,7 @@
-"""``GET /projects/{project_id}/export``: a streamed export, current or as of a position."""
+"""``GET /projects/{project_id}/export``: a streamed export, current or as of a position.
+
+The formats are ``projections.exports.EXPORTERS``.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,12 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from domain.errors import NotFound, ValidationFailed
-from projections.exports import export_file_name, export_media_type, stream_export
+from projections.exports import (
+    DEFAULT_EXPORT_FORMAT,
+    export_file_name,
+    export_media_type,
+    stream_export,
+)
 from web.access import (
     authenticated,
     parse_int,
@@ -36,8 +44,8 @@ async def export(request: Request) -> Response:
     services = services_of(request)
     principal = authenticated(request)
     project_id = request.path_params["project_id"]
-    await project_for(services, principal, project_id, "manager", "exporting")
-    fmt = request.query_params.get("format") or "coco"
+    await project_for(services, principal, project_id, "export")
+    fmt = request.query_params.get("format") or DEFAULT_EXPORT_FORMAT
     media_type = export_media_type(fmt)
     position = parse_int(request, "position")
     include_proposed = _flag(request, "include_proposed")

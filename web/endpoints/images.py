@@ -25,6 +25,7 @@ from web.request_bodies import declared_length, media_type, read_json_object
 from web.responses import json_response
 
 MAX_PAGE = 500
+DEFAULT_PAGE = 50
 
 
 async def add_images(request: Request) -> Response:
@@ -32,7 +33,7 @@ async def add_images(request: Request) -> Response:
     settings = services.settings
     principal = authenticated(request)
     project_id = request.path_params["project_id"]
-    await project_for(services, principal, project_id, "manager", "adding images")
+    await project_for(services, principal, project_id, "add_images")
     if media_type(request) == "multipart/form-data":
         declared_length(request, settings.max_upload_request)
         reader = MultipartImages(request.headers["content-type"], settings.max_upload_bytes,
@@ -67,7 +68,7 @@ async def list_images(request: Request) -> Response:
     if status is not None and status not in IMAGE_STATUSES:
         raise ApiError("validation", f"status must be one of {', '.join(IMAGE_STATUSES)}",
                        {"field": "status", "allowed": list(IMAGE_STATUSES)})
-    limit = parse_int(request, "limit", default=50, minimum=1, maximum=MAX_PAGE)
+    limit = parse_int(request, "limit", default=DEFAULT_PAGE, minimum=1, maximum=MAX_PAGE)
     cursor = request.query_params.get("cursor") or None
     await wait_for_min_position(request, services)
     items, next_cursor = await asyncio.to_thread(services.read.list_images, project_id,

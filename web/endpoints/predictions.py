@@ -18,7 +18,7 @@ async def post_predictions(request: Request) -> Response:
     services = services_of(request)
     principal = authenticated(request)
     project_id = request.path_params["project_id"]
-    await project_for(services, principal, project_id, "manager", "importing predictions")
+    await project_for(services, principal, project_id, "import_predictions")
     body = await read_json(request, services.settings.max_json_body)
     # Images are found through the image list projection; the importer lets it catch up
     # with everything committed so far (images uploaded a moment ago) before reading it.

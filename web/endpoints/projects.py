@@ -86,7 +86,7 @@ async def update_project(request: Request) -> Response:
     services = services_of(request)
     principal = authenticated(request)
     project_id = request.path_params["project_id"]
-    await project_for(services, principal, project_id, "manager", "changing project settings")
+    await project_for(services, principal, project_id, "change_settings")
     body = await read_json_object(request, services.settings.max_json_body)
     project, position = await asyncio.to_thread(
         services.app.update_project, project_id, principal.username, body)
@@ -99,7 +99,7 @@ async def set_member(request: Request) -> Response:
     principal = authenticated(request)
     project_id = request.path_params["project_id"]
     username = request.path_params["username"]
-    await project_for(services, principal, project_id, "manager", "managing members")
+    await project_for(services, principal, project_id, "manage_members")
     if request.method == "DELETE":
         role = None
     else:

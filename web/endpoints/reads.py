@@ -11,6 +11,7 @@ from starlette.routing import Route
 
 from domain.application import parse_uuid
 from domain.errors import ValidationFailed
+from projections.read_models import GROUP_COLUMNS
 from web.access import (
     authenticated,
     image_for,
@@ -24,8 +25,10 @@ from web.errors import ApiError
 from web.responses import json_response
 from web.services import Services
 
-GROUP_BY = ("model", "label", "annotator", "score_bucket")
+GROUP_BY = tuple(GROUP_COLUMNS)
+DEFAULT_GROUP_BY = "model"
 MAX_HISTORY_PAGE = 1000
+DEFAULT_HISTORY_PAGE = 100
 
 
 def _as_of_version(services: Services, image_id: str, version: int) -> dict[str, Any]:
@@ -70,7 +73,8 @@ async def history(request: Request) -> Response:
     principal = authenticated(request)
     image_id = request.path_params["image_id"]
     after = parse_int(request, "after", default=0)
-    limit = parse_int(request, "limit", default=100, minimum=1, maximum=MAX_HISTORY_PAGE)
+    limit = parse_int(request, "limit", default=DEFAULT_HISTORY_PAGE, minimum=1,
+                      maximum=MAX_HISTORY_PAGE)
     await image_for(services, principal, image_id)
     await wait_for_min_position(request, services)
     events, next_after = await quick_query(services, services.read.history, image_id,
@@ -82,7 +86,7 @@ async def annotator_metrics(request: Request) -> Response:
     services = services_of(request)
     principal = authenticated(request)
     project_id = request.path_params["project_id"]
-    await project_for(services, principal, project_id, "manager", "metrics")
+    await project_for(services, principal, project_id, "read_metrics")
     await wait_for_min_position(request, services)
     rows = await asyncio.to_thread(services.read.annotator_metrics, project_id)
     return json_response({"annotators": rows})
@@ -92,8 +96,8 @@ async def prelabel_metrics(request: Request) -> Response:
     services = services_of(request)
     principal = authenticated(request)
     project_id = request.path_params["project_id"]
-    await project_for(services, principal, project_id, "manager", "metrics")
-    group_by = request.query_params.get("group_by") or "model"
+    await project_for(services, principal, project_id, "read_metrics")
+    group_by = request.query_params.get("group_by") or DEFAULT_GROUP_BY
     if group_by not in GROUP_BY:
         raise ApiError("validation", f"group_by must be one of {', '.join(GROUP_BY)}",
                        {"field": "group_by", "allowed": list(GROUP_BY)})
