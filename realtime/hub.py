@@ -80,7 +80,6 @@ class RoomHub:
         self._project_rooms = 0  # how many project rooms have subscribers
         # Who is in each room, over all nodes: username → number of connections.
         self._people: dict[str, Counter[str]] = {}
-        self.deliveries = 0  # room messages queued to connections (for benchmarks, stats)
 
     # -- rooms ----------------------------------------------------------------------------------
 
@@ -157,9 +156,6 @@ class RoomHub:
         """Everyone in ``room`` on any node, by username."""
         return sorted(self._people.get(room, ()))
 
-    def room_size(self, room: str) -> int:
-        return len(self._rooms.get(room, ()))
-
     # -- fan-out --------------------------------------------------------------------------------
 
     def deliver(self, messages: list[RoomMessage], position: int) -> None:
@@ -183,9 +179,7 @@ class RoomHub:
                 sub.pending.append(m)
             return
         sub.last_position = m.position
-        if sub.member.outbox.put(m.text):
-            self.deliveries += 1
-        else:
+        if not sub.member.outbox.put(m.text):
             self._overflow(sub.member)
 
     def _overflow(self, member: Member) -> None:
