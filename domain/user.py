@@ -6,9 +6,10 @@ version instead of creating two users.
 
 An account can be disabled (``UserDisabled``/``UserEnabled``) and have its tokens revoked
 (``SessionsRevoked``). The aggregate keeps, per token kind, the time before which no token of
-that kind is accepted (``accepts_token``): the authenticator checks it on every request (it
-loads the user anyway), so a revocation holds even where the token table missed it. Streams
-recorded before these events existed load with the defaults: enabled, nothing revoked.
+that kind is accepted (``token_accepted``, ``User.accepts_token``): the authenticator checks
+that rule on every request (it loads the user anyway), so a revocation holds even where the
+token table missed it. Streams recorded before these events existed load with the defaults:
+enabled, nothing revoked.
 """
 
 from __future__ import annotations
@@ -31,6 +32,12 @@ MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
 # argon2id with the library's RFC 9106 "low memory" profile: about 50 ms per hash here.
 _hasher = PasswordHasher()
+
+
+def token_accepted(disabled: bool, revoked_at: datetime | None, issued_at: datetime) -> bool:
+    """The rule for a token of a user: refused if the user is disabled or if it was issued at
+    or before the cut-off of its kind (``User.tokens_revoked_at``)."""
+    return not disabled and (revoked_at is None or issued_at > revoked_at)
 
 
 def user_id(username: str) -> UUID:
@@ -184,10 +191,7 @@ class User(Aggregate):
 
     def accepts_token(self, kind: str, issued_at: datetime) -> bool:
         """Whether a token of ``kind`` issued at ``issued_at`` may still be used."""
-        if self.disabled:
-            return False
-        revoked = self.tokens_revoked_at(kind)
-        return revoked is None or issued_at > revoked
+        return token_accepted(self.disabled, self.tokens_revoked_at(kind), issued_at)
 
     def check_password(self, password: str) -> bool:
         return verify_password(self.password_hash, password)

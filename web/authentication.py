@@ -20,7 +20,7 @@ from starlette.requests import HTTPConnection
 from domain.application import Labeling
 from domain.command_pipeline import Actor
 from domain.tokens import TOKEN_KINDS
-from domain.user import User, user_id
+from domain.user import User, token_accepted, user_id
 from web.auth_tokens import TokenInfo, TokenStore
 from web.errors import ApiError
 
@@ -60,10 +60,7 @@ class _Account:
                    cached_until)
 
     def accepts(self, token: TokenInfo) -> bool:
-        if self.disabled:
-            return False
-        revoked = self.revoked_at.get(token.kind)
-        return revoked is None or token.created_at > revoked
+        return token_accepted(self.disabled, self.revoked_at.get(token.kind), token.created_at)
 
 
 def unauthorized(message: str = "a valid bearer token or session is required") -> ApiError:
