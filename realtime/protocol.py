@@ -1,7 +1,6 @@
 """The WebSocket protocol's vocabulary: rooms, limits, and the shape of server messages.
 
-Client messages are JSON objects with an ``op`` (docs/API.md "WebSocket protocol",
-docs/realtime.md); this module turns their untrusted fields into checked values and builds the
+Client messages are JSON objects with an ``op`` (docs/realtime.md); this module turns their untrusted fields into checked values and builds the
 server's answers. Everything that leaves the server is encoded here, once per message, so a
 room message fanned out to fifty members is serialised once, not fifty times.
 """

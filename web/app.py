@@ -4,7 +4,7 @@ Layout of the URL space::
 
     /healthz, /readyz            probes (no auth)
     /api/v1/openapi.json         the OpenAPI document (no auth)
-    /api/v1/...                  the API of docs/API.md, one module per resource in
+    /api/v1/...                  the API of docs/api.md, one module per resource in
                                  ``web.endpoints``
     /api/v1/ws                   the live-collaboration WebSocket (``web.endpoints.websocket``,
                                  rooms and fan-out in ``realtime``)
@@ -69,7 +69,7 @@ def api_routes() -> list[BaseRoute]:
         *predictions.routes,
         *reads.routes,
         *exports.routes,
-        *websocket.routes,  # GET /api/v1/ws, docs/API.md "WebSocket protocol"
+        *websocket.routes,  # GET /api/v1/ws, docs/realtime.md
     ]
 
 

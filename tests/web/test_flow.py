@@ -1,4 +1,4 @@
-"""The whole journey of docs/API.md over HTTP, on embedded SQLite and on PostgreSQL.
+"""The whole journey of docs/api.md over HTTP, on embedded SQLite and on PostgreSQL.
 
 Reads as a usage example: a manager sets up a project, imports images and a model's
 predictions, annotators work through them, a reviewer approves, and the manager looks at

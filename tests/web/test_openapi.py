@@ -27,7 +27,7 @@ def test_every_route_is_documented_and_every_documented_route_exists(
             continue  # the probes at the root are described in info, not under /api/v1
         for route in mount.routes:
             if isinstance(route, WebSocketRoute):
-                continue  # GET /api/v1/ws: its protocol is in docs/API.md, tests/realtime
+                continue  # GET /api/v1/ws: its protocol is in docs/realtime.md, tests/realtime
             assert isinstance(route, Route)
             served |= {(m, mount.path + route.path) for m in route.methods or ()
                        if m != "HEAD"}

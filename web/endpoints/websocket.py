@@ -1,4 +1,4 @@
-"""``GET /api/v1/ws``: the live-collaboration WebSocket (docs/API.md, docs/realtime.md).
+"""``GET /api/v1/ws``: the live-collaboration WebSocket (docs/realtime.md).
 
 This module only authenticates and adapts Starlette's ``WebSocket`` to the protocol session
 of ``realtime.session``; rooms, presence and fan-out live in ``realtime``.

@@ -1,4 +1,4 @@
-// The HTTP API of docs/API.md. The browser authenticates with the HttpOnly session cookie that
+// The HTTP API of docs/api.md. The browser authenticates with the HttpOnly session cookie that
 // login sets, so no token is ever visible to scripts.
 
 export const API = "/api/v1";

@@ -1,4 +1,4 @@
-// The commands of docs/API.md, as the UI makes them: every one has a fresh command_id (so it
+// The commands of docs/api.md, as the UI makes them: every one has a fresh command_id (so it
 // can be resent safely), and every change to an existing annotation names the revision it was
 // made against (base_revision), so a concurrent change is a conflict, never a silent overwrite.
 

@@ -1,5 +1,5 @@
 // Shapes in image pixels: bounding boxes, hit tests and IoU, for every annotation type.
-// Geometry follows docs/API.md: box {x,y,w,h}; polygon {points}; point {x,y}; mask {rle}; tag {}.
+// Geometry follows docs/api.md: box {x,y,w,h}; polygon {points}; point {x,y}; mask {rle}; tag {}.
 
 export const POINT_RADIUS = 5; // screen pixels
 

@@ -1,4 +1,4 @@
-// The live-collaboration WebSocket (docs/API.md "WebSocket protocol"): one connection for the
+// The live-collaboration WebSocket (docs/realtime.md): one connection for the
 // whole page, reconnecting with backoff. Rooms the page is in are re-joined after every
 // reconnect, each with the last position its handler has seen, so the server sends exactly
 // the events that were missed. Commands travel through the Outbox (outbox.js), which uses
