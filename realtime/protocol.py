@@ -1,8 +1,9 @@
 """The WebSocket protocol's vocabulary: rooms, limits, and the shape of server messages.
 
-Client messages are JSON objects with an ``op`` (docs/realtime.md); this module turns their untrusted fields into checked values and builds the
-server's answers. Everything that leaves the server is encoded here, once per message, so a
-room message fanned out to fifty members is serialised once, not fifty times.
+Client messages are JSON objects with an ``op`` (docs/realtime.md); this module turns their
+untrusted fields into checked values and builds the server's answers. Everything that leaves
+the server is encoded here, once per message, so a room message fanned out to fifty members is
+serialised once, not fifty times.
 """
 
 from __future__ import annotations
