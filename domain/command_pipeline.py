@@ -11,6 +11,15 @@ loaded images and saved on its own, retrying a few times ("reload and re-decide"
 A request is answered only after its events committed. A repeated ``command_id`` is answered
 with the original result and records nothing, once the request passed the same role checks as
 a new one and only to the user who first sent it (another user gets 409 ``conflict``).
+
+The writer never calls a model. A request that needs one (an ``Assist`` command: its engine
+proposes the geometry) is prepared first, in ``submit``: on a small worker pool, after the same
+role checks the writer makes (so nobody without the role makes a model run), and only then
+queued, carrying the proposal; the aggregate validates and records it. While a request is
+being prepared, later requests for the same image wait behind it (arrival order per image);
+other images' requests go straight to the writer. Requests with nothing to prepare take no
+extra step, and a cheap engine (extreme points) on a cached image is prepared in place.
+``prepare`` is also callable on its own (a preview: the proposal, nothing recorded).
 """
 
 from __future__ import annotations
@@ -21,8 +30,8 @@ import random
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Sequence
-from concurrent.futures import Future
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from uuid import UUID
@@ -31,9 +40,10 @@ from eventsourcing.persistence import IntegrityError
 
 from domain import commands as c
 from domain.application import Labeling
-from domain.assist import AssistEngine
+from domain.assist import AssistRegistry, ImageFacts, default_registry
 from domain.errors import DomainError, Forbidden, NotFound, ValidationFailed
 from domain.event_view import describe
+from domain.eventsourcing_adapters import Checkpoint, insert_events, take_snapshot
 from domain.image import Image
 from domain.project import LabelSchema, Project
 from domain.roles import require, role_needed_for
@@ -41,6 +51,8 @@ from domain.roles import require, role_needed_for
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 512
+# Threads running models (assist engines) for requests being prepared.
+MODEL_WORKERS = 2
 RETRIES = 30
 # A backlog this long is a bulk write (an import, a pre-label job), not people labelling.
 BULK_BACKLOG = 64
@@ -125,16 +137,30 @@ class CommandIdTaken(DomainError):
     code = "conflict"
 
 
+def _needs_preparing(commands: Sequence[c.Command]) -> bool:
+    """Whether a request needs work outside the writer first (a model's proposal)."""
+    for cmd in commands:  # noqa: SIM110 - a loop: no generator on every command's path
+        if type(cmd) is c.Assist and cmd.proposal is None:
+            return True
+    return False
+
+
 class CommandPipeline:
     """Serialises image commands of this process through one writer with group commit."""
 
     def __init__(self, app: Labeling, positions: PositionLookup,
-                 assist: AssistEngine | None = None, cache_size: int = 2048,
-                 bulk_loader: BulkLoader | None = None) -> None:
+                 assist: AssistRegistry | None = None, cache_size: int = 2048,
+                 bulk_loader: BulkLoader | None = None,
+                 model_workers: int = MODEL_WORKERS) -> None:
         self.app = app
         self.positions = positions
         self.bulk_loader = bulk_loader
-        self.assist = assist or AssistEngine()
+        self.assist = assist or default_registry()
+        self._model_workers = model_workers
+        self._models: ThreadPoolExecutor | None = None
+        # Images with a request being prepared: the requests that arrived after it, in order.
+        self._held: dict[UUID, deque[_Request]] = {}
+        self._held_lock = threading.Lock()
         self._cache: OrderedDict[UUID, Image] = OrderedDict()
         self._cache_size = cache_size
         self._queue: queue.SimpleQueue[_Request | list[_Request] | _Adopt | None] = (
@@ -151,6 +177,10 @@ class CommandPipeline:
             self._thread.start()
 
     def stop(self) -> None:
+        models = self._models
+        if models is not None:  # preparations under way queue their requests first
+            models.shutdown(wait=True)
+            self._models = None
         if self._thread is not None:
             self._queue.put(None)
             self._thread.join(timeout=10)
@@ -161,7 +191,10 @@ class CommandPipeline:
         """Queue one request (its commands apply atomically); the future resolves on commit."""
         request = self._request(image_id, commands, actor)
         if not request.future.done():
-            self._enqueue(request)
+            if self._held or _needs_preparing(request.commands):
+                self._route(request)
+            else:
+                self._enqueue(request)
         return request.future
 
     def submit_many(self, requests: Sequence[tuple[UUID, Sequence[c.Command]]], actor: Actor
@@ -170,8 +203,36 @@ class CommandPipeline:
         instead of being woken for each, and the caller does not trade the GIL with it for
         every request it queues."""
         made = [self._request(iid, cmds, actor) for iid, cmds in requests]
-        self._enqueue([r for r in made if not r.future.done()])
+        live = [r for r in made if not r.future.done()]
+        if self._held or any(_needs_preparing(r.commands) for r in live):
+            # Route what needs preparing or waits behind a preparation (and every later
+            # request of its image); queue the rest together, in order around them.
+            direct: list[_Request] = []
+            routed: set[UUID] = set()
+            for r in live:
+                if r.image_id in routed or r.image_id in self._held or _needs_preparing(
+                        r.commands):
+                    self._enqueue(direct)
+                    direct = []
+                    routed.add(r.image_id)
+                    self._route(r)
+                else:
+                    direct.append(r)
+            live = direct
+        self._enqueue(live)
         return [r.future for r in made]
+
+    def prepare(self, image_id: UUID, commands: Sequence[c.Command], actor: Actor
+                ) -> list[c.Command]:
+        """``commands`` with what they need from models computed (assist proposals), after
+        the role checks the writer will make again; records nothing. Blocking (a model may
+        take seconds): call it on a worker thread. A preview of an assist is this, then
+        ``command.proposal.result()``."""
+        facts = self._facts(image_id, cached_only=False)
+        assert facts is not None
+        if not actor.trusted:
+            self._authorise(self.app.project(facts.project_id), actor, commands)
+        return self._prepared(commands, facts)
 
     def adopt(self, images: Sequence[Image]) -> None:
         """Offer images this process has just created (uploads) to the writer's cache, so the
@@ -180,6 +241,99 @@ class CommandPipeline:
         stale one is harmless: the store refuses its next version and the writer reloads."""
         if images:
             self._enqueue(_Adopt(tuple(images)))
+
+    # -- preparation (outside the writer) ------------------------------------------------------
+
+    def _route(self, request: _Request) -> None:
+        """Queue ``request`` behind a preparation of its image, or prepare it, or queue it."""
+        with self._held_lock:
+            waiting = self._held.get(request.image_id)
+            if waiting is not None:
+                waiting.append(request)
+                return
+            if not _needs_preparing(request.commands):
+                self._enqueue(request)
+                return
+            self._held[request.image_id] = deque()
+        self._advance(request.image_id, request)
+
+    def _advance(self, image_id: UUID, request: _Request | None) -> None:
+        """Prepare ``request`` (its image is held), then move the requests that waited
+        behind it on, in order, until one needs a model on the worker pool; release the
+        image once none is left."""
+        while True:
+            if request is not None:
+                if _needs_preparing(request.commands):
+                    if not self._prepare_in_place(request):
+                        self._prepare_later(request)
+                        return  # the worker carries on with this image when it is done
+                else:
+                    self._enqueue(request)
+            with self._held_lock:
+                waiting = self._held[image_id]
+                if not waiting:
+                    del self._held[image_id]
+                    return
+                request = waiting.popleft()
+
+    def _prepare_in_place(self, request: _Request) -> bool:
+        """Prepare on this thread if every engine involved is cheap and the image is cached
+        (no store read, no model: nothing that could block the caller). The writer makes the
+        role checks, as for any command."""
+        if not all(self.assist.inline(cmd.mode) for cmd in request.commands
+                   if isinstance(cmd, c.Assist) and cmd.proposal is None):
+            return False
+        facts = self._facts(request.image_id, cached_only=True)
+        if facts is None:
+            return False
+        self._settle(request, lambda: self._prepared(request.commands, facts))
+        return True
+
+    def _prepare_later(self, request: _Request) -> None:
+        def work() -> None:
+            self._settle(request, lambda: self.prepare(request.image_id, request.commands,
+                                                       request.actor))
+            self._advance(request.image_id, None)
+
+        models = self._models
+        if models is None:
+            models = self._models = ThreadPoolExecutor(self._model_workers,
+                                                       thread_name_prefix="command-models")
+        try:
+            models.submit(work)
+        except RuntimeError:  # shutting down (stop): finish on this thread
+            work()
+
+    def _settle(self, request: _Request, prepare: Callable[[], list[c.Command]]) -> None:
+        """Queue ``request`` with its prepared commands, or fail it with why not."""
+        try:
+            request.commands = prepare()
+        except DomainError as e:
+            request.future.set_exception(e)
+        except Exception as e:
+            log.exception("preparing a command failed")
+            request.future.set_exception(e)
+        else:
+            self._enqueue(request)
+
+    def _prepared(self, commands: Sequence[c.Command], facts: ImageFacts) -> list[c.Command]:
+        return [self.assist.prepare(cmd, facts)
+                if isinstance(cmd, c.Assist) and cmd.proposal is None else cmd
+                for cmd in commands]
+
+    def _facts(self, image_id: UUID, *, cached_only: bool) -> ImageFacts | None:
+        """The image's fixed facts: from the writer's cache (read only; these never change),
+        else from its first event."""
+        image = self._cache.get(image_id)
+        if image is None:
+            if cached_only:
+                return None
+            first = next(iter(self.app.events.get(image_id, lte=1)), None)
+            if not isinstance(first, Image.ImageAdded):
+                raise NotFound(f"no image {image_id}")
+            return ImageFacts(image_id, first.project_id, first.width, first.height,
+                              first.sha256)
+        return ImageFacts(image_id, image.project_id, image.width, image.height, image.sha256)
 
     def _request(self, image_id: UUID, commands: Sequence[c.Command], actor: Actor
                  ) -> _Request:
@@ -333,15 +487,8 @@ class CommandPipeline:
                 break
 
     def _store(self, events: list[Any]) -> list[int]:
-        """Append ``events`` in one transaction; their global positions, in order.
-
-        The recorder directly rather than ``app.events.put``, which also builds a
-        ``Recording`` and a ``Notification`` per event that nothing here reads."""
-        mapper = self.app.mapper
-        positions = self.app.recorder.insert_events([mapper.to_stored_event(e) for e in events])
-        if positions is None or len(positions) != len(events):
-            raise RuntimeError("the event store did not report the positions it assigned")
-        return list(positions)
+        """Append ``events`` in one transaction; their global positions, in order."""
+        return insert_events(self.app, events)
 
     def _decide(self, image: Image, req: _Request,
                 projects: dict[str, tuple[Project, LabelSchema]] | None = None) -> None:
@@ -355,7 +502,7 @@ class CommandPipeline:
         project, schema = known
         # Authorise before looking at command ids: a repeat must never answer someone who
         # could not have sent the command (it would hand them the first result's data).
-        self._authorise(project, req)
+        self._authorise(project, req.actor, req.commands)
         seen = [image.seen_command(cmd.command_id) for cmd in req.commands]
         if any(s is not None for s in seen):
             if not all(s is not None for s in seen):
@@ -367,31 +514,27 @@ class CommandPipeline:
         if len(req.commands) == 1:
             # Every decision validates fully before it triggers an event, so a failing single
             # command leaves the image untouched.
-            image.decide(req.commands[0], req.actor.username, schema, self.assist)
+            image.decide(req.commands[0], req.actor.username, schema)
         else:
             # A batch applies atomically: keep the state to restore if a later command fails.
-            # Event handlers never mutate an annotation dict in place (they replace it), so
-            # copying the containers is enough.
-            backup = {k: (v.copy() if isinstance(v, (dict, list)) else v)
-                      for k, v in image.__dict__.items()}
+            checkpoint = Checkpoint(image)
             try:
                 for cmd in req.commands:
-                    image.decide(cmd, req.actor.username, schema, self.assist)
+                    image.decide(cmd, req.actor.username, schema)
             except Exception:
-                image.__dict__.clear()
-                image.__dict__.update(backup)
+                checkpoint.restore()
                 raise
         req.events = list(image.collect_events())
 
     @staticmethod
-    def _authorise(project: Project, req: _Request) -> None:
-        if req.actor.trusted:
+    def _authorise(project: Project, actor: Actor, commands: Sequence[c.Command]) -> None:
+        if actor.trusted:
             return
-        role = project.role_of(req.actor.username)
-        if role is None and not req.actor.is_admin:
+        role = project.role_of(actor.username)
+        if role is None and not actor.is_admin:
             raise Forbidden("you are not a member of this image's project")
-        for cmd in req.commands:
-            require(role, role_needed_for(cmd.type), is_admin=req.actor.is_admin,
+        for cmd in commands:
+            require(role, role_needed_for(cmd.type), is_admin=actor.is_admin,
                     what=f"a {cmd.type} command")
 
     def _finish(self, decided: list[_Request], positions: list[int],
@@ -446,7 +589,7 @@ class CommandPipeline:
             return
         if image.version // interval > (image.version - new_events) // interval:
             try:
-                self.app.snapshots.put([Image.Snapshot.take(image)])
+                take_snapshot(self.app, image)
             except Exception:
                 log.exception("taking a snapshot failed (harmless: replay reads the events)")
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
+from domain import geometry as g
 from domain.errors import ValidationFailed
 from domain.project import MAX_CLASS_NAME
 
@@ -65,10 +67,33 @@ class AcceptPrelabel(Command):
 
 
 @dataclass(frozen=True, slots=True)
+class Proposal:
+    """What an assist engine answered for one ``Assist`` command: a geometry, or the error it
+    raised (kept, so the aggregate refuses the command at the same point of its checks as
+    when the engine ran inside the decision). Made by the server, outside the writer
+    (``domain.assist.AssistRegistry.prepare``); never parsed from a request."""
+
+    image_id: UUID  # the image it was computed on; the aggregate refuses it on any other
+    geometry: g.Geometry | None
+    error: Exception | None = None
+
+    def result(self) -> g.Geometry:
+        """The proposed geometry, or the engine's error raised."""
+        if self.error is not None:
+            raise self.error
+        assert self.geometry is not None
+        return self.geometry
+
+
+@dataclass(frozen=True, slots=True)
 class Assist(Command):
     mode: str
     points: tuple[tuple[float, float, int], ...]
     label: str
+    # Filled in by the server before the writer sees the command; parse_command never sets
+    # it (a client cannot send one: "proposal" is not a field of the public command).
+    proposal: Proposal | None = None
+
 
 
 @dataclass(frozen=True, slots=True)

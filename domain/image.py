@@ -17,7 +17,6 @@ from eventsourcing.domain import Aggregate
 
 from domain import commands as c
 from domain import geometry as g
-from domain.assist import AssistEngine
 from domain.errors import Conflict, NotFound, ValidationFailed
 from domain.project import LabelSchema
 
@@ -25,6 +24,7 @@ IMAGE_STATUSES = ("new", "in_progress", "submitted", "approved", "rejected")
 ANNOTATION_SOURCES = ("manual", "prelabel", "assist")  # where an annotation came from
 ANNOTATION_STATUSES = ("proposed", "accepted", "edited", "manual")  # an annotation's status
 MAX_ANNOTATIONS = 20_000
+_GEOMETRIES = (g.Box, g.Polygon, g.Mask, g.Point, g.Tag)
 
 
 def image_id_for(project_id: str, sha256: str) -> UUID:
@@ -242,10 +242,11 @@ class Image(Aggregate):
         """The [first, last] versions a command id recorded, or None if it is new."""
         return None if command_id is None else self.command_log.get(command_id)
 
-    def decide(
-        self, command: c.Command, actor: str, schema: LabelSchema, assist: AssistEngine
-    ) -> None:
-        """Validate ``command`` against this image and record its events (pending)."""
+    def decide(self, command: c.Command, actor: str, schema: LabelSchema) -> None:
+        """Validate ``command`` against this image and record its events (pending).
+
+        Nothing here calls a model: an ``Assist`` command arrives with its proposal already
+        computed (``domain.assist.AssistRegistry.prepare``), since this runs in the writer."""
         if command.base_version is not None and command.base_version != self.version:
             raise Conflict(
                 f"the image is at version {self.version}, not {command.base_version}",
@@ -278,7 +279,7 @@ class Image(Aggregate):
                                        {"field": "annotation_id"})
             self.trigger_event(self.PrelabelAccepted, annotation_id=ann["id"], **meta)
         elif isinstance(command, c.Assist):
-            self._assist(command, schema, assist, meta)
+            self._assist(command, schema, meta)
         elif isinstance(command, c.SubmitImage):
             if self.status not in ("new", "in_progress", "rejected"):
                 raise ValidationFailed(f"an image that is {self.status} cannot be submitted",
@@ -324,10 +325,17 @@ class Image(Aggregate):
             self.trigger_event(self.AnnotationEdited, annotation_id=ann["id"], label=label,
                                geometry=geometry, **meta)
 
-    def _assist(self, command: c.Assist, schema: LabelSchema, engine: AssistEngine,
-                meta: dict[str, Any]) -> None:
+    def _assist(self, command: c.Assist, schema: LabelSchema, meta: dict[str, Any]) -> None:
         label = schema.check_label(command.label)
-        proposal = engine.propose(command.mode, command.points, self.width, self.height)
+        prepared = command.proposal
+        if prepared is None or prepared.image_id != self.id:
+            # The pipeline prepares every assist before it reaches the writer; a command
+            # without a proposal (or with another image's) is a bug, never a client's input.
+            raise RuntimeError("an assist command reached the image without a proposal "
+                               "computed on this image")
+        proposal = prepared.result()  # the engine's own refusal, raised at the same point
+        if not isinstance(proposal, _GEOMETRIES):
+            raise RuntimeError(f"an assist engine proposed a {type(proposal).__name__}")
         schema.check_type(proposal.kind)
         self._check_room()
         annotation_id = str(uuid.uuid4())
