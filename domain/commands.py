@@ -95,7 +95,6 @@ class Assist(Command):
     proposal: Proposal | None = None
 
 
-
 @dataclass(frozen=True, slots=True)
 class SubmitImage(Command):
     pass
