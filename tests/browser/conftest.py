@@ -5,7 +5,8 @@ Each test makes its own image(s) through the API, so tests do not see each other
 Screenshots of every screen go to ``test-artifacts/screenshots/`` (gitignored).
 
 Never downloads a browser: the tests use ``/usr/bin/chromium`` (``LABELWRIGHT_CHROMIUM``) and
-are skipped when it or Playwright is missing (``test_ui_assets`` needs neither).
+are skipped when it or Playwright is missing, and fail under ``CI=true``
+(``tests/required_services.py``; ``test_ui_assets`` needs neither).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import httpx
 import pytest
 
 from tests.browser.lab import BIN, CHROMIUM, CHROMIUM_ARGS, DemoServer, free_port
+from tests.required_services import unavailable
 
 
 @pytest.fixture(scope="session")
@@ -62,9 +64,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
+    try:
+        from playwright import sync_api
+    except ImportError:
+        unavailable("Playwright is not installed")
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+        unavailable(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
     with sync_api.sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield b

@@ -149,6 +149,18 @@ def log_in(page: Any, base: str, username: str, then: str = "#/projects",
     return errors
 
 
+def expect(target: Any) -> Any:
+    """Playwright's retrying assertions (``to_have_text``, ``to_have_value``,
+    ``to_have_count``...) with the tests' 15 s timeout. Assert the state the page is to reach
+    this way, never with one read of the DOM (``inner_text()``, ``input_value()``,
+    ``count()``): the UI renders a frame after its model changes, so a single read right after
+    an action may see the frame before (the flake of test_labeling's sidebar)."""
+    from playwright.sync_api import expect as playwright_expect
+
+    playwright_expect.set_options(timeout=15_000)
+    return playwright_expect(target)
+
+
 def open_image(page: Any, base: str, image_id: str) -> None:
     page.goto(f"{base}/#/images/{image_id}")
     page.wait_for_function(f"window.__lw.editor && window.__lw.editor.imageId === '{image_id}'"

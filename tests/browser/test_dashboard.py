@@ -4,11 +4,12 @@ export links give the API's export, now or as of a position."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
 
-from tests.browser.lab import DemoServer, log_in, shot
+from tests.browser.lab import DemoServer, expect, log_in, shot
 
 pytestmark = pytest.mark.browser
 
@@ -55,32 +56,32 @@ def test_dashboard_numbers_equal_the_api(server: DemoServer, new_context: Any) -
     project = maria.get(f"/projects/{pid}")
     for status, n in project["counts"].items():
         cell = page.locator(f"#status-table tr[data-status='{status}'] .count")
-        assert cell.inner_text() == str(n)
-    assert page.locator("#progress-total").inner_text() == str(project["image_count"])
+        expect(cell).to_have_text(str(n))
+    expect(page.locator("#progress-total")).to_have_text(str(project["image_count"]))
 
     for dim in DIMENSIONS:
         page.click(f"#tab-{dim}")
         page.wait_for_selector(f"#prelabel-table[data-dim='{dim}']")
         groups = maria.get(f"/projects/{pid}/metrics/prelabels", group_by=dim)["groups"]
         rows = page.locator("#prelabel-table tbody tr")
-        assert rows.count() == len(groups)
+        expect(rows).to_have_count(len(groups))
         for g in groups:
             key = json.dumps(g["key"], separators=(",", ":"))
             row = page.locator(f"#prelabel-table tbody tr[data-key='{key}']")
             for k in ("proposed", "accepted", "edited", "rejected"):
-                assert row.locator(f".m-{k}").inner_text() == str(g[k]), (dim, g)
-            assert row.locator(".m-acceptance_rate").inner_text() == percent(g["acceptance_rate"])
-            assert row.locator(".m-mean_iou_edited").inner_text() == iou(g["mean_iou_edited"])
+                expect(row.locator(f".m-{k}")).to_have_text(str(g[k]))
+            expect(row.locator(".m-acceptance_rate")).to_have_text(percent(g["acceptance_rate"]))
+            expect(row.locator(".m-mean_iou_edited")).to_have_text(iou(g["mean_iou_edited"]))
         if dim == "model":
             shot(page, "11-dashboard")
 
     people = maria.get(f"/projects/{pid}/metrics/annotators")["annotators"]
-    assert page.locator("#annotator-table tbody tr").count() == len(people)
+    expect(page.locator("#annotator-table tbody tr")).to_have_count(len(people))
     for person in people:
         row = page.locator(f"#annotator-table tr[data-user='{person['username']}']")
         for k in COUNTS:
-            assert row.locator(f".m-{k}").inner_text() == str(person[k]), (person, k)
-        assert row.locator(".m-mean_iou_edited").inner_text() == iou(person["mean_iou_edited"])
+            expect(row.locator(f".m-{k}")).to_have_text(str(person[k]))
+        expect(row.locator(".m-mean_iou_edited")).to_have_text(iou(person["mean_iou_edited"]))
 
     # Export: the link downloads the API's COCO export, now and as of a position.
     link = page.locator("#export-link")
@@ -88,17 +89,16 @@ def test_dashboard_numbers_equal_the_api(server: DemoServer, new_context: Any) -
     assert now == maria.client.get(f"/projects/{pid}/export", params={"format": "coco"}).json()
     page.check("#asof-pos")
     page.fill("#export-position", str(head - 3))
+    expect(link).to_have_attribute("href", re.compile(f"position={head - 3}(&|$)"))
     href = link.get_attribute("href")
-    assert f"position={head - 3}" in href
     past = json.loads(page.request.get(server.base + href).body())
     assert past == maria.client.get(f"/projects/{pid}/export",
                                     params={"format": "coco", "position": head - 3}).json()
     assert past != now  # the last work is not in the earlier export
 
     # Progress is live: a new image shows up in the counts without a reload.
-    before = int(page.locator("#status-table tr[data-status='new'] .count").inner_text())
+    new_count = page.locator("#status-table tr[data-status='new'] .count")
+    before = project["counts"]["new"]  # what the page was checked to show above
     server.new_image()
-    page.wait_for_function(
-        f"document.querySelector(\"#status-table tr[data-status='new'] .count\").textContent"
-        f" === '{before + 1}'")
+    expect(new_count).to_have_text(str(before + 1))
     errors.check()

@@ -10,6 +10,7 @@ import pytest
 from tests.browser.lab import (
     DemoServer,
     drag,
+    expect,
     log_in,
     open_image,
     pending_settled,
@@ -68,7 +69,7 @@ def test_label_an_image_end_to_end(server: DemoServer, new_context: Any) -> None
     new_id = page.evaluate("window.__lw.editor.selection[0]")
     page.keyboard.press("4")
     page.wait_for_function(f"window.__lw.editor.labels.get('{new_id}').label === 'rocket'")
-    assert page.locator("#selected-label").input_value() == "rocket"
+    expect(page.locator("#selected-label")).to_have_value("rocket")  # the sidebar, a frame on
 
     # Accept the best pre-label with the keyboard (N selects it, A accepts it); reject the
     # weakest with the Delete key after picking it in the object list.

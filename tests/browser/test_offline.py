@@ -11,6 +11,7 @@ import pytest
 from tests.browser.lab import (
     DemoServer,
     drag,
+    expect,
     log_in,
     open_image,
     pending_settled,
@@ -71,10 +72,11 @@ def test_offline_work_is_sent_once_on_reconnect(server: DemoServer, new_context:
     drag(page, to_screen(page, 600, 100), to_screen(page, 700, 200))
     page.keyboard.press("Control+z")  # undoing the second box is one more command
 
+    page.wait_for_function("window.__lw.outbox.entries.length === 8")
     queued = page.evaluate("window.__lw.outbox.entries.map(e => e.body)")
     assert [c["type"] for c in queued] == ["create", "edit", "edit", "accept", "delete", "edit",
                                            "create", "delete"]
-    assert page.locator("#conn .conn-text").inner_text() == "Offline · 8 changes queued"
+    expect(page.locator("#conn .conn-text")).to_have_text("Offline · 8 changes queued")
     shown = {a["id"]: a for a in page.evaluate("[...window.__lw.editor.labels.values()]")}
     assert shown[n1]["label"] == "cat" and shown[n1]["pending"]
     assert shown[by_label["cup"]]["status"] == "accepted"

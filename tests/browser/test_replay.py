@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.lab import DemoServer, log_in, shot
+from tests.browser.lab import DemoServer, expect, log_in, shot
 
 pytestmark = pytest.mark.browser
 
@@ -44,8 +44,8 @@ def test_scrubber_and_diff(server: DemoServer, new_context: Any) -> None:
     errors = log_in(page, server.base, "rui")
     page.goto(f"{server.base}/#/images/{iid}/history")
     page.wait_for_selector("#stage[data-version='6']")
-    assert page.locator(".tl-row").count() == 6
-    assert "deleted cat box" in page.locator(".tl-row").nth(4).inner_text()
+    expect(page.locator(".tl-row")).to_have_count(6)
+    expect(page.locator(".tl-row").nth(4)).to_contain_text("deleted cat box")
 
     # Scrub back to version 3 with the keyboard: both boxes, A where it was first drawn.
     page.focus("#scrubber")
@@ -55,7 +55,7 @@ def test_scrubber_and_diff(server: DemoServer, new_context: Any) -> None:
     at3 = ana.labels(iid, version=3)
     assert shown(page) == {a["id"]: (a["label"], a["geometry"]) for a in at3["annotations"]}
     assert set(shown(page)) == {a_id, b_id}
-    assert "Version 3 of 6" in page.locator("#scrub-label").inner_text()
+    expect(page.locator("#scrub-label")).to_contain_text("Version 3 of 6")
     shot(page, "09-replay-version-3")
 
     # Clicking a timeline row shows that version too.
@@ -68,12 +68,13 @@ def test_scrubber_and_diff(server: DemoServer, new_context: Any) -> None:
     page.fill("#diff-to", "6")
     page.click("#diff-run")
     page.wait_for_selector("#diff-summary")
-    assert page.locator(".diff-added-n").inner_text() == "0"
-    assert page.locator(".diff-removed-n").inner_text() == "1"
-    assert page.locator(".diff-changed-n").inner_text() == "1"
-    changed = page.locator(f"tr.diff-changed[data-id='{a_id}']").inner_text()
+    expect(page.locator(".diff-added-n")).to_have_text("0")
+    expect(page.locator(".diff-removed-n")).to_have_text("1")
+    expect(page.locator(".diff-changed-n")).to_have_text("1")
+    changed = page.locator(f"tr.diff-changed[data-id='{a_id}']")
     iou = box_iou({"x": 50, "y": 50, "w": 100, "h": 80}, moved)
-    assert "class cup → rocket" in changed and f"IoU {iou:.3f}" in changed
-    assert page.locator(f"tr.diff-removed[data-id='{b_id}']").count() == 1
+    expect(changed).to_contain_text("class cup → rocket")
+    expect(changed).to_contain_text(f"IoU {iou:.3f}")
+    expect(page.locator(f"tr.diff-removed[data-id='{b_id}']")).to_have_count(1)
     shot(page, "10-replay-diff")
     errors.check()

@@ -9,6 +9,7 @@ import pytest
 from tests.browser.lab import (
     DemoServer,
     drag,
+    expect,
     log_in,
     open_image,
     pending_settled,
@@ -191,7 +192,7 @@ def test_accept_all_above_a_threshold_is_one_batch(server: DemoServer,
 
     # Editing a pre-label (dragging the 0.5 one) records a correction, not a new label.
     drag(page, to_screen(page, 20 + 150 * 3 + 50, 80), to_screen(page, 20 + 150 * 3 + 60, 100))
-    assert page.locator("#accept-above").inner_text() == "Accept 3 with score ≥ 0.80"
+    expect(page.locator("#accept-above")).to_have_text("Accept 3 with score ≥ 0.80")
     page.click("#accept-above")
     pending_settled(page)
     batches = [p for p in posts if "commands" in p]

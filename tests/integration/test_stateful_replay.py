@@ -6,7 +6,6 @@ nothing.
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -14,7 +13,13 @@ from uuid import UUID
 import hypothesis.strategies as st
 import pytest
 from hypothesis import HealthCheck, settings
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
 
 from domain.command_pipeline import Actor
 from domain.commands import parse_command, parse_prelabel
@@ -39,9 +44,13 @@ def _box(x: float, y: float, w: float, h: float) -> dict[str, Any]:
 class LabelingMachine(RuleBasedStateMachine):
     """Random commands on two images; invariants compare every view of the truth."""
 
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
+        super().__init__()
+        self.tmp_path_factory = tmp_path_factory
+
     @initialize()
     def setup(self) -> None:
-        self.tmp = Path(tempfile.mkdtemp(prefix="lw-stateful-"))
+        self.tmp: Path = self.tmp_path_factory.mktemp("stateful")  # pytest cleans it up
         self.stack = Stack(event_store_env(str(self.tmp / "events.sqlite")),
                            ViewDatabase.sqlite(self.tmp / "views.sqlite"), poll_interval=0.01)
         app = self.stack.app
@@ -153,7 +162,9 @@ class LabelingMachine(RuleBasedStateMachine):
         assert dump(self.stack.db, tables) == live
 
 
-TestLabelingMachine = LabelingMachine.TestCase
-TestLabelingMachine.settings = settings(
-    max_examples=40, stateful_step_count=40, deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+def test_labeling_machine(tmp_path_factory: pytest.TempPathFactory) -> None:
+    run_state_machine_as_test(
+        lambda: LabelingMachine(tmp_path_factory),
+        settings=settings(max_examples=40, stateful_step_count=40, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow,
+                                                 HealthCheck.filter_too_much]))

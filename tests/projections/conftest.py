@@ -17,6 +17,7 @@ from projections.database import ViewDatabase
 from projections.read_models import ReadModels
 from projections.runner import ProjectionRunner
 from tests.projections.workload import Workload, event_store_env, postgres_env
+from tests.required_services import unavailable
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -115,7 +116,7 @@ class Backends:
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def backends(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backends]:
     if request.param == "postgres" and not _PG:
-        pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432")
+        unavailable("PostgreSQL is not reachable at 127.0.0.1:5432")
     b = Backends(request.param, tmp_path)
     yield b
     b.close()
@@ -136,7 +137,7 @@ def sqlite_backends(tmp_path: Path) -> Iterator[Backends]:
 @pytest.fixture()
 def pg_backends(tmp_path: Path) -> Iterator[Backends]:
     if not _PG:
-        pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432")
+        unavailable("PostgreSQL is not reachable at 127.0.0.1:5432")
     b = Backends("postgres", tmp_path)
     yield b
     b.close()

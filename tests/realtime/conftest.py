@@ -23,6 +23,7 @@ from tests.realtime.nodes import (
     redis_available,
 )
 from tests.realtime.wsclient import LiveClient, Message, read_model_part
+from tests.required_services import unavailable
 
 
 def run(coroutine: Coroutine[Any, Any, Any], timeout: float = 120.0) -> Any:
@@ -43,7 +44,7 @@ def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Deploym
 @pytest.fixture(scope="module")
 def pg_url() -> Iterator[str]:
     if not postgres_available():
-        pytest.skip("PostgreSQL is not reachable")
+        unavailable("PostgreSQL is not reachable")
     with postgres_database() as url:
         yield url
 
@@ -51,7 +52,7 @@ def pg_url() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def shared_redis() -> str:
     if not redis_available():
-        pytest.skip("Redis is not reachable at " + SHARED_REDIS_URL)
+        unavailable("Redis is not reachable at " + SHARED_REDIS_URL)
     return SHARED_REDIS_URL
 
 

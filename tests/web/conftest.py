@@ -27,6 +27,7 @@ import domain.user
 from event_store.positions import log_head
 from labelwright.bootstrap import bootstrap, shutdown
 from labelwright.settings import Settings
+from tests.required_services import unavailable
 from web.app import create_app
 from web.openapi import openapi_document
 from web.services import Services
@@ -168,9 +169,10 @@ def _pg_available() -> bool:
 
 @pytest.fixture(scope="session")
 def pg_database_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test session (skips when PG is unreachable)."""
+    """A fresh PostgreSQL database for this test session (skips when PG is unreachable;
+    fails under CI=true)."""
     if not _pg_available():
-        pytest.skip("PostgreSQL is not reachable at " + PG_ADMIN_URL)
+        unavailable("PostgreSQL is not reachable at " + PG_ADMIN_URL)
     import psycopg
 
     name = f"lw_web_{uuid.uuid4().hex[:12]}"

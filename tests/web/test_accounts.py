@@ -23,6 +23,7 @@ import web.authentication as authentication
 from domain.tokens import token_hash
 from domain.user import User, user_id
 from labelwright.settings import Settings
+from tests.required_services import unavailable
 from tests.web.conftest import (
     PASSWORD,
     Site,
@@ -44,7 +45,7 @@ def own_site(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Site]:
         site.close()
         return
     if not _pg_available():
-        pytest.skip("PostgreSQL is not reachable at " + PG)
+        unavailable("PostgreSQL is not reachable at " + PG)
     import psycopg
 
     name = f"lw_accounts_{uuid.uuid4().hex[:12]}"
