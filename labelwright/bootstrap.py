@@ -1,14 +1,21 @@
 """The composition root: the only place that knows which stores are in use.
 
 Embedded mode (no ``LABELWRIGHT_DATABASE_URL``): events in ``DATA_DIR/events.sqlite``, read
-models in ``DATA_DIR/views.sqlite``, in-process fan-out. Scale-out: both in PostgreSQL.
-Image files are content-addressed under ``DATA_DIR/images`` in both modes (in scale-out the
-data dir is shared storage).
+models in ``DATA_DIR/views.sqlite``, login and API tokens in ``DATA_DIR/auth.sqlite``,
+in-process fan-out. Scale-out: all three in PostgreSQL (tokens in the schema
+``labelwright_auth``). Image files are content-addressed under ``DATA_DIR/images`` in both
+modes (in scale-out the data dir is shared storage).
+
+Each entry point builds what it needs: ``bootstrap(settings)`` wires everything the server
+serves; the CLI commands and the worker pass ``live=False`` and get no live collaboration
+(no WebSocket rooms, no log tail, no Redis). The read models are rebuildable from the event
+log and may be dropped at any time; the auth store is not (nothing else holds its rows).
 """
 
 from __future__ import annotations
 
 import gc
+import logging
 from urllib.parse import unquote, urlparse
 
 from domain.application import Labeling
@@ -18,14 +25,21 @@ from event_store.postgres_recorder import RECORDER_TOPIC
 from event_store.stream_loader import StreamLoader
 from labelwright.data_dir import create_private_file, make_private_dir, tighten
 from labelwright.settings import Settings
-from migrations.apply import apply_migrations
-from projections.database import ViewDatabase
+from migrations.apply import (
+    AUTH_SCHEMA,
+    apply_auth_migrations,
+    apply_migrations,
+    move_legacy_tokens,
+)
+from projections.database import IdleCheckpoint, ViewDatabase, checkpoint_wal
 from projections.read_models import ReadModels
 from projections.runner import ProjectionRunner
 from realtime.live import LiveCollaboration
 from service_layer.image_store import ImageStore
 from web.auth_tokens import TokenStore
 from web.services import Services
+
+log = logging.getLogger(__name__)
 
 
 def event_store_env(settings: Settings) -> dict[str, str]:
@@ -66,6 +80,30 @@ def view_database(settings: Settings) -> ViewDatabase:
     return ViewDatabase.postgres(settings.database_url)
 
 
+def auth_database(settings: Settings) -> ViewDatabase:
+    """The auth store: ``DATA_DIR/auth.sqlite`` (created 0600 like the others, ``FULL`` sync:
+    its rows exist nowhere else), or the schema ``labelwright_auth`` of the PostgreSQL
+    database (a small pool of its own, whose search path is that schema)."""
+    if settings.database_url is None:
+        make_private_dir(settings.data_dir)
+        create_private_file(settings.data_dir / "auth.sqlite")
+        return ViewDatabase.sqlite(settings.data_dir / "auth.sqlite", synchronous="FULL")
+    return ViewDatabase.postgres(settings.database_url, pool_size=4, search_path=AUTH_SCHEMA)
+
+
+def migrate_stores(views: ViewDatabase, auth: ViewDatabase, *, read_models: bool = True
+                   ) -> list[str]:
+    """Apply pending migrations of the read models (unless ``read_models`` is False) and of
+    the auth store, then move tokens an older version kept among the read models into the
+    auth store (``migrations.apply.move_legacy_tokens``). Returns the migrations applied."""
+    applied = apply_migrations(views) if read_models else []
+    applied += apply_auth_migrations(auth)
+    moved = move_legacy_tokens(views, auth)
+    if moved:
+        log.info("moved %d tokens from the read-model database into the auth store", moved)
+    return applied
+
+
 # Python's cyclic garbage collector runs a young collection every 700 net allocations and a
 # full one after every 100 young ones. The writer allocates a few dozen objects per event, so an
 # import of 6,000 pre-labels ran dozens of full collections over a heap that keeps growing
@@ -81,33 +119,45 @@ def tune_garbage_collector() -> None:
     gc.freeze()
 
 
-def bootstrap(settings: Settings, *, background: bool = True, migrate: bool = True) -> Services:
-    """Wire the application. ``background`` starts the writer and projection threads."""
+def bootstrap(settings: Settings, *, background: bool = True, migrate: bool = True,
+              live: bool = True) -> Services:
+    """Wire the application. ``background`` starts the writer and projection threads;
+    ``migrate=False`` leaves the read-model migrations alone (the auth store is always
+    brought up to date); ``live=False`` (CLI commands, the worker) builds no live
+    collaboration: no rooms, no log tail, no Redis connection."""
     tune_garbage_collector()
     settings = settings.with_secret()
     tighten(settings.data_dir)  # a data dir made before modes were set (labelwright.data_dir)
     app = Labeling(env=event_store_env(settings))
     views = view_database(settings)
-    if migrate:
-        apply_migrations(views)
+    auth = auth_database(settings)
+    migrate_stores(views, auth, read_models=migrate)
     positions = EventPositions(app)
     pipeline = CommandPipeline(app, positions, bulk_loader=StreamLoader(app))
-    runner = ProjectionRunner(app, views, step_aside=pipeline.bulk_writing)
+    on_idle = None
+    if settings.embedded:
+        # No new events means the writer is idle: truncate events.sqlite's WAL then too.
+        events_wal = IdleCheckpoint(lambda: checkpoint_wal(settings.data_dir / "events.sqlite"))
+        app.commit_listeners.append(events_wal.wrote)
+        on_idle = events_wal.idle
+    runner = ProjectionRunner(app, views, step_aside=pipeline.bulk_writing, on_idle=on_idle)
     app.commit_listeners.append(runner.wake)
     read = ReadModels(views, runner)
-    live = LiveCollaboration(app, pipeline, read, positions, redis_url=settings.redis_url,
-                             redis_prefix=settings.redis_prefix,
-                             outbox_limit=settings.ws_outbox_limit)
-    app.commit_listeners.append(live.committed)
+    collaboration = None
+    if live:
+        collaboration = LiveCollaboration(
+            app, pipeline, read, positions, redis_url=settings.redis_url,
+            redis_prefix=settings.redis_prefix, outbox_limit=settings.ws_outbox_limit)
+        app.commit_listeners.append(collaboration.committed)
     services = Services(
         settings=settings,
         app=app,
         pipeline=pipeline,
         runner=runner,
         read=read,
-        tokens=TokenStore(views, idle_days=settings.token_idle_days),
+        tokens=TokenStore(auth, idle_days=settings.token_idle_days),
         images=ImageStore(settings.data_dir / "images"),
-        live=live,
+        live=collaboration,
     )
     if background:
         pipeline.start()
@@ -121,4 +171,5 @@ def shutdown(services: Services) -> None:
     services.pipeline.stop()
     services.runner.stop()
     services.read.db.close()
+    services.tokens.db.close()
     services.app.close()

@@ -10,11 +10,14 @@ import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from domain.errors import DomainError
 from labelwright.settings import Settings
 from projections.exports import DEFAULT_EXPORT_FORMAT, EXPORTERS
+
+if TYPE_CHECKING:
+    from web.services import Services
 
 
 def _version() -> str:
@@ -28,13 +31,14 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings.from_env(data_dir=args.data_dir, database_url=args.database_url)
 
 
-def _services(args: argparse.Namespace, background: bool = False) -> Any:
+def _services(args: argparse.Namespace, background: bool = False) -> Services:
+    """The services a command needs: everything but live collaboration (the server's)."""
     from labelwright.bootstrap import bootstrap
 
-    return bootstrap(_settings(args), background=background)
+    return bootstrap(_settings(args), background=background, live=False)
 
 
-def _close(services: Any) -> None:
+def _close(services: Services) -> None:
     from labelwright.bootstrap import shutdown
 
     shutdown(services)
@@ -251,13 +255,15 @@ def _rebuild_with_progress(runner: Any, name: str | None, quiet: bool) -> None:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from labelwright.bootstrap import view_database
-    from migrations.apply import apply_migrations
+    from labelwright.bootstrap import auth_database, migrate_stores, view_database
 
-    db = view_database(_settings(args).with_secret())
+    settings = _settings(args).with_secret()
+    db = view_database(settings)
+    auth = auth_database(settings)
     try:
-        applied = apply_migrations(db)
+        applied = migrate_stores(db, auth)
     finally:
+        auth.close()
         db.close()
     print("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))
     return 0

@@ -1,8 +1,9 @@
 """File modes of the data dir: only the service's own user may read it.
 
-The data dir holds the event log and read models (``events.sqlite``, ``views.sqlite`` and
-their ``-wal``/``-shm`` companions: password hashes, token hashes, every label), the session
-signing key (``secret_key``) and the uploaded images. Everything in it is created private,
+The data dir holds the event log, read models and tokens (``events.sqlite``,
+``views.sqlite``, ``auth.sqlite`` and their ``-wal``/``-shm`` companions: password hashes,
+token hashes, every label), the session signing key (``secret_key``) and the uploaded
+images. Everything in it is created private,
 whatever the umask: directories 0700, files 0600. SQLite gives a database's ``-wal`` and
 ``-shm`` files the mode of the database file, so creating that file 0600 before SQLite opens
 it covers them too.

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 
 def run_worker(settings: Settings) -> int:
-    services = bootstrap(settings, background=False)
+    services = bootstrap(settings, background=False, live=False)  # no rooms, no Redis
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

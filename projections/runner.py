@@ -39,7 +39,7 @@ from event_store.log_follower import LogFollower
 from event_store.log_reader import LoggedEvent, LogReader
 from event_store.positions import log_head
 from projections.annotator_metrics import AnnotatorMetrics
-from projections.database import ViewDatabase
+from projections.database import IdleCheckpoint, ViewDatabase
 from projections.image_history import ImageHistory
 from projections.image_labels import ImageLabels
 from projections.position_waiters import PositionWaiters
@@ -81,9 +81,19 @@ class ProjectionRunner(LogFollower):
     def __init__(self, app: Labeling, db: ViewDatabase,
                  projections: Sequence[Projection] | None = None, *,
                  batch_size: int = BATCH_SIZE, poll_interval: float = POLL_INTERVAL,
-                 step_aside: Callable[[], bool] | None = None) -> None:
-        """``step_aside``: see ``LogFollower``; ``min_position`` reads wait the lag out."""
+                 step_aside: Callable[[], bool] | None = None,
+                 on_idle: Callable[[], None] | None = None,
+                 checkpoint_interval: float | None = None) -> None:
+        """``step_aside``: see ``LogFollower``; ``min_position`` reads wait the lag out.
+
+        Whenever the background thread finds nothing to do it truncates the SQLite view
+        database's WAL if it wrote since (at most every ``checkpoint_interval`` seconds, by
+        default ``CHECKPOINT_INTERVAL``; ``projections.database.IdleCheckpoint``), then calls
+        ``on_idle`` (the composition root checkpoints the event store there: no new events
+        means its writer is idle)."""
         super().__init__(poll_interval, step_aside)
+        self.checkpoints = IdleCheckpoint(db.checkpoint, checkpoint_interval)
+        self._on_idle = on_idle
         self.app = app
         self.db = db
         self.projections = list(projections) if projections is not None else all_projections()
@@ -201,7 +211,13 @@ class ProjectionRunner(LogFollower):
 
     def _follow_step(self) -> bool:
         self._ensure_ready()
-        return self._step(synchronous=False)
+        progressed = self._step(synchronous=False)
+        if not progressed:  # idle: the housekeeping that must not slow a busy writer
+            if self.db.dialect == "sqlite":
+                self.checkpoints.idle()
+            if self._on_idle is not None:
+                self._on_idle()
+        return progressed
 
     def _ensure_ready(self) -> None:
         if self._ready:
@@ -283,6 +299,7 @@ class ProjectionRunner(LogFollower):
             for s in group:
                 self._failed(s, events[0].position, last, e, synchronous, len(events))
             return len(events) > 1
+        self.checkpoints.wrote()
         moved = False
         with self._positions_changed:
             for s in group:

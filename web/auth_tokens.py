@@ -1,4 +1,9 @@
-"""Login and API tokens, stored as their SHA-256 in the read-model database.
+"""Login and API tokens, stored as their SHA-256 in the auth store.
+
+The auth store is a database of its own (``labelwright.bootstrap.auth_database``:
+``DATA_DIR/auth.sqlite``, or the PostgreSQL schema ``labelwright_auth``; table created by
+``migrations/auth/``), not the read-model database: read models are rebuilt from the event log
+and may be dropped, tokens exist nowhere else.
 
 A login token expires after ``idle_days`` without use; an API token lives until revoked. Every
 request resolves its token, so resolution is served from a small in-process cache. The cache
@@ -56,6 +61,7 @@ class TokenStore:
     """Issues, resolves and revokes bearer tokens; only their hashes are stored."""
 
     def __init__(self, db: ViewDatabase, idle_days: int = 7) -> None:
+        """``db``: the auth store (its ``auth_tokens`` table)."""
         self.db = db
         self.idle = timedelta(days=idle_days)
         self._cache: OrderedDict[str, _Entry] = OrderedDict()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 from domain.command_pipeline import Actor
 from domain.commands import parse_command
@@ -97,12 +98,51 @@ def test_two_runners_on_one_view_database_never_double_count(backends: Backends)
 
 
 def test_wake_is_harmless_and_stop_is_idempotent(stack: Stack) -> None:
-    stack.runner.wake(123)
-    stack.runner.stop()
+    runner = stack.runner
+    runner.wake(123)  # a position beyond the head, before any start: nothing happens
+    runner.stop()  # never started: nothing to stop
+    assert runner._thread is None and runner.position == 0
+    runner.start()
+    thread = runner._thread
+    runner.start()
+    assert runner._thread is thread and thread is not None and thread.is_alive()  # one thread
+    runner.stop()
+    runner.stop()
+    assert runner._thread is None and not thread.is_alive()
+    # Stopped and started again, it still projects.
+    work = stack.workload()
+    work.setup(projects=1)
+    work.add_images(2)
+    runner.start()
+    assert stack.read.wait_for(stack.head(), timeout=10)
+    assert runner.position == stack.head()
+
+
+def test_the_view_wal_is_truncated_once_the_runner_is_idle(sqlite_backends: Backends) -> None:
+    """A big batch of writes grows views.sqlite-wal; once the runner has caught up and finds
+    nothing to do, it checkpoints the WAL down to nothing (at most every interval)."""
+    stack = sqlite_backends.stack(poll_interval=0.02, checkpoint_interval=0.3)
+    wal = Path(stack.db.target + "-wal")
+    work = stack.workload()
+    work.setup(projects=1)
+    work.add_images(200)
+    work.rounds(2)
     stack.runner.start()
-    stack.runner.start()
-    stack.runner.stop()
-    stack.runner.stop()
+    assert stack.read.wait_for(stack.head(), timeout=30)
+    deadline = time.monotonic() + 10
+    while wal.stat().st_size > 64 * 1024 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert wal.stat().st_size <= 64 * 1024, wal.stat().st_size
+    assert stack.runner.checkpoints.runs >= 1
+    runs = stack.runner.checkpoints.runs
+    time.sleep(0.8)  # idle, nothing written since: no more checkpoints
+    assert stack.runner.checkpoints.runs == runs
+    work.round()  # a write makes one due again
+    assert stack.read.wait_for(stack.head(), timeout=10)
+    deadline = time.monotonic() + 5
+    while stack.runner.checkpoints.runs == runs and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert stack.runner.checkpoints.runs == runs + 1
 
 
 def test_the_runner_steps_aside_for_bulk_writes_but_only_briefly(sqlite_backends: Backends
