@@ -108,9 +108,15 @@ def test_cheap_engines_run_in_place_on_a_cached_image_and_never_in_the_writer(
     points = [[5, 30], [20, 12], [44, 25], [18, 60]]
     raw = {"type": "assist", "mode": "extreme_points", "label": "dog", "points": points}
     cold = world.run(raw)  # not cached yet: prepared on a worker (it reads the store)
-    warm = world.run(raw)  # cached: prepared on this thread, no hop
+    # The writer caches the image a moment after it answers; once it has, the cheap engine
+    # runs on the caller's thread, with no hop.
+    deadline = time.monotonic() + 5
+    while world.image_id not in world.pipeline._cache and time.monotonic() < deadline:
+        time.sleep(0.01)
+    warm = world.run(raw)
     assert spy.threads[0].startswith("command-models")
     assert spy.threads[1] == threading.current_thread().name
+    assert not any(t == "command-writer" for t in spy.threads)
     for result in (cold, warm):
         assert result.events[1]["data"]["geometry"] == {"x": 5.0, "y": 12.0, "w": 39.0,
                                                         "h": 48.0}
