@@ -24,6 +24,7 @@ from event_store.positions import EventPositions
 from event_store.postgres_recorder import RECORDER_TOPIC
 from event_store.stream_loader import StreamLoader
 from labelwright.data_dir import create_private_file, make_private_dir, tighten
+from labelwright.services import Services
 from labelwright.settings import Settings
 from migrations.apply import (
     AUTH_SCHEMA,
@@ -35,9 +36,8 @@ from projections.database import IdleCheckpoint, ViewDatabase, checkpoint_wal
 from projections.read_models import ReadModels
 from projections.runner import ProjectionRunner
 from realtime.live import LiveCollaboration
+from service_layer.auth_tokens import TokenStore
 from service_layer.image_store import ImageStore
-from web.auth_tokens import TokenStore
-from web.services import Services
 
 log = logging.getLogger(__name__)
 

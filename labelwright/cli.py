@@ -17,7 +17,7 @@ from labelwright.settings import Settings
 from projections.exports import DEFAULT_EXPORT_FORMAT, EXPORTERS
 
 if TYPE_CHECKING:
-    from web.services import Services
+    from labelwright.services import Services
 
 
 def _version() -> str:

@@ -21,7 +21,7 @@ from domain.application import Labeling
 from domain.command_pipeline import Actor
 from domain.tokens import TOKEN_KINDS
 from domain.user import User, token_accepted, user_id
-from web.auth_tokens import TokenInfo, TokenStore
+from service_layer.auth_tokens import TokenInfo, TokenStore
 from web.errors import ApiError
 
 SESSION_COOKIE = "lw_session"

@@ -1,8 +1,12 @@
-"""What the web layer is given by the composition root (``labelwright.bootstrap``)."""
+"""What the web layer is given by the composition root (``labelwright.bootstrap``).
+
+Both are Protocols: web states what it reads, and the composition root's concrete
+``labelwright.services.Services`` (which the CLI and the worker use too, without importing
+web) fits them; mypy checks the fit where the app is created.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -11,8 +15,8 @@ from domain.command_pipeline import CommandPipeline
 from projections.read_models import ReadModels
 from projections.runner import ProjectionRunner
 from realtime.live import LiveCollaboration
+from service_layer.auth_tokens import TokenStore
 from service_layer.image_store import ImageStore
-from web.auth_tokens import TokenStore
 
 
 class WebSettings(Protocol):
@@ -45,14 +49,23 @@ class WebSettings(Protocol):
     def login_account_window(self) -> float: ...
 
 
-@dataclass
-class Services:
-    settings: WebSettings  # labelwright.settings.Settings, seen through what web reads
-    app: Labeling
-    pipeline: CommandPipeline
-    runner: ProjectionRunner
-    read: ReadModels
-    tokens: TokenStore
-    images: ImageStore
-    live: LiveCollaboration | None = None  # rooms and fan-out of GET /api/v1/ws; None in
-    # the CLI and the worker (labelwright.bootstrap builds it for the server only)
+class Services(Protocol):
+    """The stores and workers of one process, as the web layer uses them."""
+
+    @property
+    def settings(self) -> WebSettings: ...
+    @property
+    def app(self) -> Labeling: ...
+    @property
+    def pipeline(self) -> CommandPipeline: ...
+    @property
+    def runner(self) -> ProjectionRunner: ...
+    @property
+    def read(self) -> ReadModels: ...
+    @property
+    def tokens(self) -> TokenStore: ...
+    @property
+    def images(self) -> ImageStore: ...
+    @property
+    def live(self) -> LiveCollaboration | None:
+        """Rooms and fan-out of ``GET /api/v1/ws`` (None where no live side was built)."""

@@ -100,7 +100,7 @@ def test_user_accounts_from_the_command_line_bite_in_a_running_service(tmp_path:
     lifetime."""
     import time
 
-    import web.auth_tokens as auth_tokens
+    import service_layer.auth_tokens as auth_tokens
     import web.authentication as authentication
     from tests.web.conftest import Site, sqlite_settings
 

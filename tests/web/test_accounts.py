@@ -18,7 +18,7 @@ import httpx
 import pytest
 from starlette.websockets import WebSocketDisconnect
 
-import web.auth_tokens as auth_tokens
+import service_layer.auth_tokens as auth_tokens
 import web.authentication as authentication
 from domain.tokens import token_hash
 from domain.user import User, user_id

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-import web.auth_tokens as auth_tokens
+import service_layer.auth_tokens as auth_tokens
 from domain.tokens import token_hash
+from service_layer.auth_tokens import TokenStore
 from service_layer.image_store import ImageStore
 from tests.web.conftest import PASSWORD, Site, assert_error
-from web.auth_tokens import TokenStore
 
 
 def _login(site: Site, username: str, password: str = PASSWORD, **kw: object):  # type: ignore[no-untyped-def]

@@ -1,0 +1,33 @@
+"""What the composition root builds for a process: its stores and workers.
+
+The server, the CLI and the worker all get one of these from ``labelwright.bootstrap``; the
+web layer reads it through its own Protocol (``web.services.Services``), so nothing here
+imports web.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from domain.application import Labeling
+from domain.command_pipeline import CommandPipeline
+from labelwright.settings import Settings
+from projections.read_models import ReadModels
+from projections.runner import ProjectionRunner
+from realtime.live import LiveCollaboration
+from service_layer.auth_tokens import TokenStore
+from service_layer.image_store import ImageStore
+
+
+@dataclass
+class Services:
+    settings: Settings
+    app: Labeling
+    pipeline: CommandPipeline
+    runner: ProjectionRunner
+    read: ReadModels
+    tokens: TokenStore
+    images: ImageStore
+    # Rooms and fan-out of GET /api/v1/ws: built for the server only (bootstrap(live=False)
+    # for the CLI and the worker).
+    live: LiveCollaboration | None = None
