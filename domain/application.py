@@ -114,7 +114,7 @@ class Labeling(Application[UUID]):
 
     # Account actions. Each returns the user and the global position of its last event (None
     # when nothing changed); the caller also marks the user's rows in the token table revoked
-    # (``web.auth_tokens.TokenStore.revoke_user``), the aggregate being the backstop.
+    # (``service_layer.auth_tokens.TokenStore.revoke_user``), the aggregate being the backstop.
 
     def disable_user(self, username: str, actor: str | None) -> tuple[User, int | None]:
         """Disable an account: no login, no token accepted. An admin acting through the API

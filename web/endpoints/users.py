@@ -4,8 +4,8 @@ password (``PUT /me/password``).
 Account actions are events on the User aggregate (``domain.user``). Revoking tokens also marks
 them revoked in the token table, and the caches of this process forget the user at once: the
 next request with one of those tokens is refused here, other processes refuse it within
-``web.auth_tokens.CACHE_TTL`` / ``web.authentication.USER_CACHE_TTL``, and open WebSocket
-connections of the user whose token no longer holds are closed.
+``service_layer.auth_tokens.CACHE_TTL`` / ``web.authentication.USER_CACHE_TTL``, and open
+WebSocket connections of the user whose token no longer holds are closed.
 """
 
 from __future__ import annotations
