@@ -35,6 +35,11 @@ MAX_RUN = 2**32 - 1
 _MAX_CHARS_PER_VALUE = 7  # 35 bits: enough for any difference of two uint32 runs
 # A value needs n characters when it does not fit in 5*(n-1) signed bits.
 _CHAR_THRESHOLDS = np.array([1 << (5 * k - 1) for k in range(1, _MAX_CHARS_PER_VALUE)], np.int64)
+# by the number of characters L of a value: 2**(5 L), subtracted when its sign bit is set, and
+# the smallest magnitude that needs L characters (so no shorter form exists)
+_SIGN_WEIGHT = np.array([1 << (5 * n) for n in range(_MAX_CHARS_PER_VALUE + 1)], np.int64)
+_SHORTEST_FROM = np.array([0, 0] + [1 << (5 * n - 6) for n in range(2, _MAX_CHARS_PER_VALUE + 1)],
+                          np.int64)
 
 
 def _fail(message: str, field: str = "rle.counts") -> ValidationFailed:
@@ -54,6 +59,16 @@ def runs_from_counts(counts: str) -> Runs:
     than 7 characters, and runs that are negative or larger than ``2**32 - 1``. The runs are
     not checked against a mask size; see :func:`validate`.
     """
+    return _decode(counts)[0]
+
+
+def _decode(counts: object) -> tuple[Runs, bool]:
+    """The runs of a counts string, and whether every value in it is written with as few
+    characters as :func:`counts_from_runs` would use.
+
+    Linear in the length of the string (~12 ms per million characters here): a string of
+    one-character values is read in one vectorised step; any other in slices of
+    ``_DECODE_SLICE`` characters, so that the temporaries stay in the CPU cache."""
     if not isinstance(counts, str):
         raise _fail("mask counts must be a string")
     try:
@@ -62,31 +77,81 @@ def runs_from_counts(counts: str) -> Runs:
         raise _fail("mask counts contain a character outside '0'..'o'") from None
     n = len(raw)
     if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    c = np.frombuffer(raw, dtype=np.uint8).astype(np.int64) - 48
-    if int(c.min()) < 0 or int(c.max()) > 63:
+        return np.zeros(0, dtype=np.int64), True
+    c = np.frombuffer(raw, dtype=np.uint8)
+    if int(c.min()) < 48 or int(c.max()) > 111:
         raise _fail("mask counts contain a character outside '0'..'o'")
-    more = (c & 0x20) != 0
+    c = c - np.uint8(48)
+    more = c >= 0x20  # the continuation bit
     if more[-1]:
         raise _fail("mask counts are truncated (the last value is incomplete)")
-    ends = np.flatnonzero(~more)
-    starts = np.empty_like(ends)
-    starts[0] = 0
-    starts[1:] = ends[:-1] + 1
-    lengths = ends - starts + 1
-    if int(lengths.max()) > _MAX_CHARS_PER_VALUE:
-        raise _fail("mask counts contain a value that is too long")
-    position = np.arange(n, dtype=np.int64) - np.repeat(starts, lengths)
-    values: Runs = np.add.reduceat((c & 0x1F) << (5 * position), starts)
-    negative = (c[ends] & 0x10) != 0
-    values[negative] -= np.left_shift(np.int64(1), 5 * lengths[negative])
+    minimal = True
+    if not more.any():
+        # one character per value: 5 bits, two's complement (bit 0x10 is the sign)
+        values: Runs = c.astype(np.int64)
+        values ^= 0x10
+        values -= 0x10
+    else:
+        digits = c & np.uint8(0x1F)
+        values = np.empty(n - int(np.count_nonzero(more)), dtype=np.int64)
+        done = 0
+        start = 0
+        while start < n:
+            stop = min(start + _DECODE_SLICE, n)
+            while more[stop - 1]:  # end the slice with the last character of a value
+                stop -= 1
+                if stop == start:
+                    raise _fail("mask counts contain a value that is too long")
+            count, shortest = _decode_slice(digits[start:stop], more[start:stop],
+                                            values[done:])
+            minimal = minimal and shortest
+            done += count
+            start = stop
     # undo the delta coding: runs[i] = values[i] + runs[i - 2] for i > 2
-    runs = values.copy()
-    runs[1::2] = np.cumsum(values[1::2])
-    runs[2::2] = np.cumsum(values[2::2])
+    runs = values
+    np.cumsum(runs[1::2], out=runs[1::2])
+    np.cumsum(runs[2::2], out=runs[2::2])
     if int(runs.min()) < 0 or int(runs.max()) > MAX_RUN:
         raise _fail("mask counts decode to a negative or oversized run")
-    return runs
+    return runs, minimal
+
+
+_DECODE_SLICE = 1 << 15
+
+
+def _decode_slice(digits: npt.NDArray[np.uint8], more: npt.NDArray[np.bool_], out: Runs
+                  ) -> tuple[int, bool]:
+    """Decode the values of a slice that ends with the last character of a value into
+    ``out``; returns how many, and whether each is in its shortest form."""
+    ends = np.flatnonzero(~more)  # the last character of each value
+    lengths = np.diff(ends, prepend=-1)
+    longest = int(lengths.max())
+    if longest > _MAX_CHARS_PER_VALUE:
+        raise _fail("mask counts contain a value that is too long")
+    padded = np.concatenate((digits, np.zeros(_MAX_CHARS_PER_VALUE, np.uint8)))
+    starts = ends - lengths
+    starts += 1
+    values = padded[starts].astype(np.int64)
+    at = starts.copy()
+    for k in range(1, longest):  # digit k (5 bits each, little-endian) where there is one
+        has = lengths > k
+        if np.count_nonzero(has) * 8 > has.size:  # many: whole-array steps
+            at += 1
+            digit = padded[at].astype(np.int64)
+            digit *= has
+            digit <<= 5 * k
+            values |= digit
+        else:
+            some = np.flatnonzero(has)
+            values[some] |= padded[starts[some] + k].astype(np.int64) << (5 * k)
+    # two's complement over the value's 5 * L bits: the sign is bit 0x10 of its last digit
+    values -= _SIGN_WEIGHT[lengths] * (padded[ends] >= 0x10)
+    # shortest form: a value of L > 1 characters does not fit in L - 1 of them
+    magnitude = values >> 63
+    magnitude ^= values
+    shortest = bool((magnitude >= _SHORTEST_FROM[lengths]).all())
+    out[: values.size] = values
+    return int(values.size), shortest
 
 
 def _as_runs(runs: Sequence[int] | npt.NDArray[Any]) -> Runs:
@@ -104,23 +169,39 @@ def _as_runs(runs: Sequence[int] | npt.NDArray[Any]) -> Runs:
 
 def counts_from_runs(runs: Sequence[int] | npt.NDArray[Any]) -> str:
     """Encode run lengths as a pycocotools counts string (the inverse of
-    :func:`runs_from_counts`); identical to what pycocotools writes for the same runs."""
+    :func:`runs_from_counts`); identical to what pycocotools writes for the same runs.
+
+    Linear in the number of runs, in slices that keep the temporaries in the CPU cache."""
     r = _as_runs(runs)
     m = r.size
     if m == 0:
         return ""
     values = r.copy()
     values[3:] -= r[1:-2]
-    magnitude = np.where(values >= 0, values, ~values)
-    nchars = 1 + (magnitude[:, None] >= _CHAR_THRESHOLDS).sum(axis=1)
+    return b"".join(
+        _encode_slice(values[start : start + _DECODE_SLICE])
+        for start in range(0, m, _DECODE_SLICE)
+    ).decode("ascii")
+
+
+def _encode_slice(values: Runs) -> bytes:
+    magnitude = values >> 63
+    magnitude ^= values  # v for v >= 0, ~v below: the shortest form needs its bit length + 1
+    nchars = np.searchsorted(_CHAR_THRESHOLDS, magnitude, side="right") + 1
     offsets = np.cumsum(nchars) - nchars
-    out = np.empty(int(nchars.sum()), dtype=np.int64)
-    for k in range(int(nchars.max())):
+    out = np.empty(int(nchars.sum()), dtype=np.uint8)
+    # character k of a value: its bits 5k..5k+4, plus 0x20 when another character follows
+    first = values & 0x1F
+    first |= (nchars > 1) << 5
+    first += 48
+    out[offsets] = first
+    for k in range(1, int(nchars.max())):
         selected = np.flatnonzero(nchars > k)
         digit = (values[selected] >> (5 * k)) & 0x1F
-        follows = (nchars[selected] - 1 > k).astype(np.int64) << 5
-        out[offsets[selected] + k] = (digit | follows) + 48
-    return out.astype(np.uint8).tobytes().decode("ascii")
+        digit |= (nchars[selected] > k + 1) << 5
+        digit += 48
+        out[offsets[selected] + k] = digit
+    return out.tobytes()
 
 
 # --------------------------------------------------------------------------------------------
@@ -168,19 +249,26 @@ def _size_of(rle: object) -> tuple[int, int]:
 
 
 def _runs_of_counts(counts: object, height: int, width: int) -> Runs:
+    return _checked_runs(counts, height, width)[0]
+
+
+def _checked_runs(counts: object, height: int, width: int) -> tuple[Runs, bool]:
+    """The runs of compressed or uncompressed counts, checked against the mask size, and
+    whether ``counts`` is a string in the shortest form (see :func:`_decode`)."""
     # Canonical counts have at most h*w + 1 runs; allow empty runs but not without bound.
     max_runs = 4 * (height * width + 1)
+    shortest = False
     if isinstance(counts, str):
         if len(counts) > _MAX_CHARS_PER_VALUE * max_runs:
             raise _fail("mask counts are far longer than any mask of this size needs")
-        runs = runs_from_counts(counts)
+        runs, shortest = _decode(counts)
     elif isinstance(counts, list | tuple):
         if len(counts) > max_runs:
             raise _fail("mask counts list far more runs than the mask has pixels")
-        if not all(type(v) is int for v in counts):
+        if not set(map(type, counts)) <= {int}:
             raise _fail("uncompressed mask counts must be a list of integers")
         try:
-            runs = _as_runs(np.array(counts, dtype=np.int64))
+            runs = _as_runs(np.fromiter(counts, np.int64, len(counts)))
         except OverflowError:
             raise _fail(f"mask runs must be between 0 and {MAX_RUN}") from None
     else:
@@ -190,7 +278,7 @@ def _runs_of_counts(counts: object, height: int, width: int) -> Runs:
         raise _fail(
             f"mask counts cover {total} pixels but a {height}x{width} mask has {height * width}"
         )
-    return runs
+    return runs, shortest
 
 
 def _parse(rle: object) -> tuple[int, int, Runs]:
@@ -199,9 +287,16 @@ def _parse(rle: object) -> tuple[int, int, Runs]:
     return height, width, _runs_of_counts(rle.get("counts"), height, width)
 
 
+def runs_of(rle: dict[str, Any]) -> Runs:
+    """The checked runs of an RLE dict (compressed or uncompressed counts)."""
+    return _parse(rle)[2]
+
+
 def _canonical(runs: Runs) -> Runs:
     """The runs :func:`encode` would produce for the same pixels: no empty runs except
     a leading empty run of 0s."""
+    if runs.size > 1 and int(runs[1:].min()) > 0:
+        return runs  # already canonical (the usual case): no copy
     keep = runs > 0
     value = (np.arange(runs.size) & 1)[keep]
     length = runs[keep]
@@ -256,18 +351,29 @@ def to_bbox(rle: dict[str, Any]) -> tuple[float, float, float, float]:
     return (float(x0), float(y0), float(x1 - x0 + 1), float(y1 - y0 + 1))
 
 
-def _covered_before(t: Runs, starts: Runs, ends: Runs, cumulative: Runs) -> Runs:
-    """For each position in ``t``: how many indices below it the intervals cover."""
-    i = np.searchsorted(starts, t, side="right") - 1
-    inside = i >= 0
-    j = np.maximum(i, 0)
-    covered = cumulative[j] + np.minimum(t, ends[j]) - starts[j]
-    return np.where(inside, covered, 0)
+def _intersection(runs_a: Runs, runs_b: Runs, area_a: int, area_b: int, pixels: int) -> int:
+    """How many pixels are foreground in both masks.
+
+    ``a & b = (a + b - (a ^ b)) / 2`` pixel by pixel, and ``a ^ b`` needs no tags: it flips
+    wherever either mask flips, so after merging both masks' flip positions (one linear merge
+    of two sorted arrays) it is 1 exactly between the 1st and 2nd, 3rd and 4th ... of them."""
+    dtype = np.int32 if pixels < 2**31 else np.int64  # int32 for any image up to 2 gigapixels
+    flips = np.empty(runs_a.size + runs_b.size - 2, dtype=dtype)
+    np.cumsum(runs_a[:-1], out=flips[: runs_a.size - 1])  # where a run ends (but the last)
+    np.cumsum(runs_b[:-1], out=flips[runs_a.size - 1 :])
+    flips.sort(kind="stable")  # two sorted runs: timsort merges them in linear time
+    xor = int(flips[1::2].sum(dtype=np.int64)) - int(flips[0::2].sum(dtype=np.int64))
+    if flips.size % 2:
+        xor += pixels
+    return (area_a + area_b - xor) // 2
 
 
 def iou(a: dict[str, Any], b: dict[str, Any]) -> float:
     """Intersection over union of two masks of the same size (``pycocotools.mask.iou`` with
     ``iscrowd=0``), computed on the runs without decoding; 0.0 when either is empty.
+
+    Linear in the length of the counts (~12 ms per million characters to read them, ~13 ms
+    for the overlap of two masks of a million runs each here).
 
     Raises ``ValueError`` when the sizes differ.
     """
@@ -275,18 +381,16 @@ def iou(a: dict[str, Any], b: dict[str, Any]) -> float:
     hb, wb, runs_b = _parse(b)
     if (ha, wa) != (hb, wb):
         raise ValueError(f"cannot compare a {ha}x{wa} mask with a {hb}x{wb} mask")
-    sa, ea = _ones(runs_a)
-    sb, eb = _ones(runs_b)
-    area_a = int((ea - sa).sum())
-    area_b = int((eb - sb).sum())
+    return iou_of_runs(runs_a, runs_b, ha * wa)
+
+
+def iou_of_runs(runs_a: Runs, runs_b: Runs, pixels: int) -> float:
+    """:func:`iou` of two masks of ``pixels`` pixels given as their (checked) runs."""
+    area_a = int(runs_a[1::2].sum())
+    area_b = int(runs_b[1::2].sum())
     if area_a == 0 or area_b == 0:
         return 0.0
-    cumulative_b = np.concatenate(([0], np.cumsum(eb - sb)))
-    intersection = int(
-        (
-            _covered_before(ea, sb, eb, cumulative_b) - _covered_before(sa, sb, eb, cumulative_b)
-        ).sum()
-    )
+    intersection = _intersection(runs_a, runs_b, area_a, area_b, pixels)
     union = area_a + area_b - intersection
     return intersection / union
 
@@ -300,6 +404,12 @@ def validate(rle: object, height: int, width: int) -> dict[str, Any]:
     (what :func:`encode` would produce for the same pixels), so equal masks compare equal.
     An empty mask (no foreground pixel) is rejected.
     """
+    return validate_with_runs(rle, height, width)[0]
+
+
+def validate_with_runs(rle: object, height: int, width: int) -> tuple[dict[str, Any], Runs]:
+    """:func:`validate`, and the (read-only) runs of the normalized mask, so that a caller
+    that goes on to measure it need not decode the counts again."""
     if not isinstance(rle, dict):
         raise _fail("mask rle must be an object with 'size' and 'counts'", "rle")
     extra = sorted(str(k) for k in rle if k not in ("size", "counts"))
@@ -312,7 +422,15 @@ def validate(rle: object, height: int, width: int) -> dict[str, Any]:
     h, w = _size_of(rle)
     if (h, w) != (height, width):
         raise _fail(f"mask size {h}x{w} does not match the image {height}x{width}", "rle.size")
-    runs = _canonical(_runs_of_counts(rle["counts"], h, w))
+    counts = rle["counts"]
+    given, shortest = _checked_runs(counts, h, w)
+    runs = _canonical(given)
     if int(runs[1::2].sum()) == 0:
         raise _fail("mask is empty (it has no foreground pixel)", "rle.counts")
-    return {"size": [h, w], "counts": counts_from_runs(runs)}
+    runs.flags.writeable = False
+    if shortest and runs is given:
+        # already the canonical string (the usual case): encoding it again would give the
+        # very same characters
+        assert isinstance(counts, str)
+        return {"size": [h, w], "counts": counts}, runs
+    return {"size": [h, w], "counts": counts_from_runs(runs)}, runs

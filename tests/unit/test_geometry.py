@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import math
+import time
 from typing import Any
 
 import numpy as np
 import pytest
+import shapely
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -20,6 +23,10 @@ from domain.geometry import (
     Point,
     Polygon,
     Tag,
+    _canonical_ring,
+    _checked_points,
+    _plain_points,
+    _scanline_iou,
     area,
     bbox,
     box_from_extreme_points,
@@ -471,3 +478,298 @@ def test_polygon_iou_ignores_start_vertex_and_orientation(
     if reverse:
         pts.reverse()
     assert iou(g, Polygon(tuple(pts))) == pytest.approx(1.0, abs=1e-9)
+
+
+# ------------------------------------------------------------------------------------------
+# bounded cost: the IoU runs in the single writer thread, so no accepted geometry may stall it
+# (benchmarks/geometry_worst_case.py has the precise numbers)
+# ------------------------------------------------------------------------------------------
+
+BIG = 10_000  # a 100 megapixel image
+
+
+def star(n: int, cx: float = 5000.0, cy: float = 5000.0, r: float = 4000.0) -> Polygon:
+    """A regular star polygon {n/k} with k close to n/2: every edge crosses nearly all the
+    others, ~n**2/4 self-intersections (a 300-point one took 41 s with make_valid)."""
+    k = n // 2
+    while math.gcd(n, k) != 1:
+        k -= 1
+    return Polygon(
+        tuple(
+            (cx + r * math.cos(2 * math.pi * i * k / n), cy + r * math.sin(2 * math.pi * i * k / n))
+            for i in range(n)
+        )
+    )
+
+
+def comb(n: int, vertical: bool = False, offset: float = 0.0) -> Polygon:
+    """A valid comb with ~n/4 teeth; a horizontal and a vertical one interleave, and their
+    edges cross ~n**2/16 times."""
+    teeth = max(1, (n - 4) // 4)
+    pitch = 8000.0 / teeth
+    x0, y0 = 1000.0 + offset, 1000.0 - offset
+    pts = [(x0, y0)]
+    for i in range(teeth):
+        y = y0 + i * pitch
+        pts += [(x0 + 8000, y), (x0 + 8000, y + pitch / 2), (x0 + 400, y + pitch / 2),
+                (x0 + 400, y + pitch)]
+    pts.append((x0, y0 + 8000))
+    if vertical:
+        pts = [(y, x) for x, y in pts]
+    return Polygon(tuple(pts))
+
+
+def zigzag(n: int, seed: int = 0) -> Polygon:
+    """A valid zig-zag whose teeth all have distinct heights: every row crosses ~n edges."""
+    rng = np.random.default_rng(seed)
+    xs = np.linspace(1000, 9000, n - 2)
+    ys = np.where(np.arange(n - 2) % 2 == 0, 9000.0, rng.uniform(1100, 8900, n - 2))
+    points = zip(xs.tolist(), ys.tolist(), strict=True)
+    return Polygon(((9000.0, 1000.0), (1000.0, 1000.0), *points))
+
+
+def radial(rng: np.random.Generator, n: int, cx: float, cy: float, r: float) -> Polygon:
+    """A random star-shaped (hence valid) polygon: vertices at sorted random angles."""
+    angles = np.sort(rng.uniform(0, 2 * np.pi, n))
+    radii = r * rng.uniform(0.3, 1.0, n)
+    return Polygon(tuple(zip((cx + radii * np.cos(angles)).tolist(),
+                             (cy + radii * np.sin(angles)).tolist(), strict=True)))
+
+
+def even_odd_region(points: tuple[tuple[float, float], ...]) -> Any:
+    """Exact even-odd region of a ring, independently of domain.geometry: the faces of its
+    noded linework that a ray from an inner point leaves an odd number of times."""
+    ring = shapely.LineString([*points, points[0]])
+    noded = shapely.unary_union(ring)
+    p = np.asarray(points, float)
+    q = np.roll(p, -1, axis=0)
+    odd = []
+    for face in shapely.polygonize(getattr(noded, "geoms", [noded])).geoms:
+        x, y = shapely.get_coordinates(face.representative_point())[0]
+        crossing = (p[:, 1] <= y) != (q[:, 1] <= y)
+        t = (y - p[crossing, 1]) / (q[crossing, 1] - p[crossing, 1])
+        if int((p[crossing, 0] + t * (q[crossing, 0] - p[crossing, 0]) > x).sum()) % 2:
+            odd.append(face)
+    return shapely.union_all(odd) if odd else shapely.Polygon()
+
+
+def exact_iou(a: Polygon, b: Polygon) -> float:
+    ra, rb = even_odd_region(a.points), even_odd_region(b.points)
+    inter = ra.intersection(rb).area
+    union = ra.area + rb.area - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+def timed(f: Any) -> tuple[float, Any]:
+    start = time.perf_counter()
+    value = f()
+    return time.perf_counter() - start, value
+
+
+PROPOSAL = Polygon(((1000.0, 1500.0), (8500.0, 1000.0), (9000.0, 8000.0), (1500.0, 9000.0)))
+
+
+@pytest.mark.parametrize("n", [300, 1_000, 10_000])
+@pytest.mark.parametrize("shape", ["star", "combs", "zigzag"])
+def test_polygon_iou_of_the_worst_accepted_polygons_is_fast(shape: str, n: int) -> None:
+    if shape == "star":
+        made = star(n), star(n, cx=5100)
+    elif shape == "combs":
+        made = comb(n), comb(n, vertical=True, offset=100)
+    else:
+        made = zigzag(n), zigzag(n, seed=1)
+    # what the API accepts: parse them like a command would
+    a, b = (parse_geometry("polygon", p.to_json(), BIG, BIG) for p in made)
+    assert isinstance(a, Polygon) and isinstance(b, Polygon)
+    for other in (b, PROPOSAL):
+        elapsed, value = timed(functools.partial(iou, a, other))
+        assert 0.0 < value < 1.0
+        # ~25 ms here; the bound is loose for noisy CI machines (the old repair took 41 s
+        # for a 300-point star and did not finish a 10,000-point one)
+        assert elapsed < 2.0
+        assert iou(other, a) == value
+
+
+def test_bounded_iou_is_close_to_exact_on_pathological_polygons() -> None:
+    # the bounded path (sampled rows) on shapes where every row crosses hundreds of edges
+    for a, b in (
+        (star(61), PROPOSAL),  # ~900 self-intersections (the exact reference is slow)
+        (star(41), star(41, cx=5100)),
+        (comb(400), comb(400, vertical=True, offset=100)),  # ~10,000 crossings
+        (zigzag(2_000), PROPOSAL),  # rows cross ~1,000 edges: sampled rows
+        (zigzag(2_000), zigzag(2_000, seed=1)),
+    ):
+        assert iou(a, b) == pytest.approx(exact_iou(a, b), abs=3e-3)
+
+
+@settings(deadline=None, max_examples=60)
+@given(st.integers(0, 2**32 - 1), st.integers(3, 400), st.integers(3, 400))
+def test_bounded_iou_agrees_with_exact_iou_on_valid_polygons(seed: int, n: int, m: int) -> None:
+    rng = np.random.default_rng(seed)
+    a = radial(rng, n, 300, 250, 200)
+    b = radial(rng, m, 300 + rng.uniform(-150, 150), 250 + rng.uniform(-150, 150),
+               rng.uniform(20, 300))
+    sa, sb = shapely.Polygon(a.points), shapely.Polygon(b.points)
+    assume(sa.is_valid and sb.is_valid)
+    inter = sa.intersection(sb).area
+    exact = inter / (sa.area + sb.area - inter)
+    assert iou(a, b) == pytest.approx(exact, abs=1e-3)
+    assert _scanline_iou(a, b) == pytest.approx(exact, abs=1e-3)  # whatever the sizes
+
+
+@settings(deadline=None, max_examples=60)
+@given(polygons(), polygons())
+def test_polygon_iou_uses_the_even_odd_rule(a: Polygon, b: Polygon) -> None:
+    """Self-intersecting polygons: the regions covered an odd number of times (COCO's
+    rasterisation does the same)."""
+    assert iou(a, b) == pytest.approx(exact_iou(a, b), abs=1e-3)
+
+
+def test_a_bow_tie_is_its_two_triangles() -> None:
+    bow_tie = Polygon(((0.0, 0.0), (10.0, 10.0), (10.0, 0.0), (0.0, 10.0)))
+    left = Polygon(((0.0, 0.0), (5.0, 5.0), (0.0, 10.0)))
+    # area 50 of the bow tie; the left triangle (25) lies inside it
+    assert iou(bow_tie, left) == pytest.approx(0.5, abs=1e-9)
+
+
+@st.composite
+def tangled_polygons(draw: st.DrawFn) -> Polygon:
+    """Larger random polygons, nearly always self-intersecting many times (the bounded path)."""
+    n = draw(st.integers(20, 300))
+    seed = draw(st.integers(0, 2**32 - 1))
+    xy = np.random.default_rng(seed).uniform(0, 500, (n, 2))
+    if draw(st.booleans()):  # near-degenerate: coordinates on a tiny grid
+        xy = np.round(xy / 100) * 100 + np.random.default_rng(seed).uniform(0, 1e-7, (n, 2))
+    return Polygon(tuple(map(tuple, xy.tolist())))
+
+
+@settings(deadline=None, max_examples=60)
+@given(tangled_polygons(), tangled_polygons(), st.integers(0, 299), st.booleans())
+def test_bounded_iou_invariants_hold_exactly(a: Polygon, b: Polygon, shift: int,
+                                              reverse: bool) -> None:
+    value = iou(a, b)
+    assert 0.0 <= value <= 1.0
+    assert iou(b, a) == value
+    assert iou(a, a) == 1.0
+    pts = list(b.points)
+    shift %= len(pts)
+    pts = pts[shift:] + pts[:shift]
+    if reverse:
+        pts.reverse()
+    moved = Polygon(tuple(pts))
+    assert iou(a, moved) == value
+    assert iou(b, moved) == 1.0
+    assert _scanline_iou(b, moved) == 1.0
+
+
+def test_canonical_ring_is_linear_when_the_lowest_vertex_repeats() -> None:
+    def ring(visits: int) -> tuple[tuple[float, float], ...]:
+        points: list[tuple[float, float]] = []
+        for i in range(visits):
+            points += [(0.0, 0.0), (1.0 + (i * 7919 % visits) * 0.01, 5.0)]
+        return tuple(points)
+
+    small = ring(300)
+    assert _canonical_ring(small) == min(
+        r[i:] + r[:i] for r in (small, small[::-1]) for i in range(len(r))
+    )
+    # 5,000 visits to the same lowest vertex: trying every rotation from it took ~0.4 s
+    elapsed, _ = timed(functools.partial(_canonical_ring, ring(5_000)))
+    assert elapsed < 0.5
+
+
+@settings(deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(st.integers(-2, W + 2), st.floats(-2, W + 2), st.just(-0.0)),
+            st.one_of(st.integers(-2, H + 2), st.floats(-2, H + 2), st.just(-0.0)),
+        ),
+        min_size=3,
+        max_size=20,
+    ),
+    st.booleans(),
+)
+def test_polygon_fast_path_validates_exactly_like_the_per_point_path(
+    points: list[tuple[float, float]], as_lists: bool
+) -> None:
+    raw = [list(p) for p in points] if as_lists else points
+    fast = _plain_points(raw, W, H)
+    try:
+        slow = _checked_points(raw, W, H)
+    except ValidationFailed:
+        assert fast is None
+        return
+    assert fast is not None
+    assert fast == slow
+    assert [tuple(map(math.copysign, (1.0, 1.0), p)) for p in fast] == [
+        tuple(map(math.copysign, (1.0, 1.0), p)) for p in slow
+    ]  # -0.0 stays -0.0, like before
+    assert all(type(v) is float for p in fast for v in p)
+
+
+def test_polygon_validation_is_fast_and_cost_does_not_depend_on_shape() -> None:
+    for polygon in (star(10_000), zigzag(10_000), comb(10_000)):
+        raw = polygon.to_json()
+        elapsed, parsed = timed(functools.partial(parse_geometry, "polygon", raw, BIG, BIG))
+        assert parsed == polygon
+        assert elapsed < 1.0  # ~3 ms here
+
+
+def noisy_counts(n_runs: int, seed: int = 0, size: int = BIG) -> tuple[dict[str, Any], np.ndarray]:
+    runs = np.random.default_rng(seed).integers(1, 90, n_runs)
+    runs[-1] = size * size - int(runs[:-1].sum())
+    return {"size": [size, size], "counts": rle.counts_from_runs(runs)}, runs
+
+
+def test_mask_validation_and_iou_of_a_100_megapixel_mask_are_fast() -> None:
+    # ~1.5 MiB of counts: more than a command (1 MiB) can carry
+    a, _ = noisy_counts(1_000_000)
+    b, _ = noisy_counts(1_000_000, seed=1)
+    elapsed, ma = timed(lambda: parse_geometry("mask", {"rle": a}, BIG, BIG))
+    assert elapsed < 2.0  # ~20 ms here (was ~0.2 s)
+    mb = parse_geometry("mask", {"rle": b}, BIG, BIG)
+    assert isinstance(ma, Mask) and isinstance(mb, Mask)
+    assert ma.rle == a  # already canonical: returned as given
+    elapsed, value = timed(lambda: iou(ma, mb))
+    assert elapsed < 2.0  # ~15 ms here with the runs kept from validation (was ~0.2 s)
+    assert value == rle.iou(a, b)
+    assert iou(Mask(a), Mask(b)) == value  # masks made without parse_geometry decode
+    assert iou(ma, Mask(a)) == 1.0
+
+
+@settings(deadline=None)
+@given(st.lists(st.integers(0, 2**20), min_size=1, max_size=40), st.data())
+def test_mask_validation_returns_canonical_counts_for_any_spelling(
+    runs: list[int], data: st.DataObject
+) -> None:
+    """A counts string may spell a value with more characters than needed, or hold empty
+    runs; validation answers the canonical string (and the given one when it is already)."""
+    total = sum(runs)
+    assume(sum(runs[1::2]) > 0)
+    canonical = rle.counts_from_runs(rle._canonical(np.array(runs, np.int64)))
+    # spell some values with redundant characters
+    values = np.array(runs, np.int64)
+    values[3:] -= np.array(runs, np.int64)[1:-2]
+    chars = [_spell(v, data.draw(st.integers(0, 2))) for v in values.tolist()]
+    counts = "".join(chars)
+    assert rle.runs_from_counts(counts).tolist() == runs
+    result = rle.validate({"size": [1, total], "counts": counts}, 1, total)
+    assert result["counts"] == canonical
+    if counts == canonical:
+        assert result["counts"] is counts
+
+
+def _spell(value: int, extra: int) -> str:
+    """``value`` in pycocotools' alphabet with ``extra`` redundant characters."""
+    out = []
+    more = True
+    x = value
+    while more:
+        c = x & 0x1F
+        x >>= 5
+        more = x != -1 if c & 0x10 else x != 0
+        out.append(c)
+    for _ in range(min(extra, 7 - len(out))):
+        out.append(0x1F if value < 0 else 0)
+    return "".join(chr(48 + (c | (0x20 if i < len(out) - 1 else 0))) for i, c in enumerate(out))
