@@ -312,13 +312,15 @@ class Image(Aggregate):
         if command.label is not None and command.label != ann["label"]:
             label = schema.check_label(command.label, "changes.label")
         geometry = None
+        parsed = None
         if command.geometry is not None:
-            geometry = self._geometry(ann["type"], command.geometry, "changes.geometry").to_json()
+            parsed = self._geometry(ann["type"], command.geometry, "changes.geometry")
+            geometry = parsed.to_json()
         if ann["source"] == "prelabel":
             proposal = self.proposals[ann["id"]]
-            final = geometry if geometry is not None else ann["geometry"]
-            overlap = g.iou(self._parsed(ann["type"], final),
-                            self._parsed(ann["type"], proposal["geometry"]))
+            # Parsing is idempotent, so the shape just validated is the one stored.
+            final = parsed if parsed is not None else self._parsed(ann["type"], ann["geometry"])
+            overlap = g.iou(final, self._parsed(ann["type"], proposal["geometry"]))
             self.trigger_event(self.PrelabelEdited, annotation_id=ann["id"], label=label,
                                geometry=geometry, iou=round(overlap, 6), **meta)
         else:
