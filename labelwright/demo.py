@@ -20,6 +20,7 @@ from PIL import Image as PILImage
 from domain import rle
 from domain.command_pipeline import Actor
 from domain.commands import parse_command, parse_prelabel
+from labelwright.data_dir import create_private_file
 from service_layer.image_file_import import register_images
 
 PROJECT = "Demo: everyday objects"
@@ -134,6 +135,7 @@ def create_demo(services: Any) -> dict[str, Any]:
     act("rocket.jpg", "arjun", {"type": "assist", "mode": "extreme_points", "label": "rocket",
                                 "points": [[303, 300], [322, 126], [341, 300], [322, 410]]})
     info = {"project_id": pid, "project_name": PROJECT}
+    create_private_file(marker)  # the data dir's files are 0600 (labelwright.data_dir)
     marker.write_text(json.dumps(info))
     return {**info, "logins": LOGINS}
 
