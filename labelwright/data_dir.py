@@ -23,40 +23,13 @@ import os
 import stat
 from pathlib import Path
 
+from service_layer.private_files import create_private_file, make_private_dir
+
 log = logging.getLogger(__name__)
 
-PRIVATE_DIR = 0o700
-PRIVATE_FILE = 0o600
 _OPEN_TO_OTHERS = 0o077
 
-
-def make_private_dir(path: Path) -> None:
-    """Create ``path`` (and its missing parents) as 0700; an existing folder is left as it
-    is (``tighten`` deals with those)."""
-    try:
-        os.mkdir(path, PRIVATE_DIR)
-    except FileExistsError:
-        return
-    except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)  # outside the data dir: default modes
-        try:
-            os.mkdir(path, PRIVATE_DIR)
-        except FileExistsError:
-            return
-    os.chmod(path, PRIVATE_DIR)  # mkdir's mode is filtered by the umask
-
-
-def create_private_file(path: Path) -> None:
-    """Create ``path`` empty and 0600 unless it exists (an empty file is a valid new SQLite
-    database)."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
-    except FileExistsError:
-        return
-    try:
-        os.fchmod(fd, PRIVATE_FILE)
-    finally:
-        os.close(fd)
+__all__ = ["create_private_file", "make_private_dir", "tighten"]
 
 
 class _Tightening:

@@ -17,11 +17,10 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
+from service_layer.private_files import PRIVATE_FILE, make_private_dir
+
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _CHUNK = 1024 * 1024
-# Only the service's user may read the images (the data dir's modes: labelwright.data_dir).
-DIR_MODE = 0o700
-FILE_MODE = 0o600
 
 
 class ImageStore:
@@ -61,11 +60,11 @@ class ImageStore:
         # The name is known only after hashing, so stage in root/tmp (same filesystem, so the
         # final os.replace is still an atomic rename).
         target_dir = self.root / "tmp"
-        _make_dirs(target_dir)
+        make_private_dir(target_dir, private_parents=True)
         fd, tmp = tempfile.mkstemp(dir=target_dir, prefix=".incoming-")
         try:
             with os.fdopen(fd, "wb") as out:
-                os.fchmod(out.fileno(), FILE_MODE)
+                os.fchmod(out.fileno(), PRIVATE_FILE)
                 for chunk in iter(lambda: source.read(_CHUNK), b""):
                     digest.update(chunk)
                     out.write(chunk)
@@ -75,7 +74,7 @@ class ImageStore:
             if sha is not None and sha != actual:
                 raise ValueError("the bytes do not match the given sha256")
             final = self.path(actual)
-            _make_dirs(final.parent)
+            make_private_dir(final.parent, private_parents=True)
             os.replace(tmp, final)
             _fsync_dir(final.parent)
             return actual
@@ -85,12 +84,12 @@ class ImageStore:
 
     def _write(self, sha: str, parts: list[bytes]) -> None:
         final = self.path(sha)
-        _make_dirs(final.parent)
+        make_private_dir(final.parent, private_parents=True)
         # The temporary file sits beside the target so os.replace is an atomic rename.
         fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=".incoming-")
         try:
             with os.fdopen(fd, "wb") as out:
-                os.fchmod(out.fileno(), FILE_MODE)
+                os.fchmod(out.fileno(), PRIVATE_FILE)
                 for part in parts:
                     out.write(part)
                 out.flush()
@@ -100,21 +99,6 @@ class ImageStore:
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
-
-
-def _make_dirs(folder: Path) -> None:
-    """``folder`` and its missing parents, each created 0700 whatever the umask."""
-    try:
-        os.mkdir(folder, DIR_MODE)
-    except FileExistsError:
-        return
-    except FileNotFoundError:
-        _make_dirs(folder.parent)
-        try:
-            os.mkdir(folder, DIR_MODE)
-        except FileExistsError:
-            return
-    os.chmod(folder, DIR_MODE)  # mkdir's mode is filtered by the umask
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -136,7 +136,7 @@ async def wait_for_min_position(request: Request, services: Services) -> None:
                        f"({head}): no write has been acknowledged there yet",
                        {"field": "min_position", "head": head})
     principal = getattr(request.state, "principal", None)
-    who = principal.username if principal is not None else f"client:{_client_host(request)}"
+    who = principal.username if principal is not None else f"client:{client_address(request)}"
     budget: WaitBudget = request.app.state.wait_budget
     with budget.hold(who) as allowed:
         if not allowed:
@@ -150,5 +150,7 @@ async def wait_for_min_position(request: Request, services: Services) -> None:
                        headers={"Retry-After": "1"})
 
 
-def _client_host(request: Request) -> str:
+def client_address(request: Request) -> str:
+    """The caller's address: the socket peer, or what a trusted proxy forwarded (uvicorn
+    rewrites the scope's client only for LABELWRIGHT_TRUSTED_PROXIES, labelwright.server)."""
     return request.client.host if request.client is not None else "unknown"

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from domain.user import verify_password
-from web.access import authenticated, services_of, wait_for_min_position
+from web.access import authenticated, client_address, services_of, wait_for_min_position
 from web.authentication import SESSION_COOKIE
 from web.errors import ApiError
 from web.login_throttle import LoginThrottle
@@ -23,10 +23,14 @@ _DUMMY_HASH = ("$argon2id$v=19$m=65536,t=3,p=4$AdVomNOtxhjw8TfEnZ0RdA$"
                "IsphNhWkdXKTgi9VtCPlw4GWFdxDaLzLUyAzRd6iIPc")
 
 
-def _client(request: Request) -> str:
-    """The caller's address: the socket peer, or what a trusted proxy forwarded (uvicorn
-    rewrites the scope's client only for LABELWRIGHT_TRUSTED_PROXIES, labelwright.server)."""
-    return request.client.host if request.client else "unknown"
+def too_many_failures(limited: tuple[float, str], what: str = "failed logins") -> ApiError:
+    """429 for a ``LoginThrottle.begin`` refusal: ``(seconds to wait, which limit)``."""
+    wait, scope = limited
+    seconds = max(1, int(wait + 0.999))
+    whom = "from this address" if scope == "address" else "for this account"
+    return ApiError("rate_limited", f"too many {what} {whom}; retry in {seconds} s",
+                    {"retry_after": seconds, "limit": scope},
+                    headers={"Retry-After": str(seconds)})
 
 
 async def login(request: Request) -> Response:
@@ -37,15 +41,10 @@ async def login(request: Request) -> Response:
     if not isinstance(username, str) or not isinstance(password, str) or not username:
         raise ApiError("validation", "login needs a username and a password (strings)",
                        {"field": "username" if not isinstance(username, str) else "password"})
-    client = _client(request)
+    client = client_address(request)
     limited = throttle.begin(username, client)  # counts as a failure until it succeeds
     if limited is not None:
-        wait, scope = limited
-        seconds = max(1, int(wait + 0.999))
-        whom = "from this address" if scope == "address" else "for this account"
-        raise ApiError("rate_limited", f"too many failed logins {whom}; retry in {seconds} s",
-                       {"retry_after": seconds, "limit": scope},
-                       headers={"Retry-After": str(seconds)})
+        raise too_many_failures(limited)
     user = await asyncio.to_thread(services.app.find_user, username)
     if user is None:
         await asyncio.to_thread(verify_password, _DUMMY_HASH, password)

@@ -19,9 +19,15 @@ from starlette.routing import Route
 
 from domain.tokens import TOKEN_KINDS
 from domain.user import User
-from web.access import authenticated, require_admin, services_of, wait_for_min_position
+from web.access import (
+    authenticated,
+    client_address,
+    require_admin,
+    services_of,
+    wait_for_min_position,
+)
 from web.authentication import Authenticator, Principal
-from web.endpoints.session import set_session_cookie
+from web.endpoints.session import set_session_cookie, too_many_failures
 from web.errors import ApiError
 from web.login_throttle import LoginThrottle
 from web.request_bodies import read_json_object
@@ -143,13 +149,11 @@ async def change_own_password(request: Request) -> Response:
     if not isinstance(current, str):
         raise ApiError("validation", "current_password is required (a string)",
                        {"field": "current_password"})
-    client = request.client.host if request.client else "unknown"
+    client = client_address(request)
     # Counted like a login attempt: a stolen token must not make guessing the password cheap.
     limited = throttle.begin(principal.username, client)
     if limited is not None:
-        seconds = max(1, int(limited[0] + 0.999))
-        raise ApiError("rate_limited", f"too many wrong passwords; retry in {seconds} s",
-                       {"retry_after": seconds}, headers={"Retry-After": str(seconds)})
+        raise too_many_failures(limited, "wrong passwords")
     user = await asyncio.to_thread(services.app.user, principal.username)
     if not await asyncio.to_thread(user.check_password, current):
         raise ApiError("validation", "the current password is wrong",
