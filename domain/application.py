@@ -302,5 +302,12 @@ class Labeling(Application[UUID]):
             raise NotFound(f"no image {image_id}")
         return image
 
+    def image_added(self, image_id: UUID) -> Image.ImageAdded:
+        """The image's first event: its fixed facts (project, size, bytes) without a replay."""
+        first = next(iter(self.events.get(image_id, lte=1)), None)
+        if not isinstance(first, Image.ImageAdded):
+            raise NotFound(f"no image {image_id}")
+        return first
+
     def image_events(self, image_id: UUID, first: int, last: int) -> Iterable[Any]:
         return self.events.get(image_id, gt=first - 1, lte=last)

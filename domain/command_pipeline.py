@@ -328,9 +328,7 @@ class CommandPipeline:
         if image is None:
             if cached_only:
                 return None
-            first = next(iter(self.app.events.get(image_id, lte=1)), None)
-            if not isinstance(first, Image.ImageAdded):
-                raise NotFound(f"no image {image_id}")
+            first = self.app.image_added(image_id)
             return ImageFacts(image_id, first.project_id, first.width, first.height,
                               first.sha256)
         return ImageFacts(image_id, image.project_id, image.width, image.height, image.sha256)

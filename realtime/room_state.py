@@ -19,7 +19,7 @@ from domain.application import Labeling
 from domain.command_pipeline import PositionLookup
 from domain.errors import NotFound, ValidationFailed
 from domain.event_view import describe
-from domain.image import IMAGE_STATUSES, Image
+from domain.image import IMAGE_STATUSES
 from domain.roles import require_for
 from event_store.positions import log_head
 from event_store.table import EventTable
@@ -75,10 +75,10 @@ class RoomState:
         return project_id
 
     def project_of_image(self, image_id: UUID) -> str:
-        first = next(iter(self.app.image_events(image_id, 1, 1)), None)
-        if not isinstance(first, Image.ImageAdded):
-            raise NotFound(f"no image {image_id}", {"field": "room"})
-        return first.project_id
+        try:
+            return self.app.image_added(image_id).project_id
+        except NotFound:
+            raise NotFound(f"no image {image_id}", {"field": "room"}) from None
 
     # -- image rooms ------------------------------------------------------------------------
 
