@@ -50,17 +50,33 @@ class Api:
         did is committed, but the projections answering reads may lag a moment)."""
         if path != "/projections":
             self.settled()
-        r = self.client.get(path, params=params)
+        for attempt in range(3):  # a read is safe to resend after the keep-alive race
+            try:
+                r = self.client.get(path, params=params)
+                break
+            except (httpx.RemoteProtocolError, httpx.ConnectError, httpx.ReadError):
+                if attempt == 2:
+                    raise
         assert r.status_code == 200, (path, r.status_code, r.text)
         return r.json()
 
-    def post(self, path: str, body: Any, expect: int = 200) -> Any:
-        r = self.client.post(path, json=body)
+    def post(self, path: str, body: Any, expect: int = 200, *, retry: bool = False) -> Any:
+        """A write. With ``retry`` (only for bodies that carry a ``command_id``, so a repeat is
+        answered from the first result, never applied twice) a request lost to the keep-alive
+        race (the server closing an idle connection as the client reuses it) is sent again."""
+        for attempt in range(3 if retry else 1):
+            try:
+                r = self.client.post(path, json=body)
+                break
+            except (httpx.RemoteProtocolError, httpx.ConnectError, httpx.ReadError):
+                if attempt == (2 if retry else 0):
+                    raise
         assert r.status_code == expect, (path, r.status_code, r.text)
         return r.json()
 
     def command(self, image_id: str, body: Any) -> Any:
-        return self.post(f"/images/{image_id}/commands", body)
+        body = {"command_id": str(uuid.uuid4()), **body}
+        return self.post(f"/images/{image_id}/commands", body, retry=True)
 
     def labels(self, image_id: str, **params: Any) -> Any:
         return self.get(f"/images/{image_id}/annotations", **params)

@@ -50,6 +50,8 @@ export class Outbox extends EventTarget {
     socket.addEventListener("close", () => {
       for (const e of this.entries) if (e.state === "sent" && e.via === "ws") e.state = "queued";
       this.changed();
+      // After the socket has counted this failure: enough failures switch singles to HTTP.
+      setTimeout(() => this.flush(), 0);
     });
     window.addEventListener("online", () => this.flush());
   }
@@ -121,7 +123,11 @@ export class Outbox extends EventTarget {
         this.sendHttp(entry);
         return;
       }
-      if (!this.socket.online) return;
+      if (!this.socket.online) {
+        // Look again soon: the socket may come back, or fail often enough for HTTP to take over.
+        this.retryLater();
+        return;
+      }
       if (!this.socket.send({ op: "command", ref: entry.ref, image_id: entry.image_id,
                               ...entry.body })) return;
       entry.state = "sent";
