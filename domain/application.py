@@ -19,6 +19,8 @@ from eventsourcing.persistence import IntegrityError, Recording, Transcoder
 
 from domain.errors import Conflict, NotFound, ValidationFailed
 from domain.image import Image, image_id_for
+from domain.job import Job
+from domain.model import Model
 from domain.project import Project
 from domain.roles import validate_role
 from domain.tokens import TOKEN_KINDS
@@ -28,7 +30,7 @@ from domain.user import User, user_id, validate_username
 SNAPSHOT_INTERVAL = 100
 SETTINGS_RETRIES = 20
 
-A = TypeVar("A", Project, User)
+A = TypeVar("A", Project, User, Model, Job)
 
 
 def parse_uuid(raw: str, what: str) -> UUID:
@@ -42,7 +44,7 @@ class Labeling(Application[UUID]):
     """Event-sourced write model of projects, users and images."""
 
     name = "Labelwright"
-    snapshotting_intervals = {Image: SNAPSHOT_INTERVAL}
+    snapshotting_intervals = {Image: SNAPSHOT_INTERVAL, Job: SNAPSHOT_INTERVAL}
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env)
@@ -246,6 +248,98 @@ class Labeling(Application[UUID]):
                 continue
             return aggregate, recordings[-1].notification.id if recordings else None
         raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- models and jobs ----------------------------------------------------------------------
+
+    def register_model(self, project_id: str, actor: str, **spec: Any) -> tuple[Model, int]:
+        """Register a model version (``Model.register``'s fields) and attach it to its project,
+        atomically. The same name and version twice is Conflict."""
+        for attempt in range(SETTINGS_RETRIES):
+            project = self.project(project_id)
+            model = Model.register(project, actor=actor, **spec)
+            if self._exists(model.id):
+                raise Conflict(f"model {model.name}@{model.model_version} is already registered in "
+                               "this project: choose another version", {"field": "version"})
+            project.attach_model(str(model.id), actor)
+            try:
+                recordings = self.save(project, model)
+            except IntegrityError:
+                if attempt == SETTINGS_RETRIES - 1:
+                    raise Conflict("someone else kept changing this project at the same time; "
+                                   "nothing was recorded, retry", {"retry": True}) from None
+                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+                continue
+            return model, recordings[-1].notification.id
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def model(self, model_id: str | UUID) -> Model:
+        mid = model_id if isinstance(model_id, UUID) else parse_uuid(model_id, "model")
+        try:
+            model: object = self.settings_repository.get(mid)
+        except AggregateNotFoundError:
+            raise NotFound(f"no model {model_id}") from None
+        if not isinstance(model, Model):
+            raise NotFound(f"no model {model_id}")
+        return model
+
+    def change_model(self, model_id: str, change: Callable[[Model], None]
+                     ) -> tuple[Model, int | None]:
+        def apply() -> Model:
+            model = self.model(model_id)
+            change(model)
+            return model
+
+        return self._change(apply)
+
+    def project_models(self, project_id: str) -> list[Model]:
+        return [self.model(mid) for mid in self.project(project_id).model_ids]
+
+    def queue_job(self, project_id: str, actor: str, **spec: Any) -> tuple[Job, int]:
+        """Queue a job (``Job.queue``'s fields) and attach it to its project, atomically."""
+        job_id = uuid.uuid4()
+        for attempt in range(SETTINGS_RETRIES):
+            project = self.project(project_id)
+            job = Job.queue(job_id, project_id=str(project.id), actor=actor, **spec)
+            project.attach_job(str(job.id), actor)
+            try:
+                recordings = self.save(project, job)
+            except IntegrityError:
+                if attempt == SETTINGS_RETRIES - 1:
+                    raise Conflict("someone else kept changing this project at the same time; "
+                                   "nothing was recorded, retry", {"retry": True}) from None
+                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+                continue
+            return job, recordings[-1].notification.id
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def job(self, job_id: str | UUID) -> Job:
+        jid = job_id if isinstance(job_id, UUID) else parse_uuid(job_id, "job")
+        try:
+            job: object = self.repository.get(jid)
+        except AggregateNotFoundError:
+            raise NotFound(f"no job {job_id}") from None
+        if not isinstance(job, Job):
+            raise NotFound(f"no job {job_id}")
+        return job
+
+    def change_job(self, job_id: str | UUID, change: Callable[[Job], None]
+                   ) -> tuple[Job, int | None]:
+        """Load, change and save a job, again from a fresh copy when another worker saved it
+        first (two workers finishing shards at once)."""
+        def apply() -> Job:
+            job = self.job(job_id)
+            change(job)
+            return job
+
+        return self._change(apply)
+
+    def project_jobs(self, project_id: str, limit: int = 50) -> list[Job]:
+        """The project's most recent jobs, newest first."""
+        ids = self.project(project_id).job_ids
+        return [self.job(jid) for jid in reversed(ids[-limit:])]
+
+    def _exists(self, stream_id: UUID) -> bool:
+        return next(iter(self.events.get(stream_id, lte=1)), None) is not None
 
     # -- images -------------------------------------------------------------------------------
 

@@ -159,6 +159,20 @@ class Project(Aggregate):
             else:
                 aggregate.members[self.username] = self.role
 
+    class ModelAttached(Event):
+        model_id: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Project)
+            aggregate.model_ids.append(self.model_id)
+
+    class JobAttached(Event):
+        job_id: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Project)
+            aggregate.job_ids.append(self.job_id)
+
     def __init__(
         self,
         name: str,
@@ -174,6 +188,9 @@ class Project(Aggregate):
         self.annotation_types = list(annotation_types)
         self.members: dict[str, str] = {actor: "manager"}
         self.created_by = actor
+        # Indexes of the project's own streams (each model and job has its own).
+        self.model_ids: list[str] = []
+        self.job_ids: list[str] = []
 
     @classmethod
     def start(
@@ -227,6 +244,15 @@ class Project(Aggregate):
             self.trigger_event(
                 self.MemberRoleSet, username=username, role=parsed, actor=actor, command_id=None
             )
+
+    def attach_model(self, model_id: str, actor: str) -> None:
+        if model_id not in self.model_ids:
+            self.trigger_event(self.ModelAttached, model_id=model_id, actor=actor,
+                               command_id=None)
+
+    def attach_job(self, job_id: str, actor: str) -> None:
+        if job_id not in self.job_ids:
+            self.trigger_event(self.JobAttached, job_id=job_id, actor=actor, command_id=None)
 
     def role_of(self, username: str) -> str | None:
         return self.members.get(username)

@@ -40,6 +40,10 @@ RULES: dict[str, Rule] = {
     "import_predictions": Rule("manager", "importing predictions"),
     "read_metrics": Rule("manager", "metrics"),
     "export": Rule("manager", "exporting"),
+    "read_models": Rule(MEMBER, "reading this project's models and jobs"),
+    "manage_models": Rule("manager", "registering and changing models"),
+    "run_jobs": Rule("manager", "running and cancelling jobs"),
+    "evaluate": Rule("manager", "evaluating models"),
 }
 
 COMMAND_ACTIONS = {"review": "review"}
