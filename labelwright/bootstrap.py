@@ -157,6 +157,7 @@ def bootstrap(settings: Settings, *, background: bool = True, migrate: bool = Tr
         read=read,
         tokens=TokenStore(auth, idle_days=settings.token_idle_days),
         images=ImageStore(settings.data_dir / "images"),
+        models=ImageStore(settings.data_dir / "models"),
         live=collaboration,
     )
     if background:

@@ -28,6 +28,8 @@ class Services:
     read: ReadModels
     tokens: TokenStore
     images: ImageStore
+    # Model weights, content-addressed like the images (DATA_DIR/models).
+    models: ImageStore
     # Rooms and fan-out of GET /api/v1/ws: built for the server only (bootstrap(live=False)
     # for the CLI and the worker).
     live: LiveCollaboration | None = None

@@ -67,5 +67,8 @@ class Services(Protocol):
     @property
     def images(self) -> ImageStore: ...
     @property
+    def models(self) -> ImageStore:
+        """Model weights files, content-addressed (``DATA_DIR/models``)."""
+    @property
     def live(self) -> LiveCollaboration | None:
         """Rooms and fan-out of ``GET /api/v1/ws`` (None where no live side was built)."""
