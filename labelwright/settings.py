@@ -64,6 +64,7 @@ class Settings:
     max_upload_bytes: int = 64 * 1024 * 1024  # one image file
     max_upload_request: int = 512 * 1024 * 1024
     max_image_pixels: int = 100_000_000  # decompression-bomb guard
+    max_model_bytes: int = 512 * 1024 * 1024  # one weights file (LABELWRIGHT_MAX_MODEL_BYTES)
     token_idle_days: int = 7
     # Failed logins: per (username, address) per minute, and per username across addresses
     # per login_account_window seconds (web.login_throttle; 0 turns the latter off).
@@ -92,6 +93,7 @@ class Settings:
             login_account_window=float(_int(env, "LABELWRIGHT_LOGIN_ACCOUNT_WINDOW_SECONDS",
                                             900)),
             trusted_proxies=parse_trusted_proxies(env.get("LABELWRIGHT_TRUSTED_PROXIES") or ""),
+            max_model_bytes=_int(env, "LABELWRIGHT_MAX_MODEL_BYTES", 512 * 1024 * 1024),
         )
 
     @property
