@@ -1,0 +1,326 @@
+"""From a model's raw output tensors to :class:`~inference_workers.model_api.Prediction` s in
+image pixels, one decoder per output *layout* (``ModelSpec.layout``).
+
+==============  =====================================  =========================================
+layout          outputs (batch first)                  gives
+==============  =====================================  =========================================
+``yolov5``      ``(B, N, 5 + C)``: cx, cy, w, h,       boxes, score = objectness x class score
+                objectness, class scores
+``yolov8``      ``(B, 4 + C, N)``: cx, cy, w, h,       boxes (YOLOv8 and YOLO11 heads)
+                class scores
+``yolov8_seg``  ``(B, 4 + C + M, N)`` and prototypes   instance masks: sigmoid(coefficients @
+                ``(B, M, h, w)``                       prototypes) > 0.5, cropped to the box
+``semantic``    ``(B, C, h, w)`` logits or             one mask per present class, score = mean
+                probabilities                          winning probability over its pixels
+``classifier``  ``(B, C)`` logits or probabilities     tags
+==============  =====================================  =========================================
+
+Boxes are in input (letterboxed) pixels, centre format, as Ultralytics exports them; they go
+through class-aware NMS (:mod:`inference_workers.box_ops`) and back to image pixels through the
+image's :class:`~inference_workers.letterbox.Letterbox`. Every per-pixel map (prototypes,
+semantic logits) is sampled once at the image's pixel centres instead of being resized to the
+input and then to the image; a mask is sampled only inside its box (Ultralytics' "native"
+mask processing, at image resolution), so a 4k image with 300 small instances stays cheap.
+
+Every decoder returns, per image, predictions with ``score >= threshold``, best first, at most
+``max_per_image``; boxes clipped to the image (and dropped if nothing is left), masks as COCO
+compressed RLE (``domain.rle.encode``), empty masks dropped. A class index beyond the model's
+class list is named by its number (registration refuses such class lists; this never fails).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from domain import rle
+from domain.errors import ValidationFailed
+from inference_workers.box_ops import batched_nms, xywh_to_xyxy
+from inference_workers.letterbox import Letterbox
+from inference_workers.model_api import Prediction
+
+MAX_NMS = 30_000
+"""Candidates kept (best first) before NMS, as Ultralytics does: bounds a degenerate output."""
+
+SAMPLE_BUDGET = 1 << 24
+"""Values sampled at once when mapping a per-pixel map to an image (bounds the memory: 64 MiB
+of float32)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeParams:
+    """What the caller asked for: see ``Runner.predict``."""
+
+    threshold: float = 0.25
+    iou: float = 0.45
+    max_per_image: int = 300
+
+
+Decoder = Callable[[Sequence[torch.Tensor], Sequence[Letterbox], Sequence[str], DecodeParams],
+                   list[list[Prediction]]]
+
+
+def label_of(classes: Sequence[str], index: int) -> str:
+    return classes[index] if 0 <= index < len(classes) else str(index)
+
+
+def _wrong_shape(layout: str, expected: str, outputs: Sequence[torch.Tensor]) -> ValidationFailed:
+    shapes = ", ".join(str(tuple(o.shape)) for o in outputs)
+    return ValidationFailed(f"the model's outputs ({shapes}) do not have the {layout} layout "
+                            f"{expected}", {"field": "layout"})
+
+
+def _check_batch(outputs: Sequence[torch.Tensor], boxes: Sequence[Letterbox]) -> None:
+    for output in outputs:
+        if output.shape[0] != len(boxes):
+            raise ValidationFailed(f"the model answered {output.shape[0]} results for "
+                                   f"{len(boxes)} images", {"field": "layout"})
+
+
+def is_probability(values: torch.Tensor, dim: int) -> bool:
+    """Whether ``values`` already are probabilities along ``dim`` (in [0, 1], summing to 1):
+    then no softmax is applied."""
+    if values.numel() == 0:
+        return True
+    if bool(values.min() < 0) or bool(values.max() > 1):
+        return False
+    return bool(((values.sum(dim) - 1).abs() <= 1e-3).all())
+
+
+# --------------------------------------------------------------------------------------------
+# detections: candidates -> NMS -> image pixels
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Kept:
+    """The detections kept for one image: xyxy boxes in image pixels and their rows."""
+
+    boxes: np.ndarray  # (k, 4) float64, image pixels, clipped, non-empty
+    scores: np.ndarray  # (k,)
+    classes: np.ndarray  # (k,) int
+    rows: torch.Tensor  # (k,) indices into the candidates given to _keep
+
+
+def _keep(xywh: torch.Tensor, scores: torch.Tensor, classes: torch.Tensor, box: Letterbox,
+          params: DecodeParams) -> _Kept:
+    """Class-aware NMS on one image's candidates (already >= threshold), mapped to the image."""
+    if scores.numel() > MAX_NMS:
+        top = torch.topk(scores, MAX_NMS).indices
+        xywh, scores, classes = xywh[top], scores[top], classes[top]
+        base = top
+    else:
+        base = torch.arange(scores.numel(), device=scores.device)
+    xyxy = xywh_to_xyxy(xywh.to(torch.float64))
+    kept = batched_nms(xyxy, scores, classes, params.iou, params.max_per_image)
+    image_boxes = box.boxes_to_image(xyxy[kept].cpu().numpy())
+    sizes = image_boxes[:, 2:] - image_boxes[:, :2]
+    visible = np.flatnonzero((sizes > 0).all(axis=1))
+    kept_cpu = kept.cpu().numpy()[visible]
+    return _Kept(boxes=image_boxes[visible],
+                 scores=scores.cpu().numpy()[kept_cpu].astype(np.float64),
+                 classes=classes.cpu().numpy()[kept_cpu].astype(np.int64),
+                 rows=base[torch.from_numpy(kept_cpu).to(base.device)])
+
+
+def _box_predictions(kept: _Kept, classes: Sequence[str]) -> list[Prediction]:
+    return [Prediction(type="box", label=label_of(classes, int(c)),
+                       geometry={"x": float(b[0]), "y": float(b[1]), "w": float(b[2] - b[0]),
+                                 "h": float(b[3] - b[1])},
+                       score=float(s))
+            for b, s, c in zip(kept.boxes, kept.scores, kept.classes, strict=True)]
+
+
+def _candidates(boxes_scores: torch.Tensor, class_scores: torch.Tensor, threshold: float
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One image: ``(n, 4)`` xywh and ``(n, C)`` scores -> the rows whose best class reaches
+    ``threshold``: their xywh, best score, best class and row index."""
+    if class_scores.shape[1] == 0:
+        empty = torch.empty(0, dtype=torch.long, device=class_scores.device)
+        return boxes_scores[:0], class_scores.new_empty(0), empty, empty
+    best, best_class = class_scores.max(dim=1)
+    rows = torch.nonzero(best >= threshold).squeeze(1)
+    return boxes_scores[rows], best[rows], best_class[rows], rows
+
+
+def decode_yolov8(outputs: Sequence[torch.Tensor], boxes: Sequence[Letterbox],
+                  classes: Sequence[str], params: DecodeParams) -> list[list[Prediction]]:
+    """``(B, 4 + C, N)``: the class scores are the scores (no objectness)."""
+    out = outputs[0]
+    if out.dim() != 3 or out.shape[1] < 5:
+        raise _wrong_shape("yolov8", "(batch, 4 + classes, candidates)", outputs)
+    _check_batch(outputs[:1], boxes)
+    n_classes = len(classes) if 0 < len(classes) <= out.shape[1] - 4 else out.shape[1] - 4
+    result = []
+    for image, box in zip(out, boxes, strict=True):
+        rows = image.T  # (N, 4 + C)
+        xywh, scores, cls, _ = _candidates(rows[:, :4], rows[:, 4:4 + n_classes],
+                                           params.threshold)
+        result.append(_box_predictions(_keep(xywh, scores, cls, box, params), classes))
+    return result
+
+
+def decode_yolov5(outputs: Sequence[torch.Tensor], boxes: Sequence[Letterbox],
+                  classes: Sequence[str], params: DecodeParams) -> list[list[Prediction]]:
+    """``(B, N, 5 + C)``: score = objectness x class score."""
+    out = outputs[0]
+    if out.dim() != 3 or out.shape[2] < 6:
+        raise _wrong_shape("yolov5", "(batch, candidates, 5 + classes)", outputs)
+    _check_batch(outputs[:1], boxes)
+    result = []
+    for image, box in zip(out, boxes, strict=True):
+        objectness = image[:, 4]
+        # a class score cannot exceed 1, so rows below the threshold in objectness are out
+        live = torch.nonzero(objectness >= params.threshold).squeeze(1)
+        rows = image[live]
+        xywh, scores, cls, _ = _candidates(rows[:, :4], rows[:, 5:] * rows[:, 4:5],
+                                           params.threshold)
+        result.append(_box_predictions(_keep(xywh, scores, cls, box, params), classes))
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# masks
+# --------------------------------------------------------------------------------------------
+
+
+def _pixel_span(low: float, high: float, size: int) -> tuple[int, int]:
+    """The pixel indices ``i`` with ``low <= i < high`` (Ultralytics' crop_mask rule)."""
+    return max(0, min(size, int(np.ceil(low)))), max(0, min(size, int(np.ceil(high))))
+
+
+def _mask_prediction(mask: np.ndarray, label: str, score: float) -> Prediction | None:
+    if not mask.any():
+        return None
+    return Prediction(type="mask", label=label, geometry={"rle": rle.encode(mask)}, score=score)
+
+
+def decode_yolov8_seg(outputs: Sequence[torch.Tensor], boxes: Sequence[Letterbox],
+                      classes: Sequence[str], params: DecodeParams) -> list[list[Prediction]]:
+    """``(B, 4 + C + M, N)`` and prototypes ``(B, M, h, w)``: each kept instance's mask is
+    ``coefficients @ prototypes > 0`` (sigmoid > 0.5) inside its box."""
+    detections = [o for o in outputs if o.dim() == 3]
+    prototypes = [o for o in outputs if o.dim() == 4]
+    if len(detections) != 1 or len(prototypes) != 1:
+        raise _wrong_shape("yolov8_seg", "(batch, 4 + classes + masks, candidates) and "
+                           "(batch, masks, h, w)", outputs)
+    out, protos = detections[0], prototypes[0]
+    n_masks = protos.shape[1]
+    n_classes = out.shape[1] - 4 - n_masks
+    if n_classes < 1:
+        raise _wrong_shape("yolov8_seg", f"with {n_masks} mask coefficients per candidate",
+                           outputs)
+    _check_batch([out, protos], boxes)
+    result = []
+    for image, image_protos, box in zip(out, protos, boxes, strict=True):
+        rows = image.T
+        xywh, scores, cls, rows_idx = _candidates(rows[:, :4], rows[:, 4:4 + n_classes],
+                                                  params.threshold)
+        kept = _keep(xywh, scores, cls, box, params)
+        coefficients = rows[rows_idx[kept.rows], 4 + n_classes:]  # (k, M)
+        logits = (coefficients @ image_protos.reshape(n_masks, -1)).reshape(
+            -1, image_protos.shape[1], image_protos.shape[2])
+        h, w = box.image_size
+        predictions = []
+        for k in range(len(kept.scores)):
+            x0, y0, x1, y1 = kept.boxes[k]
+            r0, r1 = _pixel_span(y0, y1, h)
+            c0, c1 = _pixel_span(x0, x1, w)
+            mask = np.zeros((h, w), dtype=np.uint8)
+            inside = box.sample_to_image(logits[k:k + 1].float(), (r0, r1), (c0, c1))[0]
+            mask[r0:r1, c0:c1] = (inside > 0).cpu().numpy()
+            prediction = _mask_prediction(mask, label_of(classes, int(kept.classes[k])),
+                                          float(kept.scores[k]))
+            if prediction is not None:
+                predictions.append(prediction)
+        result.append(predictions)
+    return result
+
+
+def decode_semantic(outputs: Sequence[torch.Tensor], boxes: Sequence[Letterbox],
+                    classes: Sequence[str], params: DecodeParams) -> list[list[Prediction]]:
+    """``(B, C, h, w)``: per image pixel the most probable class; one mask per class present,
+    scored by the mean of the winning probability over its pixels."""
+    out = outputs[0]
+    if out.dim() != 4 or out.shape[1] < 1:
+        raise _wrong_shape("semantic", "(batch, classes, height, width)", outputs)
+    _check_batch(outputs[:1], boxes)
+    probabilities = is_probability(out, 1)
+    result = []
+    for image, box in zip(out, boxes, strict=True):
+        h, w = box.image_size
+        n_classes = image.shape[0]
+        winner = np.empty((h, w), dtype=np.int64)
+        confidence = np.empty((h, w), dtype=np.float32)
+        band = max(1, SAMPLE_BUDGET // max(1, n_classes * w))
+        for r0 in range(0, h, band):
+            r1 = min(h, r0 + band)
+            sampled = box.sample_to_image(image.float(), (r0, r1))
+            if not probabilities:
+                sampled = torch.softmax(sampled, dim=0)
+            best, best_class = sampled.max(dim=0)
+            winner[r0:r1] = best_class.cpu().numpy()
+            confidence[r0:r1] = best.cpu().numpy()
+        counts = np.bincount(winner.ravel(), minlength=n_classes)
+        sums = np.bincount(winner.ravel(), weights=confidence.ravel(), minlength=n_classes)
+        present = [c for c in np.flatnonzero(counts) if sums[c] / counts[c] >= params.threshold]
+        present.sort(key=lambda c: (-sums[c] / counts[c], c))
+        predictions = []
+        for c in present[:params.max_per_image]:
+            prediction = _mask_prediction(winner == c, label_of(classes, int(c)),
+                                          float(sums[c] / counts[c]))
+            if prediction is not None:
+                predictions.append(prediction)
+        result.append(predictions)
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# tags
+# --------------------------------------------------------------------------------------------
+
+
+def decode_classifier(outputs: Sequence[torch.Tensor], boxes: Sequence[Letterbox],
+                      classes: Sequence[str], params: DecodeParams) -> list[list[Prediction]]:
+    """``(B, C)`` logits (softmax applied) or probabilities: one tag per class reaching the
+    threshold, best first."""
+    out = outputs[0]
+    if out.dim() != 2 or out.shape[1] < 1:
+        raise _wrong_shape("classifier", "(batch, classes)", outputs)
+    _check_batch(outputs[:1], boxes)
+    scores = out.float() if is_probability(out, 1) else torch.softmax(out.float(), dim=1)
+    result = []
+    for row in scores.cpu().numpy().astype(np.float64):
+        order = np.argsort(-row, kind="stable")
+        chosen = [int(c) for c in order if row[c] >= params.threshold][:params.max_per_image]
+        result.append([Prediction(type="tag", label=label_of(classes, c), geometry={},
+                                  score=float(row[c])) for c in chosen])
+    return result
+
+
+DECODERS: dict[str, Decoder] = {
+    "yolov5": decode_yolov5,
+    "yolov8": decode_yolov8,
+    "yolov8_seg": decode_yolov8_seg,
+    "semantic": decode_semantic,
+    "classifier": decode_classifier,
+}
+"""The layouts the ONNX and TorchScript runners read (``ModelSpec.layout``)."""
+
+
+def decoder_for(layout: str) -> Decoder:
+    """The decoder of ``layout``, or ``ValidationFailed`` naming the layouts there are."""
+    try:
+        return DECODERS[layout]
+    except KeyError:
+        raise ValidationFailed(f"unknown output layout {layout!r}; a runner reads "
+                               f"{', '.join(sorted(DECODERS))}", {"field": "layout"}) from None
+
+
+def decode(layout: str, outputs: Sequence[torch.Tensor], boxes: Sequence[Letterbox],
+           classes: Sequence[str], params: DecodeParams) -> list[list[Prediction]]:
+    """Decode a batch's outputs (batch first) for the images letterboxed as ``boxes``."""
+    return decoder_for(layout)(outputs, boxes, classes, params)
