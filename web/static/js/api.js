@@ -74,7 +74,36 @@ export const api = {
   exportUrl: (projectId, { format = "coco", position, includeProposed } = {}) =>
     `${API}/projects/${projectId}/export${query({
       format, position, include_proposed: includeProposed ? "true" : undefined })}`,
+  models: (projectId) => request("GET", `/projects/${projectId}/models`),
+  changeModel: (id, body) => request("PATCH", `/models/${id}`, body),
+  jobs: (projectId) => request("GET", `/projects/${projectId}/jobs`),
+  startJob: (projectId, body) => request("POST", `/projects/${projectId}/jobs`, body),
+  cancelJob: (id) => request("POST", `/jobs/${id}/cancel`, {}),
 };
+
+/** A multipart POST (``form``: FormData) that reports upload progress, which fetch cannot:
+ * ``onProgress(sent, total)``. Resolves like ``request``; rejects with an ApiError (status 0 and
+ * code "aborted" when ``signal`` aborts it). */
+export function upload(path, form, { onProgress = () => {}, signal } = {}) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", API + path);
+    xhr.responseType = "json";
+    xhr.upload.addEventListener("progress", (e) => onProgress(e.loaded, e.lengthComputable ? e.total : null));
+    xhr.addEventListener("load", () => {
+      const data = xhr.response;
+      if (xhr.status >= 200 && xhr.status < 300) { resolve(data); return; }
+      const err = data && data.error ? data.error : {};
+      if (xhr.status === 401) onUnauthorized();
+      reject(new ApiError(xhr.status, err.code || `http_${xhr.status}`,
+                          err.message || xhr.statusText || `the server answered ${xhr.status}`, err.details));
+    });
+    xhr.addEventListener("error", () => reject(new ApiError(0, "network", "the server cannot be reached")));
+    xhr.addEventListener("abort", () => reject(new ApiError(0, "aborted", "the upload was cancelled")));
+    if (signal) signal.addEventListener("abort", () => xhr.abort(), { once: true });
+    xhr.send(form);
+  });
+}
 
 /** Every page of /history for an image, oldest first. */
 export async function allHistory(imageId) {

@@ -14,8 +14,9 @@ import * as queue from "./views/queue.js";
 import * as annotate from "./views/annotate.js";
 import * as replay from "./views/replay.js";
 import * as dashboard from "./views/dashboard.js";
+import * as models from "./views/models.js";
 
-const VIEWS = { login, projects, queue, annotate, replay, dashboard };
+const VIEWS = { login, projects, queue, annotate, replay, dashboard, models };
 
 const app = {
   session: new Session(),

@@ -5,6 +5,7 @@ const ROUTES = [
   [/^(#\/?|#\/projects\/?|)$/, "projects"],
   [/^#\/projects\/([^/]+)\/?$/, "queue"],
   [/^#\/projects\/([^/]+)\/dashboard\/?$/, "dashboard"],
+  [/^#\/projects\/([^/]+)\/models\/?$/, "models"],
   [/^#\/images\/([^/]+)\/?$/, "annotate"],
   [/^#\/images\/([^/]+)\/history\/?$/, "replay"],
 ];

@@ -26,7 +26,8 @@ export async function show(main, params, app) {
         h("a", { class: "btn btn-primary", href: `#/projects/${p.id}?next=1` },
           app.session.canReview(p.id) && app.session.roleIn(p.id) === "reviewer" ? "Review next image" : "Label next image"),
         h("a", { class: "btn", href: `#/projects/${p.id}` }, "Work queue"),
-        app.session.canManage(p.id) ? h("a", { class: "btn", href: `#/projects/${p.id}/dashboard` }, "Dashboard") : null)));
+        app.session.canManage(p.id) ? h("a", { class: "btn", href: `#/projects/${p.id}/dashboard` }, "Dashboard") : null,
+        app.session.canManage(p.id) ? h("a", { class: "btn models-link", href: `#/projects/${p.id}/models` }, "Models") : null)));
   }
   main.append(h("div", { class: "page" },
     h("div", { class: "page-head" }, h("h1", {}, "Projects"),

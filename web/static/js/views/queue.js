@@ -109,7 +109,8 @@ export async function show(main, [projectId], app, query) {
     kind === "label" && app.session.canReview(projectId)
       ? h("button", { type: "button", class: "btn", onclick: () => goToNext(app, projectId, "review") }, "Review next submitted image")
       : null,
-    app.session.canManage(projectId) ? h("a", { class: "btn", href: `#/projects/${projectId}/dashboard` }, "Dashboard") : null);
+    app.session.canManage(projectId) ? h("a", { class: "btn", href: `#/projects/${projectId}/dashboard` }, "Dashboard") : null,
+    app.session.canManage(projectId) ? h("a", { class: "btn", id: "models-link", href: `#/projects/${projectId}/models` }, "Models") : null);
 
   main.append(h("div", { class: "page" },
     h("div", { class: "page-head" }, h("h1", {}, project.name), actions),
