@@ -80,12 +80,15 @@ class Letterbox:
             return maps.new_zeros((k, max(0, r1 - r0), max(0, c1 - c0)))
         in_h, in_w = self.input_size
         device, dtype = maps.device, maps.dtype
-        # image pixel centre -> input pixel coordinate -> the map's normalised [-1, 1]
-        # (align_corners=False: -1 and 1 are the outer edges of the map's edge pixels)
+        new_h, new_w = self.resized
+        # image pixel centre -> input pixel coordinate, kept within the centres of the scaled
+        # image's edge pixels (as a resize of the cut-out content would: the padding is never
+        # read) -> the map's normalised [-1, 1] (align_corners=False: -1 and 1 are the outer
+        # edges of the map's edge pixels)
         ys = ((torch.arange(r0, r1, device=device, dtype=dtype) + 0.5) * self.ratio
-              + self.top) / in_h * 2 - 1
+              + self.top).clamp(self.top + 0.5, self.top + new_h - 0.5) / in_h * 2 - 1
         xs = ((torch.arange(c0, c1, device=device, dtype=dtype) + 0.5) * self.ratio
-              + self.left) / in_w * 2 - 1
+              + self.left).clamp(self.left + 0.5, self.left + new_w - 0.5) / in_w * 2 - 1
         grid = torch.stack((xs.view(1, -1).expand(len(ys), -1),
                             ys.view(-1, 1).expand(-1, len(xs))), dim=-1)
         sampled = F.grid_sample(maps.unsqueeze(0), grid.unsqueeze(0), mode="bilinear",
