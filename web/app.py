@@ -30,6 +30,7 @@ from starlette.types import ASGIApp
 from web.authentication import Authenticator
 from web.endpoints import (
     commands,
+    evaluation,
     exports,
     health,
     images,
@@ -69,6 +70,7 @@ def api_routes() -> list[BaseRoute]:
         *predictions.routes,
         *reads.routes,
         *exports.routes,
+        *evaluation.routes,
         *websocket.routes,  # GET /api/v1/ws, docs/realtime.md
     ]
 

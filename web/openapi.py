@@ -333,6 +333,7 @@ def _schemas() -> dict[str, Schema]:
         schemas[_geometry_name(kind)] = schema
     schemas.update(_annotation_schemas())
     schemas.update(_command_schemas())
+    schemas.update(_evaluation_schemas())
     return schemas
 
 
@@ -409,6 +410,64 @@ def _answers(op: dict[str, Any], code: str, description: str) -> dict[str, Any]:
     """``op`` with the error response ``code`` described as ``description`` (plain Error)."""
     op["responses"][code] = _response(description, ref("Error"))
     return op
+
+
+def _evaluation_schemas() -> dict[str, Schema]:
+    """A model against the labels (web.endpoints.evaluation, service_layer.model_evaluation)."""
+    share = nullable({"type": "number", "minimum": 0, "maximum": 1})
+    class_name = nullable({"type": "string"})
+    return {
+        "Evaluation": obj({
+            "model": obj({"id": STR, "name": STR, "version": STR, "task": STR},
+                         ["id", "name", "version", "task"]),
+            "position": {**POSITION, "description": "the labels are those as of this global "
+                         "position"},
+            "images": {**COUNT, "description": "evaluated images: with the model's "
+                       "predictions, and in_progress, submitted or approved as of position"},
+            "map50": {**share, "description": "COCO AP at IoU 0.5, mean over the classes "
+                      "with ground truth (null for classifiers or without ground truth)"},
+            "map50_95": {**share, "description": "COCO AP over IoU 0.5:0.95"},
+            "per_class": {"type": "array", "items": obj({
+                "label": STR, "ap50": share, "ap50_95": share, "precision": share,
+                "recall": share, "tp": COUNT, "fp": COUNT, "fn": COUNT},
+                ["label", "ap50", "precision", "recall", "tp", "fp", "fn"])},
+            "confusion": {"type": "array", "items": obj({
+                "label": {**class_name, "description": "the true class (null: background, "
+                          "a false alarm)"},
+                "predicted": {**class_name, "description": "the predicted class (null: "
+                              "missed)"},
+                "count": COUNT}, ["label", "predicted", "count"])},
+            "job": {**nullable(STR), "description": "the pre-label job whose predictions "
+                    "were evaluated (null: the model's imported pre-labels)"},
+            "kind": {"enum": ["bbox", "segm", "tags"]},
+            "threshold": {"type": "number", "minimum": 0, "maximum": 1,
+                          "description": "least score counted in tp/fp/fn and confusion"},
+            "iou": {"type": "number", "description": "the IoU a match needs (0.5)"},
+            "images_excluded": {**COUNT, "description": "images with predictions left out: "
+                                "nobody had worked on them, or rejected in review"}},
+            ["model", "position", "images", "map50", "map50_95", "per_class", "confusion"]),
+    }
+
+
+def _evaluation_paths() -> dict[str, Any]:
+    return {
+        "/projects/{project_id}/evaluation": {"get": _answers(_op(
+            "A model's predictions (its last pre-label job's) against the labels (accepted, "
+            "edited, manual) as of a global position (manager): COCO mAP, per-class "
+            "precision/recall/AP, class confusions", "the evaluation", ref("Evaluation"),
+            params=[_PROJECT_ID,
+                    _param("model_id", "query", STR, "a model registered in the project",
+                           required=True),
+                    _param("position", "query", COUNT,
+                           "at most the head of the log (default: the head)"),
+                    _param("threshold", "query", {"type": "number", "minimum": 0,
+                                                  "maximum": 1},
+                           "least score counted in tp/fp/fn and confusion (default: the "
+                           "job's threshold, else 0)"),
+                    _MIN_POSITION],
+            errors=(*_AUTH_ERRORS, "422", "503"), tag="models"),
+            "404", "no such project, or no such model in it")},
+    }
 
 
 def _account_paths() -> dict[str, Any]:
@@ -570,6 +629,7 @@ def _paths() -> dict[str, Any]:
                 "enum": list(GROUP_BY), "default": DEFAULT_GROUP_BY}),
                 _MIN_POSITION],
             errors=read_errors, tag="metrics")},
+        **_evaluation_paths(),
         "/projects/{project_id}/export": {"get": {
             "summary": "A streamed export (manager), current or as of a global position",
             "tags": ["exports"],

@@ -87,6 +87,7 @@ POLICY: dict[tuple[str, str], list[Call]] = {
     ("GET", "/api/v1/projects/{project_id}/metrics/annotators"): [Call("manager")],
     ("GET", "/api/v1/projects/{project_id}/metrics/prelabels"): [Call("manager")],
     ("GET", "/api/v1/projects/{project_id}/export"): [Call("manager")],
+    ("GET", "/api/v1/projects/{project_id}/evaluation"): [Call("manager")],
     ("GET", "/api/v1/images/{image_id}"): [Call("annotator")],
     ("GET", "/api/v1/images/{image_id}/content"): [Call("annotator")],
     ("GET", "/api/v1/images/{image_id}/annotations"): [Call("annotator")],
