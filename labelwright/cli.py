@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from domain.errors import DomainError
+from labelwright.cli_evaluation import add_evaluate_command
 from labelwright.settings import Settings
 from projections.exports import DEFAULT_EXPORT_FORMAT, EXPORTERS
 
@@ -363,6 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="add pending pre-labels (" + ", ".join(
                        name for name, e in EXPORTERS.items() if e.optional_proposals) + ")")
     p.add_argument("-o", "--output", default="-")
+    add_evaluate_command(add)
 
     proj = sub.add_parser("projections", help="read models").add_subparsers(dest="action",
                                                                             required=True)
