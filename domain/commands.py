@@ -116,6 +116,10 @@ class ProposePrelabel(Command):
     model_name: str
     model_version: str
     score: float | None
+    # A registered model and the job that ran it (inference jobs; None for imported files):
+    # both go into the event's ``model`` dict as ``id`` and ``job``.
+    model_id: str | None = None
+    job_id: str | None = None
 
 
 _TYPE_OF: dict[type[Command], str] = {

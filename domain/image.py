@@ -300,8 +300,7 @@ class Image(Aggregate):
                 annotation_type=command.annotation_type,
                 label=schema.check_label(command.label, "annotation.label"),
                 geometry=geometry.to_json(),
-                model={"name": command.model_name, "version": command.model_version},
-                score=command.score, **meta,
+                model=self._model_of(command), score=command.score, **meta,
             )
         else:  # pragma: no cover - parse_command only makes the types above
             raise ValidationFailed(f"unsupported command {type(command).__name__}")
@@ -380,6 +379,17 @@ class Image(Aggregate):
             raise ValidationFailed(f"annotation id {wanted!r} is already used on this image",
                                    {"field": "annotation.id"})
         return wanted
+
+    @staticmethod
+    def _model_of(command: c.ProposePrelabel) -> dict[str, str]:
+        """The pre-label's ``model``: name and version, plus the registered model's id and
+        the job's id when a job recorded it."""
+        model = {"name": command.model_name, "version": command.model_version}
+        if command.model_id is not None:
+            model["id"] = command.model_id
+        if command.job_id is not None:
+            model["job"] = command.job_id
+        return model
 
     def _check_room(self) -> None:
         if len(self.annotations) >= MAX_ANNOTATIONS:

@@ -62,6 +62,9 @@ class Job(Aggregate):
         failed: int
         recorded: int
         errors: list[dict[str, Any]]
+        # Predictions not recorded: class not mapped onto the project, annotation type the
+        # project does not use, geometry outside the image (a default: added after release).
+        dropped: int = 0
 
         def apply(self, aggregate: Aggregate) -> None:
             assert isinstance(aggregate, Job)
@@ -71,6 +74,7 @@ class Job(Aggregate):
             aggregate.done += self.done
             aggregate.failed += self.failed
             aggregate.recorded += self.recorded
+            aggregate.dropped += self.dropped
             room = MAX_SHARD_ERRORS - len(aggregate.errors)
             aggregate.errors.extend(self.errors[:max(room, 0)])
 
@@ -113,6 +117,7 @@ class Job(Aggregate):
         self.done = 0
         self.failed = 0
         self.recorded = 0
+        self.dropped = 0
         self.errors: list[dict[str, Any]] = []
         self.result: dict[str, Any] | None = None
         self.error: dict[str, Any] | None = None
@@ -153,12 +158,12 @@ class Job(Aggregate):
                                command_id=None)
 
     def shard_done(self, index: int, *, done: int, failed: int, recorded: int,
-                   errors: list[dict[str, Any]]) -> None:
+                   errors: list[dict[str, Any]], dropped: int = 0) -> None:
         """Record a shard's outcome once (a repeat, or one after the job ended, is ignored)."""
         if self.finished or index in self.shards_done:
             return
         self.trigger_event(self.ShardDone, shard=index, done=done, failed=failed,
-                           recorded=recorded, errors=errors[:MAX_SHARD_ERRORS],
+                           recorded=recorded, errors=errors[:MAX_SHARD_ERRORS], dropped=dropped,
                            actor=self.created_by, command_id=None)
 
     def finish(self, result: dict[str, Any]) -> None:
@@ -186,7 +191,7 @@ class Job(Aggregate):
             "id": str(self.id), "project_id": self.project_id, "type": self.type,
             "state": self.state, "model_id": self.model_id, "params": dict(self.params),
             "total": self.total, "done": self.done, "failed": self.failed,
-            "recorded": self.recorded, "errors": list(self.errors),
+            "recorded": self.recorded, "dropped": self.dropped, "errors": list(self.errors),
             "result": self.result, "error": self.error, "created_by": self.created_by,
             "created_at": self.created_on.isoformat(), "started_at": at(self.started_at),
             "finished_at": at(self.finished_at),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gc
 import logging
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 
 from domain.application import Labeling
@@ -38,6 +39,10 @@ from projections.runner import ProjectionRunner
 from realtime.live import LiveCollaboration
 from service_layer.auth_tokens import TokenStore
 from service_layer.image_store import ImageStore
+from service_layer.jobs import JobService
+
+if TYPE_CHECKING:
+    from inference_workers.job_queue import JobQueue
 
 log = logging.getLogger(__name__)
 
@@ -119,12 +124,39 @@ def tune_garbage_collector() -> None:
     gc.freeze()
 
 
+def job_queue(settings: Settings, app: Labeling, pipeline: CommandPipeline, images: ImageStore,
+              models: ImageStore, *, workers: int, only: set[str] | None = None) -> JobQueue:
+    """Who runs jobs: with ``LABELWRIGHT_REDIS_URL``, a Redis Streams consumer group shared
+    by every process (``workers`` threads here consume; 0 only publishes); without, threads of
+    this process that take each job of the data dir under a lock file (``only``: just those
+    jobs, the CLI running its own). Each thread loads its own model, with
+    ``LABELWRIGHT_JOB_THREADS`` CPU threads (default: every core but one)."""
+    from inference_workers.embedded_jobs import EmbeddedJobs
+    from inference_workers.job_queue import choose_device, default_threads, worker_name
+    from inference_workers.prelabel_job import LoadedModel, PrelabelWork, default_load_runner
+
+    load = default_load_runner(choose_device(settings.job_device),
+                               settings.job_threads or default_threads())
+
+    def make_work(slot: int) -> PrelabelWork:
+        return PrelabelWork(app, pipeline, images, LoadedModel(models, load), worker_name(slot))
+
+    if settings.redis_url and only is None:
+        from inference_workers.redis_jobs import RedisJobs
+
+        return RedisJobs(app, settings.redis_url, settings.redis_prefix, make_work,
+                         workers=workers, claim_after=settings.job_claim_seconds)
+    return EmbeddedJobs(app, make_work, settings.data_dir / "jobs", workers=workers, only=only)
+
+
 def bootstrap(settings: Settings, *, background: bool = True, migrate: bool = True,
-              live: bool = True) -> Services:
+              live: bool = True, run_jobs: bool | None = None) -> Services:
     """Wire the application. ``background`` starts the writer and projection threads;
     ``migrate=False`` leaves the read-model migrations alone (the auth store is always
     brought up to date); ``live=False`` (CLI commands, the worker) builds no live
-    collaboration: no rooms, no log tail, no Redis connection."""
+    collaboration: no rooms, no log tail, no Redis connection. ``run_jobs`` (default: the
+    server's, ``live and background``) starts ``settings.job_workers`` job threads; a process
+    that does not run jobs still queues them (``services.jobs``)."""
     tune_garbage_collector()
     settings = settings.with_secret()
     tighten(settings.data_dir)  # a data dir made before modes were set (labelwright.data_dir)
@@ -149,6 +181,12 @@ def bootstrap(settings: Settings, *, background: bool = True, migrate: bool = Tr
             app, pipeline, read, positions, redis_url=settings.redis_url,
             redis_prefix=settings.redis_prefix, outbox_limit=settings.ws_outbox_limit)
         app.commit_listeners.append(collaboration.committed)
+    images = ImageStore(settings.data_dir / "images")
+    models = ImageStore(settings.data_dir / "models")
+    if run_jobs is None:
+        run_jobs = live and background
+    jobs = job_queue(settings, app, pipeline, images, models,
+                     workers=settings.job_workers if run_jobs else 0)
     services = Services(
         settings=settings,
         app=app,
@@ -156,17 +194,22 @@ def bootstrap(settings: Settings, *, background: bool = True, migrate: bool = Tr
         runner=runner,
         read=read,
         tokens=TokenStore(auth, idle_days=settings.token_idle_days),
-        images=ImageStore(settings.data_dir / "images"),
-        models=ImageStore(settings.data_dir / "models"),
+        images=images,
+        models=models,
         live=collaboration,
+        jobs=JobService(app, read, jobs, shard_size=settings.job_shard_size),
+        job_queue=jobs,
     )
     if background:
         pipeline.start()
         runner.start()
+        jobs.start()
     return services
 
 
 def shutdown(services: Services) -> None:
+    if services.job_queue is not None:
+        services.job_queue.stop()  # before the writer: its threads record through it
     if services.live is not None:
         services.live.close()
     services.pipeline.stop()

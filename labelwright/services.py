@@ -8,6 +8,7 @@ imports web.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from domain.application import Labeling
 from domain.command_pipeline import CommandPipeline
@@ -17,6 +18,10 @@ from projections.runner import ProjectionRunner
 from realtime.live import LiveCollaboration
 from service_layer.auth_tokens import TokenStore
 from service_layer.image_store import ImageStore
+from service_layer.jobs import JobService
+
+if TYPE_CHECKING:
+    from inference_workers.job_queue import JobQueue
 
 
 @dataclass
@@ -33,3 +38,7 @@ class Services:
     # Rooms and fan-out of GET /api/v1/ws: built for the server only (bootstrap(live=False)
     # for the CLI and the worker).
     live: LiveCollaboration | None = None
+    # Queue, read and cancel jobs; ``job_queue`` runs them (embedded threads or Redis
+    # Streams; started by bootstrap where this process runs jobs).
+    jobs: JobService | None = None
+    job_queue: JobQueue | None = None

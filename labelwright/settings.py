@@ -48,6 +48,12 @@ def parse_trusted_proxies(value: str) -> tuple[str, ...]:
     return tuple(items)
 
 
+def _job_device(value: str) -> str:
+    if value not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"LABELWRIGHT_JOB_DEVICE must be auto, cpu or cuda, not {value!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -74,6 +80,15 @@ class Settings:
     # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (IPs or CIDRs, or "*").
     # Empty: no proxy is trusted, the client address is the socket's peer.
     trusted_proxies: tuple[str, ...] = ()
+    # Jobs (docs/design.md, "Jobs"): threads of this process that run jobs (0: none, the
+    # process only queues them), each model's CPU threads (0: every core but one), the
+    # device (auto: CUDA when torch sees one), images per shard, and the seconds a shard's
+    # Redis entry may sit untouched before another worker takes it over (a dead worker's).
+    job_workers: int = 1
+    job_threads: int = 0
+    job_device: str = "auto"
+    job_shard_size: int = 64
+    job_claim_seconds: float = 60.0
 
     @classmethod
     def from_env(cls, data_dir: str | None = None, database_url: str | None = None,
@@ -94,6 +109,11 @@ class Settings:
                                             900)),
             trusted_proxies=parse_trusted_proxies(env.get("LABELWRIGHT_TRUSTED_PROXIES") or ""),
             max_model_bytes=_int(env, "LABELWRIGHT_MAX_MODEL_BYTES", 512 * 1024 * 1024),
+            job_workers=_int(env, "LABELWRIGHT_JOB_WORKERS", 1),
+            job_threads=_int(env, "LABELWRIGHT_JOB_THREADS", 0),
+            job_device=_job_device(env.get("LABELWRIGHT_JOB_DEVICE") or "auto"),
+            job_shard_size=max(1, _int(env, "LABELWRIGHT_JOB_SHARD_SIZE", 64)),
+            job_claim_seconds=float(max(1, _int(env, "LABELWRIGHT_JOB_CLAIM_SECONDS", 60))),
         )
 
     @property

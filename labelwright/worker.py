@@ -1,11 +1,22 @@
-"""``labelwright worker``: the background work of a scale-out deployment.
+"""``labelwright worker``: the background work of a deployment, beside the web nodes.
 
-Web nodes answer requests; a worker keeps the read models caught up with the event log even
-when no web node is running (after a bulk import from the CLI, say). Projections are safe to
-run on several processes at once (each batch commits its rows and its tracking position in
-one transaction, and the loser of a race rolls back and adopts the winner's position), so a
-worker is optional and web nodes keep projecting too. Model inference jobs will run here
-when the model registry lands.
+A worker runs jobs and keeps the read models caught up with the event log.
+
+* **Jobs** (``LABELWRIGHT_JOB_WORKERS`` threads, default 1; each model with
+  ``LABELWRIGHT_JOB_THREADS`` CPU threads, on CUDA when torch sees a GPU unless
+  ``LABELWRIGHT_JOB_DEVICE`` says otherwise). With ``LABELWRIGHT_REDIS_URL``, any number of
+  workers on any machines share the jobs' shards through a Redis Streams consumer group
+  (``inference_workers.redis_jobs``; a dead worker's shards are taken over). Without Redis the
+  worker takes whole jobs of its data dir under a lock file, like a server does
+  (``inference_workers.embedded_jobs``).
+* **Projections**, even when no web node is running (after a bulk import from the CLI, say).
+  Several processes may project at once (each batch commits its rows and its tracking
+  position in one transaction; the loser of a race rolls back and adopts the winner's
+  position), so web nodes keep projecting too.
+
+It builds no live collaboration (no rooms, no log tail): progress reaches the rooms through
+the event log, which every web node tails. SIGINT/SIGTERM stop it after the current batch; a
+shard left unfinished is resumed by another worker (or this one, restarted).
 """
 
 from __future__ import annotations
@@ -21,12 +32,13 @@ log = logging.getLogger(__name__)
 
 
 def run_worker(settings: Settings) -> int:
-    services = bootstrap(settings, background=False, live=False)  # no rooms, no Redis
+    services = bootstrap(settings, background=True, live=False, run_jobs=True)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    services.runner.start()
-    log.info("worker projecting %s", "PostgreSQL" if settings.database_url else "SQLite")
+    log.info("worker running jobs (%d threads, %s) and projecting %s",
+             settings.job_workers, "Redis Streams" if settings.redis_url else "this data dir",
+             "PostgreSQL" if settings.database_url else "SQLite")
     try:
         while not stop.wait(5):
             lag = max((p["lag"] for p in services.runner.status()["projections"]), default=0)

@@ -5,6 +5,10 @@ event that changes the image's status or its number of annotations also becomes 
 ``{"op":"image_changed"}`` message in the ``project:<id>`` room of the image's project, so a
 dashboard can keep per-status counts without reading every edit.
 
+Every job event (queued, started, a shard done, finished, failed, cancelled) becomes one
+``{"op":"job","job":{...}}`` message (``Job.describe()`` as of that event) in its project's
+room: progress written by any worker process reaches every node's rooms through the log.
+
 Status and count come from the domain's own rules: the feed keeps a small cache of Image
 aggregates and moves them forward with the events it sees (``event.mutate``), so it never
 re-implements what ``Image`` decides.
@@ -22,12 +26,14 @@ from uuid import UUID
 from domain.application import Labeling
 from domain.event_view import describe
 from domain.image import Image
+from domain.job import Job
 from projections.image_events import is_image_event
 from realtime.protocol import encode, event_message, image_room, project_room
 
 log = logging.getLogger(__name__)
 
 IMAGE_CACHE_SIZE = 512
+JOB_CACHE_SIZE = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +59,7 @@ class RoomFeed:
         self.watched = watched or (lambda room: True)
         self.any_project_watched = any_project_watched or (lambda: True)
         self._images: OrderedDict[UUID, Image] = OrderedDict()
+        self._jobs: OrderedDict[UUID, Job] = OrderedDict()
         self._cache_size = cache_size
 
     def wants(self, originator_id: UUID | str) -> bool:
@@ -62,6 +69,9 @@ class RoomFeed:
 
     def messages(self, position: int, event: Any) -> list[RoomMessage]:
         if not is_image_event(event):
+            if isinstance(event, Job.JobQueued | Job.Event):
+                job = self._job_message(position, event)
+                return [job] if job is not None else []
             return []
         iid: UUID = event.originator_id
         room = image_room(iid)
@@ -99,6 +109,31 @@ class RoomFeed:
             "image_id": str(iid), "version": image.version, "status": image.status,
             "previous_status": old_status, "annotation_count": len(image.annotations),
         }))
+
+    def _job_message(self, position: int, event: Any) -> RoomMessage | None:
+        """The job as of ``event``, for its project's room (None if nobody is there)."""
+        jid: UUID = event.originator_id
+        before = self._jobs.get(jid)
+        try:
+            if event.originator_version == 1:
+                job = event.mutate(None)
+            elif before is not None and before.version == event.originator_version - 1:
+                job = event.mutate(before)
+            else:
+                job = self.app.repository.get(jid, version=event.originator_version)
+        except Exception:
+            log.exception("room feed: could not follow job %s to position %d", jid, position)
+            self._jobs.pop(jid, None)
+            return None
+        self._jobs[jid] = job
+        self._jobs.move_to_end(jid)
+        while len(self._jobs) > JOB_CACHE_SIZE:
+            self._jobs.popitem(last=False)
+        room = project_room(job.project_id)
+        if not self.watched(room):
+            return None
+        return RoomMessage(room, position, encode({
+            "op": "job", "room": room, "position": position, "job": job.describe()}))
 
     def _image_before(self, iid: UUID, event: Any) -> Image | None:
         """The image just before ``event`` (None before its first event)."""

@@ -17,6 +17,7 @@ from projections.runner import ProjectionRunner
 from realtime.live import LiveCollaboration
 from service_layer.auth_tokens import TokenStore
 from service_layer.image_store import ImageStore
+from service_layer.jobs import JobService
 
 
 class WebSettings(Protocol):
@@ -71,6 +72,9 @@ class Services(Protocol):
     @property
     def models(self) -> ImageStore:
         """Model weights files, content-addressed (``DATA_DIR/models``)."""
+    @property
+    def jobs(self) -> JobService | None:
+        """Queue, read and cancel jobs (``service_layer.jobs``)."""
     @property
     def live(self) -> LiveCollaboration | None:
         """Rooms and fan-out of ``GET /api/v1/ws`` (None where no live side was built)."""

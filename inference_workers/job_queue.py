@@ -1,0 +1,130 @@
+"""What both ways of running jobs share: finding unfinished jobs in the event log, running
+one job's shard on a worker thread, and choosing the device and threads.
+
+The event log is the truth about jobs: a job is unfinished from its ``JobQueued`` until its
+``JobFinished``, ``JobFailed`` or ``JobCancelled``. ``UnfinishedJobs`` keeps that set by
+reading only those events' topics from the log (from position 0 at start, then from where it
+stopped), so a process that starts (or restarts after a crash) finds every job that still
+needs work, wherever it was queued (the server, ``labelwright prelabel --detach``, another
+node). Two ways of running them, chosen by the composition root:
+
+* ``embedded_jobs.EmbeddedJobs``: worker threads in this process (no Redis);
+* ``redis_jobs.RedisJobs``: shards shared by any number of processes through a Redis Streams
+  consumer group (``LABELWRIGHT_REDIS_URL``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from typing import Protocol
+
+from eventsourcing.utils import get_topic
+
+from domain.application import Labeling
+from domain.job import Job
+from event_store.positions import log_head
+from inference_workers.prelabel_job import (
+    JobFailure,
+    PrelabelWork,
+    ShardReport,
+    fail_job,
+    job_result,
+)
+
+log = logging.getLogger(__name__)
+
+READ_LIMIT = 1000
+_QUEUED = get_topic(Job.JobQueued)
+_ENDED = frozenset(get_topic(cls) for cls in (Job.JobFinished, Job.JobFailed, Job.JobCancelled))
+# Stop working on a job: it ended (the shard's own report says which).
+STOPPED_FOR_GOOD = frozenset({"done", "failed", "cancelled"})
+
+
+class JobQueue(Protocol):
+    """Runs queued jobs (``service_layer.jobs.JobDispatch`` plus a life cycle)."""
+
+    def publish(self, job: Job) -> None: ...
+    def start(self) -> None: ...
+    def stop(self, timeout: float = 10.0) -> None: ...
+
+
+class UnfinishedJobs:
+    """The ids of the jobs that are queued or running, kept up to date from the event log
+    (only job events are read). Thread-safe."""
+
+    def __init__(self, app: Labeling) -> None:
+        self.app = app
+        self._position = 0
+        self._ids: dict[str, None] = {}  # in the order they were queued
+        self._lock = threading.Lock()
+
+    def refresh(self) -> list[str]:
+        """Read the job events committed since the last call; the unfinished ids, oldest
+        first."""
+        with self._lock:
+            head = log_head(self.app)
+            topics = [_QUEUED, *_ENDED]
+            while self._position < head:
+                found = self.app.recorder.select_notifications(
+                    start=self._position + 1, limit=READ_LIMIT, stop=head, topics=topics)
+                for n in found:
+                    job_id = str(n.originator_id)
+                    if n.topic == _QUEUED:
+                        self._ids[job_id] = None
+                    else:
+                        self._ids.pop(job_id, None)
+                if len(found) < READ_LIMIT:
+                    self._position = head
+                else:
+                    self._position = found[-1].id
+            return list(self._ids)
+
+
+def worker_name(slot: int) -> str:
+    """Who worked on a job (``JobStarted.worker``; the Redis consumer's name)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{slot}"
+
+
+def work_on_shard(app: Labeling, work: PrelabelWork, job_id: str, index: int,
+                  should_stop: Callable[[], bool]) -> ShardReport | None:
+    """Run one shard; a job that cannot go on is recorded as failed (None then). Other
+    errors (the store unreachable, say) propagate: the shard stays pending."""
+    try:
+        report = work.run_shard(job_id, index, should_stop)
+    except JobFailure as failure:
+        log.warning("job %s failed: %s", job_id, failure.message)
+        fail_job(app, job_id, failure)
+        return None
+    if report.stopped is None:
+        log.info("job %s shard %d: %d images, %d failed, %d pre-labels, %d dropped in %.2f s",
+                 job_id, index, report.done, report.failed, report.recorded, report.dropped,
+                 report.seconds)
+    return report
+
+
+def finish_if_complete(app: Labeling, job_id: str) -> None:
+    """Record the end of a job whose every shard is done (normally the last ``ShardDone``'s
+    save records it; this covers a job found in that state)."""
+    def change(job: Job) -> None:
+        if not job.finished and not job.pending_shards():
+            job.finish(job_result(job))
+
+    app.change_job(job_id, change)
+
+
+def choose_device(setting: str) -> str | None:
+    """The device a job's model runs on: ``cpu`` or ``cuda`` when set, else (``auto``) None,
+    which lets the runner take CUDA when torch sees a GPU (``runners.default_device``)."""
+    return None if setting == "auto" else setting
+
+
+def default_threads() -> int:
+    """Intra-op threads for a model: every core but one, which is left to the web server
+    and the writer (a job in the server must not starve requests); at least one."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+        os.cpu_count() or 1)
+    return max(1, cores - 1)

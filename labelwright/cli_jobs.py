@@ -1,0 +1,113 @@
+"""``labelwright prelabel``: run a model over a project's images from the command line.
+
+The job is queued exactly as ``POST /projects/{id}/jobs`` queues it (``service_layer.jobs``).
+Then, unless ``--detach``:
+
+* without Redis (an embedded data dir, or PostgreSQL without ``LABELWRIGHT_REDIS_URL``), the
+  command runs the job itself, in this process, under the job's lock file: it works alone,
+  with no server running. If a server on the same data dir takes the job first, the command
+  just follows its progress (and takes over if that server stops);
+* with Redis, ``labelwright worker`` processes run it; the command follows its progress.
+
+Ctrl-C stops following (and this process's work on the job) without cancelling it: the job
+stays queued, and a server or worker resumes it from its first unfinished shard. ``--detach``
+only queues it (a running server or worker picks it up within seconds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from domain.job import Job
+    from labelwright.services import Services
+
+FOLLOW_INTERVAL = 0.3  # seconds between progress reads
+WAITING_HINT_AFTER = 10.0  # seconds queued before saying who is expected to run it
+
+
+def _follow(services: Services, job_id: str, quiet: bool, redis: bool) -> Job:
+    from tqdm import tqdm
+
+    job = services.app.job(job_id)
+    queued_since = time.monotonic()
+    hinted = False
+    with tqdm(total=job.total, unit="img", disable=quiet, file=sys.stderr,
+              desc="pre-labels") as bar:
+        while True:
+            job = services.app.job(job_id)
+            bar.update(max(0, job.done + job.failed - bar.n))
+            bar.set_postfix(recorded=job.recorded, failed=job.failed, refresh=False)
+            if job.finished:
+                return job
+            if (redis and not hinted and job.state == "queued"
+                    and time.monotonic() - queued_since > WAITING_HINT_AFTER):
+                print("waiting for a worker: start `labelwright worker` with "
+                      "LABELWRIGHT_REDIS_URL set", file=sys.stderr)
+                hinted = True
+            time.sleep(FOLLOW_INTERVAL)
+
+
+def cmd_prelabel(args: argparse.Namespace,
+                 services_for: Callable[[argparse.Namespace], Services],
+                 close: Callable[[Services], None]) -> int:
+    from labelwright.bootstrap import job_queue
+
+    services = services_for(args)
+    try:
+        assert services.jobs is not None
+        body: dict[str, Any] = {"type": "prelabel", "model_id": args.model,
+                                "images": args.images, "threshold": args.threshold,
+                                "iou": args.iou, "max_per_image": args.max_per_image}
+        job = services.jobs.queue(args.project_id, args.actor, body)
+        job_id = str(job.id)
+        print(f"job {job_id} queued: {job.total} images", file=sys.stderr)
+        if args.detach:
+            print(json.dumps(job.describe()))
+            return 0
+        redis = bool(services.settings.redis_url)
+        local = None
+        if not redis:
+            local = job_queue(services.settings, services.app, services.pipeline,
+                              services.images, services.models, workers=1, only={job_id})
+            local.start()
+        try:
+            job = _follow(services, job_id, args.quiet, redis)
+        except KeyboardInterrupt:
+            print(f"\nstopped following job {job_id}; it is not cancelled: a server or "
+                  "worker resumes it (POST /api/v1/jobs/{id}/cancel cancels it)",
+                  file=sys.stderr)
+            return 130
+        finally:
+            if local is not None:
+                local.stop()
+        print(json.dumps(job.describe()))
+        return 0 if job.state == "done" else 1
+    finally:
+        close(services)
+
+
+def add_job_commands(sub: Any, common: Callable[[argparse.ArgumentParser], None],
+                     services_for: Callable[[argparse.Namespace], Services],
+                     close: Callable[[Services], None]) -> None:
+    """Add ``prelabel`` to the ``labelwright`` parser (``labelwright.cli``)."""
+    text = "run a registered model over a project's images as pre-labels (a job)"
+    p = sub.add_parser("prelabel", help=text, description=text)
+    common(p)
+    p.add_argument("project_id")
+    p.add_argument("--model", required=True, help="the id of a model registered in the project")
+    p.add_argument("--images", choices=("unlabeled", "all"), default="unlabeled",
+                   help="unlabeled (default): images whose status is new; all: every image")
+    p.add_argument("--threshold", type=float, default=0.25, help="least score (0.25)")
+    p.add_argument("--iou", type=float, default=0.45, help="class-aware NMS IoU (0.45)")
+    p.add_argument("--max-per-image", type=int, default=300, help="at most this many a image")
+    p.add_argument("--detach", action="store_true",
+                   help="only queue the job (a server or worker runs it) and print it")
+    p.add_argument("--actor", default="cli", help="username recorded on the pre-labels")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=lambda args: cmd_prelabel(args, services_for, close))
