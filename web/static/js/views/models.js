@@ -469,6 +469,7 @@ export async function show(main, [projectId], app) {
     if (m.op !== "job" || !m.job) return;
     if (m.job.project_id && m.job.project_id !== projectId) return;
     lastLive = Date.now();
+    jobsCard.dataset.liveUpdates = String(Number(jobsCard.dataset.liveUpdates || 0) + 1);
     if (m.job.model_id && !models.has(m.job.model_id)) reloadModels().catch(() => {});
     jobs.update(m.job);
   });
