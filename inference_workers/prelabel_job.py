@@ -51,7 +51,9 @@ from service_layer.image_store import ImageStore
 
 log = logging.getLogger(__name__)
 
-CANCEL_CHECK_SECONDS = 0.25  # how often, at most, a running shard re-reads its job
+# How often, at most, a running shard re-reads its job (a replay of its short stream, ~1 ms):
+# 0 reads it before every batch, so a cancel costs at most the batch in flight.
+CANCEL_CHECK_SECONDS = 0.0
 RECORD_TIMEOUT = 300.0  # seconds to wait for the pipeline to record one image
 PREDICTION_TYPES = ("box", "polygon", "mask", "tag", "point")
 
@@ -434,11 +436,15 @@ class _JobWatch:
         self.job_id = job_id
         self.should_stop = should_stop
         self._checked = time.monotonic()
+        self._first = True  # the job was read just before the first batch
 
     def stopped(self) -> str | None:
         if self.should_stop():
             return "worker stopping"
         now = time.monotonic()
+        if self._first:
+            self._first = False
+            return None
         if now - self._checked < CANCEL_CHECK_SECONDS:
             return None
         self._checked = now
