@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from domain.errors import DomainError
 from labelwright.cli_evaluation import add_evaluate_command
+from labelwright.cli_models import add_model_commands
 from labelwright.settings import Settings
 from projections.exports import DEFAULT_EXPORT_FORMAT, EXPORTERS
 
@@ -378,6 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--catch-up", action="store_true", help="bring them up to date first")
     p.set_defaults(func=cmd_projections)
 
+    add_model_commands(sub, _common)
     add("migrate", cmd_migrate, "apply pending read-model migrations")
     add("worker", cmd_worker, "run a background worker (scale-out mode)")
     return parser

@@ -23,6 +23,7 @@ from domain.commands import (
 )
 from domain.geometry import ANNOTATION_TYPES, MAX_POLYGON_POINTS
 from domain.image import ANNOTATION_SOURCES, ANNOTATION_STATUSES, IMAGE_STATUSES
+from domain.model import MAX_MODEL_NAME, MAX_MODEL_VERSION, MODEL_FORMATS, MODEL_TASKS
 from domain.project import COLOR_PATTERN, MAX_CLASS_NAME, MAX_CLASSES, MAX_PROJECT_NAME
 from domain.roles import ROLES
 from domain.user import MAX_PASSWORD, MIN_PASSWORD, USERNAME_PATTERN
@@ -333,6 +334,7 @@ def _schemas() -> dict[str, Schema]:
         schemas[_geometry_name(kind)] = schema
     schemas.update(_annotation_schemas())
     schemas.update(_command_schemas())
+    schemas.update(_model_schemas())
     schemas.update(_evaluation_schemas())
     return schemas
 
@@ -505,6 +507,89 @@ def _account_paths() -> dict[str, Any]:
     }
 
 
+def _model_schemas() -> dict[str, Schema]:
+    """The model registry (web.endpoints.models, service_layer.model_registry)."""
+    text = {"type": "string", "maxLength": MAX_MODEL_NAME}
+    file = {"type": "string", "contentMediaType": "application/octet-stream"}
+    return {
+        "Model": obj({
+            "id": STR, "project_id": STR, "name": STR,
+            "version": {"type": "string", "description": "the model version (a string)"},
+            "task": {"enum": list(MODEL_TASKS)}, "format": {"enum": list(MODEL_FORMATS)},
+            "architecture": nullable(STR),
+            "layout": {"type": "string", "description": "the output layout found: yolov5, "
+                       "yolov8, yolov8_seg, semantic, classifier, centernet, sam..."},
+            "classes": {"type": "array", "items": STR,
+                        "description": "the model's class names, in its output order"},
+            "class_map": {"type": "object", "additionalProperties": nullable(STR),
+                          "description": "model class -> project class (null: dropped from "
+                                         "pre-labels until mapped)"},
+            "unmapped": {"type": "array", "items": STR},
+            "input_size": nullable({"type": "array", "items": INT, "minItems": 2,
+                                    "maxItems": 2, "description": "[height, width]"}),
+            "sha256": STR, "size_bytes": COUNT, "file_name": STR, "details": {"type": "object"},
+            "retired": BOOL, "created_by": STR, "created_at": TIME},
+            ["id", "name", "version", "task", "format", "architecture", "classes",
+             "class_map", "unmapped", "input_size", "sha256", "size_bytes", "created_by",
+             "created_at"]),
+        "ModelResult": obj({"model": ref("Model"), "position": nullable(POSITION)}, ["model"]),
+        "ModelList": obj({"models": {"type": "array", "items": ref("Model")}}, ["models"]),
+        "ModelUpload": obj({
+            "weights": {**file, "description": ".onnx; TorchScript .torchscript/.pt; "
+                        ".safetensors or a state_dict .pt/.pth of a built-in architecture"},
+            "classes": {**file, "description": ".names/classes.txt (one a line), YOLO "
+                        "data.yaml (names:), COCO JSON (categories) or a JSON list"},
+            "name": {**text, "description": "default: the weights file's stem"},
+            "version": {"type": "string", "maxLength": MAX_MODEL_VERSION,
+                        "description": "default: the next free whole number for the name"},
+            "task": {"enum": list(MODEL_TASKS), "description": "default: found in the file"},
+            "architecture": {**text, "description": "a built-in architecture (state dicts)"},
+            "input_size": {"type": "string", "pattern": r"^[0-9]+(,[0-9]+)?$",
+                           "description": '"H,W" or "S" pixels (default: from the graph)'}},
+            ["weights"], extra=False),
+        "ModelChanges": obj({
+            "class_map": {"type": "object", "minProperties": 1,
+                          "additionalProperties": nullable(STR),
+                          "description": "model class -> an active project class, or null "
+                                         "(both case-insensitive)"},
+            "retired": {"type": "boolean", "description": "true retires the model (final: "
+                        "false on a retired model is 422; on an active one it changes "
+                        "nothing)"}},
+            extra=False),
+    }
+
+
+def _model_paths() -> dict[str, Any]:
+    write_errors = (*_AUTH_ERRORS, "413", "415", "422")
+    read_errors = (*_AUTH_ERRORS, "422", "503")
+    model_id = _param("model_id", "path", STR)
+    return {
+        "/projects/{project_id}/models": {
+            "post": _answers(_op(
+                "Register a model (manager): multipart part 'weights', optional 'classes', "
+                "form fields; the weights are inspected, stored content-addressed and "
+                "recorded (ModelRegistered)", "registered", ref("ModelResult"),
+                status="201", params=[_PROJECT_ID],
+                body={"content": {"multipart/form-data": {"schema": ref("ModelUpload")}}},
+                errors=write_errors, tag="models"),
+                "409", "this name and version are already registered in the project"),
+            "get": _op("The project's models, in registration order", "the models",
+                       ref("ModelList"), params=[_PROJECT_ID, _MIN_POSITION],
+                       errors=read_errors, tag="models"),
+        },
+        "/models/{model_id}": {
+            "get": _op("A model", "the model", ref("ModelResult"),
+                       params=[model_id, _MIN_POSITION], errors=read_errors, tag="models"),
+            "patch": _answers(_op(
+                "Re-map classes and/or retire a model (manager); events ClassMapChanged, "
+                "ModelRetired", "the model (position: of the last event, null if nothing "
+                "changed)", ref("ModelResult"), params=[model_id], body=ref("ModelChanges"),
+                errors=write_errors, tag="models"),
+                "409", "someone else kept changing this model at the same time (retry)"),
+        },
+    }
+
+
 def _paths() -> dict[str, Any]:
     read_errors = (*_AUTH_ERRORS, "422", "503")
     write_errors = (*_AUTH_ERRORS, "413", "415", "422")
@@ -648,6 +733,7 @@ def _paths() -> dict[str, Any]:
                 media_type: {"schema": {"type": "object"}}
                 for media_type in sorted({e.media_type for e in EXPORTERS.values()})}},
                           **_errors(*read_errors)}}},
+        **_model_paths(),
         "/projections": {"get": _op("Each read model's position and lag", "the status",
                                     ref("ProjectionStatus"), params=[_MIN_POSITION],
                                     errors=("401", "422", "503"), tag="operations")},

@@ -87,6 +87,11 @@ POLICY: dict[tuple[str, str], list[Call]] = {
     ("GET", "/api/v1/projects/{project_id}/metrics/annotators"): [Call("manager")],
     ("GET", "/api/v1/projects/{project_id}/metrics/prelabels"): [Call("manager")],
     ("GET", "/api/v1/projects/{project_id}/export"): [Call("manager")],
+    ("POST", "/api/v1/projects/{project_id}/models"): [
+        Call("manager", files=[("weights", ("m.onnx", b"not a model", "application/x"))])],
+    ("GET", "/api/v1/projects/{project_id}/models"): [Call("annotator")],
+    ("GET", "/api/v1/models/{model_id}"): [Call("annotator")],
+    ("PATCH", "/api/v1/models/{model_id}"): [Call("manager", {"unexpected": 1})],
     ("GET", "/api/v1/projects/{project_id}/evaluation"): [Call("manager")],
     ("GET", "/api/v1/images/{image_id}"): [Call("annotator")],
     ("GET", "/api/v1/images/{image_id}/content"): [Call("annotator")],
@@ -127,8 +132,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     site.ok(site.call("PUT", f"/projects/{other}/members/other_manager",
                       json={"role": "manager"}))
     site.ok(site.call("PUT", f"/projects/{pid}/members/victim", json={"role": "annotator"}))
+    model, _ = site.services.app.register_model(  # the record alone: no weights needed here
+        pid, "admin", name="m", version="1", task="classify", format="onnx",
+        architecture=None, layout="classifier", classes=["cat"], input_size=[64, 64],
+        sha256="0" * 64, size_bytes=1, file_name="m.onnx", details={})
     site.settle()
-    yield {"site": site, "project_id": pid, "image_id": iid, "other_project": other}
+    yield {"site": site, "project_id": pid, "image_id": iid, "other_project": other,
+           "model_id": str(model.id)}
     site.close()
 
 
@@ -145,6 +155,7 @@ def _path(template: str, world: dict[str, Any]) -> str:
     return (template.replace("{project_id}", world["project_id"])
             .replace("{image_id}", world["image_id"])
             .replace("{username}", "victim")
+            .replace("{model_id}", world["model_id"])
             .replace("{path:path}", "app.js"))
 
 
