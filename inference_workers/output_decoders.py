@@ -153,12 +153,10 @@ def decode_yolov8(outputs: Sequence[torch.Tensor], boxes: Sequence[Letterbox],
     if out.dim() != 3 or out.shape[1] < 5:
         raise _wrong_shape("yolov8", "(batch, 4 + classes, candidates)", outputs)
     _check_batch(outputs[:1], boxes)
-    n_classes = len(classes) if 0 < len(classes) <= out.shape[1] - 4 else out.shape[1] - 4
     result = []
     for image, box in zip(out, boxes, strict=True):
         rows = image.T  # (N, 4 + C)
-        xywh, scores, cls, _ = _candidates(rows[:, :4], rows[:, 4:4 + n_classes],
-                                           params.threshold)
+        xywh, scores, cls, _ = _candidates(rows[:, :4], rows[:, 4:], params.threshold)
         result.append(_box_predictions(_keep(xywh, scores, cls, box, params), classes))
     return result
 
