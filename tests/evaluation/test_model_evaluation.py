@@ -8,6 +8,7 @@ import pytest
 
 from domain import rle
 from domain.errors import NotFound, ValidationFailed
+from service_layer.model_evaluation import image_at
 from tests.evaluation.conftest import EvaluationLab
 
 CLASSES = ["car", "person"]
@@ -176,3 +177,25 @@ def test_bad_requests_are_refused_clearly(lab: EvaluationLab) -> None:
     assert elsewhere.value.details["field"] == "model_id"
     with pytest.raises(NotFound):
         lab.evaluate(pid, "not-a-model")
+
+
+def test_the_replay_at_a_version_is_the_repository_s(lab: EvaluationLab) -> None:
+    """``image_at`` (one read serves the proposals and the state) against
+    ``Labeling.image(id, version)`` at every version of a stream with every kind of event."""
+    pid = lab.create_project(CLASSES, ["box"])
+    (image_id,) = lab.add_images(pid, 1)
+    first = lab.propose(image_id, "box", "car", CAR, 0.9)
+    second = lab.propose(image_id, "box", "person", PERSON, 0.5)
+    lab.run(image_id, {"type": "accept", "annotation_id": first})
+    lab.run(image_id, {"type": "edit", "annotation_id": second, "changes": {"label": "car"}})
+    made = lab.create(image_id, "box", "person", FAR)
+    lab.run(image_id, {"type": "edit", "annotation_id": made, "changes": {"geometry": CAR}})
+    lab.run(image_id, {"type": "delete", "annotation_id": first}, {"type": "submit"})
+    events = list(lab.app.image_events(image_id, 1, 10**9))
+    assert len(events) == 9
+    for version in range(1, len(events) + 1):
+        mine, theirs = image_at(events, version), lab.app.image(image_id, version=version)
+        assert mine.version == theirs.version == version
+        assert mine.status == theirs.status
+        assert mine.annotations == theirs.annotations
+        assert mine.proposals == theirs.proposals
