@@ -33,6 +33,13 @@ function shortDate(iso) {
   return new Date(iso).toLocaleString(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
 }
 
+/** The output shapes the server read from the model ("(1, 84, N)": N follows the input size). */
+function outputShapes(details) {
+  const shapes = details && details.output_shapes;
+  if (!Array.isArray(shapes) || !shapes.length) return "–";
+  return shapes.map((s) => (Array.isArray(s) ? `(${s.map((d) => (d === null ? "N" : d)).join(", ")})` : String(s))).join(" and ");
+}
+
 function inputSize(size) {
   if (!size || !size.length) return "–";
   return size.length === 2 ? `${size[0]} × ${size[1]} px (height × width)` : size.join(" × ");
@@ -67,8 +74,8 @@ export async function show(main, [projectId], app) {
     h("p", { class: "muted small" }, `Weights ${WEIGHTS_EXTENSIONS.join(" ")} · classes ${CLASSES_EXTENSIONS.join(" ")}`),
     pick, chosenList);
   const nameInput = h("input", { id: "model-name", required: true, maxlength: "100", autocomplete: "off" });
-  const versionInput = h("input", { id: "model-version", required: true, maxlength: "50", autocomplete: "off",
-                                    "aria-describedby": "model-version-hint" });
+  const versionInput = h("input", { id: "model-version", maxlength: "50", autocomplete: "off",
+                                    placeholder: "empty: the next free one", "aria-describedby": "model-version-hint" });
   const versionHint = h("span", { class: "field-hint small", id: "model-version-hint" });
   const taskSelect = h("select", { id: "model-task" }, TASKS.map(([v, t]) => h("option", { value: v }, t)));
   const archSelect = h("select", { id: "model-architecture", "aria-describedby": "model-architecture-hint" },
@@ -101,7 +108,7 @@ export async function show(main, [projectId], app) {
   }
 
   function checkVersion() {
-    const clash = nameInput.value.trim() && taken(nameInput.value, versionInput.value);
+    const clash = nameInput.value.trim() && versionInput.value.trim() && taken(nameInput.value, versionInput.value);
     versionHint.textContent = clash ? `${nameInput.value.trim()} ${versionInput.value.trim()} is already registered: give this one another version.` : "";
     versionHint.classList.toggle("warn", Boolean(clash));
   }
@@ -191,7 +198,7 @@ export async function show(main, [projectId], app) {
     data.append("weights", chosen.weights, chosen.weights.name);
     if (chosen.classes) data.append("classes", chosen.classes, chosen.classes.name);
     data.append("name", nameInput.value.trim());
-    data.append("version", versionInput.value.trim());
+    if (versionInput.value.trim()) data.append("version", versionInput.value.trim());
     if (taskSelect.value) data.append("task", taskSelect.value);
     if (archSelect.value) data.append("architecture", archSelect.value);
     if (sizeInput.value.trim()) data.append("input_size", sizeInput.value.trim());
@@ -281,6 +288,7 @@ export async function show(main, [projectId], app) {
     const rows = [
       ["format", "Format", m.format], ["task", "Task", m.task], ["layout", "Output layout", m.layout || "–"],
       ["input_size", "Input size", inputSize(m.input_size)],
+      ["outputs", "Outputs", outputShapes(m.details)],
       ["classes", "Classes", `${m.classes.length}${m.classes.length ? `: ${names}` : ""}`],
       ["architecture", "Architecture", m.architecture || "–"],
       ["file", "File", `${m.file_name || "–"} (${formatBytes(m.size_bytes)})`],
