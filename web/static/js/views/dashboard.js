@@ -1,5 +1,6 @@
 // The manager's dashboard: progress by status (live from the project room), pre-label
-// acceptance by model version, class, annotator and score bucket, the calibration view, the
+// acceptance by model version, class, annotator and score bucket, each model version against
+// the labels (model_evaluation.js), the calibration view, the
 // annotator table, and exports (now, or as of a position of the log). Every number shown is
 // the API's number as it came; rates are the API's rates, formatted.
 
@@ -7,6 +8,7 @@ import { api } from "../api.js";
 import { h, clear, percent } from "../dom.js";
 import { STATUSES, STATUS_NAMES, statusBar, outcomeBars, outcomeLegend, calibrationChart, groupName } from "../charts.js";
 import { toast } from "../toast.js";
+import { evaluationPanel } from "../model_evaluation.js";
 
 const DIMENSIONS = [["model", "Model version"], ["label", "Class"], ["annotator", "Annotator"], ["score_bucket", "Score bucket"]];
 const ANNOTATOR_COLUMNS = [
@@ -38,6 +40,7 @@ export async function show(main, [projectId], app) {
   const counts = { ...project.counts };
   const progress = h("section", { class: "card", id: "progress", "aria-labelledby": "progress-title" });
   const acceptance = h("section", { class: "card wide", id: "acceptance", "aria-labelledby": "acceptance-title" });
+  const evaluation = h("section", { class: "card wide", id: "evaluation", "aria-labelledby": "evaluation-title" });
   const calibration = h("section", { class: "card wide", id: "calibration", "aria-labelledby": "calibration-title" });
   const annotators = h("section", { class: "card wide", id: "annotators", "aria-labelledby": "annotators-title" });
   const exporter = h("section", { class: "card", id: "export", "aria-labelledby": "export-title" });
@@ -46,7 +49,7 @@ export async function show(main, [projectId], app) {
   main.append(h("div", { class: "page dashboard" },
     h("div", { class: "page-head" }, h("h1", {}, `${project.name}: dashboard`),
       h("div", { class: "page-actions" }, updated, refreshBtn, h("a", { class: "btn", href: `#/projects/${projectId}` }, "Work queue"))),
-    h("div", { class: "dash-grid" }, progress, exporter, acceptance, calibration, annotators)));
+    h("div", { class: "dash-grid" }, progress, exporter, acceptance, evaluation, calibration, annotators)));
 
   function renderProgress() {
     const total = STATUSES.reduce((s, k) => s + (counts[k] || 0), 0);
@@ -171,6 +174,7 @@ export async function show(main, [projectId], app) {
   }
 
   renderProgress();
+  evaluationPanel(evaluation, projectId).load(); // on its own: evaluations take longer than metrics
   await Promise.all([loadMetrics(), renderExport()]);
 
   // Live progress from the project room; metrics refresh a moment after work happens.
