@@ -1,0 +1,1 @@
+"""Training built-in architectures on labelled images (``detector_training.train_centernet``)."""
