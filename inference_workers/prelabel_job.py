@@ -208,7 +208,7 @@ def decode_image(app: Labeling, images: ImageStore, project_id: str, image_id: s
         return Decoded(image_id, error="the image is not in the job's project")
     try:
         with PILImage.open(images.path(facts.sha256)) as im:
-            pixels = np.asarray(im.convert("RGB"))
+            pixels = np.array(im.convert("RGB"))  # writable: torch takes it as it is
     except Exception as e:  # a missing, truncated or corrupt file: this image fails alone
         return Decoded(image_id, facts.width, facts.height,
                        error=f"the image file could not be decoded: {type(e).__name__}: {e}")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,8 +91,8 @@ class JobWorld:
 
 
 def make_world(settings: Settings, tmp: Path, images: int = 12, *,
-               model_path: Path | None = None, image_size: tuple[int, int] = (64, 64)
-               ) -> JobWorld:
+               model_path: Path | None = None,
+               image_bytes: Callable[[int], bytes] = png) -> JobWorld:
     from service_layer.image_file_import import register_images
 
     services = bootstrap(settings, live=False, run_jobs=False)
@@ -103,7 +103,7 @@ def make_world(settings: Settings, tmp: Path, images: int = 12, *,
         f"jobs {uuid.uuid4().hex[:6]}", [{"name": "cat"}, {"name": "dog"}], None, "manager")
     pid = str(project.id)
     services.app.set_member(pid, "annotator", "annotator", "manager")
-    rows = register_images(services, pid, [(f"img{i:04d}.png", png(i, image_size))
+    rows = register_images(services, pid, [(f"img{i:04d}.png", image_bytes(i))
                                            for i in range(images)], "manager")
     if model_path is None:
         model_path = yolov8_onnx(tmp / "planted.onnx", NAMES, (64, 64), PLANTED)
