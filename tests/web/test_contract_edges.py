@@ -192,7 +192,8 @@ def test_every_405_lists_exactly_the_documented_methods(shared_site: Site,
     checked = 0
     for path, item in doc["paths"].items():
         documented = {m.upper() for m in item}
-        url = re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
+        # Other ids (model_id...) may name nothing: the router answers 405 before any lookup.
+        url = re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), "some-id"), path)
         for method in ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
             if method in documented:
                 continue
