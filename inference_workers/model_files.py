@@ -37,9 +37,11 @@ from __future__ import annotations
 
 import ast
 import json
+import pickle
 import re
 import warnings
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -76,6 +78,9 @@ _ONNX_FLOATS = {onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.FLOAT16: "fl
 # Operators that reach outside the process's tensors: file I/O, RPC, the debug tensor loader.
 _TORCHSCRIPT_DENIED = re.compile(
     r"\b(save|from_file|load_tensor|rpc_async|rpc_sync|rpc_remote|_load_for_mobile)\b")
+# What zipfile raises on a damaged or hostile archive (an encrypted entry: RuntimeError).
+_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError,
+               NotImplementedError, RuntimeError, zlib.error)
 _TORCHSCRIPT_DENIED_KINDS = ("aten::save", "aten::from_file", "debugprims::load_tensor",
                              "prim::rpc_async", "prim::rpc_sync", "prim::rpc_remote")
 
@@ -110,6 +115,8 @@ def inspect_model(path: Path, file_name: str, *, classes: tuple[str, bytes] | No
         return _inspect_onnx(path, class_names, task, asked_size)
     if kind == "torchscript":
         return _inspect_torchscript(path, class_names, task, asked_size)
+    if kind == "safetensors":
+        _check_safetensors_header(path)  # a truncated file says so, whatever else is missing
     return _inspect_state_dict(path, class_names, task, architecture, asked_size)
 
 
@@ -144,12 +151,22 @@ def weights_format(path: Path, file_name: str) -> str:
 
 
 def _zip_format(path: Path) -> str:
+    """A torch zip (``torch.save`` or ``torch.jit.save``), told apart by its entries. torch
+    stores tensors uncompressed (only TorchScript's code text is deflated), so entries that
+    would expand past ``MAX_TORCHSCRIPT_CODE_BYTES``, or stored ones whose sizes disagree, are
+    refused before torch reads them: a zip bomb never reaches its reader."""
     try:
         with zipfile.ZipFile(path) as archive:
-            names = archive.namelist()
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+            infos = archive.infolist()
+    except _ZIP_ERRORS as exc:
         raise _refuse(f"a damaged zip archive ({_first_line(exc)})") from None
-    parts = [name.split("/", 2) for name in names]
+    expanded = sum(i.file_size for i in infos if i.compress_type != zipfile.ZIP_STORED)
+    if expanded > MAX_TORCHSCRIPT_CODE_BYTES or any(
+            i.compress_type == zipfile.ZIP_STORED and i.file_size != i.compress_size
+            for i in infos):
+        raise _refuse(f"a zip archive whose entries expand to more than torch writes "
+                      f"({expanded:,} bytes compressed); refused unread")
+    parts = [info.filename.split("/", 2) for info in infos]
     if any(len(p) >= 2 and (p[1] == "code" or p[1] == "constants.pkl") for p in parts):
         return "torchscript"
     if any(len(p) == 2 and p[1] == "data.pkl" for p in parts):
@@ -397,24 +414,24 @@ def _inspect_torchscript(path: Path, class_names: list[str] | None, task: str | 
 def _check_torchscript_code(path: Path) -> None:
     """Refuse an archive whose code names an operator that reaches outside its tensors,
     *before* loading it: ``torch.jit.load`` already runs the modules' ``__setstate__``."""
-    with zipfile.ZipFile(path) as archive:
-        code = [info for info in archive.infolist()
-                if info.filename.split("/")[1:2] == ["code"] and not info.is_dir()
-                and not info.filename.endswith(".debug_pkl")]
-        total = sum(info.file_size for info in code)
-        if total > MAX_TORCHSCRIPT_CODE_BYTES:
-            raise _refuse(f"the TorchScript archive holds {total:,} bytes of code; at most "
-                          f"{MAX_TORCHSCRIPT_CODE_BYTES:,} are read")
-        for info in code:
-            try:
-                text = archive.read(info).decode("utf-8", errors="replace")
-            except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as exc:
-                raise _refuse(f"a damaged TorchScript archive ({_first_line(exc)})") from None
-            found = _TORCHSCRIPT_DENIED.search(text)
-            if found:
-                raise _refuse(f"the TorchScript code uses {found.group(1)!r}, an operator that "
-                              f"reads or writes outside the model (files, RPC); such an archive "
-                              f"is refused", reason="denied_operator")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            code = [info for info in archive.infolist()
+                    if info.filename.split("/")[1:2] == ["code"] and not info.is_dir()
+                    and not info.filename.endswith(".debug_pkl")]
+            total = sum(info.file_size for info in code)
+            if total > MAX_TORCHSCRIPT_CODE_BYTES:
+                raise _refuse(f"the TorchScript archive holds {total:,} bytes of code; at "
+                              f"most {MAX_TORCHSCRIPT_CODE_BYTES:,} are read")
+            texts = [archive.read(info).decode("utf-8", errors="replace") for info in code]
+    except _ZIP_ERRORS as exc:
+        raise _refuse(f"a damaged TorchScript archive ({_first_line(exc)})") from None
+    for text in texts:
+        found = _TORCHSCRIPT_DENIED.search(text)
+        if found:
+            raise _refuse(f"the TorchScript code uses {found.group(1)!r}, an operator that "
+                          f"reads or writes outside the model (files, RPC); such an archive is "
+                          f"refused", reason="denied_operator")
 
 
 def _check_torchscript_graph(module: torch.jit.ScriptModule) -> None:
@@ -540,26 +557,38 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
     except Exception as exc:
         if _is_weights_only_refusal(exc):
             raise _refuse(_PICKLE_REFUSAL, reason="pickle") from None
+        if isinstance(exc, pickle.UnpicklingError):  # torch's first line is boilerplate
+            raise _refuse("not a readable torch.save state dict: its pickle is damaged or holds "
+                          "something weights_only=True does not read") from None
         raise _refuse(f"not a readable torch.save file: {_first_line(exc)}") from None
     return _flat_tensors(loaded)
 
 
 def _is_weights_only_refusal(exc: Exception) -> bool:
-    import pickle
+    """torch's weights-only unpickler met a class it does not build (``GLOBAL``): the file
+    needs ``weights_only=False`` (a damaged pickle fails with other words)."""
+    return "GLOBAL" in str(exc)
 
-    return isinstance(exc, pickle.UnpicklingError) or "weights_only" in str(exc)
+
+def _check_safetensors_header(path: Path) -> None:
+    """Parse the header only: ``safe_open`` checks that the tensors' byte ranges cover the
+    file exactly, so a truncated file is refused here without reading any tensor."""
+    _load_safetensors(path, header_only=True)
 
 
-def _load_safetensors(path: Path) -> dict[str, torch.Tensor]:
+def _load_safetensors(path: Path, *, header_only: bool = False) -> dict[str, torch.Tensor]:
     from safetensors import SafetensorError, safe_open
 
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
+            if header_only:
+                return {}
             return {key: f.get_tensor(key) for key in f.keys()}  # noqa: SIM118 (not a dict)
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         message = _first_line(exc)
-        if "incomplete" in message.lower() or "truncated" in message.lower() \
-                or "not fully covered" in message.lower() or "out of bounds" in message.lower():
+        lowered = message.lower()
+        if any(word in lowered for word in ("incomplete", "truncated", "not fully covered",
+                                            "out of bounds")):
             raise _refuse(f"the safetensors file is truncated or damaged: {message}",
                           reason="truncated") from None
         raise _refuse(f"not a readable safetensors file: {message}") from None
