@@ -75,6 +75,15 @@ CASES = [
     Case("GET", "/projects/{pid}/metrics/annotators", "manager"),
     Case("GET", "/projects/{pid}/metrics/prelabels", "manager"),
     Case("GET", "/projects/{pid}/export", "manager"),
+    Case("POST", "/projects/{pid}/models", "manager",
+         lambda: {"files": [("weights", ("m.onnx", b"not a model", "application/x"))]}),
+    Case("GET", "/projects/{pid}/models", "annotator"),
+    Case("GET", "/models/{mid}", "annotator"),
+    Case("PATCH", "/models/{mid}", "manager", lambda: {"json": {}}),
+    Case("POST", "/projects/{pid}/jobs", "manager", lambda: {"json": {"type": "score"}}),
+    Case("GET", "/projects/{pid}/jobs", "annotator"),
+    Case("GET", "/jobs/{jid}", "annotator"),
+    Case("POST", "/jobs/{jid}/cancel", "manager"),
 ]
 # Routes any client may call, and logout (it would revoke the table's tokens; see below).
 PUBLIC = {("POST", "/api/v1/auth/login"), ("GET", "/api/v1/openapi.json"),
@@ -89,8 +98,14 @@ def place(shared_site: Site) -> dict[str, str]:
     site.services.app.register_user("spare", "password123")
     pid = site.new_project()
     iid = site.new_image(pid)
+    model, _ = site.services.app.register_model(  # the record alone: no weights needed here
+        pid, "admin", name="m", version="1", task="classify", format="onnx",
+        architecture=None, layout="classifier", classes=["cat"], input_size=[64, 64],
+        sha256="0" * 64, size_bytes=1, file_name="m.onnx", details={})
+    job, _ = site.services.app.queue_job(  # a job of no model: a worker records it failed
+        pid, "admin", type="prelabel", model_id=None, params={}, image_ids=[iid], shard_size=1)
     site.settle()
-    return {"pid": pid, "iid": iid}
+    return {"pid": pid, "iid": iid, "mid": str(model.id), "jid": str(job.id)}
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)
@@ -132,7 +147,8 @@ def test_the_table_covers_every_route(shared_site: Site) -> None:
                 if method != "HEAD":
                     routes.add((method, prefix + r.path))
     covered = {(c.method, "/api/v1" + c.path.replace("{pid}", "{project_id}")
-                .replace("{iid}", "{image_id}").replace("spare", "{username}")) for c in CASES}
+                .replace("{iid}", "{image_id}").replace("spare", "{username}")
+                .replace("{mid}", "{model_id}").replace("{jid}", "{job_id}")) for c in CASES}
     assert routes - PUBLIC == covered
 
 
