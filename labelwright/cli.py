@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from domain.errors import DomainError
 from labelwright.cli_evaluation import add_evaluate_command
+from labelwright.cli_jobs import add_job_commands
 from labelwright.cli_models import add_model_commands
 from labelwright.settings import Settings
 from projections.exports import DEFAULT_EXPORT_FORMAT, EXPORTERS
@@ -381,7 +382,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_model_commands(sub, _common)
     add("migrate", cmd_migrate, "apply pending read-model migrations")
-    add("worker", cmd_worker, "run a background worker (scale-out mode)")
+    add("worker", cmd_worker, "run jobs and keep the read models caught up (with "
+        "LABELWRIGHT_REDIS_URL, workers anywhere share the jobs)")
+    add_job_commands(sub, _common, lambda a: _services(a, background=True), _close)
     return parser
 
 

@@ -23,6 +23,7 @@ from domain.commands import (
 )
 from domain.geometry import ANNOTATION_TYPES, MAX_POLYGON_POINTS
 from domain.image import ANNOTATION_SOURCES, ANNOTATION_STATUSES, IMAGE_STATUSES
+from domain.job import JOB_STATES, JOB_TYPES
 from domain.model import MAX_MODEL_NAME, MAX_MODEL_VERSION, MODEL_FORMATS, MODEL_TASKS
 from domain.project import COLOR_PATTERN, MAX_CLASS_NAME, MAX_CLASSES, MAX_PROJECT_NAME
 from domain.roles import ROLES
@@ -334,8 +335,9 @@ def _schemas() -> dict[str, Schema]:
         schemas[_geometry_name(kind)] = schema
     schemas.update(_annotation_schemas())
     schemas.update(_command_schemas())
-    schemas.update(_model_schemas())
     schemas.update(_evaluation_schemas())
+    schemas.update(_model_schemas())
+    schemas.update(_job_schemas())
     return schemas
 
 
@@ -590,6 +592,74 @@ def _model_paths() -> dict[str, Any]:
     }
 
 
+def _job_schemas() -> dict[str, Schema]:
+    """Jobs (web.endpoints.jobs, service_layer.jobs, inference_workers.prelabel_job)."""
+    share = {"type": "number", "minimum": 0, "maximum": 1}
+    return {
+        "Job": obj({
+            "id": STR, "project_id": STR, "type": {"enum": list(JOB_TYPES)},
+            "state": {"enum": list(JOB_STATES)}, "model_id": nullable(STR),
+            "params": {"type": "object", "description": "threshold, iou, max_per_image, "
+                       "images (all, unlabeled or list)"},
+            "total": {**COUNT, "description": "images in the job (fixed when queued)"},
+            "done": {**COUNT, "description": "images whose pre-labels are recorded"},
+            "failed": {**COUNT, "description": "images that could not be decoded or "
+                       "recorded"},
+            "recorded": {**COUNT, "description": "pre-labels recorded"},
+            "dropped": {**COUNT, "description": "predictions not recorded: class not mapped, "
+                        "annotation type not used by the project, geometry invalid"},
+            "errors": {"type": "array", "items": obj({"image_id": STR, "message": STR})},
+            "result": nullable({"type": "object"}),
+            "error": nullable(obj({"code": STR, "message": STR})),
+            "created_by": STR, "created_at": TIME, "started_at": nullable(TIME),
+            "finished_at": nullable(TIME)},
+            ["id", "type", "state", "total", "done", "failed", "model_id", "created_by",
+             "created_at", "started_at", "finished_at"]),
+        "JobResult": obj({"job": ref("Job")}, ["job"]),
+        "JobList": obj({"jobs": {"type": "array", "items": ref("Job")}}, ["jobs"]),
+        "NewJob": obj({
+            "type": {"enum": list(JOB_TYPES), "description": "prelabel (score and train: "
+                     "422, not yet supported)"},
+            "model_id": STR,
+            "images": {"anyOf": [{"enum": ["all", "unlabeled"]},
+                                 {"type": "array", "items": STR, "minItems": 1}],
+                       "description": "unlabeled (default): images whose status is new"},
+            "threshold": {**share, "description": "least score (default 0.25)"},
+            "iou": {**share, "description": "class-aware NMS IoU (default 0.45)"},
+            "max_per_image": {"type": "integer", "minimum": 1, "maximum": 1000,
+                              "description": "default 300"}},
+            ["type", "model_id"], extra=False),
+    }
+
+
+def _job_paths() -> dict[str, Any]:
+    job_id = _param("job_id", "path", STR)
+    return {
+        "/projects/{project_id}/jobs": {
+            "post": _answers(_op(
+                "Queue a job (manager): its images are chosen and fixed now; workers run it "
+                "and progress reaches the project room ({op: job})", "queued",
+                ref("JobResult"), status="202", params=[_PROJECT_ID], body=ref("NewJob"),
+                errors=(*_AUTH_ERRORS, "413", "415", "422"), tag="jobs"),
+                "409", "the model is retired"),
+            "get": _op("The project's jobs, newest first", "the jobs", ref("JobList"),
+                       params=[_PROJECT_ID, _param("limit", "query",
+                                                   {"type": "integer", "minimum": 1,
+                                                    "maximum": 200}),
+                               _MIN_POSITION],
+                       errors=(*_AUTH_ERRORS, "422", "503"), tag="jobs"),
+        },
+        "/jobs/{job_id}": {"get": _op(
+            "A job and its progress", "the job", ref("JobResult"),
+            params=[job_id, _MIN_POSITION], errors=(*_AUTH_ERRORS, "422", "503"),
+            tag="jobs")},
+        "/jobs/{job_id}/cancel": {"post": _answers(_op(
+            "Cancel a job (manager): workers stop before their next batch; what was recorded "
+            "stays", "the job", ref("JobResult"), params=[job_id], tag="jobs"),
+            "409", "the job is already done or failed")},
+    }
+
+
 def _paths() -> dict[str, Any]:
     read_errors = (*_AUTH_ERRORS, "422", "503")
     write_errors = (*_AUTH_ERRORS, "413", "415", "422")
@@ -734,6 +804,7 @@ def _paths() -> dict[str, Any]:
                 for media_type in sorted({e.media_type for e in EXPORTERS.values()})}},
                           **_errors(*read_errors)}}},
         **_model_paths(),
+        **_job_paths(),
         "/projections": {"get": _op("Each read model's position and lag", "the status",
                                     ref("ProjectionStatus"), params=[_MIN_POSITION],
                                     errors=("401", "422", "503"), tag="operations")},

@@ -92,6 +92,10 @@ POLICY: dict[tuple[str, str], list[Call]] = {
     ("GET", "/api/v1/projects/{project_id}/models"): [Call("annotator")],
     ("GET", "/api/v1/models/{model_id}"): [Call("annotator")],
     ("PATCH", "/api/v1/models/{model_id}"): [Call("manager", {"unexpected": 1})],
+    ("POST", "/api/v1/projects/{project_id}/jobs"): [Call("manager", {"type": "score"})],
+    ("GET", "/api/v1/projects/{project_id}/jobs"): [Call("annotator")],
+    ("GET", "/api/v1/jobs/{job_id}"): [Call("annotator")],
+    ("POST", "/api/v1/jobs/{job_id}/cancel"): [Call("manager")],
     ("GET", "/api/v1/projects/{project_id}/evaluation"): [Call("manager")],
     ("GET", "/api/v1/images/{image_id}"): [Call("annotator")],
     ("GET", "/api/v1/images/{image_id}/content"): [Call("annotator")],
@@ -136,9 +140,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         pid, "admin", name="m", version="1", task="classify", format="onnx",
         architecture=None, layout="classifier", classes=["cat"], input_size=[64, 64],
         sha256="0" * 64, size_bytes=1, file_name="m.onnx", details={})
+    job, _ = site.services.app.queue_job(  # a job of no model: a worker records it failed
+        pid, "admin", type="prelabel", model_id=None, params={}, image_ids=[iid], shard_size=1)
     site.settle()
     yield {"site": site, "project_id": pid, "image_id": iid, "other_project": other,
-           "model_id": str(model.id)}
+           "model_id": str(model.id), "job_id": str(job.id)}
     site.close()
 
 
@@ -156,6 +162,7 @@ def _path(template: str, world: dict[str, Any]) -> str:
             .replace("{image_id}", world["image_id"])
             .replace("{username}", "victim")
             .replace("{model_id}", world["model_id"])
+            .replace("{job_id}", world["job_id"])
             .replace("{path:path}", "app.js"))
 
 
