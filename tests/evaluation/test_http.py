@@ -8,7 +8,14 @@ from typing import Any
 
 import pytest
 
-from tests.web.conftest import Site, assert_error, check_schema, sqlite_settings
+from tests.web.conftest import (  # noqa: F401 (any_site, pg_database_url: fixtures)
+    Site,
+    any_site,
+    assert_error,
+    check_schema,
+    pg_database_url,
+    sqlite_settings,
+)
 
 BOX = {"x": 4.0, "y": 4.0, "w": 30.0, "h": 20.0}
 
@@ -55,7 +62,9 @@ def evaluation(site: Site, project_id: str, user: str = "manager", **params: Any
     return site.get(f"/projects/{project_id}/evaluation", user, params=params)
 
 
-def test_the_manager_gets_the_evaluation(site: Site) -> None:
+def test_the_manager_gets_the_evaluation(any_site: Site) -> None:  # noqa: F811
+    """On SQLite and PostgreSQL."""
+    site = any_site
     pid, model_id, _ = prelabelled_project(site)
     head = site.head()
     body = site.ok(evaluation(site, pid, model_id=model_id))
