@@ -35,6 +35,8 @@ import torch.nn.functional as F
 
 from domain.errors import ValidationFailed
 
+FloatArray = npt.NDArray[np.floating]
+
 PAD_VALUE = 114
 """Ultralytics' grey for the letterbox border."""
 
@@ -67,33 +69,47 @@ class Letterbox:
         out[:, [1, 3]] = out[:, [1, 3]] * self.ratio + self.top
         return out
 
-    def sample_to_image(self, maps: torch.Tensor, rows: tuple[int, int] | None = None,
-                        cols: tuple[int, int] | None = None) -> torch.Tensor:
+    def sample_to_image(self, maps: FloatArray, rows: tuple[int, int] | None = None,
+                        cols: tuple[int, int] | None = None) -> npt.NDArray[np.float32]:
         """Bilinearly sample ``maps`` ``(k, mh, mw)`` -- any map covering the whole model input
         (logits at the input size, prototypes at a quarter of it...) -- at the centres of the
-        image pixels ``rows x cols`` (end-exclusive; all by default): ``(k, rows, cols)``."""
+        image pixels ``rows x cols`` (end-exclusive; all by default): ``(k, rows, cols)``.
+
+        A pixel centre maps to input coordinates, kept within the centres of the scaled
+        image's edge pixels (as a resize of the cut-out content would: the padding is never
+        read), then to the map's pixels (half-pixel centres, clamped at the border, as
+        ``grid_sample(align_corners=False, padding_mode="border")``). The sampling grid is a
+        product of rows and columns, so the interpolation is done one axis after the other
+        (numpy, on the calling thread: see :mod:`inference_workers.box_ops` on why not torch).
+        """
         h, w = self.image_size
         r0, r1 = rows if rows is not None else (0, h)
         c0, c1 = cols if cols is not None else (0, w)
-        k = maps.shape[0]
+        maps = np.asarray(maps, dtype=np.float32)
+        k, mh, mw = maps.shape
         if r1 <= r0 or c1 <= c0:
-            return maps.new_zeros((k, max(0, r1 - r0), max(0, c1 - c0)))
-        in_h, in_w = self.input_size
-        device, dtype = maps.device, maps.dtype
+            return np.zeros((k, max(0, r1 - r0), max(0, c1 - c0)), dtype=np.float32)
         new_h, new_w = self.resized
-        # image pixel centre -> input pixel coordinate, kept within the centres of the scaled
-        # image's edge pixels (as a resize of the cut-out content would: the padding is never
-        # read) -> the map's normalised [-1, 1] (align_corners=False: -1 and 1 are the outer
-        # edges of the map's edge pixels)
-        ys = ((torch.arange(r0, r1, device=device, dtype=dtype) + 0.5) * self.ratio
-              + self.top).clamp(self.top + 0.5, self.top + new_h - 0.5) / in_h * 2 - 1
-        xs = ((torch.arange(c0, c1, device=device, dtype=dtype) + 0.5) * self.ratio
-              + self.left).clamp(self.left + 0.5, self.left + new_w - 0.5) / in_w * 2 - 1
-        grid = torch.stack((xs.view(1, -1).expand(len(ys), -1),
-                            ys.view(-1, 1).expand(-1, len(xs))), dim=-1)
-        sampled = F.grid_sample(maps.unsqueeze(0), grid.unsqueeze(0), mode="bilinear",
-                                padding_mode="border", align_corners=False)
-        return sampled[0]
+        y0, y1, fy = _axis(np.arange(r0, r1), self.ratio, self.top, new_h, self.input_size[0],
+                           mh)
+        x0, x1, fx = _axis(np.arange(c0, c1), self.ratio, self.left, new_w,
+                           self.input_size[1], mw)
+        fy = fy[None, :, None]
+        by_rows = maps[:, y0, :] * (1 - fy) + maps[:, y1, :] * fy  # (k, rows, mw)
+        sampled = by_rows[:, :, x0] * (1 - fx) + by_rows[:, :, x1] * fx
+        return sampled.astype(np.float32, copy=False)
+
+
+def _axis(pixels: npt.NDArray[np.int64], ratio: float, offset: int, content: int, size: int,
+          map_size: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp],
+                                  npt.NDArray[np.float32]]:
+    """For image pixel indices along one axis: the two map cells to blend and the weight of
+    the second."""
+    at_input = np.clip((pixels + 0.5) * ratio + offset, offset + 0.5, offset + content - 0.5)
+    position = np.clip(at_input * (map_size / size) - 0.5, 0, map_size - 1)
+    low = np.floor(position).astype(np.intp)
+    high = np.minimum(low + 1, map_size - 1)
+    return low, high, (position - low).astype(np.float32)
 
 
 def plan(image_size: tuple[int, int], input_size: tuple[int, int], *, scaleup: bool = True,

@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 import onnxruntime as ort
-import torch
 
 from domain.errors import ValidationFailed
 from inference_workers.letterbox import letterbox_batch
@@ -111,7 +110,6 @@ class OnnxRunner:
             batch = tensor.numpy()
             if self.input_dtype is not np.float32:
                 batch = batch.astype(self.input_dtype)
-            outputs = [torch.from_numpy(o[:len(chunk)]).float() if o.dtype != np.float32
-                       else torch.from_numpy(o[:len(chunk)]) for o in self.run(batch)]
+            outputs = [o[:len(chunk)].astype(np.float32, copy=False) for o in self.run(batch)]
             result.extend(decode(self.layout, outputs, boxes, self.classes, params))
         return result

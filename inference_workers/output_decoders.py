@@ -15,6 +15,10 @@ layout          outputs (batch first)                  gives
 ``classifier``  ``(B, C)`` logits or probabilities     tags
 ==============  =====================================  =========================================
 
+Outputs are numpy arrays (ONNX Runtime gives them; a torch model's are moved to the CPU): the
+work here is many small array operations, which numpy runs on the calling thread (see
+:mod:`inference_workers.box_ops` for what torch's thread pool cost on them).
+
 Boxes are in input (letterboxed) pixels, centre format, as Ultralytics exports them; they go
 through class-aware NMS (:mod:`inference_workers.box_ops`) and back to image pixels through the
 image's :class:`~inference_workers.letterbox.Letterbox`. Every per-pixel map (prototypes,
@@ -34,13 +38,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import torch
+import numpy.typing as npt
 
 from domain import rle
 from domain.errors import ValidationFailed
-from inference_workers.box_ops import batched_nms, xywh_to_xyxy
+from inference_workers.box_ops import batched_nms_indices, xywh_to_xyxy_np
 from inference_workers.letterbox import Letterbox
 from inference_workers.model_api import Prediction
+
+Array = npt.NDArray[np.floating]
 
 MAX_NMS = 30_000
 """Candidates kept (best first) before NMS, as Ultralytics does: bounds a degenerate output."""
@@ -59,7 +65,7 @@ class DecodeParams:
     max_per_image: int = 300
 
 
-Decoder = Callable[[Sequence[torch.Tensor], Sequence[Letterbox], Sequence[str], DecodeParams],
+Decoder = Callable[[Sequence[Array], Sequence[Letterbox], Sequence[str], DecodeParams],
                    list[list[Prediction]]]
 
 
@@ -67,27 +73,32 @@ def label_of(classes: Sequence[str], index: int) -> str:
     return classes[index] if 0 <= index < len(classes) else str(index)
 
 
-def _wrong_shape(layout: str, expected: str, outputs: Sequence[torch.Tensor]) -> ValidationFailed:
+def _wrong_shape(layout: str, expected: str, outputs: Sequence[Array]) -> ValidationFailed:
     shapes = ", ".join(str(tuple(o.shape)) for o in outputs)
     return ValidationFailed(f"the model's outputs ({shapes}) do not have the {layout} layout "
                             f"{expected}", {"field": "layout"})
 
 
-def _check_batch(outputs: Sequence[torch.Tensor], boxes: Sequence[Letterbox]) -> None:
+def _check_batch(outputs: Sequence[Array], boxes: Sequence[Letterbox]) -> None:
     for output in outputs:
         if output.shape[0] != len(boxes):
             raise ValidationFailed(f"the model answered {output.shape[0]} results for "
                                    f"{len(boxes)} images", {"field": "layout"})
 
 
-def is_probability(values: torch.Tensor, dim: int) -> bool:
-    """Whether ``values`` already are probabilities along ``dim`` (in [0, 1], summing to 1):
+def is_probability(values: Array, axis: int) -> bool:
+    """Whether ``values`` already are probabilities along ``axis`` (in [0, 1], summing to 1):
     then no softmax is applied."""
-    if values.numel() == 0:
+    if values.size == 0:
         return True
-    if bool(values.min() < 0) or bool(values.max() > 1):
+    if values.min() < 0 or values.max() > 1:
         return False
-    return bool(((values.sum(dim) - 1).abs() <= 1e-3).all())
+    return bool((np.abs(values.sum(axis=axis, dtype=np.float64) - 1) <= 1e-3).all())
+
+
+def softmax(values: Array, axis: int) -> npt.NDArray[np.float32]:
+    shifted = np.exp(values - values.max(axis=axis, keepdims=True))
+    return (shifted / shifted.sum(axis=axis, keepdims=True)).astype(np.float32, copy=False)
 
 
 # --------------------------------------------------------------------------------------------
@@ -99,31 +110,26 @@ def is_probability(values: torch.Tensor, dim: int) -> bool:
 class _Kept:
     """The detections kept for one image: xyxy boxes in image pixels and their rows."""
 
-    boxes: np.ndarray  # (k, 4) float64, image pixels, clipped, non-empty
-    scores: np.ndarray  # (k,)
-    classes: np.ndarray  # (k,) int
-    rows: torch.Tensor  # (k,) indices into the candidates given to _keep
+    boxes: npt.NDArray[np.float64]  # (k, 4) image pixels, clipped, non-empty
+    scores: npt.NDArray[np.float64]  # (k,)
+    classes: npt.NDArray[np.int64]  # (k,)
+    rows: npt.NDArray[np.int64]  # (k,) the candidates' rows in the model output
 
 
-def _keep(xywh: torch.Tensor, scores: torch.Tensor, classes: torch.Tensor, box: Letterbox,
-          params: DecodeParams) -> _Kept:
+def _keep(xywh: Array, scores: Array, classes: npt.NDArray[np.int64],
+          rows: npt.NDArray[np.int64], box: Letterbox, params: DecodeParams) -> _Kept:
     """Class-aware NMS on one image's candidates (already >= threshold), mapped to the image."""
-    if scores.numel() > MAX_NMS:
-        top = torch.topk(scores, MAX_NMS).indices
-        xywh, scores, classes = xywh[top], scores[top], classes[top]
-        base = top
-    else:
-        base = torch.arange(scores.numel(), device=scores.device)
-    xyxy = xywh_to_xyxy(xywh.to(torch.float64))
-    kept = batched_nms(xyxy, scores, classes, params.iou, params.max_per_image)
-    image_boxes = box.boxes_to_image(xyxy[kept].cpu().numpy())
+    if scores.size > MAX_NMS:
+        top = np.argsort(-scores, kind="stable")[:MAX_NMS]
+        xywh, scores, classes, rows = xywh[top], scores[top], classes[top], rows[top]
+    xyxy = xywh_to_xyxy_np(xywh)
+    kept = batched_nms_indices(xyxy, scores, classes, params.iou, params.max_per_image)
+    image_boxes = box.boxes_to_image(xyxy[kept])
     sizes = image_boxes[:, 2:] - image_boxes[:, :2]
-    visible = np.flatnonzero((sizes > 0).all(axis=1))
-    kept_cpu = kept.cpu().numpy()[visible]
-    return _Kept(boxes=image_boxes[visible],
-                 scores=scores.cpu().numpy()[kept_cpu].astype(np.float64),
-                 classes=classes.cpu().numpy()[kept_cpu].astype(np.int64),
-                 rows=base[torch.from_numpy(kept_cpu).to(base.device)])
+    kept = kept[(sizes > 0).all(axis=1)]
+    image_boxes = image_boxes[(sizes > 0).all(axis=1)]
+    return _Kept(boxes=image_boxes, scores=scores[kept].astype(np.float64),
+                 classes=classes[kept].astype(np.int64), rows=rows[kept])
 
 
 def _box_predictions(kept: _Kept, classes: Sequence[str]) -> list[Prediction]:
@@ -134,49 +140,50 @@ def _box_predictions(kept: _Kept, classes: Sequence[str]) -> list[Prediction]:
             for b, s, c in zip(kept.boxes, kept.scores, kept.classes, strict=True)]
 
 
-def _candidates(boxes_scores: torch.Tensor, class_scores: torch.Tensor, threshold: float
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """One image: ``(n, 4)`` xywh and ``(n, C)`` scores -> the rows whose best class reaches
-    ``threshold``: their xywh, best score, best class and row index."""
-    if class_scores.shape[1] == 0:
-        empty = torch.empty(0, dtype=torch.long, device=class_scores.device)
-        return boxes_scores[:0], class_scores.new_empty(0), empty, empty
-    best, best_class = class_scores.max(dim=1)
-    rows = torch.nonzero(best >= threshold).squeeze(1)
-    return boxes_scores[rows], best[rows], best_class[rows], rows
+def _candidates(class_scores: Array, threshold: float
+                ) -> tuple[npt.NDArray[np.int64], Array, npt.NDArray[np.int64]]:
+    """One image's ``(C, n)`` class scores (class-major, as YOLOv8 outputs them: each row
+    contiguous) -> the columns whose best class reaches ``threshold``: their index, best
+    score and best class."""
+    if class_scores.shape[0] == 0:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, np.empty(0, dtype=np.float32), empty
+    best = class_scores.max(axis=0)
+    columns = np.flatnonzero(best >= threshold)
+    chosen = class_scores[:, columns]
+    return columns, best[columns], chosen.argmax(axis=0).astype(np.int64)
 
 
-def decode_yolov8(outputs: Sequence[torch.Tensor], boxes: Sequence[Letterbox],
+def decode_yolov8(outputs: Sequence[Array], boxes: Sequence[Letterbox],
                   classes: Sequence[str], params: DecodeParams) -> list[list[Prediction]]:
     """``(B, 4 + C, N)``: the class scores are the scores (no objectness)."""
     out = outputs[0]
-    if out.dim() != 3 or out.shape[1] < 5:
+    if out.ndim != 3 or out.shape[1] < 5:
         raise _wrong_shape("yolov8", "(batch, 4 + classes, candidates)", outputs)
     _check_batch(outputs[:1], boxes)
     result = []
     for image, box in zip(out, boxes, strict=True):
-        rows = image.T  # (N, 4 + C)
-        xywh, scores, cls, _ = _candidates(rows[:, :4], rows[:, 4:], params.threshold)
-        result.append(_box_predictions(_keep(xywh, scores, cls, box, params), classes))
+        columns, scores, cls = _candidates(image[4:], params.threshold)
+        kept = _keep(image[:4, columns].T, scores, cls, columns, box, params)
+        result.append(_box_predictions(kept, classes))
     return result
 
 
-def decode_yolov5(outputs: Sequence[torch.Tensor], boxes: Sequence[Letterbox],
+def decode_yolov5(outputs: Sequence[Array], boxes: Sequence[Letterbox],
                   classes: Sequence[str], params: DecodeParams) -> list[list[Prediction]]:
     """``(B, N, 5 + C)``: score = objectness x class score."""
     out = outputs[0]
-    if out.dim() != 3 or out.shape[2] < 6:
+    if out.ndim != 3 or out.shape[2] < 6:
         raise _wrong_shape("yolov5", "(batch, candidates, 5 + classes)", outputs)
     _check_batch(outputs[:1], boxes)
     result = []
     for image, box in zip(out, boxes, strict=True):
-        objectness = image[:, 4]
         # a class score cannot exceed 1, so rows below the threshold in objectness are out
-        live = torch.nonzero(objectness >= params.threshold).squeeze(1)
+        live = np.flatnonzero(image[:, 4] >= params.threshold)
         rows = image[live]
-        xywh, scores, cls, _ = _candidates(rows[:, :4], rows[:, 5:] * rows[:, 4:5],
-                                           params.threshold)
-        result.append(_box_predictions(_keep(xywh, scores, cls, box, params), classes))
+        columns, scores, cls = _candidates((rows[:, 5:] * rows[:, 4:5]).T, params.threshold)
+        kept = _keep(rows[columns, :4], scores, cls, live[columns], box, params)
+        result.append(_box_predictions(kept, classes))
     return result
 
 
@@ -190,18 +197,19 @@ def _pixel_span(low: float, high: float, size: int) -> tuple[int, int]:
     return max(0, min(size, int(np.ceil(low)))), max(0, min(size, int(np.ceil(high))))
 
 
-def _mask_prediction(mask: np.ndarray, label: str, score: float) -> Prediction | None:
+def _mask_prediction(mask: npt.NDArray[np.bool_], label: str, score: float
+                     ) -> Prediction | None:
     if not mask.any():
         return None
     return Prediction(type="mask", label=label, geometry={"rle": rle.encode(mask)}, score=score)
 
 
-def decode_yolov8_seg(outputs: Sequence[torch.Tensor], boxes: Sequence[Letterbox],
+def decode_yolov8_seg(outputs: Sequence[Array], boxes: Sequence[Letterbox],
                       classes: Sequence[str], params: DecodeParams) -> list[list[Prediction]]:
     """``(B, 4 + C + M, N)`` and prototypes ``(B, M, h, w)``: each kept instance's mask is
     ``coefficients @ prototypes > 0`` (sigmoid > 0.5) inside its box."""
-    detections = [o for o in outputs if o.dim() == 3]
-    prototypes = [o for o in outputs if o.dim() == 4]
+    detections = [o for o in outputs if o.ndim == 3]
+    prototypes = [o for o in outputs if o.ndim == 4]
     if len(detections) != 1 or len(prototypes) != 1:
         raise _wrong_shape("yolov8_seg", "(batch, 4 + classes + masks, candidates) and "
                            "(batch, masks, h, w)", outputs)
@@ -214,22 +222,20 @@ def decode_yolov8_seg(outputs: Sequence[torch.Tensor], boxes: Sequence[Letterbox
     _check_batch([out, protos], boxes)
     result = []
     for image, image_protos, box in zip(out, protos, boxes, strict=True):
-        rows = image.T
-        xywh, scores, cls, rows_idx = _candidates(rows[:, :4], rows[:, 4:4 + n_classes],
-                                                  params.threshold)
-        kept = _keep(xywh, scores, cls, box, params)
-        coefficients = rows[rows_idx[kept.rows], 4 + n_classes:]  # (k, M)
-        logits = (coefficients @ image_protos.reshape(n_masks, -1)).reshape(
-            -1, image_protos.shape[1], image_protos.shape[2])
+        columns, scores, cls = _candidates(image[4:4 + n_classes], params.threshold)
+        kept = _keep(image[:4, columns].T, scores, cls, columns, box, params)
+        coefficients = image[4 + n_classes:, kept.rows].T.astype(np.float32)  # (k, M)
+        _, ph, pw = image_protos.shape
+        logits = (coefficients @ image_protos.reshape(n_masks, -1).astype(np.float32)
+                  ).reshape(-1, ph, pw)
         h, w = box.image_size
         predictions = []
         for k in range(len(kept.scores)):
             x0, y0, x1, y1 = kept.boxes[k]
             r0, r1 = _pixel_span(y0, y1, h)
             c0, c1 = _pixel_span(x0, x1, w)
-            mask = np.zeros((h, w), dtype=np.uint8)
-            inside = box.sample_to_image(logits[k:k + 1].float(), (r0, r1), (c0, c1))[0]
-            mask[r0:r1, c0:c1] = (inside > 0).cpu().numpy()
+            mask = np.zeros((h, w), dtype=bool)
+            mask[r0:r1, c0:c1] = box.sample_to_image(logits[k:k + 1], (r0, r1), (c0, c1))[0] > 0
             prediction = _mask_prediction(mask, label_of(classes, int(kept.classes[k])),
                                           float(kept.scores[k]))
             if prediction is not None:
@@ -238,12 +244,12 @@ def decode_yolov8_seg(outputs: Sequence[torch.Tensor], boxes: Sequence[Letterbox
     return result
 
 
-def decode_semantic(outputs: Sequence[torch.Tensor], boxes: Sequence[Letterbox],
+def decode_semantic(outputs: Sequence[Array], boxes: Sequence[Letterbox],
                     classes: Sequence[str], params: DecodeParams) -> list[list[Prediction]]:
     """``(B, C, h, w)``: per image pixel the most probable class; one mask per class present,
     scored by the mean of the winning probability over its pixels."""
     out = outputs[0]
-    if out.dim() != 4 or out.shape[1] < 1:
+    if out.ndim != 4 or out.shape[1] < 1:
         raise _wrong_shape("semantic", "(batch, classes, height, width)", outputs)
     _check_batch(outputs[:1], boxes)
     probabilities = is_probability(out, 1)
@@ -256,19 +262,19 @@ def decode_semantic(outputs: Sequence[torch.Tensor], boxes: Sequence[Letterbox],
         band = max(1, SAMPLE_BUDGET // max(1, n_classes * w))
         for r0 in range(0, h, band):
             r1 = min(h, r0 + band)
-            sampled = box.sample_to_image(image.float(), (r0, r1))
+            sampled = box.sample_to_image(image, (r0, r1))
             if not probabilities:
-                sampled = torch.softmax(sampled, dim=0)
-            best, best_class = sampled.max(dim=0)
-            winner[r0:r1] = best_class.cpu().numpy()
-            confidence[r0:r1] = best.cpu().numpy()
+                sampled = softmax(sampled, axis=0)
+            winner[r0:r1] = sampled.argmax(axis=0)
+            confidence[r0:r1] = sampled.max(axis=0)
         counts = np.bincount(winner.ravel(), minlength=n_classes)
         sums = np.bincount(winner.ravel(), weights=confidence.ravel(), minlength=n_classes)
-        present = [c for c in np.flatnonzero(counts) if sums[c] / counts[c] >= params.threshold]
+        present = [int(c) for c in np.flatnonzero(counts)
+                   if sums[c] / counts[c] >= params.threshold]
         present.sort(key=lambda c: (-sums[c] / counts[c], c))
         predictions = []
         for c in present[:params.max_per_image]:
-            prediction = _mask_prediction(winner == c, label_of(classes, int(c)),
+            prediction = _mask_prediction(winner == c, label_of(classes, c),
                                           float(sums[c] / counts[c]))
             if prediction is not None:
                 predictions.append(prediction)
@@ -281,17 +287,17 @@ def decode_semantic(outputs: Sequence[torch.Tensor], boxes: Sequence[Letterbox],
 # --------------------------------------------------------------------------------------------
 
 
-def decode_classifier(outputs: Sequence[torch.Tensor], boxes: Sequence[Letterbox],
+def decode_classifier(outputs: Sequence[Array], boxes: Sequence[Letterbox],
                       classes: Sequence[str], params: DecodeParams) -> list[list[Prediction]]:
     """``(B, C)`` logits (softmax applied) or probabilities: one tag per class reaching the
     threshold, best first."""
     out = outputs[0]
-    if out.dim() != 2 or out.shape[1] < 1:
+    if out.ndim != 2 or out.shape[1] < 1:
         raise _wrong_shape("classifier", "(batch, classes)", outputs)
     _check_batch(outputs[:1], boxes)
-    scores = out.float() if is_probability(out, 1) else torch.softmax(out.float(), dim=1)
+    scores = out if is_probability(out, 1) else softmax(out.astype(np.float64), axis=1)
     result = []
-    for row in scores.cpu().numpy().astype(np.float64):
+    for row in scores.astype(np.float64):
         order = np.argsort(-row, kind="stable")
         chosen = [int(c) for c in order if row[c] >= params.threshold][:params.max_per_image]
         result.append([Prediction(type="tag", label=label_of(classes, c), geometry={},
@@ -318,7 +324,7 @@ def decoder_for(layout: str) -> Decoder:
                                f"{', '.join(sorted(DECODERS))}", {"field": "layout"}) from None
 
 
-def decode(layout: str, outputs: Sequence[torch.Tensor], boxes: Sequence[Letterbox],
+def decode(layout: str, outputs: Sequence[Array], boxes: Sequence[Letterbox],
            classes: Sequence[str], params: DecodeParams) -> list[list[Prediction]]:
-    """Decode a batch's outputs (batch first) for the images letterboxed as ``boxes``."""
+    """Decode a batch's outputs (numpy, batch first) for the images letterboxed as ``boxes``."""
     return decoder_for(layout)(outputs, boxes, classes, params)

@@ -21,6 +21,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from domain.errors import ValidationFailed
@@ -91,15 +92,15 @@ class TorchScriptRunner:
             else torch.float32
         self.batch_size = max(1, batch_size)
 
-    def run(self, batch: torch.Tensor) -> list[torch.Tensor]:
-        """The raw outputs (float32, on the CPU) for a preprocessed input batch."""
+    def run(self, batch: torch.Tensor) -> list[np.ndarray]:
+        """The raw outputs (float32 numpy arrays) for a preprocessed input batch."""
         with torch.inference_mode():
             output = self.module(batch.to(self.device, self.dtype))
         tensors = _tensors(output)
         if not tensors:
             raise ValidationFailed("the TorchScript module returned no tensor",
                                    {"field": "weights"})
-        return [t.float().cpu() for t in tensors]
+        return [t.float().cpu().numpy() for t in tensors]
 
     def predict(self, images: list[RGBImage], *, threshold: float = 0.25, iou: float = 0.45,
                 max_per_image: int = 300) -> list[list[Prediction]]:
@@ -115,7 +116,7 @@ class TorchScriptRunner:
                     raise
                 # a traced module may have its batch of 1 baked in: one by one from now on
                 self.batch_size = 1
-                outputs = [torch.cat(parts) for parts in
+                outputs = [np.concatenate(parts) for parts in
                            zip(*(self.run(batch[i:i + 1]) for i in range(len(chunk))),
                                strict=True)]
             result.extend(decode(self.layout, outputs, boxes, self.classes, params))

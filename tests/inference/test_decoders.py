@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from domain import rle
 from domain.errors import ValidationFailed
+from inference_workers import box_ops
 from inference_workers.box_ops import batched_nms, box_iou, xywh_to_xyxy, xyxy_to_xywh
 from inference_workers.letterbox import plan
 from inference_workers.model_api import Prediction
@@ -58,7 +59,7 @@ def test_yolov8_matches_the_reference(seed: int, size: tuple[int, int]) -> None:
     raw = np.concatenate([xywh, scores], axis=1).T[None]  # (1, 4 + C, N)
     params = DecodeParams(threshold=0.3, iou=0.5, max_per_image=25)
     box = plan(size, (in_h, in_w))
-    got = decode("yolov8", [torch.from_numpy(raw)], [box], CLASSES, params)
+    got = decode("yolov8", [raw], [box], CLASSES, params)
     fit = reference.fit(*size, in_h, in_w)
     expected = reference.detections(xywh, scores, fit, *size, 0.3, 0.5, 25)
     assert len(expected) > 1
@@ -73,7 +74,7 @@ def test_yolov5_scores_are_objectness_times_class(seed: int, size: tuple[int, in
     objectness = rng.uniform(0, 1, (300, 1)).astype(np.float32)
     raw = np.concatenate([xywh, objectness, scores], axis=1)[None]  # (1, N, 5 + C)
     params = DecodeParams(threshold=0.2, iou=0.45, max_per_image=300)
-    got = decode("yolov5", [torch.from_numpy(raw)], [plan(size, (64, 64))], CLASSES, params)
+    got = decode("yolov5", [raw], [plan(size, (64, 64))], CLASSES, params)
     expected = reference.detections(xywh, scores * objectness, reference.fit(*size, 64, 64),
                                     *size, 0.2, 0.45, 300)
     assert len(expected) > 1
@@ -87,8 +88,8 @@ def test_a_batch_decodes_each_image_through_its_own_letterbox() -> None:
     both = np.concatenate([raw, raw[:, :, ::-1].copy()])
     boxes = [plan((48, 96), (64, 64)), plan((300, 100), (64, 64))]
     params = DecodeParams()
-    batch = decode("yolov8", [torch.from_numpy(both)], boxes, CLASSES, params)
-    one = decode("yolov8", [torch.from_numpy(both[1:])], boxes[1:], CLASSES, params)
+    batch = decode("yolov8", [both], boxes, CLASSES, params)
+    one = decode("yolov8", [both[1:]], boxes[1:], CLASSES, params)
     assert batch[1] == one[0]
     assert batch[0] != batch[1]
 
@@ -97,7 +98,7 @@ def test_max_per_image_keeps_the_best() -> None:
     xywh = np.array([[10 + 20 * i, 10, 8, 8] for i in range(5)], np.float32)
     scores = np.array([[0.5], [0.9], [0.7], [0.8], [0.6]], np.float32)
     raw = np.concatenate([xywh, scores], axis=1).T[None]
-    got = decode("yolov8", [torch.from_numpy(raw)], [plan((64, 128), (64, 128))], ["cat"],
+    got = decode("yolov8", [raw], [plan((64, 128), (64, 128))], ["cat"],
                  DecodeParams(threshold=0.1, max_per_image=3))
     assert [round(p.score, 2) for p in got[0]] == [0.9, 0.8, 0.7]
 
@@ -105,7 +106,7 @@ def test_max_per_image_keeps_the_best() -> None:
 def test_a_box_wholly_in_the_padding_is_dropped() -> None:
     # image 48x96 in 64x64: rows 0..16 of the input are padding
     raw = np.array([[[32.0], [6.0], [10.0], [8.0], [0.9]]], np.float32)
-    got = decode("yolov8", [torch.from_numpy(raw)], [plan((48, 96), (64, 64))], ["cat"],
+    got = decode("yolov8", [raw], [plan((48, 96), (64, 64))], ["cat"],
                  DecodeParams())
     assert got == [[]]
 
@@ -128,7 +129,7 @@ def test_yolov8_seg_masks_match_the_two_step_reference(seed: int, size: tuple[in
     protos = np.moveaxis(reference.resize_bilinear(np.moveaxis(coarse, 0, -1), 16, 16), -1, 0)
     raw = np.concatenate([xywh, scores, coefficients], axis=1).T[None]
     params = DecodeParams(threshold=0.3, iou=0.5)
-    got = decode("yolov8_seg", [torch.from_numpy(raw), torch.from_numpy(protos[None]).float()],
+    got = decode("yolov8_seg", [raw, protos[None].astype(np.float32)],
                  [plan(size, (in_h, in_w))], CLASSES, params)[0]
     fit = reference.fit(*size, in_h, in_w)
     kept = reference.detections(xywh, scores, fit, *size, 0.3, 0.5, 300)
@@ -159,7 +160,7 @@ def test_a_planted_rectangle_mask_is_exact() -> None:
     protos[0, 4:8, 2:6] = 20.0
     raw = np.array([[32.0], [32.0], [60.0], [60.0], [0.9], [1.0]], np.float32)[None]
     box = plan((100, 50), (64, 64))  # r = 0.64: 64 x 32 content, 16 columns of padding left
-    got = decode("yolov8_seg", [torch.from_numpy(raw), torch.from_numpy(protos[None])], [box],
+    got = decode("yolov8_seg", [raw, protos[None]], [box],
                  ["cat"], DecodeParams())[0]
     mask = rle.decode(got[0].geometry["rle"]).astype(bool)
     # the logits cross 0 on the prototype cell borders: input x in (8, 24), y in (16, 32);
@@ -181,7 +182,7 @@ def test_semantic_gives_one_mask_per_present_class() -> None:
     coarse = rng.normal(0, 2, (len(CLASSES), 4, 4))
     logits = np.moveaxis(reference.resize_bilinear(np.moveaxis(coarse, 0, -1), 32, 32), -1, 0)
     size = (45, 80)
-    got = decode("semantic", [torch.from_numpy(logits[None]).float()], [plan(size, (32, 32))],
+    got = decode("semantic", [logits[None].astype(np.float32)], [plan(size, (32, 32))],
                  CLASSES, DecodeParams(threshold=0.0))[0]
     fit = reference.fit(*size, 32, 32)
     probabilities = reference.softmax(reference.map_to_image(logits, fit, 32, 32, *size), 0)
@@ -206,10 +207,10 @@ def test_semantic_probabilities_are_not_softmaxed_again_and_the_threshold_applie
     probabilities[0, 0, :, 4:] = 0.4
     probabilities[0, 1, :, 4:] = 0.6
     box = plan((8, 8), (8, 8))
-    got = decode("semantic", [torch.from_numpy(probabilities)], [box], ["sky", "sea"],
+    got = decode("semantic", [probabilities], [box], ["sky", "sea"],
                  DecodeParams(threshold=0.5))[0]
     assert [(p.label, round(p.score, 4)) for p in got] == [("sky", 0.9), ("sea", 0.6)]
-    higher = decode("semantic", [torch.from_numpy(probabilities)], [box], ["sky", "sea"],
+    higher = decode("semantic", [probabilities], [box], ["sky", "sea"],
                     DecodeParams(threshold=0.7))[0]
     assert [p.label for p in higher] == ["sky"]
 
@@ -223,7 +224,7 @@ def test_semantic_probabilities_are_not_softmaxed_again_and_the_threshold_applie
 def test_classifier_tags(values: list[float]) -> None:
     raw = np.array([values], np.float32)
     expected = (raw[0] if abs(raw.sum() - 1) < 1e-6 else reference.softmax(raw[0], 0))
-    got = decode("classifier", [torch.from_numpy(raw)], [plan((10, 10), (8, 8))], CLASSES,
+    got = decode("classifier", [raw], [plan((10, 10), (8, 8))], CLASSES,
                  DecodeParams(threshold=0.15, max_per_image=2))[0]
     order = [int(i) for i in np.argsort(-expected) if expected[i] >= 0.15][:2]
     assert [(p.type, p.label, p.geometry) for p in got] == [("tag", CLASSES[i], {})
@@ -250,7 +251,7 @@ def test_an_unknown_layout_is_refused_with_the_known_ones() -> None:
 def test_outputs_of_the_wrong_shape_are_refused(layout: str, shapes: list[tuple[int, ...]]
                                                 ) -> None:
     with pytest.raises(ValidationFailed) as caught:
-        decode(layout, [torch.zeros(s) for s in shapes], [plan((8, 8), (8, 8))], CLASSES,
+        decode(layout, [np.zeros(s, np.float32) for s in shapes], [plan((8, 8), (8, 8))], CLASSES,
                DecodeParams())
     assert caught.value.details == {"field": "layout"}
 
@@ -264,6 +265,20 @@ def test_box_formats_round_trip() -> None:
     xywh = torch.tensor([[10.0, 20.0, 4.0, 6.0]])
     assert xywh_to_xyxy(xywh).tolist() == [[8.0, 17.0, 12.0, 23.0]]
     assert xyxy_to_xywh(xywh_to_xyxy(xywh)).tolist() == xywh.tolist()
+
+
+def _ious(boxes: np.ndarray) -> np.ndarray:
+    """All pairwise IoUs, by the reference."""
+    return np.array([reference.iou_one(b, boxes) for b in boxes]).reshape(len(boxes), len(boxes))
+
+
+def test_box_iou_agrees_with_the_reference() -> None:
+    rng = np.random.default_rng(1)
+    xy = rng.uniform(0, 50, (30, 2))
+    boxes = np.concatenate([xy, xy + rng.uniform(0, 20, (30, 2))], axis=1)
+    boxes[3, 2:] = boxes[3, :2]  # an empty box
+    got = box_iou(torch.from_numpy(boxes), torch.from_numpy(boxes)).numpy()
+    np.testing.assert_allclose(got, _ious(boxes), atol=1e-12)
 
 
 boxes_strategy = st.lists(
@@ -287,13 +302,13 @@ def test_nms_properties(rows: list[tuple[float, float, float, float, float, int]
     assert len(kept) <= max_det and len(set(kept)) == len(kept)
     kept_scores = scores[kept]
     assert (np.diff(kept_scores) <= 0).all()  # best first
-    overlaps = box_iou(torch.from_numpy(array[kept]), torch.from_numpy(array[kept])).numpy()
+    overlaps = _ious(array[kept])
     same_class = classes[kept][:, None] == classes[kept][None, :]
     off_diagonal = ~np.eye(len(kept), dtype=bool)
     assert not (overlaps[same_class & off_diagonal] > iou + 1e-9).any()
     # class-aware: a box is never suppressed by a box of another class
     if len(kept) < max_det:
-        everything = box_iou(torch.from_numpy(array), torch.from_numpy(array)).numpy()
+        everything = _ious(array)
         for i in set(range(len(rows))) - set(kept):
             assert any(classes[k] == classes[i] and everything[i, k] > iou
                        and scores[k] >= scores[i] for k in kept)
@@ -305,3 +320,18 @@ def test_identical_boxes_of_two_classes_both_survive() -> None:
     assert kept.tolist() == [0, 1]
     kept = batched_nms(boxes, torch.tensor([0.9, 0.8]), torch.tensor([1, 1]), 0.5)
     assert kept.tolist() == [0]
+
+
+@pytest.mark.parametrize(("block", "n"), [(7, 120), (1024, 2500)])
+def test_nms_across_blocks_matches_the_reference(monkeypatch: pytest.MonkeyPatch, block: int,
+                                                 n: int) -> None:
+    monkeypatch.setattr(box_ops, "NMS_BLOCK", block)
+    rng = np.random.default_rng(n)
+    xy = rng.uniform(0, 300, (n, 2))
+    array = np.concatenate([xy, xy + rng.uniform(5, 60, (n, 2))], axis=1)
+    scores = rng.uniform(0, 1, n).astype(np.float32)
+    classes = rng.integers(0, 3, n)
+    for max_det in (n, 40):
+        kept = batched_nms(torch.from_numpy(array), torch.from_numpy(scores),
+                           torch.from_numpy(classes), 0.4, max_det).tolist()
+        assert kept == reference.nms(array, scores, classes, 0.4, max_det)

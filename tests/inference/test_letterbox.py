@@ -112,16 +112,38 @@ def test_sampling_a_map_reads_it_at_each_image_pixel_centre() -> None:
     # a map whose value is the input x coordinate: sampled back it gives where each image
     # pixel's centre went in the input (bilinear is exact on a linear ramp)
     box = plan((48, 96), (64, 64))
-    ramp = torch.arange(64, dtype=torch.float64).add(0.5).expand(64, 64)[None]
+    ramp = np.broadcast_to(np.arange(64, dtype=np.float32) + 0.5, (1, 64, 64))
     sampled = box.sample_to_image(ramp)
     expected = (np.arange(96) + 0.5) * box.ratio + box.left
     assert sampled.shape == (1, 48, 96)
-    np.testing.assert_allclose(sampled[0, 10, 1:-1].numpy(), expected[1:-1], atol=1e-9)
+    np.testing.assert_allclose(sampled[0, 10, 1:-1], expected[1:-1], atol=1e-4)
     # a quarter-resolution map (prototypes) is read in the same input coordinates
-    quarter = torch.arange(16, dtype=torch.float64).add(0.5).mul(4).expand(16, 16)[None]
+    quarter = np.broadcast_to((np.arange(16, dtype=np.float32) + 0.5) * 4, (1, 16, 16))
     part = box.sample_to_image(quarter, rows=(5, 9), cols=(20, 30))
     assert part.shape == (1, 4, 10)
-    np.testing.assert_allclose(part[0, 0].numpy(), expected[20:30], atol=1e-9)
+    np.testing.assert_allclose(part[0, 0], expected[20:30], atol=1e-4)
+
+
+@given(h=st.integers(1, 120), w=st.integers(1, 120), input_size=inputs,
+       map_scale=st.sampled_from([1, 4]), seed=st.integers(0, 2**31))
+@settings(max_examples=60, deadline=None)
+def test_sampling_is_grid_sample_at_the_clamped_pixel_centres(
+        h: int, w: int, input_size: tuple[int, int], map_scale: int, seed: int) -> None:
+    box = plan((h, w), input_size)
+    mh, mw = input_size[0] // map_scale, input_size[1] // map_scale
+    maps = np.random.default_rng(seed).normal(0, 1, (2, mh, mw)).astype(np.float32)
+    ref = reference.fit(h, w, *input_size)
+    ys = np.clip((np.arange(h) + 0.5) * ref.ratio + ref.top, ref.top + 0.5,
+                 ref.top + ref.new_h - 0.5)
+    xs = np.clip((np.arange(w) + 0.5) * ref.ratio + ref.left, ref.left + 0.5,
+                 ref.left + ref.new_w - 0.5)
+    grid = np.stack(np.broadcast_arrays(xs[None] / input_size[1] * 2 - 1,
+                                        ys[:, None] / input_size[0] * 2 - 1), axis=-1)
+    expected = torch.nn.functional.grid_sample(
+        torch.from_numpy(maps)[None], torch.from_numpy(grid)[None].float(), mode="bilinear",
+        padding_mode="border", align_corners=False)[0].numpy()
+    # (grid_sample works in float32: its coordinates carry ~1e-4 of rounding at 640 pixels)
+    np.testing.assert_allclose(box.sample_to_image(maps), expected, atol=2e-3)
 
 
 @pytest.mark.parametrize("image", [np.zeros((10, 10), np.uint8), np.zeros((10, 10, 4), np.uint8),
