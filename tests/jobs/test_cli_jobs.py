@@ -1,0 +1,100 @@
+"""``labelwright prelabel`` and ``labelwright worker`` end to end, as subprocesses on an
+embedded data dir with no server running."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from labelwright.bootstrap import bootstrap, shutdown
+from labelwright.settings import Settings
+from tests.jobs.conftest import assert_each_once, make_world, prelabel_events
+from tests.realtime.nodes import BIN
+
+IMAGES = 7
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    settings = Settings(data_dir=tmp_path / "data", secret_key="cli")
+    world = make_world(settings, tmp_path, images=IMAGES)
+    info = {"settings": settings, "project_id": world.project_id,
+            "model_id": str(world.model.id)}
+    world.close()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LABELWRIGHT_")}
+    env.update({"LABELWRIGHT_DATA_DIR": str(settings.data_dir),
+                "LABELWRIGHT_SECRET_KEY": "cli", "LABELWRIGHT_JOB_THREADS": "1"})
+    yield {**info, "env": env}
+
+
+def labelwright(data: dict[str, Any], *args: str, timeout: float = 120
+                ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(BIN), *args], env=data["env"], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_prelabel_runs_the_job_itself_with_no_server(data: dict[str, Any]) -> None:
+    done = labelwright(data, "prelabel", data["project_id"], "--model", data["model_id"],
+                       "--images", "all", "--threshold", "0.5")
+    assert done.returncode == 0, done.stderr
+    job = json.loads(done.stdout)
+    assert job["state"] == "done" and job["params"]["threshold"] == 0.5
+    assert (job["total"], job["done"], job["recorded"]) == (IMAGES, IMAGES, 2 * IMAGES)
+    assert f"job {job['id']} queued" in done.stderr
+    assert job["created_by"] == "cli"
+    services = bootstrap(data["settings"], background=False, live=False)
+    try:
+        events = prelabel_events(services, job["id"])
+        assert_each_once(events)
+        assert len(events) == 2 * IMAGES and {e.actor for e in events} == {"cli"}
+    finally:
+        shutdown(services)
+    # Every image has pre-labels now but is still new: "unlabeled" takes them all again,
+    # and the new job records its own.
+    again = labelwright(data, "prelabel", data["project_id"], "--model", data["model_id"],
+                        "--quiet")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["total"] == IMAGES
+
+
+def test_a_detached_job_is_run_by_a_worker(data: dict[str, Any]) -> None:
+    queued = labelwright(data, "prelabel", data["project_id"], "--model", data["model_id"],
+                         "--images", "all", "--detach")
+    assert queued.returncode == 0, queued.stderr
+    job = json.loads(queued.stdout)
+    assert job["state"] == "queued"
+    worker = subprocess.Popen([str(BIN), "worker"], env=data["env"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              start_new_session=True)
+    try:
+        services = bootstrap(data["settings"], background=False, live=False)
+        try:
+            deadline = time.monotonic() + 60
+            while not services.app.job(job["id"]).finished:
+                assert time.monotonic() < deadline, "the worker did not run the job"
+                assert worker.poll() is None
+                time.sleep(0.1)
+            finished = services.app.job(job["id"])
+            assert finished.state == "done" and finished.recorded == 2 * IMAGES
+            assert len(prelabel_events(services, job["id"])) == 2 * IMAGES
+        finally:
+            shutdown(services)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(30) == 0
+
+
+def test_prelabel_refuses_clearly(data: dict[str, Any]) -> None:
+    wrong = labelwright(data, "prelabel", data["project_id"], "--model", "nope")
+    assert wrong.returncode == 2 and "error: no model 'nope' in this project" in wrong.stderr
+    bad = labelwright(data, "prelabel", data["project_id"], "--model", data["model_id"],
+                      "--threshold", "7")
+    assert bad.returncode == 2 and "threshold must be a number between 0 and 1" in bad.stderr
