@@ -75,6 +75,7 @@ CASES = [
     Case("GET", "/projects/{pid}/metrics/annotators", "manager"),
     Case("GET", "/projects/{pid}/metrics/prelabels", "manager"),
     Case("GET", "/projects/{pid}/export", "manager"),
+    Case("GET", "/projects/{pid}/evaluation", "manager"),  # no model_id: 422 once through
     Case("POST", "/projects/{pid}/models", "manager",
          lambda: {"files": [("weights", ("m.onnx", b"not a model", "application/x"))]}),
     Case("GET", "/projects/{pid}/models", "annotator"),
