@@ -29,8 +29,12 @@ from its output shapes (``yolov8`` ``(1, 4+C, N)``, ``yolov5`` ``(1, N, 5+C)``, 
 ``(1, 4+C+M, N)`` + ``(1, M, h, w)``, ``semantic`` ``(1, C, H, W)``, ``classifier`` ``(1, C)``),
 a state dict's from a built-in architecture (``architectures.inspect_state_dict``).
 
-Cost: parsing and checking a 50 MB ONNX model takes about 0.1 s (protobuf parse plus
-``onnx.checker``); files are never read whole for hashing here (the caller streams them).
+Cost, for a 50-63 MB ONNX model on this 2-core machine (under load from other work): about
+0.3 s when the graph states its output shapes (read 0.05-0.08 s, protobuf parse 0.07 s,
+``onnx.checker`` 0.13-0.18 s), 0.6-0.9 s when it does not and ONNX Runtime has to build a
+session and run twice at 128 and 192 pixels (building the session is most of it). Registering
+such a model over HTTP took 1.0-1.4 s end to end (``benchmarks/model_registration.py``). The
+file is never read whole for hashing here (the caller streams it).
 """
 
 from __future__ import annotations
@@ -344,8 +348,9 @@ def _probe_onnx_outputs(path: Path, image: _ImageInput, input_size: list[int]) -
     options = ort.SessionOptions()
     options.log_severity_level = 4  # its errors come back in the refusal, not on stderr
     options.intra_op_num_threads = 2
-    # Basic optimisations only: a session made for one look is 30 % quicker to build.
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    # No graph optimisation: a session made for two small runs gains nothing from constant
+    # folding (which would reduce a model's large initializers once more) or fusions.
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     try:
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # ORT raises its own Fail/InvalidGraph/RuntimeException types
