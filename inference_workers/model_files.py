@@ -169,7 +169,8 @@ def _zip_format(path: Path) -> str:
             i.compress_type == zipfile.ZIP_STORED and i.file_size != i.compress_size
             for i in infos):
         raise _refuse(f"a zip archive whose entries expand to more than torch writes "
-                      f"({expanded:,} bytes compressed); refused unread")
+                      f"(compressed entries of {expanded:,} bytes, or sizes that disagree); "
+                      f"refused unread")
     parts = [info.filename.split("/", 2) for info in infos]
     if any(len(p) >= 2 and (p[1] == "code" or p[1] == "constants.pkl") for p in parts):
         return "torchscript"
