@@ -11,7 +11,6 @@ import pytest
 
 from tests.browser.conftest import browser, new_context, server  # noqa: F401 (fixtures)
 from tests.browser.lab import DemoServer, expect, log_in, shot
-from tests.inference.model_factory import yolov8_onnx
 
 pytestmark = pytest.mark.browser
 
@@ -24,6 +23,8 @@ def figure(v: float | None) -> str:
 
 def test_the_panel_shows_the_api_numbers(server: DemoServer,  # noqa: F811
                                          new_context: Any, tmp_path: Path) -> None:  # noqa: F811
+    from tests.inference.model_factory import yolov8_onnx  # torch: only when it runs
+
     pid = server.project_id
     maria = server.api("maria")
     name = f"eval-{uuid.uuid4().hex[:6]}"  # its own model: other tests' pre-labels stay out
