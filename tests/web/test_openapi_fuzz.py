@@ -1,8 +1,9 @@
 """Schemathesis against a real ``labelwright serve``: the OpenAPI document and the server agree.
 
 The service is a real uvicorn process (``labelwright serve``) on a free port of 127.0.0.1 with a
-fresh data dir, seeded in-process before it starts (users, an admin API token, a project) and
-over HTTP once it runs (an uploaded PNG with a box on it), so the path ids point at real things.
+fresh data dir, seeded in-process before it starts (users, an admin API token, a project, a
+model's record) and over HTTP once it runs (an uploaded PNG with a box on it), so the path ids
+point at real things.
 Schemathesis loads ``GET /api/v1/openapi.json`` from it and, for every operation, runs its
 phases (explicit examples, coverage of boundaries, fuzzing), positive and negative (data the
 schema refuses), as the admin. Each answer must be:
@@ -58,12 +59,14 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 class Service:
     """One running ``labelwright serve``, what was seeded in it, and the fuzzing's tally."""
 
-    def __init__(self, node: Node, token: str, project_id: str, image_id: str) -> None:
+    def __init__(self, node: Node, token: str, project_id: str, image_id: str,
+                 model_id: str) -> None:
         self.node = node
         self.base = f"http://127.0.0.1:{node.port}"
         self.token = token
         self.project_id = project_id
         self.image_id = image_id
+        self.model_id = model_id
         self.deadline = time.monotonic() + BUDGET_SECONDS
         self.sent = 0
         self.skipped: set[str] = set()  # operations left out once the budget was spent
@@ -106,10 +109,16 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         project, _ = s.app.create_project("fuzzing", [{"name": "cat"}, {"name": "dog"}],
                                           None, "admin")
         s.app.set_member(str(project.id), TARGET_USER, "annotator", "admin")
+        # A model's record (its weights are not needed to read, re-map or retire it).
+        model, _ = s.app.register_model(
+            str(project.id), "admin", name="fuzz", version="1", task="detect", format="onnx",
+            architecture=None, layout="yolov8", classes=["cat", "dog", "bird"],
+            input_size=[64, 64], sha256="0" * 64, size_bytes=1, file_name="fuzz.onnx",
+            details={})
     node = deployment.start_node()
     try:
         image_id = _seed_over_http(node, token, str(project.id))
-        service = Service(node, token, str(project.id), image_id)
+        service = Service(node, token, str(project.id), image_id, str(model.id))
         yield service
     finally:
         node.stop()
@@ -128,6 +137,7 @@ def api_schema(service: Service) -> Any:
         "seed": SEED,
         "parameters": {"path.project_id": service.project_id,
                        "path.image_id": service.image_id,
+                       "path.model_id": service.model_id,
                        "path.username": TARGET_USER},
         "generation": {"max-examples": MAX_EXAMPLES, "database": "none"},
         "suppress-health-check": ["all"],
