@@ -7,7 +7,9 @@ each image: 3 pre-labels accepted, 1 moved (IoU ~0.6 with the proposal), 1 relab
 the model missed drawn by hand; one image in ten left untouched. The projections catch up,
 then ``service_layer.model_evaluation.evaluate_model`` runs as of the head and as of a position
 half-way (target <= 2 s at the head; best of ``--repeat`` runs, the first and the median
-reported too, and the least CPU time of a run), with the COCOeval part timed on its own.
+reported too, and the least CPU time of a run: on a busy machine wall time is mostly waiting),
+with the COCOeval part timed on its own; then the same evaluation is asked over HTTP of the
+real ASGI app (``model_evaluation_http``).
 
 Usage: ``python benchmarks/model_evaluation.py [--images N] [--boxes K] [--postgres]``.
 """
@@ -174,8 +176,37 @@ def bench(images: int, boxes: int, repeat: int, database_url: str | None) -> Non
                       "map50": result["map50"], "map50_95": result["map50_95"],
                       "target_seconds": TARGET_SECONDS, "runs": repeat,
                       "setup_seconds": round(setup, 1)})
+            http_times = http_answers(services, pid, model_id, repeat)
+            emit({"benchmark": "model_evaluation_http", "store": store, "as_of": "head",
+                  "images": images, "seconds": round(min(http_times), 3),
+                  "median_seconds": round(statistics.median(http_times), 3),
+                  "target_seconds": TARGET_SECONDS, "runs": repeat})
         finally:
             shutdown(services)
+
+
+def http_answers(services: Any, pid: str, model_id: str, repeat: int) -> list[float]:
+    """Seconds until ``GET /projects/{id}/evaluation`` answers, through the real ASGI app."""
+    import warnings
+
+    from web.app import create_app
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # starlette's TestClient nudges towards httpx2
+        from starlette.testclient import TestClient
+
+    services.app.register_user("bench", "bench-password-1", is_admin=True)
+    token = services.tokens.issue("bench")
+    services.runner.catch_up()  # no runner thread here: the reads must have the new user
+    times = []
+    with TestClient(create_app(services)) as client:
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            r = client.get(f"/api/v1/projects/{pid}/evaluation", params={"model_id": model_id},
+                           headers={"Authorization": f"Bearer {token}"})
+            times.append(time.perf_counter() - t0)
+            assert r.status_code == 200, r.text
+    return times
 
 
 def main() -> None:
