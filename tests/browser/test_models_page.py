@@ -6,13 +6,17 @@ the server refuses is explained in the API's own words."""
 from __future__ import annotations
 
 import base64
+import warnings
 from pathlib import Path
 from typing import Any
 
+import onnx
 import pytest
+import torch
+from torch import nn
 
 from tests.browser.lab import DemoServer, expect, log_in, open_image, shot
-from tests.inference.model_factory import yolov8_onnx
+from tests.inference.model_factory import ultralytics_metadata, yolov8_onnx, yolov8_output
 
 pytestmark = pytest.mark.browser
 
@@ -46,6 +50,40 @@ def drop_files(page: Any, selector: str, files: list[tuple[str, bytes]]) -> None
 def model_file(tmp_path: Path, names: list[str] | None = None) -> bytes:
     # The metadata's names differ from the classes file's: the page must send the file.
     path = yolov8_onnx(tmp_path / "model.onnx", names or ["a", "b", "c"], IMGSZ, PLANTED)
+    return path.read_bytes()
+
+
+class _SlowPlanted(nn.Module):
+    """The planted YOLOv8 output after a real stack of wide convolutions at 320 x 320 (about
+    0.25 s an image on 2 cores): a job that runs long enough to be cancelled while it runs."""
+
+    def __init__(self, constant: torch.Tensor, layers: int = 10, width: int = 40) -> None:
+        super().__init__()
+        convs: list[nn.Module] = [nn.Conv2d(3, width, 3, padding=1)]
+        for _ in range(layers):
+            convs += [nn.Conv2d(width, width, 3, padding=1), nn.ReLU()]
+        self.trunk = nn.Sequential(*convs)
+        self.register_buffer("constant", constant.unsqueeze(0))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.constant + self.trunk(x).mean(dim=(1, 2, 3)).reshape(-1, 1, 1) * 0.0
+
+
+def slow_model_file(tmp_path: Path) -> bytes:
+    """A fixed batch of one: the worker looks at the job (cancelled?) before every image."""
+    imgsz = (320, 320)
+    module = _SlowPlanted(yolov8_output(["cat"], imgsz, [(160.0, 160.0, 80.0, 80.0, 0, 0.9)]))
+    path = tmp_path / "slow.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        torch.onnx.export(module.eval(), (torch.zeros(1, 3, *imgsz),), str(path),
+                          input_names=["images"], output_names=["output0"], opset_version=17,
+                          dynamo=False)
+    graph = onnx.load(str(path))
+    for key, value in ultralytics_metadata(["cat"], imgsz, "detect").items():
+        graph.metadata_props.add(key=key, value=value)
+    onnx.save(graph, str(path))
     return path.read_bytes()
 
 
@@ -261,4 +299,31 @@ def test_upload_progress_and_cancelling_an_upload(server: DemoServer, new_contex
     names = [m["name"] for m in server.api("maria").get(
         f"/projects/{server.project_id}/models")["models"]]
     assert "big-model" not in names
+    errors.check()
+
+
+def test_cancelling_a_running_job(server: DemoServer, new_context: Any, tmp_path: Path) -> None:
+    pid = server.project_id
+    maria = server.api("maria")
+    while maria.get(f"/projects/{pid}")["image_count"] < 12:  # 3 s of work on 2 cores
+        server.new_image()
+    page = new_context(viewport={"width": 1440, "height": 1200}).new_page()
+    errors = log_in(page, server.base, "maria")
+    open_models_page(page, server)
+    drop_files(page, "#model-drop", [("slow-detector.onnx", slow_model_file(tmp_path))])
+    page.click("#model-upload")
+    expect(page.locator("#model-detail-title")).to_contain_text("slow-detector")
+    page.check("#run-all")
+    page.click("#run-start")
+    job_row = page.locator("#job-table tr.job-row").first
+    expect(job_row).to_have_attribute("data-state", "running")
+    page.evaluate("document.getElementById('toasts').replaceChildren()")
+    shot(page, "models-8-running")
+    job_row.locator(".job-cancel").click()
+    expect(job_row).to_have_attribute("data-state", "cancelled")
+    expect(job_row.locator(".job-cancel")).to_have_count(0)
+    expect(page.locator("#toasts")).to_contain_text("Job cancelled")
+    job = maria.get(f"/jobs/{job_row.get_attribute('data-job')}")["job"]
+    assert job["state"] == "cancelled" and job["finished_at"] is not None
+    assert job["done"] < job["total"]
     errors.check()
