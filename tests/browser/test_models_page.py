@@ -138,6 +138,11 @@ def test_a_manager_registers_maps_and_runs_a_model(server: DemoServer, new_conte
     table = page.locator("#class-map-table")
     expect(table.locator("tr[data-model-class='Cat'] select")).to_have_value("cat")
     expect(table.locator("tr.unmapped")).to_have_count(2)
+    table.locator("tr[data-model-class='Cat'] select").select_option("")
+    expect(table.locator("tr.unmapped")).to_have_count(3)
+    page.click("#class-map-by-name")  # finds "cat" again; "mug" and "tree" have no namesake
+    expect(table.locator("tr[data-model-class='Cat'] select")).to_have_value("cat")
+    expect(table.locator("tr.unmapped")).to_have_count(2)
     table.locator("tr[data-model-class='mug'] select").select_option("cup")
     expect(page.locator("#class-map-save")).to_be_enabled()
     shot(page, "models-2-detected")

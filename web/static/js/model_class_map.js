@@ -17,6 +17,8 @@ export function classMapEditor(model, projectClasses, { onSaved }) {
   const error = h("p", { class: "form-error", id: "class-map-error", role: "alert" });
   const save = h("button", { type: "button", class: "btn btn-primary", id: "class-map-save", disabled: true }, "Save mapping");
   const reset = h("button", { type: "button", class: "btn", id: "class-map-reset", disabled: true }, "Undo changes");
+  const byName = h("button", { type: "button", class: "btn", id: "class-map-by-name", disabled: model.retired,
+                               title: "Map each dropped class onto the project class of the same name (ignoring case)" }, "Match by name");
   const tbody = h("tbody");
 
   const current = (cls) => (model.class_map || {})[cls] ?? DROP;
@@ -93,6 +95,16 @@ export function classMapEditor(model, projectClasses, { onSaved }) {
     }
   });
   reset.addEventListener("click", () => { rows(); error.textContent = ""; });
+  byName.addEventListener("click", () => {
+    const named = new Map(active.map((c) => [c.name.toLowerCase(), c.name]));
+    let found = 0;
+    for (const [cls, select] of selects) {
+      const target = named.get(cls.toLowerCase());
+      if (select.value === DROP && target) { select.value = target; found += 1; }
+    }
+    refresh();
+    status.textContent += found ? "" : " No dropped class has a project class of the same name.";
+  });
 
   rows();
   const element = h("div", { class: "class-map", id: "class-map" },
@@ -101,6 +113,6 @@ export function classMapEditor(model, projectClasses, { onSaved }) {
       h("thead", {}, h("tr", {}, h("th", { scope: "col", class: "num" }, "#"), h("th", { scope: "col" }, "Model class"),
         h("th", { scope: "col" }, "Project class"), h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Note")))),
       tbody)),
-    status, error, h("div", { class: "page-actions" }, save, reset));
+    status, error, h("div", { class: "page-actions" }, save, reset, byName));
   return { element, unsaved: () => Object.keys(changes()).length > 0 };
 }

@@ -1,8 +1,8 @@
 // A project's Models page (managers and admins): register a model by dropping its weights and
 // classes file anywhere on the page (or choosing them), see what the server found in them,
 // map the model's classes onto the project's, run a pre-label job and watch it live (the
-// project room's {"op":"job"} messages, with a slow poll as a fallback while the socket is
-// quiet), cancel it, retire a model. Every refusal is shown in the API's own words, next to
+// project room's {"op":"job"} messages; re-read while the socket is down, after it is back,
+// and when a running job has been quiet for long), cancel it, retire a model. Every refusal is shown in the API's own words, next to
 // the control it is about.
 
 import { api, upload } from "../api.js";
@@ -18,7 +18,8 @@ const TASKS = [["", "Detect from the file"], ["detect", "Detection (boxes)"], ["
 // The built-in architectures a state dict can be loaded into
 // (inference_workers.architectures.BUILTIN_ARCHITECTURES).
 const ARCHITECTURES = [["", "None (ONNX or TorchScript)"], ["centernet", "CenterNet (built-in detector)"]];
-const POLL_MS = 4000;
+const POLL_MS = 4000; // while the live socket is down
+const QUIET_MS = 30000; // a running job with no message for this long is re-read anyway
 const SHOWN_CLASSES = 12;
 
 function hasFiles(e) { return Boolean(e.dataTransfer) && [...e.dataTransfer.types].includes("Files"); }
@@ -481,13 +482,19 @@ export async function show(main, [projectId], app) {
     if (m.job.model_id && !models.has(m.job.model_id)) reloadModels().catch(() => {});
     jobs.update(m.job);
   });
+  let lastRead = Date.now();
   const poll = setInterval(() => {
-    if (jobs.active && Date.now() - lastLive > POLL_MS) reloadJobs();
+    if (!jobs.active) return;
+    const quiet = Date.now() - Math.max(lastLive, lastRead);
+    if (app.socket.online ? quiet > QUIET_MS : quiet > POLL_MS) { lastRead = Date.now(); reloadJobs(); }
   }, POLL_MS);
+  const onSocketState = (e) => { if (e.detail.state === "online") reloadJobs(); }; // missed messages
+  app.socket.addEventListener("state", onSocketState);
   page.dataset.loaded = "true";
 
   return () => {
     clearInterval(poll);
+    app.socket.removeEventListener("state", onSocketState);
     app.socket.leave(room);
     window.removeEventListener("dragover", guard);
     window.removeEventListener("drop", guard);
