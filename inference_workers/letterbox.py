@@ -25,7 +25,8 @@ weights); the geometry is identical, and that is what the tests check.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -145,23 +146,27 @@ def check_image(image: npt.NDArray[np.uint8], field: str = "image") -> tuple[int
     return int(image.shape[0]), int(image.shape[1])
 
 
+def _scaled(image: npt.NDArray[np.uint8], box: Letterbox) -> torch.Tensor:
+    """``image`` resized to the letterbox's content size: ``(3, new_h, new_w)`` uint8 (a view
+    of the image itself when no resize is needed)."""
+    # (3, h, w) view of the (h, w, 3) array: channels-last, no copy
+    source = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)
+    if box.resized == box.image_size:
+        return source
+    return F.interpolate(source.unsqueeze(0), size=box.resized, mode="bilinear",
+                         align_corners=False, antialias=False)[0]
+
+
 def letterbox_into(image: npt.NDArray[np.uint8], out: npt.NDArray[np.uint8], *,
                    scaleup: bool = True, center: bool = True) -> Letterbox:
     """Letterbox ``image`` (h, w, 3) into ``out`` (in_h, in_w, 3), which is overwritten (the
-    border with 114): the runners fill one slot of a preallocated batch this way."""
+    border with 114)."""
     size = check_image(image)
     box = plan(size, (out.shape[0], out.shape[1]), scaleup=scaleup, center=center)
     new_h, new_w = box.resized
     out[...] = PAD_VALUE
-    if (new_h, new_w) == size:
-        resized = image
-    else:
-        # (1, 3, h, w) view of the (h, w, 3) array: channels-last, no copy
-        source = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).unsqueeze(0)
-        scaled = F.interpolate(source, size=(new_h, new_w), mode="bilinear",
-                               align_corners=False, antialias=False)
-        resized = scaled[0].permute(1, 2, 0).numpy()
-    out[box.top:box.top + new_h, box.left:box.left + new_w] = resized
+    content = torch.from_numpy(out[box.top:box.top + new_h, box.left:box.left + new_w])
+    content.permute(2, 0, 1).copy_(_scaled(image, box))  # torch copies strided views fast
     return box
 
 
@@ -179,11 +184,59 @@ def letterbox_batch(images: Sequence[npt.NDArray[np.uint8]], input_size: tuple[i
                     batch: int | None = None) -> tuple[torch.Tensor, list[Letterbox]]:
     """The model input for ``images``: float32 ``(B, 3, in_h, in_w)`` RGB in [0, 1] (divided by
     255, as Ultralytics does), NCHW, and each image's :class:`Letterbox`. ``batch`` pads the
-    batch with grey images up to a fixed batch size (a graph exported for batch 4 takes 4)."""
+    batch with grey images up to a fixed batch size (a graph exported for batch 4 takes 4).
+
+    Each resized image is written straight into its slot of the float batch (the uint8 -> float
+    conversion happens in that copy), then the batch is divided once: 8 images of 640x480 into
+    320x320 take ~3 ms on one thread, against ~7.5 ms through a uint8 canvas first.
+    """
+    boxes = [plan(check_image(image), input_size) for image in images]
     size = max(len(images), batch or 0)
-    canvas = np.empty((size, input_size[0], input_size[1], 3), dtype=np.uint8)
-    boxes = [letterbox_into(image, canvas[i]) for i, image in enumerate(images)]
-    canvas[len(images):] = PAD_VALUE
-    # one pass: NHWC uint8 -> NCHW float32 (torch does it on all cores, numpy on one)
-    tensor = torch.from_numpy(canvas).permute(0, 3, 1, 2)
-    return tensor.to(torch.float32, memory_format=torch.contiguous_format).div_(255), boxes
+    tensor = torch.full((size, 3, input_size[0], input_size[1]), float(PAD_VALUE),
+                        dtype=torch.float32)
+    for slot, (image, box) in enumerate(zip(images, boxes, strict=True)):
+        new_h, new_w = box.resized
+        tensor[slot, :, box.top:box.top + new_h, box.left:box.left + new_w].copy_(
+            _scaled(image, box))
+    return tensor.div_(255), boxes
+
+
+class BatchPreparer:
+    """Letterboxes the next batch on a thread of its own while the model runs the current one
+    (ONNX Runtime and torch release the GIL while they compute).
+
+    torch's intra-op thread count is left alone here: ``torch.set_num_threads`` called from
+    this thread can change it for the whole process (it did whenever the main thread had not
+    used torch yet), and the model may be a torch one that needs them."""
+
+    def __init__(self, input_size: tuple[int, int], fixed_batch: int | None = None) -> None:
+        self.input_size = input_size
+        self.fixed_batch = fixed_batch
+        self._executor: ThreadPoolExecutor | None = None
+
+    def _start(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="letterbox")
+        return self._executor
+
+    def batches(self, images: Sequence[npt.NDArray[np.uint8]], batch_size: int
+                ) -> Iterator[tuple[int, torch.Tensor, list[Letterbox]]]:
+        """``(count, input, letterboxes)`` for each run of at most ``batch_size`` images, in
+        order; the next one is being prepared while the caller works on this one."""
+        chunks = [images[i:i + batch_size] for i in range(0, len(images), batch_size)]
+        if not chunks:
+            return
+        executor = self._start()
+        pending = executor.submit(letterbox_batch, chunks[0], self.input_size,
+                                  self.fixed_batch)
+        for index, chunk in enumerate(chunks):
+            tensor, boxes = pending.result()
+            if index + 1 < len(chunks):
+                pending = executor.submit(letterbox_batch, chunks[index + 1], self.input_size,
+                                          self.fixed_batch)
+            yield len(chunk), tensor, boxes
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None

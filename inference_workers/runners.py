@@ -72,8 +72,11 @@ class RunnerCache:
         with self._lock:
             self._runners[cache_key] = runner
             self._runners.move_to_end(cache_key)
+            evicted = []
             while len(self._runners) > self.capacity:
-                self._runners.popitem(last=False)
+                evicted.append(self._runners.popitem(last=False)[1])
+        for old in evicted:
+            _close(old)
         return runner
 
     def __len__(self) -> int:
@@ -81,4 +84,14 @@ class RunnerCache:
 
     def clear(self) -> None:
         with self._lock:
+            runners = list(self._runners.values())
             self._runners.clear()
+        for runner in runners:
+            _close(runner)
+
+
+def _close(runner: Runner) -> None:
+    """Let an evicted runner stop its helper thread (a runner without ``close`` has none)."""
+    close = getattr(runner, "close", None)
+    if callable(close):
+        close()

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from domain.errors import ValidationFailed
-from inference_workers.letterbox import letterbox_batch
+from inference_workers.letterbox import BatchPreparer
 from inference_workers.model_api import ModelInfo, Prediction, RGBImage
 from inference_workers.output_decoders import DecodeParams, decode, decoder_for
 
@@ -91,6 +91,7 @@ class TorchScriptRunner:
         self.dtype = parameter.dtype if parameter is not None and parameter.is_floating_point() \
             else torch.float32
         self.batch_size = max(1, batch_size)
+        self.preparer = BatchPreparer(self.input_size)
 
     def run(self, batch: torch.Tensor) -> list[np.ndarray]:
         """The raw outputs (float32 numpy arrays) for a preprocessed input batch."""
@@ -106,18 +107,20 @@ class TorchScriptRunner:
                 max_per_image: int = 300) -> list[list[Prediction]]:
         params = DecodeParams(threshold=threshold, iou=iou, max_per_image=max_per_image)
         result: list[list[Prediction]] = []
-        for start in range(0, len(images), self.batch_size):
-            chunk = images[start:start + self.batch_size]
-            batch, boxes = letterbox_batch(chunk, self.input_size)
+        for _count, batch, boxes in self.preparer.batches(images, self.batch_size):
             try:
                 outputs = self.run(batch)
             except RuntimeError:
-                if len(chunk) == 1:
+                if batch.shape[0] == 1:
                     raise
                 # a traced module may have its batch of 1 baked in: one by one from now on
                 self.batch_size = 1
                 outputs = [np.concatenate(parts) for parts in
-                           zip(*(self.run(batch[i:i + 1]) for i in range(len(chunk))),
+                           zip(*(self.run(batch[i:i + 1]) for i in range(batch.shape[0])),
                                strict=True)]
             result.extend(decode(self.layout, outputs, boxes, self.classes, params))
         return result
+
+    def close(self) -> None:
+        """Stop the letterboxing thread."""
+        self.preparer.close()
