@@ -148,11 +148,14 @@ def yolov8_output(names: Sequence[str], imgsz: tuple[int, int],
 
 
 def yolov8_onnx(path: Path | str, names: Sequence[str], imgsz: tuple[int, int] = (64, 64),
-                planted: Sequence[Planted] = (), *, dynamic: bool = True) -> Path:
-    """A detector in the YOLOv8/11 layout: ``output0`` ``(B, 4 + C, N)``."""
+                planted: Sequence[Planted] = (), *, dynamic: bool = True,
+                batch: int = 1) -> Path:
+    """A detector in the YOLOv8/11 layout: ``output0`` ``(B, 4 + C, N)``; with
+    ``dynamic=False`` the graph takes exactly ``batch`` images."""
     module = _Constant(yolov8_output(names, imgsz, planted))
     return _export(module, path, imgsz, ["output0"],
-                   ultralytics_metadata(names, imgsz, "detect"), dynamic=dynamic)
+                   ultralytics_metadata(names, imgsz, "detect"), dynamic=dynamic,
+                   input_shape=(batch, 3, imgsz[0], imgsz[1]))
 
 
 def yolov5_onnx(path: Path | str, names: Sequence[str], imgsz: tuple[int, int] = (64, 64),

@@ -69,6 +69,8 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "yolov8": model_factory.yolov8_onnx(folder / "v8.onnx", NAMES, INPUT, PLANTED),
         "yolov8_static": model_factory.yolov8_onnx(folder / "v8s.onnx", NAMES, INPUT, PLANTED,
                                                    dynamic=False),
+        "yolov8_batch3": model_factory.yolov8_onnx(folder / "v8b3.onnx", NAMES, INPUT,
+                                                   PLANTED, dynamic=False, batch=3),
         "yolov5": model_factory.yolov5_onnx(folder / "v5.onnx", NAMES, INPUT, PLANTED),
         "yolov8_seg": model_factory.yolov8_seg_onnx(
             folder / "seg.onnx", NAMES, INPUT, INSTANCES, mask_rects=MASK_RECTS),
@@ -121,6 +123,30 @@ def test_a_batch_gives_what_one_by_one_gives(models: dict[str, Path]) -> None:
     assert isinstance(single, OnnxRunner) and single.fixed_batch == 1 and single.batch_size == 1
     assert batched.predict(images) == single.predict(images)
     assert batched.predict(images) == [batched.predict([one])[0] for one in images]
+
+
+def test_a_fixed_batch_graph_gets_full_batches_padded_with_grey(models: dict[str, Path]
+                                                                ) -> None:
+    runner = load_runner(spec("onnx", "yolov8"), models["yolov8_batch3"], device="cpu")
+    assert isinstance(runner, OnnxRunner) and runner.fixed_batch == runner.batch_size == 3
+    images = [image(size, seed) for seed, size in enumerate(SIZES[:4])]  # 3 + 1 (and 2 grey)
+    got = runner.predict(images)
+    assert len(got) == 4
+    for size, predictions in zip(SIZES, got, strict=False):
+        assert_boxes(predictions, expected_boxes(size))
+
+
+def test_a_bad_image_in_a_later_batch_is_refused_and_the_runner_goes_on(
+        models: dict[str, Path]) -> None:
+    runner = load_runner(spec("onnx", "yolov8"), models["yolov8"], device="cpu")
+    assert isinstance(runner, OnnxRunner)
+    runner.batch_size = 2
+    with pytest.raises(ValidationFailed) as caught:
+        runner.predict([image((40, 40)), image((50, 30)), np.zeros((5, 5, 4), np.uint8)])
+    assert caught.value.details == {"field": "image"}
+    assert_boxes(runner.predict([image((97, 61))])[0], expected_boxes((97, 61)))
+    runner.close()  # the letterboxing thread stops; a later call starts another
+    assert_boxes(runner.predict([image((97, 61))])[0], expected_boxes((97, 61)))
 
 
 def test_torchscript_answers_as_onnx_does(models: dict[str, Path]) -> None:
