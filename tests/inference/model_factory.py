@@ -315,15 +315,16 @@ def _ultralytics_config(names: Sequence[str], imgsz: tuple[int, int], task: str)
 
 
 def torchscript_yolov8(path: Path | str, names: Sequence[str], imgsz: tuple[int, int] = (64, 64),
-                       planted: Sequence[Planted] = ()) -> Path:
+                       planted: Sequence[Planted] = (), *, config: bool = True) -> Path:
     """The planted YOLOv8 detector as a TorchScript archive (``torch.jit.script``), with the
-    metadata in the ``config.txt`` extra file as Ultralytics writes it (JSON)."""
+    metadata in the ``config.txt`` extra file as Ultralytics writes it (JSON), unless
+    ``config=False``."""
     path = Path(path)
     module = _Constant(yolov8_output(names, imgsz, planted)).eval()
+    extra = {"config.txt": _ultralytics_config(names, imgsz, "detect")} if config else {}
     with _torchscript():
         scripted = torch.jit.script(module)
-        torch.jit.save(scripted, str(path),
-                       _extra_files={"config.txt": _ultralytics_config(names, imgsz, "detect")})
+        torch.jit.save(scripted, str(path), _extra_files=extra)
     return path
 
 
@@ -340,6 +341,28 @@ def torchscript_yolov8_seg(path: Path | str, names: Sequence[str],
         torch.jit.save(traced, str(path),
                        _extra_files={"config.txt": _ultralytics_config(names, imgsz, "segment")})
     return path
+
+
+def half_precision_onnx(source: Path | str, path: Path | str) -> Path:
+    """``source`` (a one-input, one-output float32 graph) taking and giving float16, as a model
+    exported with ``half=True`` does: a Cast in front of the input and after the output."""
+    model = onnx.load(str(source))
+    graph = model.graph
+    graph_input, graph_output = graph.input[0], graph.output[0]
+    inner_input, inner_output = graph_input.name, graph_output.name
+    for node in graph.node:  # the float graph now reads and writes renamed tensors
+        node.output[:] = [f"{inner_output}_float" if o == inner_output else o
+                          for o in node.output]
+    graph_input.name = f"{inner_input}_half"
+    graph_input.type.tensor_type.elem_type = onnx.TensorProto.FLOAT16
+    graph_output.type.tensor_type.elem_type = onnx.TensorProto.FLOAT16
+    graph.node.insert(0, onnx.helper.make_node("Cast", [graph_input.name], [inner_input],
+                                               to=onnx.TensorProto.FLOAT))
+    graph.node.append(onnx.helper.make_node("Cast", [f"{inner_output}_float"], [inner_output],
+                                            to=onnx.TensorProto.FLOAT16))
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return Path(path)
 
 
 class _Flat(nn.Module):

@@ -85,6 +85,8 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "seg_boxes": model_factory.yolov8_seg_onnx(folder / "segb.onnx", NAMES, INPUT,
                                                    PLANTED[:1] + PLANTED[3:4]),
         "non_image": model_factory.non_image_input_onnx(folder / "flat.onnx"),
+        "torchscript_bare": model_factory.torchscript_yolov8(
+            folder / "bare.torchscript", NAMES, INPUT, PLANTED, config=False),
     }
 
 
@@ -146,6 +148,29 @@ def test_a_bad_image_in_a_later_batch_is_refused_and_the_runner_goes_on(
     assert caught.value.details == {"field": "image"}
     assert_boxes(runner.predict([image((97, 61))])[0], expected_boxes((97, 61)))
     runner.close()  # the letterboxing thread stops; a later call starts another
+    assert_boxes(runner.predict([image((97, 61))])[0], expected_boxes((97, 61)))
+
+
+def test_a_half_precision_graph_is_fed_and_read_in_float16(models: dict[str, Path],
+                                                           tmp_path: Path) -> None:
+    path = model_factory.half_precision_onnx(models["yolov8"], tmp_path / "half.onnx")
+    runner = load_runner(spec("onnx", "yolov8"), path, device="cpu")
+    assert isinstance(runner, OnnxRunner) and runner.input_dtype is np.float16
+    for size, got in zip(SIZES, runner.predict([image(s) for s in SIZES]), strict=True):
+        assert [(p.label, round(p.score, 2)) for p in got] == [
+            (label, round(score, 2)) for label, score, _ in expected_boxes(size)]
+        for p, (_, _, box) in zip(got, expected_boxes(size), strict=True):
+            g = p.geometry  # float16 carries ~3 significant digits
+            np.testing.assert_allclose([g["x"], g["y"], g["x"] + g["w"], g["y"] + g["h"]], box,
+                                       atol=0.1 / min(1.0, reference.fit(*size, *INPUT).ratio))
+
+
+def test_a_torchscript_archive_without_a_size_needs_one(models: dict[str, Path]) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        load_runner(spec("torchscript", "yolov8"), models["torchscript_bare"], device="cpu")
+    assert caught.value.details == {"field": "input_size"}
+    runner = load_runner(spec("torchscript", "yolov8", input_size=list(INPUT)),
+                         models["torchscript_bare"], device="cpu")
     assert_boxes(runner.predict([image((97, 61))])[0], expected_boxes((97, 61)))
 
 
