@@ -32,6 +32,7 @@ from inference_workers.job_queue import (
     STOPPED_FOR_GOOD,
     UnfinishedJobs,
     finish_if_complete,
+    lower_priority,
     work_on_shard,
 )
 from inference_workers.prelabel_job import PrelabelWork
@@ -118,6 +119,7 @@ class EmbeddedJobs:
     # -- worker threads ------------------------------------------------------------------------
 
     def _run(self, slot: int) -> None:
+        lower_priority()
         work: PrelabelWork | None = None
         while not self._stopping.is_set():
             try:

@@ -116,6 +116,19 @@ def finish_if_complete(app: Labeling, job_id: str) -> None:
     app.change_job(job_id, change)
 
 
+JOB_NICENESS = 10
+
+
+def lower_priority() -> None:
+    """Run the calling thread (and the threads it starts: the decoder, ONNX Runtime's and
+    torch's pools) at a lower CPU priority, so that a job beside the web server yields the CPU
+    to requests and to the writer (Linux sets niceness per thread). Best effort."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), JOB_NICENESS)
+    except (AttributeError, OSError) as e:  # not Linux, or not allowed: run at normal priority
+        log.debug("could not lower the job thread's priority: %s", e)
+
+
 def choose_device(setting: str) -> str | None:
     """The device a job's model runs on: ``cpu`` or ``cuda`` when set, else (``auto``) None,
     which lets the runner take CUDA when torch sees a GPU (``runners.default_device``)."""

@@ -16,9 +16,10 @@ a job's shards first sets ``<prefix>:jobs:published:<job id>`` (``SET NX``, a da
 renewed while the job runs); every consuming process re-publishes, every
 ``RECONCILE_SECONDS``, the pending shards of each unfinished job (``UnfinishedJobs``, from the
 log) whose marker is missing. So when Redis restarts empty (it keeps nothing on disk here),
-or its keys are deleted, the group is created again (``NOGROUP`` answers ``XGROUP CREATE
-... MKSTREAM``) and the jobs' pending shards come back within seconds; a publisher that died
-between queueing a job and publishing it is covered the same way.
+or its keys are deleted, the group is created again (``XGROUP CREATE ... MKSTREAM`` before
+publishing) and the jobs' pending shards come back within seconds; a publisher that died
+between queueing a job and publishing it is covered the same way. The stream is made with the
+first job published, so a deployment that never ran a job leaves no keys in Redis.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from domain.job import Job
 from inference_workers.job_queue import (
     UnfinishedJobs,
     finish_if_complete,
+    lower_priority,
     work_on_shard,
     worker_name,
 )
@@ -111,7 +113,6 @@ class RedisJobs:
         """Publish every unfinished job of the log that Redis does not know (after a Redis
         restart, or a publisher that died); how many were published."""
         published = 0
-        self._ensure_group()
         for job_id in self.unfinished.refresh():
             try:
                 job = self.app.job(job_id)
@@ -162,6 +163,7 @@ class RedisJobs:
 
     def _consume(self, slot: int) -> None:
         consumer = worker_name(slot)
+        lower_priority()
         work: PrelabelWork | None = None
         next_claim = 0.0
         while not self._stopping.is_set():
@@ -177,9 +179,10 @@ class RedisJobs:
                 if entry is not None:
                     self._handle(work, consumer, *entry)
             except ResponseError as e:
-                if "NOGROUP" in str(e):  # Redis restarted empty, or the keys were deleted
-                    log.warning("job stream or group missing in Redis: creating them")
-                    self._guard(self._ensure_group)
+                if "NOGROUP" in str(e):
+                    # Nothing published yet (the stream is made with the first job, so an idle
+                    # deployment leaves no keys), or Redis lost it: the reconciler re-publishes.
+                    log.debug("job worker %s: no job stream in Redis yet", consumer)
                 else:
                     log.exception("job worker %s: Redis refused a command", consumer)
                 self._stopping.wait(RETRY_AFTER_ERROR)
@@ -189,12 +192,6 @@ class RedisJobs:
             except Exception:
                 log.exception("job worker %s: error; retrying", consumer)
                 self._stopping.wait(RETRY_AFTER_ERROR)
-
-    def _guard(self, fn: Callable[[], Any]) -> None:
-        try:
-            fn()
-        except RedisError:
-            log.warning("Redis call failed", exc_info=True)
 
     def _read_new(self, consumer: str) -> tuple[str, dict[str, str]] | None:
         reply: Any = self.redis.xreadgroup(GROUP, consumer, {self.stream: ">"}, count=1,
