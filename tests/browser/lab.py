@@ -75,7 +75,11 @@ class Api:
         return r.json()
 
     def command(self, image_id: str, body: Any) -> Any:
-        body = {"command_id": str(uuid.uuid4()), **body}
+        if "commands" in body:  # a batch: each command carries its own id
+            body = {**body, "commands": [{"command_id": str(uuid.uuid4()), **c}
+                                         for c in body["commands"]]}
+        else:
+            body = {"command_id": str(uuid.uuid4()), **body}
         return self.post(f"/images/{image_id}/commands", body, retry=True)
 
     def labels(self, image_id: str, **params: Any) -> Any:
