@@ -91,7 +91,12 @@ class OnnxRunner:
             raise ValidationFailed(f"ONNX Runtime cannot load this model: {error}",
                                    {"field": "weights"}) from error
         self.device = "cuda" if "CUDAExecutionProvider" in self.session.get_providers() else "cpu"
-        graph_input = self.session.get_inputs()[0]
+        inputs = self.session.get_inputs()
+        if len(inputs) != 1:
+            raise ValidationFailed(f"the model takes {len(inputs)} inputs "
+                                   f"({', '.join(i.name for i in inputs)}); a runner feeds it "
+                                   f"one image tensor", {"field": "weights"})
+        graph_input = inputs[0]
         self.input_name = graph_input.name
         self.input_size, self.fixed_batch = image_input(list(graph_input.shape),
                                                         info.input_size, graph_input.name)
@@ -105,7 +110,11 @@ class OnnxRunner:
 
     def run(self, batch: np.ndarray) -> list[np.ndarray]:
         """The raw outputs for an input batch (``(B, 3, h, w)``, already preprocessed)."""
-        outputs = self.session.run(self.output_names, {self.input_name: batch})
+        try:
+            outputs = self.session.run(self.output_names, {self.input_name: batch})
+        except Exception as error:  # onnxruntime's errors are untyped (Fail, InvalidArgument...)
+            raise ValidationFailed(f"the model failed on a batch of {batch.shape[0]} images: "
+                                   f"{error}", {"field": "weights"}) from error
         return [np.asarray(output) for output in outputs]
 
     def predict(self, images: list[RGBImage], *, threshold: float = 0.25, iou: float = 0.45,

@@ -31,6 +31,10 @@ from inference_workers.output_decoders import DecodeParams, decode, decoder_for
 
 DEFAULT_BATCH = 8
 
+_RUN_ERRORS = (RuntimeError, torch.jit.Error)
+"""What a module raises when it cannot run a batch (a shape it does not take, a TorchScript
+``raise``: ``torch.jit.Error`` is not a RuntimeError)."""
+
 
 def _tensors(output: Any) -> list[torch.Tensor]:
     """The tensors of a module's output, flattened in order (tensor, tuple, list, dict)."""
@@ -62,6 +66,11 @@ def _input_size(info: ModelInfo, config: dict[str, Any]) -> tuple[int, int]:
         return int(size[0]), int(size[1])
     raise ValidationFailed("a TorchScript archive does not say its input size; give "
                            "input_size", {"field": "input_size"})
+
+
+def _failed(error: Exception) -> ValidationFailed:
+    return ValidationFailed(f"the TorchScript model failed on an image: {error}",
+                            {"field": "weights"})
 
 
 class TorchScriptRunner:
@@ -96,7 +105,7 @@ class TorchScriptRunner:
     def run(self, batch: torch.Tensor) -> list[np.ndarray]:
         """The raw outputs (float32 numpy arrays) for a preprocessed input batch."""
         with torch.inference_mode():
-            output = self.module(batch.to(self.device, self.dtype))
+            output = self.module(batch.to(self.device, self.dtype))  # _RUN_ERRORS: see predict
         tensors = _tensors(output)
         if not tensors:
             raise ValidationFailed("the TorchScript module returned no tensor",
@@ -110,14 +119,17 @@ class TorchScriptRunner:
         for _count, batch, boxes in self.preparer.batches(images, self.batch_size):
             try:
                 outputs = self.run(batch)
-            except RuntimeError:
+            except _RUN_ERRORS as error:
                 if batch.shape[0] == 1:
-                    raise
+                    raise _failed(error) from error
                 # a traced module may have its batch of 1 baked in: one by one from now on
                 self.batch_size = 1
-                outputs = [np.concatenate(parts) for parts in
-                           zip(*(self.run(batch[i:i + 1]) for i in range(batch.shape[0])),
-                               strict=True)]
+                try:
+                    outputs = [np.concatenate(parts) for parts in
+                               zip(*(self.run(batch[i:i + 1]) for i in range(batch.shape[0])),
+                                   strict=True)]
+                except _RUN_ERRORS as single_error:
+                    raise _failed(single_error) from single_error
             result.extend(decode(self.layout, outputs, boxes, self.classes, params))
         return result
 

@@ -343,6 +343,49 @@ def torchscript_yolov8_seg(path: Path | str, names: Sequence[str],
     return path
 
 
+class _BatchOfOne(nn.Module):
+    """The planted detector, but it refuses batches of more than one image (as a module traced
+    with its batch baked in does), or every batch when ``always_fail``."""
+
+    def __init__(self, constant: torch.Tensor, always_fail: bool) -> None:
+        super().__init__()
+        self.inner = _Constant(constant)
+        self.always_fail = always_fail
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.always_fail or x.shape[0] != 1:
+            raise RuntimeError("shape mismatch: this module takes one image at a time")
+        return self.inner(x)
+
+
+def torchscript_batch_of_one(path: Path | str, names: Sequence[str],
+                             imgsz: tuple[int, int] = (64, 64), planted: Sequence[Planted] = (),
+                             *, always_fail: bool = False) -> Path:
+    """A TorchScript archive of the planted detector that fails on batches of more than one
+    image (or on everything, ``always_fail``)."""
+    path = Path(path)
+    module = _BatchOfOne(yolov8_output(names, imgsz, planted), always_fail).eval()
+    with _torchscript():
+        torch.jit.save(torch.jit.script(module), str(path),
+                       _extra_files={"config.txt": _ultralytics_config(names, imgsz, "detect")})
+    return path
+
+
+def two_input_onnx(path: Path | str, imgsz: tuple[int, int] = (64, 64)) -> Path:
+    """A graph with two image-shaped inputs (``a + b``): a runner feeds only one."""
+    shape = ["batch", 3, imgsz[0], imgsz[1]]
+    graph = onnx.helper.make_graph(
+        [onnx.helper.make_node("Add", ["images", "mask"], ["output0"])], "two_inputs",
+        [onnx.helper.make_tensor_value_info("images", onnx.TensorProto.FLOAT, shape),
+         onnx.helper.make_tensor_value_info("mask", onnx.TensorProto.FLOAT, shape)],
+        [onnx.helper.make_tensor_value_info("output0", onnx.TensorProto.FLOAT, shape)])
+    model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return Path(path)
+
+
 def half_precision_onnx(source: Path | str, path: Path | str) -> Path:
     """``source`` (a one-input, one-output float32 graph) taking and giving float16, as a model
     exported with ``half=True`` does: a Cast in front of the input and after the output."""

@@ -174,6 +174,36 @@ def test_a_torchscript_archive_without_a_size_needs_one(models: dict[str, Path])
     assert_boxes(runner.predict([image((97, 61))])[0], expected_boxes((97, 61)))
 
 
+def test_a_torchscript_module_of_one_image_at_a_time_is_run_one_by_one(tmp_path: Path) -> None:
+    path = model_factory.torchscript_batch_of_one(tmp_path / "one.torchscript", NAMES, INPUT,
+                                                  PLANTED)
+    runner = load_runner(spec("torchscript", "yolov8"), path, device="cpu")
+    assert runner.batch_size > 1
+    got = runner.predict([image(size, seed) for seed, size in enumerate(SIZES)])
+    assert runner.batch_size == 1
+    for size, predictions in zip(SIZES, got, strict=True):
+        assert_boxes(predictions, expected_boxes(size))
+
+
+def test_a_model_failing_at_run_time_is_a_clear_refusal(tmp_path: Path) -> None:
+    path = model_factory.torchscript_batch_of_one(tmp_path / "bad.torchscript", NAMES, INPUT,
+                                                  PLANTED, always_fail=True)
+    runner = load_runner(spec("torchscript", "yolov8"), path, device="cpu")
+    for images in ([image((30, 30))], [image((30, 30)), image((40, 20))]):
+        with pytest.raises(ValidationFailed) as caught:
+            runner.predict(images)
+        assert caught.value.details == {"field": "weights"}
+        assert "one image at a time" in caught.value.message
+
+
+def test_a_graph_with_two_inputs_is_refused(tmp_path: Path) -> None:
+    path = model_factory.two_input_onnx(tmp_path / "two.onnx")
+    with pytest.raises(ValidationFailed) as caught:
+        load_runner(spec("onnx", "yolov8"), path, device="cpu")
+    assert caught.value.details == {"field": "weights"}
+    assert "2 inputs (images, mask)" in caught.value.message
+
+
 def test_torchscript_answers_as_onnx_does(models: dict[str, Path]) -> None:
     onnx = load_runner(spec("onnx", "yolov8"), models["yolov8"], device="cpu")
     # no input_size given: the archive's config.txt (Ultralytics' metadata) says 64 x 96
