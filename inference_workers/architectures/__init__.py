@@ -7,21 +7,19 @@ tensors are exactly that architecture's (names and shapes), reading its hyper-pa
 (``num_classes``, ``width``) from the tensors themselves. ``load_state_dict_runner`` builds the
 module again from the registered ``ModelSpec`` and returns a ``model_api.Runner``.
 
-A pickle that needs ``weights_only=False`` is refused: unpickling it would run its code.
+Reading the file is ``model_files.load_state_dict``'s (by content, ``torch.load`` with
+``weights_only=True`` only): a pickle that needs ``weights_only=False`` is refused, since
+unpickling it would run its code.
 """
 
 from __future__ import annotations
 
 import logging
-import pickle
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file
 from torch import nn
 
 from domain.errors import ValidationFailed
@@ -30,7 +28,6 @@ from inference_workers.model_api import ModelInfo, ModelSpec, Runner
 
 log = logging.getLogger(__name__)
 
-STATE_DICT_SUFFIXES = (".safetensors", ".pt", ".pth")
 # Upper bounds on what the tensors may claim, checked before anything is built from them.
 MAX_CLASSES = 5000
 MAX_WIDTH = 256
@@ -122,51 +119,13 @@ def inspect_state_dict(architecture: str, tensors: Mapping[str, torch.Tensor],
     )
 
 
-def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    """The tensors of a ``.safetensors`` file or of a ``.pt``/``.pth`` state dict, never
-    unpickling code (``weights_only=True``); ValidationFailed (field ``weights``) otherwise."""
-    suffix = path.suffix.lower()
-    if suffix == ".safetensors":
-        try:
-            return load_file(str(path), device="cpu")
-        except SafetensorError as exc:
-            raise _bad_weights(f"not a readable safetensors file ({exc})") from exc
-    if suffix not in STATE_DICT_SUFFIXES:
-        allowed = ", ".join(STATE_DICT_SUFFIXES)
-        raise _bad_weights(f"a state dict is a {allowed} file; got {suffix!r}")
-    try:
-        with warnings.catch_warnings():
-            # torch warns (UserWarning) before refusing a TorchScript archive; the refusal is
-            # what we report.
-            warnings.simplefilter("ignore", UserWarning)
-            loaded = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        raise _bad_weights(
-            "this .pt file is a pickle that needs weights_only=False: a pickle is code, not "
-            "weights, and is never loaded (save a state dict, or better a .safetensors file)"
-        ) from exc
-    except RuntimeError as exc:
-        if "TorchScript" in str(exc):
-            raise _bad_weights("a TorchScript archive, not a state dict (register it as a "
-                               "TorchScript model)") from exc
-        raise _bad_weights(f"not a torch state dict file ({exc})") from exc
-    except Exception as exc:  # torch.load fails on garbage with KeyError, EOFError, ...
-        raise _bad_weights(f"not a torch state dict file ({type(exc).__name__})") from exc
-    if isinstance(loaded, Mapping) and isinstance(loaded.get("state_dict"), Mapping):
-        loaded = loaded["state_dict"]  # the usual training checkpoint wrapper
-    if not isinstance(loaded, Mapping):
-        raise _bad_weights(f"the file holds a {type(loaded).__name__}, not a state dict")
-    for key, value in loaded.items():
-        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
-            raise _bad_weights(f"{key!r} is not a named tensor: a state dict maps names to tensors")
-    return dict(loaded)
-
-
 def load_state_dict_runner(info: ModelInfo, weights: Path, *, device: str | None = None) -> Runner:
     """Weights of a built-in architecture, checked again and loaded (float32) on ``device``
     (``None``: CUDA when present; ``"cuda"`` falls back to the CPU when absent)."""
+    from inference_workers.model_files import load_state_dict
+
     arch = builtin_architecture(info.architecture)
-    tensors = read_state_dict(weights)
+    tensors = load_state_dict(weights)  # by content (the store names files by sha256 only)
     spec = inspect_state_dict(arch.name, tensors, list(info.classes),
                               input_size=info.input_size)
     model = arch.build({k: spec.details[k] for k in ("num_classes", "width")})

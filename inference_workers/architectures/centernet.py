@@ -5,7 +5,8 @@ Why this one: it is the simplest detector that trains well from scratch on a CPU
 inside the tool, and a shipped demo model can be reproduced by ``scripts/train-demo-model``.
 
 * Input: a batch ``(B, 3, H, W)`` of RGB in ``[0, 1]`` (``H``, ``W`` multiples of 16), each
-  image letterboxed like Ultralytics (aspect kept, grey 114 padding, centred). The model
+  image letterboxed like Ultralytics (``inference_workers.letterbox``: aspect kept, grey 114
+  padding, centred). The model
   normalises inside (``(x - 0.5) / 0.25`` per channel, fixed, not in the state dict), so callers
   never have to know a mean and a std.
 * Backbone: four conv-bn-relu stages with stride 2 each (strides 2, 4, 8, 16; ``width``,
@@ -15,8 +16,8 @@ inside the tool, and a shipped demo model can be reproduced by ``scripts/train-d
   position, in cells).
 * Decoding: a 3x3 max-pool keeps local peaks, the top ``k`` peaks over all classes become boxes
   in input pixels; ``CenterNetRunner`` maps them back through the letterbox to image pixels and
-  applies class-aware NMS and ``max_per_image`` (peaks rarely overlap, but the ``Runner``
-  contract promises it for every model).
+  applies class-aware NMS (``box_ops.batched_nms``) and ``max_per_image`` (peaks rarely
+  overlap, but the ``Runner`` contract promises it for every model).
 * ``CenterNet.embed`` gives the pooled deepest backbone features per image (active learning).
 
 Parameter names are the state dict's: ``architectures.inspect_state_dict`` reads ``num_classes``
@@ -29,17 +30,18 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from inference_workers.box_ops import batched_nms
+from inference_workers.letterbox import Letterbox, letterbox_batch
 from inference_workers.model_api import Prediction, RGBImage
 
 OUTPUT_STRIDE = 4
 DEFAULT_INPUT_SIZE = (256, 256)  # (height, width)
 DEFAULT_WIDTH = 16
-PAD_VALUE = 114  # Ultralytics' letterbox grey
+MAX_PEAKS = 300  # peaks decoded per image at most
 
 
 def _conv_bn_relu(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
@@ -162,58 +164,6 @@ def decode(output: CenterNetOutput, *, k: int = 100, threshold: float = 0.0) -> 
     return result
 
 
-@dataclass(frozen=True)
-class Letterbox:
-    """How an image was placed in the model's input: ``input = image * scale + (left, top)``."""
-
-    scale: float
-    left: int
-    top: int
-
-
-def letterbox(image: RGBImage, size: tuple[int, int]) -> tuple[torch.Tensor, Letterbox]:
-    """An RGB ``uint8`` image ``(H, W, 3)`` resized (aspect kept, bilinear, antialiased when
-    shrinking) and padded with grey 114 into ``size`` = (height, width), as Ultralytics does
-    (same rounding); ``(3, height, width)`` float in ``[0, 1]``."""
-    out_h, out_w = size
-    h, w = image.shape[:2]
-    scale = min(out_h / h, out_w / w)
-    new_w, new_h = round(w * scale), round(h * scale)
-    pad_w, pad_h = (out_w - new_w) / 2, (out_h - new_h) / 2
-    top, left = round(pad_h - 0.1), round(pad_w - 0.1)
-    chw = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float()
-    if (new_h, new_w) != (h, w):
-        chw = F.interpolate(
-            chw[None], size=(new_h, new_w), mode="bilinear", align_corners=False,
-            antialias=scale < 1,
-        )[0]
-    canvas = torch.full((3, out_h, out_w), float(PAD_VALUE))
-    canvas[:, top : top + new_h, left : left + new_w] = chw
-    return canvas.div_(255.0), Letterbox(scale=scale, left=left, top=top)
-
-
-def class_aware_nms(boxes: torch.Tensor, scores: torch.Tensor, classes: torch.Tensor,
-                    iou: float) -> torch.Tensor:
-    """Indices kept by greedy NMS within each class, best first (boxes x1 y1 x2 y2)."""
-    order = scores.argsort(descending=True)
-    boxes, classes = boxes[order], classes[order]
-    # Offsetting each class far apart makes one pass class-aware.
-    shifted = boxes + classes.unsqueeze(1).float() * (boxes.max() + 1.0)
-    area = (shifted[:, 2:] - shifted[:, :2]).clamp(min=0).prod(dim=1)
-    lt = torch.maximum(shifted[:, None, :2], shifted[None, :, :2])
-    rb = torch.minimum(shifted[:, None, 2:], shifted[None, :, 2:])
-    inter = (rb - lt).clamp(min=0).prod(dim=2)
-    overlap = inter / (area[:, None] + area[None, :] - inter).clamp(min=1e-9)
-    keep: list[int] = []
-    suppressed = torch.zeros(len(order), dtype=torch.bool)
-    for i in range(len(order)):
-        if suppressed[i]:
-            continue
-        keep.append(i)
-        suppressed |= overlap[i] > iou
-    return order[torch.tensor(keep, dtype=torch.long)]
-
-
 class CenterNetRunner:
     """A loaded ``CenterNet`` behind the ``model_api.Runner`` contract."""
 
@@ -235,30 +185,22 @@ class CenterNetRunner:
 
     def _predict_batch(self, images: list[RGBImage], threshold: float, iou: float,
                        max_per_image: int) -> list[list[Prediction]]:
-        placed = [letterbox(image, self.input_size) for image in images]
-        batch = torch.stack([tensor for tensor, _ in placed]).to(self.device)
+        batch, placements = letterbox_batch(images, self.input_size)
         with torch.inference_mode():
-            decoded = decode(self.model(batch), k=max(1, min(max_per_image, 300)),
-                             threshold=threshold)
-        return [
-            self._to_predictions(found, box, image.shape[:2], iou, max_per_image)
-            for found, (_, box), image in zip(decoded, placed, images, strict=True)
-        ]
+            decoded = decode(self.model(batch.to(self.device)),
+                             k=max(1, min(max_per_image, MAX_PEAKS)), threshold=threshold)
+        return [self._to_predictions(found, placement, iou, max_per_image)
+                for found, placement in zip(decoded, placements, strict=True)]
 
-    def _to_predictions(self, found: Detections, placement: Letterbox, shape: tuple[int, ...],
-                        iou: float, max_per_image: int) -> list[Prediction]:
+    def _to_predictions(self, found: Detections, placement: Letterbox, iou: float,
+                        max_per_image: int) -> list[Prediction]:
         if max_per_image <= 0 or len(found.scores) == 0:
             return []
-        height, width = shape[0], shape[1]
-        boxes = found.boxes.cpu().clone()
-        boxes[:, [0, 2]] = ((boxes[:, [0, 2]] - placement.left) / placement.scale).clamp(0, width)
-        boxes[:, [1, 3]] = ((boxes[:, [1, 3]] - placement.top) / placement.scale).clamp(0, height)
+        boxes = torch.from_numpy(placement.boxes_to_image(found.boxes.cpu().numpy()))
         scores, classes = found.scores.cpu(), found.classes.cpu()
         visible = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
         boxes, scores, classes = boxes[visible], scores[visible], classes[visible]
-        if len(scores) == 0:
-            return []
-        keep = class_aware_nms(boxes, scores, classes, iou)[:max_per_image]
+        keep = batched_nms(boxes, scores, classes, iou, max_per_image)
         return [_box_prediction(boxes[i], float(scores[i]), self.classes[int(classes[i])])
                 for i in keep.tolist()]
 

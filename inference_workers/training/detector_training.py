@@ -30,13 +30,12 @@ from domain.errors import ValidationFailed
 from inference_workers.architectures import choose_device
 from inference_workers.architectures.centernet import (
     OUTPUT_STRIDE,
-    PAD_VALUE,
     CenterNet,
     CenterNetOutput,
     CenterNetRunner,
     gaussian_radius,
-    letterbox,
 )
+from inference_workers.letterbox import PAD_VALUE, letterbox
 from inference_workers.model_api import Prediction, RGBImage
 
 Progress = Callable[[dict[str, Any]], None]
@@ -294,13 +293,11 @@ def _prepare(images: Sequence[RGBImage], targets: Sequence[Mapping[str, Any]],
     tensors, boxes, classes = [], [], []
     for image, target in zip(images, targets, strict=True):
         placed, where = letterbox(image, size)
-        tensors.append(placed.mul_(255.0).round_().to(torch.uint8))
-        xywh = torch.tensor([[float(v) for v in box] for box in target["boxes"]],
-                            dtype=torch.float32).view(-1, 4)
-        xyxy = torch.cat([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], dim=1) * where.scale
-        xyxy[:, [0, 2]] += where.left
-        xyxy[:, [1, 3]] += where.top
-        boxes.append(xyxy)
+        tensors.append(torch.from_numpy(placed).permute(2, 0, 1))
+        xywh = np.array([[float(v) for v in box] for box in target["boxes"]],
+                        dtype=np.float64).reshape(-1, 4)
+        xyxy = where.boxes_to_input(np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], 1))
+        boxes.append(torch.from_numpy(xyxy).float())
         classes.append(torch.tensor([index[label] for label in target["labels"]],
                                     dtype=torch.long))
     stacked = torch.stack(tensors) if tensors else torch.zeros(0, 3, *size, dtype=torch.uint8)
