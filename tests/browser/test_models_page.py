@@ -5,7 +5,9 @@ the server refuses is explained in the API's own words."""
 
 from __future__ import annotations
 
+import argparse
 import base64
+import io
 import warnings
 from pathlib import Path
 from typing import Any
@@ -275,8 +277,39 @@ def test_refused_files_are_explained_in_the_api_words(server: DemoServer, new_co
         "short-classes.onnx")
     page.click("#model-upload")
     expect(page.locator("#model-error")).to_contain_text(mismatch.json()["error"]["message"])
+
+    # A torch.save checkpoint: first the architecture is asked for (that select is marked),
+    # then, named, its pickle is refused because it holds more than tensors.
+    buf = io.BytesIO()
+    torch.save({"args": argparse.Namespace(lr=0.01), "weights": torch.zeros(2)}, buf)
+    pickled = buf.getvalue()
+
+    def refusal(architecture: str | None) -> str:
+        data = {"name": "pickled", "version": "1"}
+        if architecture:
+            data["architecture"] = architecture
+        r = maria.post(f"/projects/{pid}/models", data=data,
+                       files={"weights": ("checkpoint.pt", pickled, "application/x"),
+                              "classes": ("classes.txt", b"cat\n", "text/plain")})
+        assert r.status_code == 422, r.text
+        return str(r.json()["error"]["message"])
+
+    drop_files(page, "#model-drop", [("checkpoint.pt", pickled), ("classes.txt", b"cat\n")])
+    expect(page.locator("#model-architecture-hint")).to_contain_text("state dict")
+    page.click("#model-upload")
+    expect(page.locator("#model-error")).to_contain_text(refusal(None))
+    expect(page.locator("#model-architecture")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#model-architecture")).to_be_focused()
+    page.select_option("#model-architecture", "centernet")
+    page.click("#model-upload")
+    message = refusal("centernet")
+    assert "pickle" in message
+    expect(page.locator("#model-error")).to_contain_text(message)
+    expect(page.locator("#model-drop")).to_have_class("dropzone invalid")
+    shot(page, "models-6b-pickle")
+
     names = [m["name"] for m in server.api("maria").get(f"/projects/{pid}/models")["models"]]
-    assert "garbage" not in names and "short-classes" not in names
+    assert not {"garbage", "short-classes", "checkpoint", "pickled"} & set(names)
     errors.check(expected=("422",))
 
 

@@ -205,29 +205,33 @@ export async function show(main, [projectId], app) {
     if (sizeInput.value.trim()) data.append("input_size", sizeInput.value.trim());
     uploadAbort = new AbortController();
     uploading(true);
+    let answer = null;
+    let failure = null;
     try {
-      const answer = await upload(`/projects/${projectId}/models`, data, { signal: uploadAbort.signal, onProgress });
+      answer = await upload(`/projects/${projectId}/models`, data, { signal: uploadAbort.signal, onProgress });
+    } catch (err) {
+      failure = err;
+    }
+    uploadAbort = null;
+    uploading(false); // before any focus moves: a disabled field cannot take it
+    if (failure && failure.code === "aborted") {
+      toast("Upload cancelled; nothing was registered.", { kind: "warn" });
+    } else if (failure) {
+      showError(failure.message, failure.details && failure.details.field); // beside the button; no toast over the form
+    } else {
       const m = answer.model;
       models.set(m.id, m);
       chosen.weights = null;
       chosen.classes = null;
       form.reset();
       autofill = { name: "", version: "" };
+      renderChosen();
       const unmapped = (m.unmapped || []).length;
       toast(`Registered ${m.name} ${m.version}: ${m.task}, ${m.classes.length} class${m.classes.length === 1 ? "" : "es"}`
         + (unmapped ? `; ${unmapped} not mapped yet` : ""), { kind: "success" });
       select(m.id, { focus: true });
-    } catch (err) {
-      if (err.code === "aborted") toast("Upload cancelled; nothing was registered.", { kind: "warn" });
-      else {
-        showError(err.message, err.details && err.details.field);
-        toast(`The model was not registered: ${err.message}`, { kind: "error", ms: 8000 });
-      }
-    } finally {
-      uploadAbort = null;
-      uploading(false);
-      renderModels();
     }
+    renderModels();
   });
   fileInput.addEventListener("change", () => { takeFiles([...fileInput.files]); fileInput.value = ""; });
   nameInput.addEventListener("input", checkVersion);
