@@ -12,7 +12,7 @@ that makes each load the model), then a job over every image is queued and timed
 images/s for 1 and 2 workers and their ratio are printed (target >= 1.6x), one JSON line each.
 
 Usage: ``python benchmarks/redis_workers.py [--images 400] [--threads 1] [--shard 16]
-[--repeat 3] [--pin]``. Needs PostgreSQL (127.0.0.1:5432) and Redis
+[--repeat 3] [--imgsz 320] [--threshold 0.9] [--pin]``. Needs PostgreSQL (127.0.0.1:5432) and Redis
 (``LABELWRIGHT_TEST_REDIS``, default redis://127.0.0.1:6379/0).
 """
 
@@ -101,6 +101,7 @@ def main() -> None:
     parser.add_argument("--shard", type=int, default=16)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--threshold", type=float, default=0.9)
+    parser.add_argument("--imgsz", type=int, default=320, help="the model's input size")
     parser.add_argument("--pin", action="store_true", help="bind each worker to its own core")
     args = parser.parse_args()
 
@@ -122,7 +123,7 @@ def main() -> None:
             from inference_workers.model_files import inspect_model
             from service_layer.model_registry import register_model
 
-            path = random_yolov8_onnx(folder / "random.onnx", NAMES, (320, 320))
+            path = random_yolov8_onnx(folder / "random.onnx", NAMES, (args.imgsz, args.imgsz))
             model, _ = register_model(services.app, services.models, pid, weights=path,
                                       name="random", version="1", actor="bench",
                                       max_bytes=1 << 30, inspect=inspect_model)
@@ -148,7 +149,8 @@ def main() -> None:
                                       for _ in range(args.repeat)]
                 finally:
                     stop_workers(procs)
-            common = {"model": "random_yolov8_onnx 320x320", "images": args.images,
+            common = {"model": f"random_yolov8_onnx {args.imgsz}x{args.imgsz}",
+                      "images": args.images,
                       "image_size": "320x240 JPEG", "shard": args.shard,
                       "threads_per_worker": args.threads, "pinned": args.pin,
                       "threshold": args.threshold, "cores": os.cpu_count(),
