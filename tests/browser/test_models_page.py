@@ -156,6 +156,12 @@ def test_a_manager_registers_maps_and_runs_a_model(server: DemoServer, new_conte
     assert saved["class_map"] == {"Cat": "cat", "mug": "cup", "tree": None}
     assert saved["unmapped"] == ["tree"]
 
+    # ana has the fresh image open meanwhile: the pre-labels are to appear there live.
+    annotator = new_context(viewport={"width": 1440, "height": 900}).new_page()
+    ana_errors = log_in(annotator, server.base, "ana")
+    open_image(annotator, server.base, image["id"])
+    expect(annotator.locator(".vrow")).to_have_count(0)
+
     # Run it on every image with a threshold; the job's row follows it live to done.
     page.check("#run-all")
     page.fill("#run-threshold-value", str(THRESHOLD))
@@ -193,13 +199,12 @@ def test_a_manager_registers_maps_and_runs_a_model(server: DemoServer, new_conte
     cup = next(a for a in proposed if a["label"] == "cup")
     for key, want in {"x": 275, "y": 175, "w": 250, "h": 250}.items():
         assert abs(cup["geometry"][key] - want) <= 2, cup
-    open_image(page, server.base, image["id"])
-    rows = page.locator(".vrow")
-    expect(rows).to_have_count(2)
-    expect(page.locator(".vrow .vrow-status.proposed")).to_have_count(2)
-    assert sorted(page.locator(".vrow-label").all_inner_texts()) == ["cat", "cup"]
-    shot(page, "models-4-prelabels")
+    expect(annotator.locator(".vrow")).to_have_count(2)  # arrived without a reload
+    expect(annotator.locator(".vrow .vrow-status.proposed")).to_have_count(2)
+    assert sorted(annotator.locator(".vrow-label").all_inner_texts()) == ["cat", "cup"]
+    shot(annotator, "models-4-prelabels-live")
     errors.check()
+    ana_errors.check()
 
 
 def test_an_annotator_sees_no_models_page_and_the_api_refuses(server: DemoServer,
