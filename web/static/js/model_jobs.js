@@ -150,8 +150,8 @@ function isOlder(job, before) {
 }
 
 function jobParams(type, p) {
-  if (type !== "prelabel") return ` · ${type}`;
-  const bits = [` · ${Array.isArray(p.images) ? plural(p.images.length, "chosen image") : `${p.images || "all"} images`}`];
+  if (type !== "prelabel") return type;
+  const bits = [Array.isArray(p.images) ? plural(p.images.length, "chosen image") : `${p.images || "all"} images`];
   if (p.threshold !== undefined) bits.push(`score ≥ ${p.threshold}`);
   if (p.iou !== undefined) bits.push(`IoU ${p.iou}`);
   return bits.join(", ");
