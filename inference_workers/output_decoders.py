@@ -133,11 +133,11 @@ def _keep(xywh: Array, scores: Array, classes: npt.NDArray[np.int64],
 
 
 def _box_predictions(kept: _Kept, classes: Sequence[str]) -> list[Prediction]:
-    return [Prediction(type="box", label=label_of(classes, int(c)),
-                       geometry={"x": float(b[0]), "y": float(b[1]), "w": float(b[2] - b[0]),
-                                 "h": float(b[3] - b[1])},
-                       score=float(s))
-            for b, s, c in zip(kept.boxes, kept.scores, kept.classes, strict=True)]
+    # plain Python numbers first: reading numpy scalars one by one cost 7 us a box
+    return [Prediction(type="box", label=label_of(classes, c),
+                       geometry={"x": x0, "y": y0, "w": x1 - x0, "h": y1 - y0}, score=s)
+            for (x0, y0, x1, y1), s, c in zip(kept.boxes.tolist(), kept.scores.tolist(),
+                                              kept.classes.tolist(), strict=True)]
 
 
 def _candidates(class_scores: Array, threshold: float
