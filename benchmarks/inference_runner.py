@@ -1,7 +1,8 @@
 """The runner's overhead: ``OnnxRunner.predict`` against a bare ONNX Runtime loop.
 
 Same model (``tests.inference.model_factory.random_yolov8_onnx``: a small real conv net with
-random weights in the YOLOv8 layout, 320x320 input, a few candidates above 0.25 per image),
+random weights in the YOLOv8 layout, 320x320 input, by default as costly as YOLOv8n: 2.2
+GFLOPs; some 60 boxes above 0.25 per image on these images, a stress case for decoding),
 same images, same batch size, same intra-op threads. The bare loop is the strictest baseline:
 it feeds batches that were letterboxed and converted to float *before* the clock starts, so
 everything the runner does besides ``session.run`` -- letterbox, NCHW float conversion,
@@ -13,7 +14,7 @@ before it (target: the runner reaches >= 85 % of the bare throughput), with the 
 image of each (``process_time``: spinning threads count). One JSON line per measurement.
 
 Usage: ``python benchmarks/inference_runner.py [--images 64] [--batch 8] [--threads 2]
-[--repeat 5] [--size 640x480]``.
+[--repeat 5] [--size 640x480] [--width 28]``.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ import onnxruntime as ort  # noqa: E402
 from inference_workers.letterbox import letterbox_batch  # noqa: E402
 from inference_workers.model_api import ModelSpec  # noqa: E402
 from inference_workers.onnx_runner import OnnxRunner  # noqa: E402
-from tests.inference.model_factory import random_yolov8_onnx  # noqa: E402
+from tests.inference.model_factory import YOLOV8N_WIDTH, random_yolov8_onnx  # noqa: E402
 
 NAMES = ["car", "person", "bicycle", "dog", "cat"]
 
@@ -71,11 +72,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--size", default="640x480", help="image WIDTHxHEIGHT")
+    parser.add_argument("--width", type=int, default=YOLOV8N_WIDTH,
+                        help="the model's base width (28: YOLOv8n's cost, 16: a third of it)")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.lower().split("x"))
 
     with tempfile.TemporaryDirectory() as folder:
-        path = random_yolov8_onnx(Path(folder) / "random_yolov8.onnx", NAMES, (320, 320))
+        path = random_yolov8_onnx(Path(folder) / "random_yolov8.onnx", NAMES, (320, 320),
+                                  width=args.width)
         spec = ModelSpec(format="onnx", task="detect", layout="yolov8", architecture=None,
                          classes=NAMES, input_size=None)
         runner = OnnxRunner(spec, path, device="cpu", threads=args.threads,
@@ -120,7 +124,8 @@ def main() -> None:
             bare_runs.append(bare_loop(bare))
             runner_runs.append(runner_loop())
             quiet_runs.append(bare_loop(bare_quiet))
-        common = {"model": "random_yolov8_onnx 320x320", "images": args.images,
+        common = {"model": f"random_yolov8_onnx 320x320 width {args.width}",
+                  "images": args.images,
                   "image_size": f"{width}x{height}", "batch": args.batch,
                   "threads": args.threads, "repeat": args.repeat,
                   "load_average_1min": round(os.getloadavg()[0], 2)}
