@@ -1,10 +1,11 @@
 """Running an ONNX model with ONNX Runtime: the first-class format (any exporter writes it, and
 the runtime needs no Python code from the upload).
 
-The graph says what it takes: its first input must be an image tensor ``(batch, 3, h, w)``
-(float32 or float16); ``h`` and ``w`` come from the graph, or from ``ModelInfo.input_size`` when
-they are symbolic. When the batch axis is symbolic, images go ``batch_size`` at a time; a fixed
-batch of ``b`` is filled up to ``b`` with grey images (usually ``b`` is 1: one by one).
+The graph says what it takes: its one input must be an image tensor ``(batch, 3, h, w)``
+(float32, float16 or float64); ``h`` and ``w`` come from the graph, or from
+``ModelInfo.input_size`` when they are symbolic. When the batch axis is symbolic, images go
+``batch_size`` at a time; a fixed batch of ``b`` is filled up to ``b`` with grey images
+(usually ``b`` is 1: one by one).
 Images are letterboxed, RGB, divided by 255, NCHW (Ultralytics' preprocessing); the outputs are
 decoded by ``ModelInfo.layout`` (:mod:`inference_workers.output_decoders`).
 
@@ -35,7 +36,8 @@ DEFAULT_BATCH = 8
 """Images per run when the graph's batch axis is dynamic (enough to amortise a run's fixed cost
 on the CPU; the worker may set ``batch_size``)."""
 
-_INPUT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
+_INPUT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16,
+                "tensor(double)": np.float64}
 
 
 def providers_for(device: str) -> list[str]:
