@@ -14,10 +14,11 @@ inside the tool, and a shipped demo model can be reproduced by ``scripts/train-d
 * Heads at stride 4: ``heatmap`` (one logit per class, sigmoid, a peak per object centre),
   ``size`` (box width and height in output cells) and ``offset`` (the centre's sub-cell
   position, in cells).
-* Decoding: a 3x3 max-pool keeps local peaks, the top ``k`` peaks over all classes become boxes
-  in input pixels; ``CenterNetRunner`` maps them back through the letterbox to image pixels and
-  applies class-aware NMS (``box_ops.batched_nms``) and ``max_per_image`` (peaks rarely
-  overlap, but the ``Runner`` contract promises it for every model).
+* Decoding: a 3x3 max-pool over the strongest class keeps local peaks (one class per centre,
+  see ``decode``), the top ``k`` peaks become boxes in input pixels; ``CenterNetRunner`` maps
+  them back through the letterbox to image pixels and applies class-aware NMS
+  (``box_ops.batched_nms``) and ``max_per_image`` (peaks rarely overlap, but the ``Runner``
+  contract promises it for every model).
 * ``CenterNet.embed`` gives the pooled deepest backbone features per image (active learning).
 
 Parameter names are the state dict's: ``architectures.inspect_state_dict`` reads ``num_classes``
@@ -139,11 +140,19 @@ class Detections:
 
 
 def decode(output: CenterNetOutput, *, k: int = 100, threshold: float = 0.0) -> list[Detections]:
-    """Peaks of the heatmap (3x3 max-pool), the top ``k`` over all classes per image, those with
-    score >= ``threshold``, as boxes in input pixels."""
+    """Peaks of the heatmap, the top ``k`` over all classes per image, those with score >=
+    ``threshold``, as boxes in input pixels.
+
+    A peak is the strongest score of *all classes* in its 3x3 cells, not only of its own
+    class (the paper's per-class max-pool): an undecided object otherwise comes out twice,
+    e.g. as a circle (0.6) and as a rectangle (0.3) at the same centre. On the demo's shapes
+    that took the precision at threshold 0.25 from 0.76 to 0.998 at the same recall (0.991),
+    mAP@0.5 0.986 -> 0.990. The price: of two objects of different classes whose centres are
+    within one cell (4 input pixels), only the stronger is found."""
     heat = torch.sigmoid(output.heatmap.float())
     batch, classes, height, width = heat.shape
-    peaks = heat * (F.max_pool2d(heat, 3, stride=1, padding=1) == heat)
+    strongest = heat.max(dim=1, keepdim=True).values
+    peaks = heat * (F.max_pool2d(strongest, 3, stride=1, padding=1) == heat)
     k = min(k, classes * height * width)
     scores, flat = peaks.view(batch, -1).topk(k)
     cls = flat // (height * width)
@@ -182,6 +191,16 @@ class CenterNetRunner:
             chunk = images[start : start + self.batch_size]
             results.extend(self._predict_batch(chunk, threshold, iou, max_per_image))
         return results
+
+    def embed(self, images: list[RGBImage]) -> torch.Tensor:
+        """``CenterNet.embed`` of each image, letterboxed as for ``predict``: ``(N, D)`` float32
+        on the CPU (for active-learning selection)."""
+        out = []
+        for start in range(0, len(images), self.batch_size):
+            batch, _ = letterbox_batch(images[start : start + self.batch_size], self.input_size)
+            with torch.inference_mode():
+                out.append(self.model.embed(batch.to(self.device)).float().cpu())
+        return torch.cat(out) if out else torch.zeros(0, 8 * self.model.width)
 
     def _predict_batch(self, images: list[RGBImage], threshold: float, iou: float,
                        max_per_image: int) -> list[list[Prediction]]:
