@@ -77,7 +77,8 @@ def train_centernet(
 
     ``validation_fraction`` of the images (at least one when there are two or more) is held
     out: its loss is measured each epoch and its mAP@0.5 (COCOeval) at the end.
-    ``initial_state`` starts from earlier weights of the same shapes (a base model).
+    ``initial_state`` starts from earlier weights (a base model; tensors whose shapes do not
+    fit, such as the heatmap's last layer of a model with other classes, start afresh).
     Returns the float32 CPU state dict and JSON-safe metrics."""
     _check_inputs(images, targets, classes, epochs, batch_size)
     size = (input_size, input_size) if isinstance(input_size, int) else input_size
@@ -93,8 +94,7 @@ def train_centernet(
                          index, size)
         val = _prepare([images[i] for i in val_ids], [targets[i] for i in val_ids], index, size)
         model = CenterNet(len(classes), width=width)
-        if initial_state is not None:
-            model.load_state_dict({k: v.float() for k, v in initial_state.items()}, strict=False)
+        reused = _start_from(model, initial_state) if initial_state is not None else 0
         model.to(torch_device)
         history = _fit(model, train, val, epochs, batch_size, lr, torch_device, progress)
     model.eval()
@@ -104,6 +104,7 @@ def train_centernet(
         "validation_images": len(val_ids),
         "final_loss": history[-1]["loss"],
         "seconds": round(time.perf_counter() - started, 1),
+        "tensors_from_base": reused,
     }
     if val_ids:
         runner = CenterNetRunner(model, list(classes), size, torch_device)
@@ -111,6 +112,17 @@ def train_centernet(
         metrics.update(detection_map(found, [targets[i] for i in val_ids], classes))
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     return state, metrics
+
+
+def _start_from(model: CenterNet, initial: Mapping[str, torch.Tensor]) -> int:
+    """Copy the base model's tensors whose names and shapes fit (a base model with other
+    classes or another width keeps what fits: its heatmap's last layer starts afresh, or
+    nothing is reused); how many were copied."""
+    own = model.state_dict()
+    fitting = {k: v.to(own[k].dtype) for k, v in initial.items()
+               if k in own and tuple(v.shape) == tuple(own[k].shape)}
+    model.load_state_dict(fitting, strict=False)
+    return len(fitting)
 
 
 def _fit(model: CenterNet, train: _Batch, val: _Batch, epochs: int, batch_size: int, lr: float,

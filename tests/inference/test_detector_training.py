@@ -87,6 +87,13 @@ def test_training_starts_from_a_base_model_and_leaves_the_global_rng_alone() -> 
     assert torch.equal(torch.rand(3), expected)
     assert metrics["validation_images"] == 0 and "map50" not in metrics
     assert not torch.equal(base["heatmap.2.weight"], tuned["heatmap.2.weight"])
+    assert metrics["tensors_from_base"] == len(base)
+
+    # a base model with other classes: all but the heatmap's last layer carries over
+    _, other = train_centernet(images, targets, [*SHAPE_CLASSES, "star"], epochs=1,
+                               input_size=64, width=8, initial_state=base,
+                               validation_fraction=0.0)
+    assert other["tensors_from_base"] == len(base) - 2
 
 
 @pytest.mark.parametrize(("images", "targets", "classes", "field"), [
