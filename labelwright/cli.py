@@ -76,6 +76,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     finally:
         _close(services)
     print(f"Demo project {info['project_name']!r} ({info['project_id']}) is ready.")
+    shapes = info["shapes"]
+    print(f"Demo project {shapes['project_name']!r} ({shapes['project_id']}) has a registered "
+          f"model to run: open its Models page as maria, or run\n  labelwright prelabel "
+          f"{shapes['project_id']} --model {shapes['model_id']}")
     print(f"Open http://{args.host}:{args.port}/ and log in as one of:")
     for user, password, role in info["logins"]:
         print(f"  {user:<10} password {password:<16} ({role})")

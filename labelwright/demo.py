@@ -4,8 +4,9 @@ Real photographs that ship inside scikit-image (no download), a few classes, pre
 an imaginary detector with plausible boxes and scores (some right, some slightly off, some
 wrong, as a real model's are), coin masks from a classic segmentation, users for every role,
 and a little history (accepted, edited, rejected pre-labels; a submitted and reviewed image)
-so the metrics have something to show. Idempotent: a second run finds the marker file and
-only makes sure the users exist.
+so the metrics have something to show. A second project, "Demo: shapes", has a registered
+detector to run from the Models page (``labelwright.demo_shapes``). Idempotent: a second run
+finds the marker files and only makes sure the users exist.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from domain import rle
 from domain.command_pipeline import Actor
 from domain.commands import parse_command, parse_prelabel
 from labelwright.data_dir import create_private_file
+from labelwright.demo_shapes import create_shapes_demo
 from service_layer.image_file_import import register_images
 
 PROJECT = "Demo: everyday objects"
@@ -88,10 +90,12 @@ def create_demo(services: Any) -> dict[str, Any]:
     for name, password, role in LOGINS:
         if app.find_user(name) is None:
             app.register_user(name, password, is_admin=(role == "admin"))
+    shapes = create_shapes_demo(
+        services, [(name, role) for name, _pw, role in LOGINS if role != "admin"])
     marker = services.settings.data_dir / "demo.json"
     if marker.exists():
         info = json.loads(marker.read_text())
-        return {**info, "logins": LOGINS}
+        return {**info, "shapes": shapes, "logins": LOGINS}
     project, _ = app.create_project(PROJECT, CLASSES, None, "admin")
     pid = str(project.id)
     for name, _pw, role in LOGINS:
@@ -137,5 +141,5 @@ def create_demo(services: Any) -> dict[str, Any]:
     info = {"project_id": pid, "project_name": PROJECT}
     create_private_file(marker)  # the data dir's files are 0600 (labelwright.data_dir)
     marker.write_text(json.dumps(info))
-    return {**info, "logins": LOGINS}
+    return {**info, "shapes": shapes, "logins": LOGINS}
 
