@@ -194,7 +194,10 @@ def main() -> None:
                                                      "model_id": str(model.id),
                                                      "threshold": args.threshold})
             start = time.perf_counter()
-            reports = [work.run_shard(str(job.id), i) for i in job.pending_shards()]
+            pending = job.pending_shards()  # in order, each decoding the next one's images
+            reports = [work.run_shard(str(job.id), index,
+                                      then=pending[k + 1] if k + 1 < len(pending) else None)
+                       for k, index in enumerate(pending)]
             elapsed = time.perf_counter() - start
             finished = services.app.job(job.id)
             assert finished.state == "done", finished.describe()

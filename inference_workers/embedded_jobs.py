@@ -130,6 +130,8 @@ class EmbeddedJobs:
                 log.exception("job worker %d: error; retrying", slot)
                 self._stopping.wait(RETRY_AFTER_ERROR)
                 continue
+            if work is not None:
+                work.close()  # nothing decoded ahead outlives the job it was for
             if not worked:
                 with self._wake:
                     self._wake.wait(self.poll)
@@ -174,10 +176,12 @@ class EmbeddedJobs:
             return True
         if not job.finished and not job.pending_shards():
             finish_if_complete(self.app, job_id)  # every shard done, the end not recorded
-        for index in job.pending_shards():
+        pending = job.pending_shards()
+        for position, index in enumerate(pending):
             if self._stopping.is_set() or job.finished:
                 break
-            report = work_on_shard(self.app, work, job_id, index, self._stopping.is_set)
+            then = pending[position + 1] if position + 1 < len(pending) else None
+            report = work_on_shard(self.app, work, job_id, index, self._stopping.is_set, then)
             if report is None or report.stopped in STOPPED_FOR_GOOD:
                 break
         return self.app.job(job_id).finished

@@ -90,11 +90,13 @@ def worker_name(slot: int) -> str:
 
 
 def work_on_shard(app: Labeling, work: PrelabelWork, job_id: str, index: int,
-                  should_stop: Callable[[], bool]) -> ShardReport | None:
-    """Run one shard; a job that cannot go on is recorded as failed (None then). Other
-    errors (the store unreachable, say) propagate: the shard stays pending."""
+                  should_stop: Callable[[], bool], then: int | None = None
+                  ) -> ShardReport | None:
+    """Run one shard (``then``: the shard to decode ahead for); a job that cannot go on is
+    recorded as failed (None then). Other errors (the store unreachable, say) propagate: the
+    shard stays pending."""
     try:
-        report = work.run_shard(job_id, index, should_stop)
+        report = work.run_shard(job_id, index, should_stop, then)
     except JobFailure as failure:
         log.warning("job %s failed: %s", job_id, failure.message)
         fail_job(app, job_id, failure)

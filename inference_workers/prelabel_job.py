@@ -36,6 +36,7 @@ from typing import Any
 from uuid import UUID
 
 import numpy as np
+from eventsourcing.utils import get_topic
 from PIL import Image as PILImage
 
 from domain import geometry as g
@@ -51,8 +52,8 @@ from service_layer.image_store import ImageStore
 
 log = logging.getLogger(__name__)
 
-# How often, at most, a running shard re-reads its job (a replay of its short stream, ~1 ms):
-# 0 reads it before every batch, so a cancel costs at most the batch in flight.
+# How often, at most, a running shard looks for its job's new events (~0.1 ms): 0 looks before
+# every batch, so a cancel costs at most the batch in flight.
 CANCEL_CHECK_SECONDS = 0.0
 RECORD_TIMEOUT = 300.0  # seconds to wait for the pipeline to record one image
 PREDICTION_TYPES = ("box", "polygon", "mask", "tag", "point")
@@ -299,16 +300,23 @@ class PrelabelWork:
         self.images = images
         self.runners = runners
         self.worker = worker
+        self._next: tuple[str, int, Prefetcher] | None = None  # the next shard, decoding
 
     def run_shard(self, job_id: str, index: int,
-                  should_stop: Callable[[], bool] = lambda: False) -> ShardReport:
+                  should_stop: Callable[[], bool] = lambda: False,
+                  then: int | None = None) -> ShardReport:
         """Work on shard ``index`` of the job and record it done (a shard already done, or
         of a finished job, is left alone: ``stopped`` says so). Raises ``JobFailure`` when
-        the job cannot go on; the caller records the failure (``fail_job``)."""
+        the job cannot go on; the caller records the failure (``fail_job``). ``then``: the
+        shard the caller will ask for next, whose first images are decoded while this one's
+        pre-labels are being recorded."""
         started = time.perf_counter()
         report = ShardReport(job_id, index)
+        prefetched = self._take_prefetched(job_id, index)
         job = self.app.job(job_id)
         if job.finished or index in job.shards_done or index >= job.shard_count:
+            if prefetched is not None:
+                prefetched.close()
             report.stopped = job.state if job.finished else "already done"
             return report
         if job.type != "prelabel":
@@ -325,10 +333,9 @@ class PrelabelWork:
         params = job.params
         actor = Actor(job.created_by, trusted=True)
         in_flight: list[tuple[str, int, Future[CommandResult]]] = []
-        watch = _JobWatch(self.app, job_id, should_stop)
-        prefetch = Prefetcher(lambda iid: decode_image(self.app, self.images, job.project_id,
-                                                       iid),
-                              job.shard(index), getattr(runner, "batch_size", 1) or 1)
+        watch = _JobWatch(self.app, job, should_stop)
+        batch_size = getattr(runner, "batch_size", 1) or 1
+        prefetch = prefetched or self._prefetch(job, index, batch_size)
         try:
             for batch in prefetch:
                 report.stopped = watch.stopped()
@@ -338,6 +345,8 @@ class PrelabelWork:
                                          report, in_flight)
         finally:
             prefetch.close()
+        if report.stopped is None and then is not None and then < job.shard_count:
+            self._next = (job_id, then, self._prefetch(job, then, batch_size))
         waited = time.perf_counter()
         self._collect(in_flight, report)
         report.record_wait = time.perf_counter() - waited
@@ -345,6 +354,28 @@ class PrelabelWork:
             self._mark_done(job_id, report)
         report.seconds = time.perf_counter() - started
         return report
+
+    def close(self) -> None:
+        """Stop decoding ahead (the worker thread is ending)."""
+        ahead, self._next = self._next, None
+        if ahead is not None:
+            ahead[2].close()
+
+    def _prefetch(self, job: Job, index: int, batch_size: int) -> Prefetcher:
+        project_id = job.project_id
+        return Prefetcher(lambda iid: decode_image(self.app, self.images, project_id, iid),
+                          job.shard(index), batch_size)
+
+    def _take_prefetched(self, job_id: str, index: int) -> Prefetcher | None:
+        """The decoder started for this shard at the end of the previous one, if any (one
+        started for another shard is stopped)."""
+        ahead, self._next = self._next, None
+        if ahead is None:
+            return None
+        if ahead[:2] == (job_id, index):
+            return ahead[2]
+        ahead[2].close()
+        return None
 
     def _predict_and_submit(self, batch: list[Decoded], runner: Runner, model: Model,
                             job_id: str, schema: LabelSchema, params: dict[str, Any],
@@ -427,26 +458,32 @@ def fail_job(app: Labeling, job_id: str, failure: JobFailure) -> None:
     app.change_job(job_id, lambda j: j.fail(failure.code, failure.message))
 
 
+_ENDS = {get_topic(Job.JobCancelled): "cancelled", get_topic(Job.JobFinished): "done",
+         get_topic(Job.JobFailed): "failed"}
+
+
 class _JobWatch:
     """Tells a running shard to stop: the job was cancelled or ended elsewhere, or the worker
-    is stopping. Re-reads the job at most every ``CANCEL_CHECK_SECONDS``."""
+    is stopping. Before each batch it asks the store for the job's events after those it has
+    seen (one indexed query of the stored rows, nothing decoded: ~0.1 ms), at most every
+    ``CANCEL_CHECK_SECONDS``."""
 
-    def __init__(self, app: Labeling, job_id: str, should_stop: Callable[[], bool]) -> None:
+    def __init__(self, app: Labeling, job: Job, should_stop: Callable[[], bool]) -> None:
         self.app = app
-        self.job_id = job_id
+        self.job_id = job.id
+        self.version = job.version  # the job was read just before the first batch
         self.should_stop = should_stop
         self._checked = time.monotonic()
-        self._first = True  # the job was read just before the first batch
 
     def stopped(self) -> str | None:
         if self.should_stop():
             return "worker stopping"
         now = time.monotonic()
-        if self._first:
-            self._first = False
-            return None
         if now - self._checked < CANCEL_CHECK_SECONDS:
             return None
         self._checked = now
-        job = self.app.job(self.job_id)
-        return job.state if job.finished else None
+        for stored in self.app.recorder.select_events(self.job_id, gt=self.version):
+            self.version = stored.originator_version
+            if stored.topic in _ENDS:
+                return _ENDS[stored.topic]
+        return None

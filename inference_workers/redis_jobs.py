@@ -192,6 +192,8 @@ class RedisJobs:
             except Exception:
                 log.exception("job worker %s: error; retrying", consumer)
                 self._stopping.wait(RETRY_AFTER_ERROR)
+        if work is not None:
+            work.close()
 
     def _read_new(self, consumer: str) -> tuple[str, dict[str, str]] | None:
         reply: Any = self.redis.xreadgroup(GROUP, consumer, {self.stream: ">"}, count=1,
