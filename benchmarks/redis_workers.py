@@ -52,22 +52,25 @@ def emit(record: dict[str, Any]) -> None:
 
 def start_workers(n: int, env: dict[str, str], folder: Path, pin: bool
                   ) -> list[subprocess.Popen[bytes]]:
+    """One after the other: processes creating the PostgreSQL recorder at the same instant
+    can fail ("tuple concurrently updated", eventsourcing's CREATE OR REPLACE FUNCTION)."""
     procs = []
     cores = os.cpu_count() or 1
     for i in range(n):
         cmd = [str(BIN), "worker"]
         if pin:
             cmd = ["taskset", "-c", str(i % cores), *cmd]
-        log = open(folder / f"worker-{n}-{i}.log", "wb")  # noqa: SIM115
-        procs.append(subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                      start_new_session=True))
+        path = folder / f"worker-{n}-{i}.log"
+        log = open(path, "wb")  # noqa: SIM115
+        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
         log.close()
-    deadline = time.monotonic() + 60
-    while not all("worker running jobs" in (folder / f"worker-{n}-{i}.log").read_text()
-                  for i in range(n)):
-        if time.monotonic() > deadline:
-            raise RuntimeError("workers did not start")
-        time.sleep(0.1)
+        procs.append(proc)
+        deadline = time.monotonic() + 60
+        while "worker running jobs" not in path.read_text():
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError("a worker did not start:\n" + path.read_text()[-2000:])
+            time.sleep(0.1)
     return procs
 
 
@@ -130,6 +133,9 @@ def main() -> None:
             services.runner.catch_up()
             ids = [str(r["id"]) for r in services.read.list_images(pid, None, 100_000,
                                                                     None)[0]]
+            # This process only queues: the workers project (and jobs list their images, so
+            # queueing does not wait for a read model).
+            services.runner.stop()
             env = {k: v for k, v in os.environ.items() if not k.startswith("LABELWRIGHT_")}
             env.update({"LABELWRIGHT_DATA_DIR": str(settings.data_dir),
                         "LABELWRIGHT_DATABASE_URL": url, "LABELWRIGHT_REDIS_URL": REDIS_URL,
@@ -145,7 +151,7 @@ def main() -> None:
                             {"images": ids[:args.shard * 4 * workers],
                              "threshold": args.threshold})
                     rates[workers] = [run_job(services, pid, str(model.id),
-                                              {"images": "all", "threshold": args.threshold})
+                                              {"images": ids, "threshold": args.threshold})
                                       for _ in range(args.repeat)]
                 finally:
                     stop_workers(procs)

@@ -91,12 +91,16 @@ class Workers:
         self.procs: list[subprocess.Popen[bytes]] = []
 
     def start(self, n: int) -> None:
+        """One after the other: processes creating the PostgreSQL recorder at the same
+        instant can fail ("tuple concurrently updated": eventsourcing's CREATE OR REPLACE
+        FUNCTION), which is not what these tests are about."""
         for i in range(n):
             log = open(self.logs / f"worker-{len(self.procs)}-{i}.log", "wb")  # noqa: SIM115
             self.procs.append(subprocess.Popen([str(BIN), "worker"], env=self.env, stdout=log,
                                                stderr=subprocess.STDOUT,
                                                start_new_session=True))
             log.close()
+            wait_started(self)
 
     def stop(self) -> None:
         for p in self.procs:
