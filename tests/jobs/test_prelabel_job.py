@@ -308,3 +308,15 @@ def test_a_job_queued_elsewhere_is_found_in_the_log(world: JobWorld) -> None:
     finally:
         queue.stop()
     assert done.state == "done" and done.recorded == 8
+
+
+def test_a_model_retired_after_its_job_was_queued_still_runs_it(world: JobWorld) -> None:
+    """Retiring means "runs no new job": a job already queued (or running) goes on."""
+    job_id = queue_job(world)
+    world.services.app.change_model(str(world.model.id), lambda m: m.retire("manager"))
+    queue = run_embedded(world)
+    try:
+        job = wait_finished(world, job_id)
+    finally:
+        queue.stop()
+    assert job.state == "done" and job.recorded == 2 * len(world.image_ids)
