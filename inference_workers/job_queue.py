@@ -38,6 +38,7 @@ from inference_workers.prelabel_job import (
 log = logging.getLogger(__name__)
 
 READ_LIMIT = 1000
+MAX_SHARD_ATTEMPTS = 5  # errors in a row on one shard (in one process) before its job fails
 _QUEUED = get_topic(Job.JobQueued)
 _ENDED = frozenset(get_topic(cls) for cls in (Job.JobFinished, Job.JobFailed, Job.JobCancelled))
 # Stop working on a job: it ended (the shard's own report says which).
@@ -101,6 +102,19 @@ def work_on_shard(app: Labeling, work: PrelabelWork, job_id: str, index: int,
         log.warning("job %s failed: %s", job_id, failure.message)
         fail_job(app, job_id, failure)
         return None
+    except Exception as e:
+        # Retried (the store may come back); a shard that keeps failing the same way in this
+        # process fails its job instead of being retried for ever.
+        key = (job_id, index)
+        work.attempts[key] = work.attempts.get(key, 0) + 1
+        if work.attempts[key] < MAX_SHARD_ATTEMPTS:
+            raise
+        log.exception("job %s shard %d failed %d times; failing the job", job_id, index,
+                      MAX_SHARD_ATTEMPTS)
+        fail_job(app, job_id, JobFailure("worker_error", f"shard {index} failed "
+                                         f"{MAX_SHARD_ATTEMPTS} times: {type(e).__name__}: {e}"))
+        return None
+    work.attempts.pop((job_id, index), None)
     if report.stopped is None:
         log.info("job %s shard %d: %d images, %d failed, %d pre-labels, %d dropped in %.2f s",
                  job_id, index, report.done, report.failed, report.recorded, report.dropped,

@@ -301,6 +301,7 @@ class PrelabelWork:
         self.runners = runners
         self.worker = worker
         self._next: tuple[str, int, Prefetcher] | None = None  # the next shard, decoding
+        self.attempts: dict[tuple[str, int], int] = {}  # errors in a row, per (job, shard)
 
     def run_shard(self, job_id: str, index: int,
                   should_stop: Callable[[], bool] = lambda: False,

@@ -320,3 +320,25 @@ def test_a_model_retired_after_its_job_was_queued_still_runs_it(world: JobWorld)
     finally:
         queue.stop()
     assert job.state == "done" and job.recorded == 2 * len(world.image_ids)
+
+
+class Broken(PrelabelWork):
+    def _predict_and_submit(self, *args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("a bug in the worker")
+
+
+def test_a_shard_that_keeps_failing_fails_its_job(world: JobWorld) -> None:
+    from inference_workers.job_queue import MAX_SHARD_ATTEMPTS, work_on_shard
+
+    s = world.services
+    job_id = queue_job(world)
+    work = Broken(s.app, s.pipeline, s.images,
+                  LoadedModel(s.models, default_load_runner("cpu", 1)), "w")
+    for _ in range(MAX_SHARD_ATTEMPTS - 1):  # retried: the store may come back
+        with pytest.raises(RuntimeError):
+            work_on_shard(s.app, work, job_id, 0, lambda: False)
+        assert not s.app.job(job_id).finished
+    assert work_on_shard(s.app, work, job_id, 0, lambda: False) is None
+    job = s.app.job(job_id)
+    assert job.state == "failed" and job.error["code"] == "worker_error"
+    assert "a bug in the worker" in job.error["message"]
