@@ -311,9 +311,18 @@ class PrelabelWork:
         the job cannot go on; the caller records the failure (``fail_job``). ``then``: the
         shard the caller will ask for next, whose first images are decoded while this one's
         pre-labels are being recorded."""
+        prefetched = self._take_prefetched(job_id, index)
+        try:
+            return self._run_shard(job_id, index, should_stop, then, prefetched)
+        except BaseException:
+            if prefetched is not None:  # closing twice is harmless
+                prefetched.close()
+            raise
+
+    def _run_shard(self, job_id: str, index: int, should_stop: Callable[[], bool],
+                   then: int | None, prefetched: Prefetcher | None) -> ShardReport:
         started = time.perf_counter()
         report = ShardReport(job_id, index)
-        prefetched = self._take_prefetched(job_id, index)
         job = self.app.job(job_id)
         if job.finished or index in job.shards_done or index >= job.shard_count:
             if prefetched is not None:
