@@ -229,10 +229,15 @@ def test_redis_restarted_empty_mid_job_the_job_still_finishes(
         job_id = queue(world)
         first_shard_done(world, job_id)
         server.stop()  # everything Redis held is gone
+        # Shards run fast: on a quick machine the workers may have (nearly) finished the job
+        # before Redis went away; only shards neither done nor in a worker's hands (one each)
+        # must be re-published.
+        unfinished = len(world.services.app.job(job_id).pending_shards()) > 2
         time.sleep(0.5)
         server.start()
         job = wait_job(world, job_id, workers)
     finally:
         workers.stop()
     check_exactly_once(world, job, expected)
-    assert "published job" in workers.logs_text()
+    if unfinished:
+        assert "published job" in workers.logs_text()
