@@ -14,8 +14,10 @@ log and may be dropped at any time; the auth store is not (nothing else holds it
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 
@@ -75,6 +77,31 @@ def event_store_env(settings: Settings) -> dict[str, str]:
         "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
         "APPLICATION_RECORDER_TOPIC": RECORDER_TOPIC,
     }
+
+
+SCHEMA_LOCK_KEY = 0x4C57_4553  # "LWES": creating the event store's tables at start-up
+
+
+@contextlib.contextmanager
+def event_store_schema_lock(settings: Settings) -> Iterator[None]:
+    """Hold a PostgreSQL advisory lock while the event store creates its tables.
+
+    eventsourcing's recorder creates its table, index and insert function with ``IF NOT
+    EXISTS`` / ``CREATE OR REPLACE``, which PostgreSQL does not make safe against a second
+    session doing the same at the same instant ("tuple concurrently updated"): several web
+    nodes and workers started together would fail at random. They queue here instead (one
+    short extra connection at start-up). SQLite needs nothing: its file lock serialises."""
+    if settings.database_url is None:
+        yield
+        return
+    import psycopg
+
+    with psycopg.connect(settings.database_url, autocommit=True, connect_timeout=10) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK_KEY,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK_KEY,))
 
 
 def view_database(settings: Settings) -> ViewDatabase:
@@ -160,7 +187,8 @@ def bootstrap(settings: Settings, *, background: bool = True, migrate: bool = Tr
     tune_garbage_collector()
     settings = settings.with_secret()
     tighten(settings.data_dir)  # a data dir made before modes were set (labelwright.data_dir)
-    app = Labeling(env=event_store_env(settings))
+    with event_store_schema_lock(settings):
+        app = Labeling(env=event_store_env(settings))
     views = view_database(settings)
     auth = auth_database(settings)
     migrate_stores(views, auth, read_models=migrate)
