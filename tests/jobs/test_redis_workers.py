@@ -112,8 +112,9 @@ class Workers:
             except subprocess.TimeoutExpired:
                 p.kill()
 
-    def logs_text(self) -> str:
-        return "\n".join(f.read_text(errors="replace")[-3000:]
+    def logs_text(self, tail: int | None = None) -> str:
+        """The workers' logs (each cut to its last ``tail`` characters, for messages)."""
+        return "\n".join(f.read_text(errors="replace")[-tail if tail else 0:]
                          for f in sorted(self.logs.glob("worker-*.log")))
 
 
@@ -125,9 +126,9 @@ def wait_started(workers: Workers, timeout: float = 60) -> None:
         if len(logs) == len(workers.procs) and all(
                 "worker running jobs" in f.read_text(errors="replace") for f in logs):
             return
-        assert all(p.poll() is None for p in workers.procs), workers.logs_text()
+        assert all(p.poll() is None for p in workers.procs), workers.logs_text(3000)
         time.sleep(0.1)
-    raise AssertionError("the workers did not start:\n" + workers.logs_text())
+    raise AssertionError("the workers did not start:\n" + workers.logs_text(3000))
 
 
 def expected_counts(world: JobWorld) -> dict[str, int]:
@@ -154,7 +155,7 @@ def wait_job(world: JobWorld, job_id: str, workers: Workers, timeout: float = 12
             return job
         time.sleep(0.1)
     raise AssertionError(f"job not finished: {world.services.app.job(job_id).describe()}\n"
-                         f"{workers.logs_text()}")
+                         f"{workers.logs_text(3000)}")
 
 
 def check_exactly_once(world: JobWorld, job: Job, expected: dict[str, int]) -> None:
