@@ -66,6 +66,22 @@ class _PgCursor:
         return iter(self._c)
 
 
+def _enter_wal_mode(conn: sqlite3.Connection, patience: float = 30.0) -> None:
+    """Switch a connection's database to WAL. Changing the journal mode needs the database to
+    itself, and SQLite answers "database is locked" at once (its busy timeout does not apply)
+    when another connection opens the same new file at that instant (a server and a worker
+    started together): try again for a while."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 class ViewDatabase:
     """Connections to the read-model database; ``dialect`` is ``"sqlite"`` or ``"postgres"``."""
 
@@ -109,7 +125,7 @@ class ViewDatabase:
         if conn is None:
             conn = sqlite3.connect(self.target, isolation_level=None, check_same_thread=False,
                                    timeout=30)
-            conn.execute("PRAGMA journal_mode=WAL")
+            _enter_wal_mode(conn)
             # Read models are rebuilt from the durable event log, so a crash that loses the
             # last view transaction only makes the projection redo it (tracking is in the same
             # transaction): NORMAL is safe here and saves an fsync per batch. (The auth store
