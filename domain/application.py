@@ -31,6 +31,7 @@ SNAPSHOT_INTERVAL = 100
 SETTINGS_RETRIES = 20
 
 A = TypeVar("A", Project, User, Model, Job)
+C = TypeVar("C", Model, Job)
 
 
 def parse_uuid(raw: str, what: str) -> UUID:
@@ -254,23 +255,16 @@ class Labeling(Application[UUID]):
     def register_model(self, project_id: str, actor: str, **spec: Any) -> tuple[Model, int]:
         """Register a model version (``Model.register``'s fields) and attach it to its project,
         atomically. The same name and version twice is Conflict."""
-        for attempt in range(SETTINGS_RETRIES):
+        def build() -> tuple[Project, Model]:
             project = self.project(project_id)
             model = Model.register(project, actor=actor, **spec)
             if self._exists(model.id):
-                raise Conflict(f"model {model.name}@{model.model_version} is already registered in "
-                               "this project: choose another version", {"field": "version"})
+                raise Conflict(f"model {model.name}@{model.model_version} is already registered "
+                               "in this project: choose another version", {"field": "version"})
             project.attach_model(str(model.id), actor)
-            try:
-                recordings = self.save(project, model)
-            except IntegrityError:
-                if attempt == SETTINGS_RETRIES - 1:
-                    raise Conflict("someone else kept changing this project at the same time; "
-                                   "nothing was recorded, retry", {"retry": True}) from None
-                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
-                continue
-            return model, recordings[-1].notification.id
-        raise AssertionError("unreachable")  # pragma: no cover
+            return project, model
+
+        return self._create_in_project(build)
 
     def model(self, model_id: str | UUID) -> Model:
         mid = model_id if isinstance(model_id, UUID) else parse_uuid(model_id, "model")
@@ -297,19 +291,30 @@ class Labeling(Application[UUID]):
     def queue_job(self, project_id: str, actor: str, **spec: Any) -> tuple[Job, int]:
         """Queue a job (``Job.queue``'s fields) and attach it to its project, atomically."""
         job_id = uuid.uuid4()
-        for attempt in range(SETTINGS_RETRIES):
+
+        def build() -> tuple[Project, Job]:
             project = self.project(project_id)
             job = Job.queue(job_id, project_id=str(project.id), actor=actor, **spec)
             project.attach_job(str(job.id), actor)
+            return project, job
+
+        return self._create_in_project(build)
+
+    def _create_in_project(self, build: Callable[[], tuple[Project, C]]) -> tuple[C, int]:
+        """Save a new aggregate and its project's index entry in one transaction, again from
+        a fresh project when another writer saved the project first; the new aggregate and
+        the global position of the last event."""
+        for attempt in range(SETTINGS_RETRIES):
+            project, created = build()
             try:
-                recordings = self.save(project, job)
+                recordings = self.save(project, created)
             except IntegrityError:
                 if attempt == SETTINGS_RETRIES - 1:
                     raise Conflict("someone else kept changing this project at the same time; "
                                    "nothing was recorded, retry", {"retry": True}) from None
                 time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
                 continue
-            return job, recordings[-1].notification.id
+            return created, recordings[-1].notification.id
         raise AssertionError("unreachable")  # pragma: no cover
 
     def job(self, job_id: str | UUID) -> Job:

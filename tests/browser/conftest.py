@@ -49,7 +49,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
             time.sleep(0.3)
         srv = DemoServer(base, data, proc)
         projects = srv.api("admin").get("/projects")["projects"]
-        srv.project_id = next(p["id"] for p in projects if p["name"].startswith("Demo"))
+        srv.project_id = next(p["id"] for p in projects if p["name"] == "Demo: everyday objects")
         yield srv
     finally:
         with contextlib.suppress(ProcessLookupError):

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import browser, new_context, server  # noqa: F401 (fixtures)
 from tests.browser.lab import DemoServer, expect, log_in, shot
 
 pytestmark = pytest.mark.browser
@@ -21,8 +20,8 @@ def figure(v: float | None) -> str:
     return NONE if v is None else f"{v:.3f}"
 
 
-def test_the_panel_shows_the_api_numbers(server: DemoServer,  # noqa: F811
-                                         new_context: Any, tmp_path: Path) -> None:  # noqa: F811
+def test_the_panel_shows_the_api_numbers(server: DemoServer,
+                                         new_context: Any, tmp_path: Path) -> None:
     from tests.inference.model_factory import yolov8_onnx  # torch: only when it runs
 
     pid = server.project_id
