@@ -106,6 +106,9 @@ def main() -> None:
     parser.add_argument("--threshold", type=float, default=0.9)
     parser.add_argument("--imgsz", type=int, default=320, help="the model's input size")
     parser.add_argument("--pin", action="store_true", help="bind each worker to its own core")
+    parser.add_argument("--worker-projections", action="store_true",
+                        help="the workers project too (default: job-only workers, "
+                        "LABELWRIGHT_WORKER_PROJECTIONS=0, as beside web nodes)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp, postgres_database() as url:
@@ -141,7 +144,9 @@ def main() -> None:
                         "LABELWRIGHT_DATABASE_URL": url, "LABELWRIGHT_REDIS_URL": REDIS_URL,
                         "LABELWRIGHT_REDIS_PREFIX": prefix, "LABELWRIGHT_SECRET_KEY": "bench",
                         "LABELWRIGHT_JOB_THREADS": str(args.threads),
-                        "OMP_NUM_THREADS": str(args.threads)})
+                        "OMP_NUM_THREADS": str(args.threads),
+                        "LABELWRIGHT_WORKER_PROJECTIONS": "1" if args.worker_projections
+                        else "0"})
             rates: dict[int, list[float]] = {}
             for workers in (1, 2):
                 procs = start_workers(workers, env, folder, args.pin)
@@ -159,6 +164,7 @@ def main() -> None:
                       "images": args.images,
                       "image_size": "320x240 JPEG", "shard": args.shard,
                       "threads_per_worker": args.threads, "pinned": args.pin,
+                      "worker_projections": args.worker_projections,
                       "threshold": args.threshold, "cores": os.cpu_count(),
                       "store": "PostgreSQL + Redis Streams", "repeat": args.repeat}
             for workers, values in rates.items():

@@ -89,6 +89,9 @@ class Settings:
     job_device: str = "auto"
     job_shard_size: int = 64
     job_claim_seconds: float = 60.0
+    # Does `labelwright worker` project too? Off for job-only workers beside web nodes (which
+    # project anyway): several processes projecting race for the same batches.
+    worker_projections: bool = True
 
     @classmethod
     def from_env(cls, data_dir: str | None = None, database_url: str | None = None,
@@ -114,6 +117,7 @@ class Settings:
             job_device=_job_device(env.get("LABELWRIGHT_JOB_DEVICE") or "auto"),
             job_shard_size=max(1, _int(env, "LABELWRIGHT_JOB_SHARD_SIZE", 64)),
             job_claim_seconds=float(max(1, _int(env, "LABELWRIGHT_JOB_CLAIM_SECONDS", 60))),
+            worker_projections=_int(env, "LABELWRIGHT_WORKER_PROJECTIONS", 1) != 0,
         )
 
     @property

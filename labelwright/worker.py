@@ -12,7 +12,9 @@ A worker runs jobs and keeps the read models caught up with the event log.
 * **Projections**, even when no web node is running (after a bulk import from the CLI, say).
   Several processes may project at once (each batch commits its rows and its tracking
   position in one transaction; the loser of a race rolls back and adopts the winner's
-  position), so web nodes keep projecting too.
+  position), so web nodes keep projecting too. ``LABELWRIGHT_WORKER_PROJECTIONS=0`` makes a
+  job-only worker (beside web nodes, which project anyway, extra projecting processes only
+  race for the same batches).
 
 It builds no live collaboration (no rooms, no log tail): progress reaches the rooms through
 the event log, which every web node tails. SIGINT/SIGTERM stop it after the current batch; a
@@ -33,14 +35,19 @@ log = logging.getLogger(__name__)
 
 def run_worker(settings: Settings) -> int:
     services = bootstrap(settings, background=True, live=False, run_jobs=True)
+    if not settings.worker_projections:
+        services.runner.stop()  # LABELWRIGHT_WORKER_PROJECTIONS=0: jobs only
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    log.info("worker running jobs (%d threads, %s) and projecting %s",
-             settings.job_workers, "Redis Streams" if settings.redis_url else "this data dir",
-             "PostgreSQL" if settings.database_url else "SQLite")
+    log.info("worker running jobs (%d threads, %s)%s", settings.job_workers,
+             "Redis Streams" if settings.redis_url else "this data dir",
+             (" and projecting " + ("PostgreSQL" if settings.database_url else "SQLite"))
+             if settings.worker_projections else "")
     try:
         while not stop.wait(5):
+            if not settings.worker_projections:
+                continue
             lag = max((p["lag"] for p in services.runner.status()["projections"]), default=0)
             if lag:
                 log.info("projection lag: %s events", lag)
