@@ -76,6 +76,8 @@ def scaled_out(tmp_path: Path) -> Iterator[tuple[JobWorld, RedisServer, dict[str
                     "LABELWRIGHT_REDIS_PREFIX": prefix, "LABELWRIGHT_SECRET_KEY": "jobs",
                     "LABELWRIGHT_JOB_THREADS": "1",
                     "LABELWRIGHT_JOB_CLAIM_SECONDS": str(CLAIM_SECONDS),
+                    # Job-only workers, as beside web nodes (this process projects).
+                    "LABELWRIGHT_WORKER_PROJECTIONS": "0",
                     "OMP_NUM_THREADS": "1"})
         try:
             yield world, server, env
