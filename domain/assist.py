@@ -46,9 +46,12 @@ class ImageFacts:
 
 @dataclass(frozen=True, slots=True)
 class AssistRequest:
-    mode: str
-    points: Points  # (x, y, +1 | -1)
+    mode: str  # extreme_points | clicks | box
+    points: Points  # (x, y, +1 | -1); for "box" the two corners
     image: ImageFacts
+    output: str = "box"  # the geometry wanted: box | mask | polygon
+    model_id: str | None = None  # an interactive model of the project (None: built-in engine)
+    previous: Points = ()  # clicks made earlier on the same proposal (refining it), in order
 
 
 class AssistEngine(Protocol):
