@@ -528,12 +528,16 @@ def _inspect_state_dict(path: Path, class_names: list[str] | None, task: str | N
     if not architecture:
         raise _refuse(f"this file is a state dict: weights without the network's code. Name "
                       f"its `architecture` (built in: {known})", "architecture")
-    if architecture == "sam":
-        raise _refuse("the `sam` architecture (interactive segmentation) is not yet supported",
-                      "architecture")
     if architecture not in BUILTIN_ARCHITECTURES:
         raise _refuse(f"unknown architecture {architecture!r}; built in: {known}",
                       "architecture")
+    if BUILTIN_ARCHITECTURES[architecture].task == "interactive":  # SAM: clicks in, no classes
+        if task is not None and task != "interactive":
+            raise _refuse(f"task {task!r} does not fit a {architecture} model (task "
+                          f"'interactive')", "task")
+        spec = inspect_state_dict(architecture, load_state_dict(path), class_names or [],
+                                  input_size=asked_size)
+        return replace(spec, format="state_dict")
     if class_names is None:
         raise _refuse("a state dict carries no class names: upload a classes file with it",
                       "classes")

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from domain.errors import ValidationFailed
-from inference_workers.architectures import centernet
+from inference_workers.architectures import centernet, sam
 from inference_workers.model_api import ModelInfo, ModelSpec, Runner
 
 log = logging.getLogger(__name__)
@@ -35,15 +35,20 @@ MAX_WIDTH = 256
 
 @dataclass(frozen=True)
 class BuiltinArchitecture:
-    """One architecture: how to read its hyper-parameters from tensors, build it, run it."""
+    """One architecture: how to read its hyper-parameters from tensors, build it, run it.
+
+    An architecture that is not a classes-and-width network (SAM: an ``interactive`` model,
+    no classes, no ``Runner``) gives its own ``inspect`` instead, and ``runner=None``: it
+    pre-labels nothing."""
 
     name: str
     task: str
     layout: str
     default_input_size: tuple[int, int]
-    hyperparameters: Callable[[Mapping[str, torch.Tensor]], dict[str, int]]
-    build: Callable[[dict[str, int]], nn.Module]
-    runner: Callable[[nn.Module, list[str], tuple[int, int], torch.device], Runner]
+    hyperparameters: Callable[[Mapping[str, torch.Tensor]], dict[str, int]] | None = None
+    build: Callable[[dict[str, int]], nn.Module] | None = None
+    runner: Callable[[nn.Module, list[str], tuple[int, int], torch.device], Runner] | None = None
+    inspect: Callable[..., ModelSpec] | None = None  # (tensors, classes, *, input_size)
 
 
 def _centernet_hyperparameters(tensors: Mapping[str, torch.Tensor]) -> dict[str, int]:
@@ -73,6 +78,13 @@ BUILTIN_ARCHITECTURES: dict[str, BuiltinArchitecture] = {
         build=lambda hp: centernet.CenterNet(hp["num_classes"], width=hp["width"]),
         runner=_centernet_runner,
     ),
+    "sam": BuiltinArchitecture(
+        name="sam",
+        task="interactive",
+        layout="sam",
+        default_input_size=(sam.SAM_INPUT_SIDE, sam.SAM_INPUT_SIDE),
+        inspect=sam.inspect_sam_state_dict,
+    ),
 }
 
 
@@ -97,6 +109,10 @@ def inspect_state_dict(architecture: str, tensors: Mapping[str, torch.Tensor],
     (field ``classes``). ``num_batches_tracked`` counters may be missing (inference never reads
     them)."""
     arch = builtin_architecture(architecture)
+    if arch.inspect is not None:
+        spec: ModelSpec = arch.inspect(tensors, classes, input_size=input_size)
+        return spec
+    assert arch.hyperparameters is not None and arch.build is not None
     hyper = arch.hyperparameters(tensors)
     with torch.device("meta"):  # shapes only: nothing is allocated for the reference
         expected = arch.build(hyper).state_dict()
@@ -125,6 +141,9 @@ def load_state_dict_runner(info: ModelInfo, weights: Path, *, device: str | None
     from inference_workers.model_files import load_state_dict
 
     arch = builtin_architecture(info.architecture)
+    if arch.runner is None or arch.build is None:
+        raise ValidationFailed(f"a {arch.name} model is {arch.task}: it answers assist "
+                               "requests and does not pre-label images", {"field": "model_id"})
     tensors = load_state_dict(weights)  # by content (the store names files by sha256 only)
     spec = inspect_state_dict(arch.name, tensors, list(info.classes),
                               input_size=info.input_size)

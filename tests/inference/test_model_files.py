@@ -375,7 +375,7 @@ def test_safetensors_state_dict_of_a_builtin_architecture(tmp_path: Path) -> Non
     assert refusal(path, architecture="centernet").details["field"] == "classes"
     assert refusal(path, classes=("c.txt", b"a\n")).details["field"] == "architecture"
     sam = refusal(path, architecture="sam", classes=("c.txt", b"a\n"))
-    assert "not yet supported" in sam.message and sam.details["field"] == "architecture"
+    assert "not a SAM model" in sam.message and sam.details["field"] == "weights"
     wrong_task = refusal(path, architecture="centernet", classes=("c.txt", b"a\nb\nc\n"),
                          task="classify")
     assert wrong_task.details["field"] == "task"
