@@ -40,7 +40,7 @@ from eventsourcing.persistence import IntegrityError
 
 from domain import commands as c
 from domain.application import Labeling
-from domain.assist import AssistRegistry, ImageFacts, default_registry
+from domain.assist import AssistRegistry, ImageFacts, Refining, default_registry
 from domain.errors import DomainError, Forbidden, NotFound, ValidationFailed
 from domain.event_view import describe
 from domain.eventsourcing_adapters import Checkpoint, insert_events, take_snapshot
@@ -280,7 +280,9 @@ class CommandPipeline:
         """Prepare on this thread if every engine involved is cheap and the image is cached
         (no store read, no model: nothing that could block the caller). The writer makes the
         role checks, as for any command."""
-        if not all(self.assist.inline(cmd.mode) for cmd in request.commands
+        if not all(self.assist.inline(cmd.mode) and cmd.model_id is None
+                   and cmd.annotation_id is None  # a model, or the image's state, is a read
+                   for cmd in request.commands
                    if isinstance(cmd, c.Assist) and cmd.proposal is None):
             return False
         facts = self._facts(request.image_id, cached_only=True)
@@ -317,9 +319,27 @@ class CommandPipeline:
             self._enqueue(request)
 
     def _prepared(self, commands: Sequence[c.Command], facts: ImageFacts) -> list[c.Command]:
-        return [self.assist.prepare(cmd, facts)
-                if isinstance(cmd, c.Assist) and cmd.proposal is None else cmd
-                for cmd in commands]
+        prepared: list[c.Command] = []
+        for cmd in commands:
+            if isinstance(cmd, c.Assist) and cmd.proposal is None:
+                refining = (self._refining(facts.image_id, cmd.annotation_id)
+                            if cmd.annotation_id is not None else None)
+                cmd = self.assist.prepare(cmd, facts, refining=refining,
+                                          find_model=self.app.model)
+            prepared.append(cmd)
+        return prepared
+
+    def _refining(self, image_id: UUID, annotation_id: str) -> Refining | None:
+        """The clicks, engine and output of the assist proposal ``annotation_id``, as the
+        writer's cached image (read only) or the store has them now. They may be a moment
+        old: the aggregate refuses a proposal computed from clicks that are no longer the
+        proposal's (``Conflict``)."""
+        image = self._cache.get(image_id) or self.app.image(image_id)
+        known = image.assist_proposal(annotation_id)
+        if known is None:
+            return None
+        return Refining(known["mode"], known["output"], known["model_id"],
+                        tuple((float(x), float(y), int(s)) for x, y, s in known["clicks"]))
 
     def _facts(self, image_id: UUID, *, cached_only: bool) -> ImageFacts | None:
         """The image's fixed facts: from the writer's cache (read only; these never change),

@@ -19,11 +19,14 @@ from domain.project import MAX_CLASS_NAME
 MAX_ID = 128
 MAX_COMMENT = 4000
 MAX_LABEL = MAX_CLASS_NAME
-MAX_ASSIST_POINTS = 100
+MAX_ASSIST_POINTS = 100  # clicks in one assist command
+# Clicks one proposal may gather over all its refinements: an engine gets them all each time.
+MAX_PROPOSAL_CLICKS = 200
 VERDICTS = ("approve", "reject")
 # Versions and revisions are 64-bit columns; a larger number is refused as it arrives.
 MAX_INT = 2**63 - 1
 ASSIST_MODES = ("extreme_points", "clicks", "box")
+ASSIST_OUTPUTS = ("box", "mask", "polygon")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +79,13 @@ class Proposal:
     image_id: UUID  # the image it was computed on; the aggregate refuses it on any other
     geometry: g.Geometry | None
     error: Exception | None = None
+    score: float | None = None  # the engine's own confidence, when it gives one
+    # What the engine was asked, resolved: the output and model (a refinement inherits its
+    # proposal's), and the proposal's earlier clicks it saw (the aggregate refuses the
+    # answer if the proposal was refined meanwhile).
+    output: str = "box"
+    model_id: str | None = None
+    previous: tuple[tuple[float, float, int], ...] = ()
 
     def result(self) -> g.Geometry:
         """The proposed geometry, or the engine's error raised."""
@@ -90,6 +100,10 @@ class Assist(Command):
     mode: str
     points: tuple[tuple[float, float, int], ...]
     label: str
+    # The geometry wanted (None: "box" for a new proposal, the proposal's own when refining).
+    output: str | None = None
+    model_id: str | None = None  # an interactive model of the project (None: built-in engine)
+    annotation_id: str | None = None  # an earlier assist proposal to refine with these clicks
     # Filled in by the server before the writer sees the command; parse_command never sets
     # it (a client cannot send one: "proposal" is not a field of the public command).
     proposal: Proposal | None = None
@@ -139,7 +153,7 @@ _FIELDS: dict[str, set[str]] = {
     "edit": {"annotation_id", "changes", "base_revision"},
     "delete": {"annotation_id", "base_revision"},
     "accept": {"annotation_id", "base_revision"},
-    "assist": {"mode", "points", "label"},
+    "assist": {"mode", "points", "label", "output", "model_id", "annotation_id"},
     "submit": set(),
     "review": {"verdict", "comment"},
 }
@@ -247,8 +261,14 @@ def parse_command(raw: object, *, skip_extra: frozenset[str] = frozenset()) -> C
                 raise _fail("a point's third item is +1 or -1", f"points[{i}]")
             parsed.append((_number(p[0], f"points[{i}][0]"), _number(p[1], f"points[{i}][1]"),
                            int(sign)))
-        return Assist(**common, mode=mode, points=tuple(parsed), label=_str(raw, "label",
-                                                                             max_len=MAX_LABEL))
+        output = raw.get("output")
+        if output is not None and output not in ASSIST_OUTPUTS:
+            raise ValidationFailed(f"unknown assist output {output!r}",
+                                   {"field": "output", "allowed": list(ASSIST_OUTPUTS)})
+        return Assist(**common, mode=mode, points=tuple(parsed),
+                      label=_str(raw, "label", max_len=MAX_LABEL), output=output,
+                      model_id=_str(raw, "model_id", optional=True),
+                      annotation_id=_str(raw, "annotation_id", optional=True))
     if kind == "submit":
         return SubmitImage(**common)
     verdict = raw.get("verdict")

@@ -100,6 +100,8 @@ class Image(Aggregate):
                 self.annotation_id, self.annotation_type, self.label, self.geometry,
                 self.source, "manual", self.actor, self.timestamp.isoformat(),
             )
+            if self.source == "assist":
+                image.assist_proposed(self.annotation_id, self.label, self.geometry)
             self.work_started(image)
 
     class AnnotationEdited(Event):
@@ -109,6 +111,12 @@ class Image(Aggregate):
 
         def apply_to(self, image: Image) -> None:
             self.change(image, self.annotation_id, self.label, self.geometry)
+            proposal = image.proposals.get(self.annotation_id)
+            if proposal is not None and proposal.get("clicked") == self.originator_version - 1:
+                # The edit right after an AssistClicked of this annotation is the engine's
+                # refined proposal (the two are always recorded together), not a person's.
+                ann = image.annotations[self.annotation_id]
+                image.assist_proposed(self.annotation_id, ann["label"], ann["geometry"])
 
     class AnnotationDeleted(Event):
         annotation_id: str
@@ -157,9 +165,36 @@ class Image(Aggregate):
             self.remove(image, self.annotation_id)
 
     class AssistClicked(Event):
+        """Clicks given to an assist engine; the annotation event that follows (created, or
+        edited when refining) holds its proposal. Events stored before issue 10 lack
+        ``output`` and ``model_id``: they were boxes from the built-in engine."""
+
         mode: str
         points: list[list[float]]
         label: str
+        annotation_id: str
+        output: str = "box"
+        model_id: str | None = None
+
+        def apply_to(self, image: Image) -> None:
+            known = image.proposals.get(self.annotation_id)
+            entry = dict(known) if known is not None else {
+                "mode": self.mode, "output": self.output, "model_id": self.model_id,
+                "clicks": []}
+            entry["clicks"] = [*entry["clicks"], *([*p, 1][:3] for p in self.points)]
+            entry["clicked"] = self.originator_version
+            image.proposals[self.annotation_id] = entry
+
+    class AssistEdited(Event):
+        """A person changed an assist proposal (recorded after its ``AnnotationEdited``):
+        the IoU of the annotation's geometry now to the engine's last proposal."""
+
+        annotation_id: str
+        iou: float
+
+    class AssistRejected(Event):
+        """A person deleted an assist proposal (recorded before its ``AnnotationDeleted``)."""
+
         annotation_id: str
 
     class ImageSubmitted(Event):
@@ -267,6 +302,8 @@ class Image(Aggregate):
             self._edit(command, schema, meta)
         elif isinstance(command, c.DeleteAnnotation):
             ann = self._current(command.annotation_id, command.base_revision)
+            if self.assist_proposal(ann["id"]) is not None:
+                self.trigger_event(self.AssistRejected, annotation_id=ann["id"], **meta)
             event = self.PrelabelRejected if ann["source"] == "prelabel" else self.AnnotationDeleted
             self.trigger_event(event, annotation_id=ann["id"], **meta)
         elif isinstance(command, c.AcceptPrelabel):
@@ -325,6 +362,13 @@ class Image(Aggregate):
         else:
             self.trigger_event(self.AnnotationEdited, annotation_id=ann["id"], label=label,
                                geometry=geometry, **meta)
+            assisted = self.assist_proposal(ann["id"])
+            if assisted is not None and "geometry" in assisted:
+                final = parsed if parsed is not None else self._parsed(ann["type"],
+                                                                       ann["geometry"])
+                overlap = g.iou(final, self._parsed(ann["type"], assisted["geometry"]))
+                self.trigger_event(self.AssistEdited, annotation_id=ann["id"],
+                                   iou=round(overlap, 6), **meta)
 
     def _assist(self, command: c.Assist, schema: LabelSchema, meta: dict[str, Any]) -> None:
         label = schema.check_label(command.label)
@@ -334,18 +378,52 @@ class Image(Aggregate):
             # without a proposal (or with another image's) is a bug, never a client's input.
             raise RuntimeError("an assist command reached the image without a proposal "
                                "computed on this image")
+        refined: dict[str, Any] | None = None
+        if command.annotation_id is not None:
+            refined = self._current(command.annotation_id, None)
+            known = self.assist_proposal(refined["id"])
+            if known is None:
+                raise ValidationFailed("only an assist proposal can be refined with clicks",
+                                       {"field": "annotation_id"})
+            if tuple(map(tuple, known["clicks"])) != prepared.previous:
+                raise Conflict("this proposal was refined meanwhile; send the clicks again",
+                               {"current": dict(refined), "version": self.version})
         proposal = prepared.result()  # the engine's own refusal, raised at the same point
         if not isinstance(proposal, _GEOMETRIES):
             raise RuntimeError(f"an assist engine proposed a {type(proposal).__name__}")
         schema.check_type(proposal.kind)
+        clicked = {"mode": command.mode, "points": [list(p) for p in command.points],
+                   "label": label, "output": prepared.output, "model_id": prepared.model_id}
+        if refined is not None:
+            self.trigger_event(self.AssistClicked, annotation_id=refined["id"], **clicked,
+                               **meta)
+            self.trigger_event(self.AnnotationEdited, annotation_id=refined["id"],
+                               label=label if label != refined["label"] else None,
+                               geometry=proposal.to_json(), **meta)
+            return
         self._check_room()
         annotation_id = str(uuid.uuid4())
-        self.trigger_event(self.AssistClicked, mode=command.mode,
-                           points=[list(p) for p in command.points], label=label,
-                           annotation_id=annotation_id, **meta)
+        self.trigger_event(self.AssistClicked, annotation_id=annotation_id, **clicked, **meta)
         self.trigger_event(self.AnnotationCreated, annotation_id=annotation_id,
                            annotation_type=proposal.kind, label=label,
                            geometry=proposal.to_json(), source="assist", **meta)
+
+    def assist_proposal(self, annotation_id: str) -> dict[str, Any] | None:
+        """What this image knows of the assist proposal that made ``annotation_id``:
+        ``mode`` (of its first clicks), ``output``, ``model_id``, ``clicks`` (all of them, in
+        order, ``[x, y, +1|-1]``) and, once proposed, ``label`` and ``geometry`` (the
+        engine's last answer); None for any other annotation (or one made before this
+        image's last snapshot taken without this bookkeeping)."""
+        ann = self.annotations.get(annotation_id)
+        if ann is None or ann["source"] != "assist":
+            return None
+        return self.proposals.get(annotation_id)
+
+    def assist_proposed(self, annotation_id: str, label: str, geometry: dict[str, Any]) -> None:
+        """Remember the engine's answer for ``annotation_id`` (replacing, never mutating)."""
+        known = self.proposals.get(annotation_id)
+        if known is not None:
+            self.proposals[annotation_id] = {**known, "label": label, "geometry": geometry}
 
     def _current(self, annotation_id: str, base_revision: int | None) -> dict[str, Any]:
         ann = self.annotations.get(annotation_id)
