@@ -67,6 +67,9 @@ export const api = {
   history: (id, { after, limit } = {}) =>
     request("GET", `/images/${id}/history${query({ after, limit })}`),
   commands: (imageId, body) => request("POST", `/images/${imageId}/commands`, body),
+  // An assist proposal for the clicks so far; records nothing (assist_tool.js).
+  assistPreview: (imageId, body, { signal } = {}) =>
+    request("POST", `/images/${imageId}/assist/preview`, body, { signal }),
   annotatorMetrics: (projectId) => request("GET", `/projects/${projectId}/metrics/annotators`),
   prelabelMetrics: (projectId, groupBy) =>
     request("GET", `/projects/${projectId}/metrics/prelabels${query({ group_by: groupBy })}`),

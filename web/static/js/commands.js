@@ -22,8 +22,12 @@ export const commands = {
     ({ type: "delete", command_id: newId(), annotation_id: ann.id, base_revision: ann.revision }),
   accept: (ann) =>
     ({ type: "accept", command_id: newId(), annotation_id: ann.id, base_revision: ann.revision }),
-  assist: (mode, points, label) =>
-    ({ type: "assist", command_id: newId(), mode, points, label }),
+  // ``extra``: output, model_id, annotation_id (refining that proposal); unset ones are left out.
+  assist: (mode, points, label, extra = {}) => {
+    const c = { type: "assist", command_id: newId(), mode, points, label };
+    for (const [k, v] of Object.entries(extra)) if (v !== undefined && v !== null) c[k] = v;
+    return c;
+  },
   submit: () => ({ type: "submit", command_id: newId() }),
   review: (verdict, comment) =>
     ({ type: "review", command_id: newId(), verdict, ...(comment ? { comment } : {}) }),

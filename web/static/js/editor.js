@@ -12,6 +12,10 @@ import { commands, newId } from "./commands.js";
 import { UndoHistory } from "./undo.js";
 import { SelectTool } from "./selection.js";
 import { BoxTool, PolygonTool, PointTool, ExtremePointsTool } from "./tools.js";
+import { AssistTool } from "./assist_tool.js";
+import { MaskBrushTool } from "./mask_brush.js";
+import { clampShift, maskGeometry, translateMask } from "./mask_edit.js";
+import { maskToPolygon } from "./mask_outline.js";
 
 const ZOOM_STEP = 1.25;
 
@@ -41,12 +45,17 @@ export class AnnotationEditor extends EventTarget {
     this.tools = {
       select: new SelectTool(this), box: new BoxTool(this), polygon: new PolygonTool(this),
       point: new PointTool(this), extreme: new ExtremePointsTool(this),
+      assist: new AssistTool(this), brush: new MaskBrushTool(this),
+      eraser: new MaskBrushTool(this, { erase: true }),
     };
+    this.brushSize = 12; // mask brush and eraser radius, image pixels
+    this.assistSent = new Map(); // command_id -> null (new shape) or {id, before} (a refinement)
     this.tool = this.tools.select;
     // The selection stays visible whichever tool is in use.
     this.renderer.painters.push((ctx, vp) => this.tool !== this.tools.select && this.tools.select.paint(ctx, vp));
     this.renderer.painters.push((ctx, vp) => this.tool.paint(ctx, vp));
     this.labels.addEventListener("change", (e) => this.labelsChanged(e.detail));
+    this.labels.addEventListener("event", (e) => this.assistRecorded(e.detail.event));
     this.spaceDown = false;
     this.pan = null;
     this.pointer = null;
@@ -140,11 +149,11 @@ export class AnnotationEditor extends EventTarget {
     return entry;
   }
 
-  create(type, geometry) {
-    if (!this.currentLabel) return null;
-    const c = commands.create(type, this.currentLabel, geometry);
+  create(type, geometry, label = this.currentLabel) {
+    if (!label) return null;
+    const c = commands.create(type, label, geometry);
     this.send([c], { undo: [{ kind: "create", id: c.annotation.id,
-                              after: { type, label: this.currentLabel, geometry } }] });
+                              after: { type, label, geometry } }] });
     this.select([c.annotation.id]);
     return c.annotation.id;
   }
@@ -200,11 +209,64 @@ export class AnnotationEditor extends EventTarget {
     return out;
   }
 
-  assist(mode, points) {
-    if (!this.currentLabel) return;
-    const c = commands.assist(mode, points, this.currentLabel);
+  /**
+   * An ``assist`` command; ``extra``: output, model_id, annotation_id (refine that one). The
+   * server makes the shape, so its undo step is recorded when the shape arrives.
+   */
+  assist(mode, points, label = this.currentLabel, extra = {}) {
+    if (!label) return;
+    const c = commands.assist(mode, points, label, extra);
     this.send([c]);
-    this.pendingAssist = c.command_id;
+    this.assistSent.set(c.command_id, extra.annotation_id
+      ? { id: extra.annotation_id, before: this.labels.get(extra.annotation_id)?.geometry } : null);
+    if (!extra.annotation_id) this.pendingAssist = c.command_id;
+  }
+
+  /** An assist's shape came back: select a new one, and make it (or the refinement) undoable. */
+  assistRecorded(ev) {
+    if (!ev.command_id || !this.assistSent.has(ev.command_id)) return;
+    const d = ev.data;
+    const refined = this.assistSent.get(ev.command_id);
+    if (ev.type === "AnnotationCreated") {
+      this.assistSent.delete(ev.command_id);
+      this.undo.record([{ kind: "create", id: d.annotation_id,
+                          after: { type: d.annotation_type, label: d.label, geometry: d.geometry } }]);
+      if (this.pendingAssist === ev.command_id) {
+        this.pendingAssist = null;
+        this.select([d.annotation_id]);
+      }
+    } else if (ev.type === "AnnotationEdited" && refined && d.geometry) {
+      this.assistSent.delete(ev.command_id);
+      this.undo.record([{ kind: "edit", id: d.annotation_id, before: { geometry: refined.before },
+                          after: { geometry: d.geometry } }]);
+    }
+  }
+
+  /**
+   * Replace the mask ``id`` by the polygon of its outline (largest component), same class,
+   * as one atomic batch and one undo step. The mask is deleted, not kept: two shapes of one
+   * object would count twice in every export.
+   */
+  maskToPolygon(id) {
+    const ann = this.labels.get(id);
+    if (!ann || ann.type !== "mask") return null;
+    const points = maskToPolygon(this.masks.mask(ann));
+    if (!points) return null;
+    const geometry = { points };
+    const c = commands.create("polygon", ann.label, geometry);
+    this.send([c, commands.remove(ann)], { undo: [
+      { kind: "create", id: c.annotation.id, after: { type: "polygon", label: ann.label, geometry } },
+      { kind: "delete", id, before: { type: ann.type, label: ann.label, geometry: ann.geometry } }] });
+    this.select([c.annotation.id]);
+    return c.annotation.id;
+  }
+
+  /** The mask ``ann`` moved by (dx, dy) whole pixels, stopping at the image's edges. */
+  movedMask(ann, dx, dy) {
+    const m = this.masks.mask(ann);
+    const [mx, my] = clampShift(m, dx, dy);
+    if (!mx && !my) return null;
+    return maskGeometry(translateMask(m, mx, my));
   }
 
   tags() { return [...this.labels.values()].filter((a) => a.type === "tag"); }
@@ -236,6 +298,8 @@ export class AnnotationEditor extends EventTarget {
         next = { x: clampX(g.x + dx), y: clampY(g.y + dy) };
       } else if (ann.type === "polygon") {
         next = { points: g.points.map(([x, y]) => [clampX(x + dx), clampY(y + dy)]) };
+      } else if (ann.type === "mask") {
+        next = this.movedMask(ann, dx, dy);
       }
       if (next) this.editGeometry(id, next);
     }
@@ -319,6 +383,8 @@ export class AnnotationEditor extends EventTarget {
       on("pointerdown", (e) => {
         try { el.setPointerCapture(e.pointerId); } catch { /* a synthetic event has no pointer */ }
         const p = this.point(e);
+        const claimed = e.button === 2 && !this.spaceDown && this.tool.wantsButton?.(e);
+        if (claimed) { e.preventDefault(); this.tool.down(p, e); return; }
         if (this.spaceDown || e.button === 1 || e.button === 2) {
           this.pan = { last: p };
           el.style.cursor = "grabbing";

@@ -14,6 +14,7 @@
 import { bounds } from "./geometry.js";
 import { Viewport } from "./viewport.js";
 import { OutlineRaster, pixelOf } from "./outline_raster.js";
+import { MaskAtlas } from "./masks.js";
 
 const LABEL_TEXT_LIMIT = 400; // above this many visible objects, names are not drawn
 const FRAME_LOG = 600;
@@ -239,7 +240,14 @@ export class CanvasRenderer {
         ctx.fill();
       }
     }
-    if (masks.length) {
+    if (masks.length && this.useAtlas()) {
+      // Zoomed out: every mask from one composited bitmap (see MaskAtlas), one drawImage.
+      this.atlas.update(this.wantedMasks());
+      ctx.imageSmoothingEnabled = true;
+      ctx.globalAlpha = this.options.maskOpacity;
+      ctx.drawImage(this.atlas.canvas, 0, 0, this.atlas.canvas.width / this.atlas.scale,
+                    this.atlas.canvas.height / this.atlas.scale);
+    } else if (masks.length) {
       ctx.imageSmoothingEnabled = false;
       for (const ann of masks) {
         const m = this.masks.mask(ann);
@@ -253,6 +261,26 @@ export class CanvasRenderer {
     ctx.globalCompositeOperation = "source-over";
     if (points.length) this.drawPoints(points);
     if (this.options.showLabels && visible.length <= LABEL_TEXT_LIMIT) this.drawNames(visible);
+  }
+
+  /** Whether masks come from the atlas: the view shows no more detail than it holds. */
+  useAtlas() {
+    if (!this.atlas || this.atlas.width !== this.imageW || this.atlas.height !== this.imageH) {
+      this.atlas = new MaskAtlas(this.masks, this.imageW, this.imageH);
+    }
+    return this.viewport.scale * this.dpr <= this.atlas.scale * 1.05;
+  }
+
+  /** The masks the atlas should hold now: shown ones, with their style. */
+  wantedMasks() {
+    const wanted = new Map();
+    const hidden = this.options.hidden;
+    for (const ann of this.labels.values()) {
+      if (ann.type !== "mask" || hidden.has(ann.id)) continue;
+      const st = this.styleOf(ann);
+      wanted.set(ann.id, { ann, color: st.color, hatched: st.dashed, alpha: st.faint ? 0.6 : 1 });
+    }
+    return wanted;
   }
 
   pixel(style) {

@@ -93,3 +93,47 @@ export function maskCanvas(mask, color, hatched = false) {
   ctx.putImageData(data, 0, 0);
   return canvas;
 }
+
+/** Run lengths → a pycocotools counts string (the inverse of ``decodeCounts``). */
+export function encodeCounts(runs) {
+  let s = "";
+  for (let i = 0; i < runs.length; i++) {
+    let x = runs[i];
+    if (i > 2) x -= runs[i - 2];
+    let more = true;
+    while (more) {
+      let c = x & 0x1f;
+      x = Math.floor(x / 32); // an arithmetic shift that stays exact beyond 32 bits
+      more = c & 0x10 ? x !== -1 : x !== 0;
+      if (more) c |= 0x20;
+      s += String.fromCharCode(c + 48);
+    }
+  }
+  return s;
+}
+
+/**
+ * A tight raster ({x, y, w, h, bits, W, H}, as ``decodeMask`` returns) → COCO compressed RLE
+ * of the whole W × H image, exactly as pycocotools would write it. Columns outside the box are
+ * one long run of 0s, so encoding costs the box, not the image.
+ */
+export function encodeMask({ x, y, w, h, bits, W, H }) {
+  const runs = [];
+  let value = 0, run = 0;
+  const push = (v, n) => {
+    if (!n) return;
+    if (v === value) { run += n; return; }
+    runs.push(run);
+    value = v;
+    run = n;
+  };
+  push(0, x * H);
+  for (let col = 0; col < w; col++) {
+    push(0, y);
+    for (let row = 0, k = col; row < h; row++, k += w) push(bits[k] ? 1 : 0, 1);
+    push(0, H - y - h);
+  }
+  push(0, (W - x - w) * H);
+  runs.push(run);
+  return { size: [H, W], counts: encodeCounts(runs) };
+}

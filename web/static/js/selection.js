@@ -1,10 +1,12 @@
-// The select tool: click to select (Shift adds), drag to move, drag a handle to resize a box or
+// The select tool: click to select (Shift adds), drag to move (a mask by whole pixels: its RLE is
+// translated once, on release), drag a handle to resize a box or
 // move a polygon vertex, double-click a polygon edge to add a vertex, Alt-click a vertex to
 // remove it. Dragging empty space pans. While a shape is dragged it is hidden on the base layer
 // and drawn here on the overlay, so the 5,000 others are not repainted on every mouse move; the
 // edit is sent once, on release.
 
 import { clampBox, clampPoint, distanceToSegment } from "./geometry.js";
+import { clampShift } from "./mask_edit.js";
 
 const HANDLE = 5; // half size of a handle, screen pixels
 const DRAG_START = 3; // pixels of movement before a press becomes a drag
@@ -72,7 +74,7 @@ export class SelectTool {
       }
       if (!ed.selection.includes(id)) ed.select([id]);
       const ann = ed.labels.get(id);
-      const movable = !ed.readOnly && ann && ["box", "polygon", "point"].includes(ann.type);
+      const movable = !ed.readOnly && ann && ["box", "polygon", "point", "mask"].includes(ann.type);
       this.drag = movable ? { kind: "move", id, start: p, original: ann.geometry,
                               draft: ann.geometry, base: ann, moved: false } : null;
       return;
@@ -114,6 +116,10 @@ export class SelectTool {
     const dx = p.x - d.start.x, dy = p.y - d.start.y;
     const g = d.original;
     if (d.kind === "move") {
+      if (g.rle) {
+        // A mask moves by whole pixels; its RLE is made once, on release.
+        return { rle: g.rle, shift: clampShift(this.editor.masks.mask(d.base), dx, dy) };
+      }
       if (g.points) {
         // Move as a whole, stopping at the image's edges.
         const xs = g.points.map((q) => q[0]), ys = g.points.map((q) => q[1]);
@@ -149,6 +155,12 @@ export class SelectTool {
     if (!d || d.kind === "pan") return;
     if (d.moved) {
       ed.renderer.options.hidden = new Set();
+      if (d.draft.shift) {
+        const moved = ed.movedMask(d.base, ...d.draft.shift);
+        if (moved) ed.editGeometry(d.id, moved, d.base);
+        ed.renderer.invalidateLabels();
+        return;
+      }
       const changed = JSON.stringify(d.draft) !== JSON.stringify(d.original);
       const ok = d.draft.w === undefined || (d.draft.w > 0 && d.draft.h > 0);
       if (changed && ok) ed.editGeometry(d.id, d.draft, d.base);
@@ -209,6 +221,17 @@ export class SelectTool {
       const dragging = this.drag && this.drag.moved && this.drag.id === id;
       const g = dragging ? this.drag.draft : ann.geometry;
       const color = ed.colorOf(ann.label);
+      if (dragging && g.shift) {
+        // The mask itself follows the pointer (it is hidden on the labels layer meanwhile).
+        const m = ed.masks.mask(ann);
+        ctx.save();
+        ctx.translate(vp.tx, vp.ty);
+        ctx.scale(vp.scale, vp.scale);
+        ctx.imageSmoothingEnabled = false;
+        ctx.globalAlpha = Math.max(0.35, ed.renderer.options.maskOpacity);
+        if (m.area) ctx.drawImage(ed.masks.canvas(ann, color), m.x + g.shift[0], m.y + g.shift[1]);
+        ctx.restore();
+      }
       if (dragging) outline(ctx, vp, ann, g, color, 2, ed, ann.status === "proposed");
       outline(ctx, vp, ann, g, "#ffffff", 1, ed);
       if (ed.selection.length === 1) handles(ctx, vp, ann.type, g, color);
@@ -237,7 +260,8 @@ export function outline(ctx, vp, ann, g, color, width, ed, dashed = false) {
     ctx.arc(sx, sy, 8, 0, Math.PI * 2);
   } else if (type === "mask" && ed) {
     const m = ed.masks.mask(ann);
-    const [x0, y0] = vp.toScreen(m.x, m.y);
+    const [dx, dy] = g.shift || [0, 0];
+    const [x0, y0] = vp.toScreen(m.x + dx, m.y + dy);
     ctx.rect(x0 - 1.5, y0 - 1.5, m.w * vp.scale + 3, m.h * vp.scale + 3);
   }
   ctx.stroke();

@@ -19,6 +19,9 @@ const TOOLS = [
   ["polygon", "Polygon", "P", "Draw a polygon: click the corners, Enter or click the first point to close"],
   ["point", "Point", "O", "Place a point"],
   ["extreme", "Extreme points", "E", "Click the left-, top-, right- and bottom-most points; the box is made for you"],
+  ["assist", "Assist", "M", "Click the object (right/Alt: not the object), four extreme points or a box; a mask is proposed; Enter accepts"],
+  ["brush", "Brush", "D", "Paint the selected mask, or a new mask ([ and ]: size)"],
+  ["eraser", "Eraser", "X", "Erase from the selected mask ([ and ]: size)"],
 ];
 
 export async function show(main, [imageId], app) {
@@ -92,8 +95,15 @@ export async function show(main, [imageId], app) {
   }), { first: (e) => !e.ctrlKey && !e.metaKey && editor.tool.key(e) });
   const helpDialog = help.helpDialog();
   main.append(helpDialog);
+  const toolOptions = h("div", { class: "tool-options-slot" });
+  function showToolOptions(name) {
+    const tool = editor.tools[name];
+    toolOptions.replaceChildren(...(tool.options ? [tool.options()] : []));
+    if (name === "assist") editor.tools.assist.loadModels();
+  }
   toolbar.append(
     h("div", { class: "tool-group" }, [...toolButtons.values()]),
+    toolOptions,
     h("div", { class: "tool-group" },
       h("button", { type: "button", class: "tool icon-only", title: "Zoom out (-)", "aria-label": "Zoom out", onclick: () => editor.zoomOut() }, "−"),
       zoomText,
@@ -233,6 +243,10 @@ export async function show(main, [imageId], app) {
     const actions = h("div", { class: "row wrap" },
       proposed.length ? h("button", { type: "button", class: "btn btn-small btn-good", id: "accept-selected", disabled: !role,
                                       onclick: () => editor.accept(proposed.map((a) => a.id)) }, `Accept (A)`) : null,
+      sel.length === 1 && sel[0].type === "mask"
+        ? h("button", { type: "button", class: "btn btn-small", id: "mask-to-polygon", disabled: !role,
+                        title: "Replace the mask by the polygon of its outline (Shift+P)",
+                        onclick: () => editor.maskToPolygon(sel[0].id) }, "To polygon") : null,
       h("button", { type: "button", class: "btn btn-small btn-danger", id: "delete-selected", disabled: !role,
                     onclick: () => editor.remove(editor.selection) },
         proposed.length === sel.length ? "Reject (Del)" : "Delete (Del)"));
@@ -396,6 +410,7 @@ export async function show(main, [imageId], app) {
   });
   editor.addEventListener("tool", (e) => {
     for (const [name, b] of toolButtons) b.setAttribute("aria-pressed", String(name === e.detail.name));
+    showToolOptions(e.detail.name);
     statusTool.textContent = TOOLS.find((t) => t[0] === e.detail.name)[3];
   });
   editor.addEventListener("class", (e) => {
