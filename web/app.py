@@ -29,6 +29,7 @@ from starlette.types import ASGIApp
 
 from web.authentication import Authenticator
 from web.endpoints import (
+    assist,
     commands,
     evaluation,
     exports,
@@ -64,6 +65,7 @@ def api_routes() -> list[BaseRoute]:
     return [
         # The router tries routes in order; commands are the hot path, so they go first.
         *commands.routes,
+        *assist.routes,
         Route("/openapi.json", openapi_json, methods=["GET"]),
         *session.routes,
         *users.routes,

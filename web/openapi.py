@@ -13,6 +13,7 @@ from typing import Any
 
 from domain.commands import (
     ASSIST_MODES,
+    ASSIST_OUTPUTS,
     COMMAND_TYPES,
     MAX_ASSIST_POINTS,
     MAX_COMMENT,
@@ -153,7 +154,15 @@ def _command_schemas() -> dict[str, Schema]:
                     "points": {"type": "array", "minItems": 1, "maxItems": MAX_ASSIST_POINTS,
                                "items": {"type": "array", "minItems": 2, "maxItems": 3,
                                          "prefixItems": [NUM, NUM, {"enum": [1, -1]}]}},
-                    "label": LABEL}, ["mode", "points", "label"]),
+                    "label": LABEL,
+                    "output": nullable({"enum": list(ASSIST_OUTPUTS), "description":
+                                        "the geometry wanted (default box; a refinement "
+                                        "keeps its proposal's)"}),
+                    "model_id": nullable({**ID, "description": "an interactive model of the "
+                                          "project (default: the built-in engine)"}),
+                    "annotation_id": nullable({**ID, "description": "an assist proposal to "
+                                               "refine with these clicks (mode clicks)"})},
+                   ["mode", "points", "label"]),
         "submit": ({}, []),
         "review": ({"verdict": {"enum": list(VERDICTS)},
                     "comment": nullable({"type": "string", "maxLength": MAX_COMMENT})},
@@ -168,6 +177,15 @@ def _command_schemas() -> dict[str, Schema]:
                         extra=False)
         variants.append(ref(name))
     out["Command"] = {"oneOf": variants}
+    preview = copy.deepcopy(out["AssistCommand"])
+    preview["required"] = [f for f in preview["required"] if f != "type"]
+    out["AssistPreviewRequest"] = preview
+    out["AssistPreview"] = obj({
+        "type": {"enum": list(ASSIST_OUTPUTS)},
+        "geometry": {"type": "object", "description": "the proposal, as the output asked"},
+        "score": {**NUM, "description": "the engine's confidence, when it gives one"},
+        "ms": {**NUM, "description": "server time spent on the proposal"},
+    }, ["type", "geometry", "ms"], extra=False)
     out["CommandBatch"] = obj({"commands": {"type": "array", "minItems": 1, "maxItems": MAX_BATCH,
                                             "items": ref("Command")},
                                "base_version": nullable(COUNT)},
@@ -752,6 +770,11 @@ def _paths() -> dict[str, Any]:
             params=[_IMAGE_ID],
             body={"anyOf": [ref("Command"), ref("CommandBatch")]},
             errors=(*_AUTH_ERRORS, "409", "413", "415", "422"), tag="annotations")},
+        "/images/{image_id}/assist/preview": {"post": _op(
+            "An assist proposal for these clicks, recorded nowhere (annotate role)",
+            "the proposal", ref("AssistPreview"), params=[_IMAGE_ID],
+            body=ref("AssistPreviewRequest"),
+            errors=(*_AUTH_ERRORS, "413", "415", "422"), tag="annotations")},
         "/images/{image_id}/annotations": {"get": _op(
             "Current labels, or (version=N) the labels right after the image's N-th event",
             "the labels", ref("ImageLabels"),

@@ -108,6 +108,11 @@ POLICY: dict[tuple[str, str], list[Call]] = {
         Call("reviewer", {"type": "review", "verdict": "approve"}, "review"),
         Call("annotator", {}, "empty body"),
     ],
+    ("POST", "/api/v1/images/{image_id}/assist/preview"): [
+        Call("annotator", {"mode": "extreme_points", "label": "cat",
+                           "points": [[10, 20], [20, 10], [30, 20], [20, 30]]}, "preview"),
+        Call("annotator", {}, "empty body"),
+    ],
 }
 
 

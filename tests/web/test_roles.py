@@ -70,6 +70,9 @@ CASES = [
     Case("POST", "/images/{iid}/commands", "annotator", _box),
     Case("POST", "/images/{iid}/commands", "reviewer",
          lambda: {"json": {"type": "review", "verdict": "approve"}}),
+    Case("POST", "/images/{iid}/assist/preview", "annotator", lambda: {"json": {
+        "mode": "extreme_points", "label": "cat",
+        "points": [[10, 20], [20, 10], [30, 20], [20, 30]]}}),
     Case("POST", "/projects/{pid}/predictions", "manager", lambda: {"json": {
         "model": {"name": "m", "version": "1"}, "predictions": []}}),
     Case("GET", "/projects/{pid}/metrics/annotators", "manager"),
