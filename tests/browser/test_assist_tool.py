@@ -92,6 +92,12 @@ def test_brush_eraser_move_to_polygon_undo_and_live(server: DemoServer,
     other = new_context().new_page()
     other_errors = log_in(other, server.base, "arjun")
     open_image(other, server.base, iid)
+    # Arjun zooms out: his masks come from the composited atlas, which must follow edits.
+    other.keyboard.press("-")
+    other.keyboard.press("-")
+    other.wait_for_function("window.__lw.editor.renderer.atlas"
+                            " && window.__lw.editor.renderer.atlas.repaints > 0")
+    repaints = other.evaluate("window.__lw.editor.renderer.atlas.repaints")
 
     # Brush: select the mask, take the brush, make it larger with ], paint to the right.
     page.mouse.click(*to_screen(page, 150, 140))
@@ -114,6 +120,14 @@ def test_brush_eraser_move_to_polygon_undo_and_live(server: DemoServer,
       const a = ed.labels.get('{mask_id}'); return a && a.revision === 2
         && ed.masks.mask(a).area === {int(painted.sum())}; }}""")
     shot(other, "41-mask-brush-seen-live")
+    # Only the edited mask's rectangle was repainted, and it holds the new stroke.
+    other.wait_for_function(f"window.__lw.editor.renderer.atlas.repaints > {repaints}")
+    atlas = other.evaluate("""() => { const a = window.__lw.editor.renderer.atlas;
+      const px = (x, y) => a.ctx.getImageData(Math.floor(x * a.scale), Math.floor(y * a.scale),
+                                              1, 1).data[3];
+      return { repaints: a.repaints, stroke: px(290, 140), outside: px(290, 250) }; }""")
+    assert atlas["repaints"] <= repaints + 2
+    assert atlas["stroke"] > 0 and atlas["outside"] == 0
 
     # Eraser: a vertical stroke through the middle of the original rectangle.
     page.keyboard.press("x")
