@@ -17,12 +17,15 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 
 from domain.application import Labeling
+from domain.assist import AssistEngine, AssistRequest, Scored
 from domain.command_pipeline import CommandPipeline
+from domain.geometry import Geometry
 from event_store.positions import EventPositions
 from event_store.postgres_recorder import RECORDER_TOPIC
 from event_store.stream_loader import StreamLoader
@@ -176,6 +179,33 @@ def job_queue(settings: Settings, app: Labeling, pipeline: CommandPipeline, imag
     return EmbeddedJobs(app, make_work, settings.data_dir / "jobs", workers=workers, only=only)
 
 
+class InteractiveModels:
+    """The assist engine of registered ``interactive`` models (SAM: requests naming a
+    ``model_id``), built on its first request, so torch and kornia load then and not when a
+    process starts (the CLI, a worker). Embeddings and models are cached inside it."""
+
+    def __init__(self, app: Labeling, images: ImageStore, models: ImageStore,
+                 device: str) -> None:
+        self._make = lambda: _sam_engine(app, images, models, device)
+        self._engine: AssistEngine | None = None
+        self._lock = threading.Lock()
+
+    def propose(self, request: AssistRequest) -> Geometry | Scored:
+        with self._lock:
+            if self._engine is None:
+                self._engine = self._make()
+            engine = self._engine
+        return engine.propose(request)
+
+
+def _sam_engine(app: Labeling, images: ImageStore, models: ImageStore,
+                device: str) -> AssistEngine:
+    from inference_workers.assist_sam import SamEngine
+    from inference_workers.job_queue import choose_device
+
+    return SamEngine(app.model, models.path, images.path, device=choose_device(device))
+
+
 def bootstrap(settings: Settings, *, background: bool = True, migrate: bool = True,
               live: bool = True, run_jobs: bool | None = None) -> Services:
     """Wire the application. ``background`` starts the writer and projection threads;
@@ -211,6 +241,8 @@ def bootstrap(settings: Settings, *, background: bool = True, migrate: bool = Tr
         app.commit_listeners.append(collaboration.committed)
     images = ImageStore(settings.data_dir / "images")
     models = ImageStore(settings.data_dir / "models")
+    pipeline.assist.register_model_engine(InteractiveModels(app, images, models,
+                                                            settings.job_device))
     if run_jobs is None:
         run_jobs = live and background
     jobs = job_queue(settings, app, pipeline, images, models,
