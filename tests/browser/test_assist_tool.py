@@ -201,6 +201,9 @@ def test_assist_tool_preview_commit_and_refine(server: DemoServer, new_context: 
     expect(page.locator("#assist-mode")).to_be_visible()
     page.select_option("#assist-mode", "extreme_points")
     page.select_option("#assist-output", "mask")
+    # The built-in engine (another test may have given the demo project an interactive model).
+    page.wait_for_function("window.__lw.editor.tools.assist.models !== null")
+    page.select_option("#assist-engine", "")
     for x, y in [(200, 260), (300, 180), (420, 270), (310, 380)]:
         page.mouse.click(*to_screen(page, x, y))
     page.wait_for_function("window.__lw.editor.tools.assist.proposal !== null", timeout=20000)
@@ -241,4 +244,53 @@ def test_assist_tool_preview_commit_and_refine(server: DemoServer, new_context: 
     page.keyboard.press("Control+z")
     pending_settled(page)
     assert made not in labels(server, iid)
+    errors.check()
+
+
+def test_assist_uses_the_projects_interactive_model(server: DemoServer, new_context: Any,
+                                                    tmp_path: Any) -> None:
+    """A project with an interactive model: the tool picks it, and its previews and commands
+    name it (random MobileSAM weights, registered as the manager over the API)."""
+    import torch
+    from safetensors.torch import save_file
+
+    from inference_workers.architectures import sam
+
+    torch.manual_seed(0)
+    weights = tmp_path / "mobile_sam.safetensors"
+    save_file({k: v.half() if v.is_floating_point() else v
+               for k, v in sam.build("mobile_sam", 256).state_dict().items()}, str(weights))
+    r = server.api("maria").client.post(
+        f"/projects/{server.project_id}/models",
+        files={"weights": ("mobile_sam.safetensors", weights.read_bytes(),
+                           "application/octet-stream")},
+        data={"name": "mobile-sam-ui", "task": "interactive", "architecture": "sam",
+              "input_size": "256"})
+    assert r.status_code == 201, r.text
+    model_id = r.json()["model"]["id"]
+    server.api("admin").settled()
+
+    iid = server.new_image()["id"]
+    page = new_context().new_page()
+    errors = log_in(page, server.base, "ana")
+    open_image(page, server.base, iid)
+    sent: list[Any] = []
+    page.on("request", lambda q: sent.append(q.post_data_json)
+            if q.url.endswith("/assist/preview") else None)
+    page.keyboard.press("3")
+    page.keyboard.press("m")
+    expect(page.locator("#assist-engine")).to_have_value(model_id)
+    expect(page.locator("#assist-engine option", has_text="mobile-sam-ui")).to_have_count(1)
+    page.mouse.click(*to_screen(page, 300, 250))
+    page.wait_for_function("window.__lw.editor.tools.assist.proposal !== null", timeout=30000)
+    assert sent and sent[-1]["model_id"] == model_id and sent[-1]["mode"] == "clicks"
+    assert page.evaluate("window.__lw.editor.tools.assist.proposal.type") == "mask"
+    page.keyboard.press("Enter")
+    made = selected(page)
+    pending_settled(page)
+    assert labels(server, iid)[made]["source"] == "assist"
+    history = server.api("admin").get(f"/images/{iid}/history", limit=100)["events"]
+    clicked = [e for e in history if e["type"] == "AssistClicked"]
+    assert clicked[0]["data"]["model_id"] == model_id
+    shot(page, "45-assist-interactive-model")
     errors.check()

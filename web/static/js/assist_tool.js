@@ -37,6 +37,8 @@ export class AssistTool {
     this.inflight = null;
     this.previews = 0; // answered previews (tests and the status line read it)
     this.optionsEl = null;
+    // Whether the next clicks refine or start a new object follows the selection.
+    editor.addEventListener("selection", () => this.showHint());
   }
 
   get name() { return "assist"; }
