@@ -206,6 +206,17 @@ def _sam_engine(app: Labeling, images: ImageStore, models: ImageStore,
     return SamEngine(app.model, models.path, images.path, device=choose_device(device))
 
 
+def register_grabcut(pipeline: CommandPipeline, images: ImageStore) -> None:
+    """The built-in engine for every install (no weights): GrabCut turns a box or clicks
+    into a mask (or its polygon, or its box). Extreme points keep the exact tight box
+    (``domain.assist.ExtremePoints``, inline); ``GrabCutEngine`` can serve them too."""
+    from inference_workers.assist_grabcut import GrabCutEngine
+
+    grabcut = GrabCutEngine(images.path)
+    for mode in ("box", "clicks"):
+        pipeline.assist.register(mode, grabcut)
+
+
 def bootstrap(settings: Settings, *, background: bool = True, migrate: bool = True,
               live: bool = True, run_jobs: bool | None = None) -> Services:
     """Wire the application. ``background`` starts the writer and projection threads;
@@ -243,6 +254,7 @@ def bootstrap(settings: Settings, *, background: bool = True, migrate: bool = Tr
     models = ImageStore(settings.data_dir / "models")
     pipeline.assist.register_model_engine(InteractiveModels(app, images, models,
                                                             settings.job_device))
+    register_grabcut(pipeline, images)
     if run_jobs is None:
         run_jobs = live and background
     jobs = job_queue(settings, app, pipeline, images, models,

@@ -189,3 +189,17 @@ def test_decoded_images_are_kept_for_the_next_click(picture: Path) -> None:
     _ask(engine, "clicks", [(cx, cy, 1)], facts=ImageFacts(uuid4(), "p1", W, H, "cd" * 32))
     _ask(engine, "clicks", [(cx, cy, 1)])
     assert len(opened) == 3  # the cache holds one image
+
+
+def test_a_box_proposal_refined_by_a_negative_click(engine: GrabCutEngine) -> None:
+    # the box holds the disk and the rectangle; the refinement's clicks come after its corners
+    corners = ((50.0, 50.0, 1), (295.0, 205.0, 1))
+    first = _mask_of(_ask(engine, "box", list(corners)))
+    rect = np.zeros((H, W), bool)
+    rect[RECT[1]:RECT[3], RECT[0]:RECT[2]] = True
+    assert (first & rect).sum() > 0.8 * rect.sum()
+    refined = _mask_of(engine.propose(AssistRequest(
+        "clicks", ((245.0, 130.0, -1),), _facts(), "mask", previous=corners,
+        started_with="box")))
+    assert (refined & rect).sum() < 0.05 * rect.sum()
+    assert _iou(refined, _disk_mask()) >= 0.85
