@@ -27,7 +27,8 @@ export class AssistTool {
     this.mode = "clicks";
     this.output = "mask";
     this.modelId = null; // an interactive model of the project, or null: the built-in engine
-    this.models = null;
+    this.models = null; // the interactive models, once asked (loadModels)
+    this.modelsLoading = null;
     this.points = []; // [x, y, +1 | -1] in image pixels
     this.dragStart = null;
     this.hover = null;
@@ -132,20 +133,25 @@ export class AssistTool {
     if (this.ready()) this.changed();
   }
 
-  /** The project's interactive models (once); the newest active one is used by default. */
-  async loadModels() {
-    if (this.models) return this.models;
-    this.models = [];
-    try {
-      const res = await api.models(this.editor.project.id);
-      const list = Array.isArray(res) ? res : res.models || [];
-      this.models = list.filter((m) => m.task === "interactive" && !m.retired);
-    } catch {
-      this.models = []; // an annotator may not read models: the built-in engine answers
-    }
-    if (this.models.length && this.modelId === null) this.modelId = this.models[this.models.length - 1].id;
-    this.syncOptions();
-    return this.models;
+  /**
+   * The project's interactive models, asked once; the newest active one is used by default.
+   * ``models`` stays null until the answer is in.
+   */
+  loadModels() {
+    this.modelsLoading ||= (async () => {
+      let models = [];
+      try {
+        const res = await api.models(this.editor.project.id);
+        models = (res.models || []).filter((m) => m.task === "interactive" && !m.retired);
+      } catch {
+        models = []; // unreadable models: the built-in engine answers
+      }
+      this.models = models;
+      if (models.length && this.modelId === null) this.modelId = models[models.length - 1].id;
+      this.syncOptions();
+      return models;
+    })();
+    return this.modelsLoading;
   }
 
   /** The tool's controls (mode, output, engine) for the toolbar; built once. */
