@@ -17,11 +17,11 @@ decoder answers three masks with their predicted IoU; the best scoring one is up
 image (to the padded input, cropped, then to the image, as the reference does) and thresholded
 at 0, and ``mask_geometry.geometry_from_mask`` makes the geometry the request asked for.
 
-* ``clicks``: the request's points after the ``previous`` clicks of the proposal being refined
-  (at least one positive);
-* ``box``: two opposite corners;
-* ``extreme_points``: the four extreme points as positive clicks plus the box through them
-  (what DEXTR-style prompting of SAM does best with).
+* ``clicks``: positive and negative clicks (at least one positive);
+* ``box``: two opposite corners, SAM's box prompt;
+* ``extreme_points``: the four extreme points as positive clicks plus the box through them;
+* a refinement (``previous`` clicks, ``started_with`` the first request's mode): the first
+  request's box or extreme points prompt as before, plus every click since.
 
 Engines run on the pipeline's preparation threads (two): one model serves one pass at a time
 (its lock), the caches have their own locks. The model is checked on every request: a model of
@@ -201,6 +201,7 @@ class SamEngine:
         self._models_cache_size = max(1, models_cache_size)
         self._loading = threading.Lock()
         self.encoder_calls = 0  # image embeddings computed (cache misses), for the curious
+        self._counting = threading.Lock()
 
     # -- the AssistEngine interface ----------------------------------------------------------
 
@@ -218,8 +219,16 @@ class SamEngine:
         prompt = prompt_of(request)
         loaded = self._load(model)
         image = request.image
+        key = (model.sha256 + str(model.input_size), image.sha256)
+        embedding = self.embeddings.get(key)
+        # A new image is decoded before taking the model: others' prompts need not wait on it.
+        pixels = None if embedding else self._pixels(image.sha256, image.width, image.height)
         with loaded.lock:
-            embedding = self._embedding(loaded, model, image.sha256, image.width, image.height)
+            if embedding is None:
+                embedding = self.embeddings.get(key)  # another thread may have just made it
+            if embedding is None:
+                assert pixels is not None
+                embedding = self._embed(loaded, key, pixels)
             return self._decode(loaded, embedding, prompt, image.width, image.height)
 
     # -- the model ---------------------------------------------------------------------------
@@ -277,20 +286,16 @@ class SamEngine:
 
     # -- the two passes ----------------------------------------------------------------------
 
-    def _embedding(self, loaded: _LoadedSam, model: InteractiveModel, image_sha: str,
-                   width: int, height: int) -> Embedding:
-        key = (model.sha256 + str(model.input_size), image_sha)
-        found = self.embeddings.get(key)
-        if found is not None:
-            return found
-        pixels = self._pixels(image_sha, width, height)
+    def _embed(self, loaded: _LoadedSam, key: tuple[str, str],
+               pixels: np.ndarray[Any, np.dtype[np.uint8]]) -> Embedding:
+        """The image through the encoder (the caller holds the model's lock), cached."""
         started = time.perf_counter()
         with torch.inference_mode():
             batch, resized = preprocess(pixels, loaded.side, self.device)
             tensor = loaded.model.image_encoder(batch)
-        with self._loading:
-            self.encoder_calls += 1
         embedding = Embedding(tensor, resized, time.perf_counter() - started)
+        with self._counting:
+            self.encoder_calls += 1
         self.embeddings.put(key, embedding)
         return embedding
 

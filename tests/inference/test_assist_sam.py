@@ -387,3 +387,34 @@ def test_the_composition_root_serves_model_ids_with_sam(world: World) -> None:
                                                        annotation_id=annotation_id)],
                                Actor("admin", is_admin=True), timeout=30)
     assert "AssistClicked" in [e["type"] for e in refined.to_json()["events"]]
+
+
+def test_a_box_gives_the_mask_kornias_visual_prompter_gives(world: World) -> None:
+    """The engine's own preprocessing, prompt scaling and upsampling against kornia's
+    ``VisualPrompter`` (a transcription of Meta's ``SamPredictor``) on the same weights: a
+    box maps the same way in both, so the masks agree but for pixels on the threshold."""
+    from kornia.augmentation import AugmentationSequential, Resize
+    from kornia.contrib.visual_prompter import VisualPrompter
+    from kornia.models.sam import SamConfig
+
+    engine = world.engine()
+    image = world.images[0]
+    corners = [(50.0, 30.0, 1), (150.0, 90.0, 1)]
+    ours = mask_of(engine.propose(world.request("box", corners)), image).astype(bool)
+
+    net = sam.load_sam(world.model, world.services.models.path(world.model.sha256),
+                       device=torch.device("cpu"))
+    prompter = VisualPrompter(SamConfig("mobile_sam"))
+    prompter.model = net
+    prompter.transforms = AugmentationSequential(
+        Resize(SIDE, side="long", align_corners=False, antialias=True), same_on_batch=True)
+    with PILImage.open(world.services.images.path(image.sha256)) as im:
+        pixels = torch.from_numpy(np.array(im.convert("RGB"))).permute(2, 0, 1).float() / 255
+    prompter.set_image(pixels)
+    result = prompter.predict(boxes=torch.tensor([[50.0, 30.0, 150.0, 90.0]]),
+                              multimask_output=True)
+    best = int(result.scores[0].argmax())
+    theirs = result.binary_masks[0, best].numpy()
+    assert theirs.shape == ours.shape
+    iou = (ours & theirs).sum() / max(1, (ours | theirs).sum())
+    assert iou > 0.99, iou
