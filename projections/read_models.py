@@ -228,6 +228,41 @@ class ReadModels:
             })
         return groups
 
+    def assist_metrics(self, project_id: str) -> list[dict[str, Any]]:
+        """Assist proposals grouped by engine (an interactive model's id, or ``built-in``) and
+        the mode of their first clicks.
+
+        ``proposals`` counts them; ``accepted``/``edited``/``rejected`` those whose latest
+        outcome is that (kept as proposed, corrected, deleted); ``acceptance_rate`` is
+        accepted / proposals (as for pre-labels: accepted / acted on, and every assist
+        proposal was acted on); ``clicks_per_accepted`` the mean clicks (refinements included)
+        of the accepted ones; ``mean_iou_edited`` the mean IoU of the corrections to the
+        engine's proposal.
+        """
+        rows = self.db.query(
+            "SELECT engine, mode, COUNT(*), "
+            "SUM(CASE WHEN outcome = 'accepted' THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN outcome = 'edited' THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN outcome = 'rejected' THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN outcome = 'accepted' THEN clicks ELSE 0 END), "
+            "SUM(CASE WHEN outcome = 'edited' THEN iou END), "
+            "SUM(CASE WHEN outcome = 'edited' AND iou IS NOT NULL THEN 1 ELSE 0 END), "
+            "SUM(clicks) "
+            "FROM assist_audit WHERE project_id = ? GROUP BY engine, mode", (project_id,))
+        groups = []
+        for (engine, mode, proposals, accepted, edited, rejected, accepted_clicks, iou_sum,
+             iou_n, clicks) in sorted(rows, key=lambda r: (r[0], r[1])):
+            groups.append({
+                "engine": engine, "mode": mode, "proposals": int(proposals),
+                "accepted": int(accepted), "edited": int(edited), "rejected": int(rejected),
+                "clicks": int(clicks),
+                "acceptance_rate": int(accepted) / int(proposals),
+                "clicks_per_accepted": (int(accepted_clicks) / int(accepted)
+                                        if int(accepted) else None),
+                "mean_iou_edited": float(iou_sum) / int(iou_n) if iou_n else None,
+            })
+        return groups
+
     # -- projects and users ---------------------------------------------------------------------
 
     def projects_visible_to(self, username: str, is_admin: bool) -> list[dict[str, Any]]:

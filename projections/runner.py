@@ -39,6 +39,7 @@ from event_store.log_follower import LogFollower
 from event_store.log_reader import LoggedEvent, LogReader
 from event_store.positions import log_head
 from projections.annotator_metrics import AnnotatorMetrics
+from projections.assist_audit import AssistAudit
 from projections.database import IdleCheckpoint, ViewDatabase
 from projections.image_history import ImageHistory
 from projections.image_labels import ImageLabels
@@ -57,7 +58,7 @@ MAX_BACKOFF = 30.0
 def all_projections() -> list[Projection]:
     """The read models the service serves, in the order they are applied."""
     return [ImageLabels(), ImageHistory(), AnnotatorMetrics(), PrelabelAudit(),
-            ProjectDirectory()]
+            ProjectDirectory(), AssistAudit()]
 
 
 @dataclass(eq=False)

@@ -323,6 +323,13 @@ def _schemas() -> dict[str, Schema]:
                                     ["key", "proposed", "accepted", "edited", "rejected",
                                      "acceptance_rate", "mean_iou_edited"])}},
                                ["groups"]),
+        "AssistMetrics": obj({"groups": {"type": "array", "items": obj({
+            "engine": {**STR, "description": "an interactive model's id, or built-in"},
+            "mode": {"enum": list(ASSIST_MODES)}, "proposals": INT, "accepted": INT,
+            "edited": INT, "rejected": INT, "clicks": INT, "acceptance_rate": NUM,
+            "clicks_per_accepted": nullable(NUM), "mean_iou_edited": nullable(NUM)},
+            ["engine", "mode", "proposals", "accepted", "edited", "rejected", "clicks",
+             "acceptance_rate", "clicks_per_accepted", "mean_iou_edited"])}}, ["groups"]),
         "ProjectionStatus": obj({"head": POSITION, "projections": {"type": "array", "items": obj(
             {"name": STR, "position": POSITION, "lag": {"type": "integer", "minimum": 0}},
             ["name", "position", "lag"])}}, ["head", "projections"]),
@@ -807,6 +814,10 @@ def _paths() -> dict[str, Any]:
                 "enum": list(GROUP_BY), "default": DEFAULT_GROUP_BY}),
                 _MIN_POSITION],
             errors=read_errors, tag="metrics")},
+        "/projects/{project_id}/metrics/assist": {"get": _op(
+            "Assist proposals by engine and mode: clicks per accepted one, acceptance rate, "
+            "mean IoU of corrections (manager)", "the metrics", ref("AssistMetrics"),
+            params=[_PROJECT_ID, _MIN_POSITION], errors=read_errors, tag="metrics")},
         **_evaluation_paths(),
         "/projects/{project_id}/export": {"get": {
             "summary": "A streamed export (manager), current or as of a global position",

@@ -172,3 +172,45 @@ def test_a_preview_is_refused_to_outsiders_before_its_body_is_read(
     error = assert_error(_preview(site, image, {"type": "create"}), 422, "validation")
     assert error["details"]["field"] == "type"
     assert_error(_preview(site, "0" * 8, _assist()), 404, "not_found")
+
+
+def test_the_assist_metrics_group_proposals_by_engine_and_mode(shared_site: Site) -> None:
+    site = shared_site
+    pid = site.new_project(types=["box", "mask"])
+    image = site.new_image(pid, 64, 48)
+    sam, _ = site.services.app.register_model(
+        pid, "admin", name="sam", version="1", task="interactive", format="onnx",
+        architecture=None, layout="generic", classes=[], input_size=None, sha256="0" * 64,
+        size_bytes=1, file_name="m.onnx", details={})
+    site.services.pipeline.assist.register_model_engine(Disks())
+
+    def assisted(**fields: Any) -> str:
+        result = site.ok(site.command(image, _assist(**fields)))
+        return str(result["events"][1]["data"]["annotation_id"])
+
+    site.ok(site.command(image, {"type": "assist", "mode": "extreme_points", "label": "cat",
+                                 "points": EXTREME}))
+    kept = assisted(output="mask")
+    site.ok(site.command(image, _assist(points=[[10, 10, 1]], annotation_id=kept)))
+    edited = assisted(points=[[40, 30, 1]])
+    site.ok(site.command(image, {"type": "edit", "annotation_id": edited, "changes": {
+        "geometry": {"x": 35, "y": 25, "w": 10, "h": 5}}}))
+    site.ok(site.command(image, {"type": "delete", "annotation_id": assisted()}))
+    assisted(model_id=str(sam.id), points=[[20, 20, 1], [30, 30, -1]])
+    body = site.ok(site.get(f"/projects/{pid}/metrics/assist?min_position={site.head()}",
+                            "manager"))
+    check_schema(body, "AssistMetrics")
+    by = {(g["engine"], g["mode"]): g for g in body["groups"]}
+    assert set(by) == {("built-in", "clicks"), ("built-in", "extreme_points"),
+                       (str(sam.id), "clicks")}
+    clicks = by["built-in", "clicks"]
+    assert {k: clicks[k] for k in ("proposals", "accepted", "edited", "rejected", "clicks")
+            } == {"proposals": 3, "accepted": 1, "edited": 1, "rejected": 1, "clicks": 4}
+    assert clicks["acceptance_rate"] == pytest.approx(1 / 3)
+    assert clicks["clicks_per_accepted"] == 2.0
+    assert clicks["mean_iou_edited"] == pytest.approx(0.5, abs=0.05)
+    extreme = by["built-in", "extreme_points"]
+    assert (extreme["accepted"], extreme["clicks_per_accepted"],
+            extreme["mean_iou_edited"]) == (1, 4.0, None)
+    assert by[str(sam.id), "clicks"]["clicks"] == 2
+    assert_error(site.get(f"/projects/{pid}/metrics/assist", "annotator"), 403, "forbidden")

@@ -1,10 +1,14 @@
-"""``POST /images/{image_id}/assist/preview``: an assist proposal shown, not recorded.
+"""``POST /images/{image_id}/assist/preview``: an assist proposal shown, not recorded; and
+``GET /projects/{project_id}/metrics/assist``: how the project's assist proposals fared.
 
 The UI asks for one while the user is still clicking; only the committed ``assist`` command
 (``POST .../commands``) records anything. The body is that command's (``type`` may be left
 out). The proposal is computed by ``CommandPipeline.prepare`` on a worker thread, after the
 same role checks as a command (``annotate`` on the image's project), so a preview never
 touches the command writer, and an engine taking its time holds up only its own request.
+
+The metrics (manager, as the other metrics) group the ``assist_audit`` read model by engine
+and mode: clicks per accepted proposal, acceptance rate, mean IoU of the corrections.
 """
 
 from __future__ import annotations
@@ -20,10 +24,16 @@ from starlette.routing import Route
 from domain.application import parse_uuid
 from domain.commands import Assist, parse_command
 from domain.errors import ValidationFailed
-from web.access import authenticated, image_for, services_of
+from web.access import (
+    authenticated,
+    image_for,
+    project_for,
+    services_of,
+    wait_for_min_position,
+)
 from web.errors import ApiError
 from web.request_bodies import parse_json, read_body, require_json_content
-from web.responses import JSONResponse
+from web.responses import JSONResponse, json_response
 
 
 def parse_preview(body: Any) -> Assist:
@@ -64,6 +74,17 @@ async def post_preview(request: Request) -> Response:
     return JSONResponse(answer)
 
 
+async def assist_metrics(request: Request) -> Response:
+    services = services_of(request)
+    principal = authenticated(request)
+    project_id = request.path_params["project_id"]
+    await project_for(services, principal, project_id, "read_metrics")
+    await wait_for_min_position(request, services)
+    groups = await asyncio.to_thread(services.read.assist_metrics, project_id)
+    return json_response({"groups": groups})
+
+
 routes = [
     Route("/images/{image_id}/assist/preview", post_preview, methods=["POST"]),
+    Route("/projects/{project_id}/metrics/assist", assist_metrics, methods=["GET"]),
 ]
