@@ -331,11 +331,16 @@ class CommandPipeline:
 
     def _refining(self, image_id: UUID, annotation_id: str) -> Refining | None:
         """The clicks, engine and output of the assist proposal ``annotation_id``, as the
-        writer's cached image (read only) or the store has them now. They may be a moment
-        old: the aggregate refuses a proposal computed from clicks that are no longer the
-        proposal's (``Conflict``)."""
-        image = self._cache.get(image_id) or self.app.image(image_id)
-        known = image.assist_proposal(annotation_id)
+        writer's cached image (read only) or else the store has them now. They may be a
+        moment old: the aggregate refuses a proposal computed from clicks that are no longer
+        the proposal's (``Conflict``; the client sends its clicks again)."""
+        cached = self._cache.get(image_id)
+        try:
+            known = cached.assist_proposal(annotation_id) if cached is not None else None
+        except AttributeError:  # caught mid-restore of a failed batch (Checkpoint): reload
+            known = None
+        if known is None:  # not cached, or made by another process's writer: the store
+            known = self.app.image(image_id).assist_proposal(annotation_id)
         if known is None:
             return None
         return Refining(known["mode"], known["output"], known["model_id"],
