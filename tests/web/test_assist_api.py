@@ -214,3 +214,16 @@ def test_the_assist_metrics_group_proposals_by_engine_and_mode(shared_site: Site
             extreme["mean_iou_edited"]) == (1, 4.0, None)
     assert by[str(sam.id), "clicks"]["clicks"] == 2
     assert_error(site.get(f"/projects/{pid}/metrics/assist", "annotator"), 403, "forbidden")
+
+
+def test_painting_a_proposal_with_a_mask_of_another_size_is_refused(
+        shared_site: Site, place: dict[str, Any]) -> None:
+    site, image = shared_site, place["image"]
+    created = site.ok(site.command(image, _assist(output="mask")))
+    aid = created["events"][1]["data"]["annotation_id"]
+    wrong = rle.encode(np.ones((10, 10), dtype=np.bool_))
+    head = site.head()
+    error = assert_error(site.command(image, {"type": "edit", "annotation_id": aid, "changes": {
+        "geometry": {"rle": wrong}}}), 422, "validation")
+    assert error["details"]["field"].endswith("rle.size"), error
+    assert site.head() == head
