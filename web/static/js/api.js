@@ -73,6 +73,7 @@ export const api = {
   annotatorMetrics: (projectId) => request("GET", `/projects/${projectId}/metrics/annotators`),
   prelabelMetrics: (projectId, groupBy) =>
     request("GET", `/projects/${projectId}/metrics/prelabels${query({ group_by: groupBy })}`),
+  assistMetrics: (projectId) => request("GET", `/projects/${projectId}/metrics/assist`),
   projections: () => request("GET", "/projections"),
   exportUrl: (projectId, { format = "coco", position, includeProposed } = {}) =>
     `${API}/projects/${projectId}/export${query({

@@ -1,6 +1,6 @@
 // The manager's dashboard: progress by status (live from the project room), pre-label
 // acceptance by model version, class, annotator and score bucket, each model version against
-// the labels (model_evaluation.js), the calibration view, the
+// the labels (model_evaluation.js), the calibration view, AI assist by engine and mode, the
 // annotator table, and exports (now, or as of a position of the log). Every number shown is
 // the API's number as it came; rates are the API's rates, formatted.
 
@@ -43,13 +43,14 @@ export async function show(main, [projectId], app) {
   const evaluation = h("section", { class: "card wide", id: "evaluation", "aria-labelledby": "evaluation-title" });
   const calibration = h("section", { class: "card wide", id: "calibration", "aria-labelledby": "calibration-title" });
   const annotators = h("section", { class: "card wide", id: "annotators", "aria-labelledby": "annotators-title" });
+  const assists = h("section", { class: "card wide", id: "assist-metrics", "aria-labelledby": "assist-title" });
   const exporter = h("section", { class: "card", id: "export", "aria-labelledby": "export-title" });
   const updated = h("span", { class: "muted", id: "dash-updated" });
   const refreshBtn = h("button", { type: "button", class: "btn", id: "dash-refresh", onclick: () => loadMetrics() }, "Refresh");
   main.append(h("div", { class: "page dashboard" },
     h("div", { class: "page-head" }, h("h1", {}, `${project.name}: dashboard`),
       h("div", { class: "page-actions" }, updated, refreshBtn, h("a", { class: "btn", href: `#/projects/${projectId}` }, "Work queue"))),
-    h("div", { class: "dash-grid" }, progress, exporter, acceptance, evaluation, calibration, annotators)));
+    h("div", { class: "dash-grid" }, progress, exporter, acceptance, evaluation, calibration, assists, annotators)));
 
   function renderProgress() {
     const total = STATUSES.reduce((s, k) => s + (counts[k] || 0), 0);
@@ -121,6 +122,23 @@ export async function show(main, [projectId], app) {
         : h("p", { class: "empty" }, "Nobody has worked on this project yet."));
   }
 
+  function renderAssists(groups) {
+    const engineName = (g) => g.engine === "built-in" ? "built-in" : `model ${g.engine.slice(0, 8)}`;
+    clear(assists).append(
+      h("h2", { id: "assist-title" }, "AI assist"),
+      h("p", { class: "muted" }, "Assist proposals by engine and first mode. Accepted: kept as proposed; corrected: changed by hand (mean IoU of the result to the proposal); rejected: deleted. Clicks include refinements."),
+      groups.length ? h("div", { class: "table-wrap" }, h("table", { class: "num-table", id: "assist-table" },
+        h("thead", {}, h("tr", {}, ["Engine", "Mode", "Proposals", "Accepted", "Corrected", "Rejected", "Acceptance rate",
+          "Clicks per accepted", "Mean IoU of corrections"].map((t, i) => h("th", { scope: "col", class: i > 1 ? "num" : "" }, t)))),
+        h("tbody", {}, groups.map((g) => h("tr", { dataset: { engine: g.engine, mode: g.mode } },
+          h("th", { scope: "row", title: g.engine }, engineName(g)), h("td", {}, g.mode),
+          ...["proposals", "accepted", "edited", "rejected"].map((k) => h("td", { class: `num m-${k}` }, String(g[k]))),
+          h("td", { class: "num m-acceptance_rate" }, percent(g.acceptance_rate)),
+          h("td", { class: "num m-clicks_per_accepted" }, g.clicks_per_accepted === null ? "–" : g.clicks_per_accepted.toFixed(1)),
+          h("td", { class: "num m-mean_iou_edited" }, fmtIoU(g.mean_iou_edited)))))))
+        : h("p", { class: "empty" }, "Nobody has used AI assist in this project yet."));
+  }
+
   async function renderExport() {
     let status;
     try { status = await api.projections(); } catch { status = { head: null, projections: [] }; }
@@ -160,11 +178,13 @@ export async function show(main, [projectId], app) {
   async function loadMetrics() {
     refreshBtn.disabled = true;
     try {
-      const [people, ...groups] = await Promise.all([
-        api.annotatorMetrics(projectId), ...DIMENSIONS.map(([k]) => api.prelabelMetrics(projectId, k))]);
+      const [people, assisted, ...groups] = await Promise.all([
+        api.annotatorMetrics(projectId), api.assistMetrics(projectId),
+        ...DIMENSIONS.map(([k]) => api.prelabelMetrics(projectId, k))]);
       metrics = Object.fromEntries(DIMENSIONS.map(([k], i) => [k, groups[i]]));
       renderAcceptance();
       renderCalibration();
+      renderAssists(assisted.groups);
       renderAnnotators(people.annotators);
       updated.textContent = `Updated ${new Date().toLocaleTimeString()}`;
       main.querySelector(".dashboard").dataset.loaded = "true";
