@@ -14,6 +14,10 @@ command's preparation step calls it:
   prompt-encoder + mask-decoder pass, the upsampling of the best mask to the image, and the
   geometry (RLE, contour or box).
 
+The engine runs with the server's torch threads (every core but one: 1 here) unless
+``--threads`` says otherwise. Other work on the machine shows in wall times, so each prompt's
+process CPU time and the load average are printed too.
+
 Usage: ``python benchmarks/assist_sam.py [--images 3] [--prompts 60] [--size 1024x768]
 [--threads N] [--side 1024]``. One JSON line per measurement, then a summary line.
 """
@@ -23,6 +27,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -43,6 +48,7 @@ from safetensors.torch import save_file  # noqa: E402
 from domain.assist import AssistRequest, ImageFacts  # noqa: E402
 from inference_workers.architectures import sam  # noqa: E402
 from inference_workers.assist_sam import SamEngine  # noqa: E402
+from inference_workers.job_queue import default_threads  # noqa: E402
 from inference_workers.model_files import inspect_model  # noqa: E402
 from labelwright.bootstrap import bootstrap, shutdown  # noqa: E402
 from labelwright.settings import Settings  # noqa: E402
@@ -103,10 +109,9 @@ def main() -> None:
     parser.add_argument("--size", default="1024x768", help="image WIDTHxHEIGHT")
     parser.add_argument("--side", type=int, default=sam.SAM_INPUT_SIDE,
                         help="the model's input side (MobileSAM: 256 to 1024)")
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    parser.add_argument("--threads", type=int, default=default_threads(),
+                        help="torch threads (default: the server's, every core but one)")
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
     width, height = (int(v) for v in args.size.lower().split("x"))
     with tempfile.TemporaryDirectory(prefix="lw-bench-sam-") as tmp:
         weights = Path(tmp) / "mobile_sam.safetensors"
@@ -130,7 +135,7 @@ def main() -> None:
             facts = [ImageFacts(UUID(r["id"]), pid, r["width"], r["height"], r["sha256"])
                      for r in rows]
             engine = SamEngine(services.app.model, services.models.path, services.images.path,
-                               embedding_cache_size=max(4, args.images))
+                               embedding_cache_size=max(4, args.images), threads=args.threads)
             run(engine, str(model.id), facts, args)
         finally:
             shutdown(services)
@@ -139,7 +144,7 @@ def main() -> None:
 def run(engine: SamEngine, model_id: str, images: list[ImageFacts],
         args: argparse.Namespace) -> None:
     rng = np.random.default_rng(0)
-    torch_threads = torch.get_num_threads()
+    load_at_start = os.getloadavg()[0]
 
     def request(image: ImageFacts, index: int, output: str) -> AssistRequest:
         mode, points = prompts(rng, image.width, image.height, index)
@@ -165,30 +170,36 @@ def run(engine: SamEngine, model_id: str, images: list[ImageFacts],
         emit({"measure": "embedding", "image": f"{image.width}x{image.height}",
               "seconds": round(cold - warm, 3), "encoder_seconds": round(cached.seconds, 3)})
     summary: dict[str, Any] = {
-        "measure": "summary", "side": args.side, "image": f"{images[0].width}x"
-        f"{images[0].height}", "torch_threads": torch_threads,
+        "measure": "summary", "load_average_at_start": round(load_at_start, 2),
+        "side": args.side, "image": f"{images[0].width}x{images[0].height}",
+        "torch_threads": torch.get_num_threads(),
         "embedding_s_median": round(statistics.median(embeddings), 3),
         "encoder_s_median": round(statistics.median(encoder), 3),
     }
     calls_before = engine.encoder_calls
     for output in ("mask", "polygon", "box"):
         times: list[float] = []
+        cpu: list[float] = []
         for i in range(args.prompts):
             image = images[i % len(images)]
             req = request(image, i, output)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             try:
                 engine.propose(req)
             except Exception as e:  # random weights may find nothing: timed all the same
                 if "no object" not in str(e):
                     raise
             times.append((time.perf_counter() - t0) * 1000)
+            cpu.append((time.process_time() - c0) * 1000)
         p50, p95 = percentile(times, 0.5), percentile(times, 0.95)
         emit({"measure": "prompt", "output": output, "prompts": len(times),
-              "p50_ms": round(p50, 1), "p95_ms": round(p95, 1), "max_ms": round(max(times), 1)})
+              "p50_ms": round(p50, 1), "p95_ms": round(p95, 1), "min_ms": round(min(times), 1),
+              "max_ms": round(max(times), 1), "cpu_p50_ms": round(percentile(cpu, 0.5), 1)})
         summary[f"prompt_{output}_p50_ms"] = round(p50, 1)
         summary[f"prompt_{output}_p95_ms"] = round(p95, 1)
     assert engine.encoder_calls == calls_before, "a cached prompt ran the encoder"
+    # Other work on the machine shows in these timings: the load says how much there was.
+    summary["load_average_1min"] = round(os.getloadavg()[0], 2)
     emit(summary)
 
 

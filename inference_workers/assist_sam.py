@@ -2,9 +2,11 @@
 registered ``interactive`` model (``architectures.sam``).
 
 SAM splits its work in two, and so does this engine. The image encoder turns the image into an
-embedding once (1.1 s for MobileSAM at 1024 px on this 2-core machine, tens of seconds for
-ViT-H); each prompt then costs one prompt-encoder + mask-decoder pass on that embedding (about
-40 ms for MobileSAM), which is what an annotator clicking away waits for. So the embedding of
+embedding once (MobileSAM at 1024 px on this 2-core machine: 1.1 s with two idle cores, 1.9 s
+with the server's one thread beside other work; ViT-H takes tens of seconds); each prompt then
+costs one prompt-encoder + mask-decoder pass on that embedding (MobileSAM: 40-50 ms idle, a
+prompt p50 of 81 ms end to end with one thread beside other work, ``benchmarks/assist_sam.py``),
+which is what an annotator clicking away waits for. So the embedding of
 each (model, image file) is kept in a bounded LRU cache (:class:`EmbeddingCache`, by count and
 by bytes: a 1024 px embedding is 4 MiB), and every later click on the image, by anyone, only
 decodes.
@@ -185,18 +187,24 @@ class SamEngine:
     ``models(model_id)`` is the registered model (``Labeling.model``: NotFound when none),
     ``weights_path(sha256)`` its weights file, ``image_path_for(sha256)`` an image's file.
     Up to ``models_cache_size`` models stay loaded, ``embedding_cache_size`` embeddings (and at
-    most ``embedding_cache_bytes``) stay cached. ``device``: None for CUDA when present."""
+    most ``embedding_cache_bytes``) stay cached. ``device``: None for CUDA when present.
+    ``threads``: torch's intra-op threads, set when a model loads (None: torch's default).
+    In a server, one thread fewer than the cores: beside the web server and the writer, two
+    threads on this 2-core machine made a cached prompt 3 times slower than one (p50 323 ms
+    vs 94 ms, load average 5)."""
 
     def __init__(self, models: Callable[[UUID], InteractiveModel],
                  weights_path: Callable[[str], Path], image_path_for: Callable[[str], Path], *,
                  embedding_cache_size: int = DEFAULT_EMBEDDINGS,
                  embedding_cache_bytes: int = DEFAULT_EMBEDDING_BYTES,
-                 models_cache_size: int = DEFAULT_MODELS, device: str | None = "cpu") -> None:
+                 models_cache_size: int = DEFAULT_MODELS, device: str | None = "cpu",
+                 threads: int | None = None) -> None:
         self.models = models
         self.weights_path = weights_path
         self.image_path_for = image_path_for
         self.embeddings = EmbeddingCache(embedding_cache_size, embedding_cache_bytes)
         self.device = choose_device(device)
+        self.threads = threads
         self._loaded: OrderedDict[tuple[str, str], _LoadedSam] = OrderedDict()
         self._models_cache_size = max(1, models_cache_size)
         self._loading = threading.Lock()
@@ -272,6 +280,8 @@ class SamEngine:
                 raise ValidationFailed(f"the weights of model {model.name}@"
                                        f"{model.model_version} are missing from the model store",
                                        {"field": "model_id"})
+            if self.threads:  # torch's pool is per process: the same choice as the job runners'
+                torch.set_num_threads(self.threads)
             started = time.perf_counter()
             net = sam.load_sam(model, weights, device=self.device)
             side = int(net.image_encoder.img_size)

@@ -185,8 +185,8 @@ class InteractiveModels:
     process starts (the CLI, a worker). Embeddings and models are cached inside it."""
 
     def __init__(self, app: Labeling, images: ImageStore, models: ImageStore,
-                 device: str) -> None:
-        self._make = lambda: _sam_engine(app, images, models, device)
+                 settings: Settings) -> None:
+        self._make = lambda: _sam_engine(app, images, models, settings)
         self._engine: AssistEngine | None = None
         self._lock = threading.Lock()
 
@@ -199,11 +199,14 @@ class InteractiveModels:
 
 
 def _sam_engine(app: Labeling, images: ImageStore, models: ImageStore,
-                device: str) -> AssistEngine:
+                settings: Settings) -> AssistEngine:
+    """On the jobs' device, with their threads (every core but one, by default)."""
     from inference_workers.assist_sam import SamEngine
-    from inference_workers.job_queue import choose_device
+    from inference_workers.job_queue import choose_device, default_threads
 
-    return SamEngine(app.model, models.path, images.path, device=choose_device(device))
+    return SamEngine(app.model, models.path, images.path,
+                     device=choose_device(settings.job_device),
+                     threads=settings.job_threads or default_threads())
 
 
 def register_grabcut(pipeline: CommandPipeline, images: ImageStore) -> None:
@@ -252,8 +255,7 @@ def bootstrap(settings: Settings, *, background: bool = True, migrate: bool = Tr
         app.commit_listeners.append(collaboration.committed)
     images = ImageStore(settings.data_dir / "images")
     models = ImageStore(settings.data_dir / "models")
-    pipeline.assist.register_model_engine(InteractiveModels(app, images, models,
-                                                            settings.job_device))
+    pipeline.assist.register_model_engine(InteractiveModels(app, images, models, settings))
     register_grabcut(pipeline, images)
     if run_jobs is None:
         run_jobs = live and background
