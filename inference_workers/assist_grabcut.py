@@ -222,7 +222,13 @@ class GrabCutEngine:
             if s > 0:
                 cv2.circle(seeds, _px(crop.to_crop(x, y)), region, cv2.GC_PR_FGD, -1)
         rejected = self._paint_clicks(seeds, crop, points)
-        return crop.back(self._cut(crop.pixels, seeds, rejected))
+        mask = self._cut(crop.pixels, seeds, rejected)
+        if np.count_nonzero(mask) < 1.5 * np.count_nonzero(seeds == cv2.GC_FGD):
+            # Nothing told the object from its surroundings (same colours): the clicks'
+            # regions are a better start than their seed disks alone.
+            mask = _painted(seeds.shape, [(crop.to_crop(x, y), s) for x, y, s in points],
+                            region)
+        return crop.back(mask)
 
     def _paint_clicks(self, seeds: Seeds, crop: _Crop, clicks: Points) -> Seeds:
         """A disk of sure object around each positive click, of sure background around each
@@ -342,6 +348,16 @@ class _Crop:
             up = cv2.resize(mask.astype(np.float32), size, interpolation=cv2.INTER_LINEAR)
             out[self.y0:self.y1, self.x0:self.x1] = up > 0.5
         return out
+
+
+def _painted(shape: tuple[int, ...], clicks: list[tuple[npt.NDArray[np.float64], int]],
+             radius: int) -> npt.NDArray[np.bool_]:
+    """Disks around the clicks, in order: a positive one adds a disk of ``radius``, a
+    negative one takes away a disk of half of it (the mask when colours do not help)."""
+    painted = np.zeros(shape[:2], np.uint8)
+    for p, s in clicks:
+        cv2.circle(painted, _px(p), radius if s > 0 else max(1, radius // 2), int(s > 0), -1)
+    return painted.astype(bool)
 
 
 def _spanning(box: tuple[float, float, float, float],

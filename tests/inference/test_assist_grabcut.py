@@ -203,3 +203,14 @@ def test_a_box_proposal_refined_by_a_negative_click(engine: GrabCutEngine) -> No
         started_with="box")))
     assert (refined & rect).sum() < 0.05 * rect.sum()
     assert _iou(refined, _disk_mask()) >= 0.85
+
+
+def test_clicks_on_an_object_like_its_surroundings_give_the_clicked_region(
+        tmp_path: Path) -> None:
+    path = tmp_path / "flat.png"
+    cv2.imwrite(str(path), np.full((H, W, 3), 128, np.uint8))
+    engine = GrabCutEngine(lambda sha: path)
+    mask = _mask_of(_ask(engine, "clicks", [(100, 100, 1)]))
+    assert mask[100, 100] and 100 < mask.sum() < W * H / 4
+    grown = _mask_of(_ask(engine, "clicks", [(140, 100, 1)], previous=((100, 100, 1),)))
+    assert grown.sum() > mask.sum() and grown[100, 140]
