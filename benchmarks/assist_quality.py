@@ -17,6 +17,11 @@ Measures, as interactive-segmentation papers (RITM) report them:
 Usage: ``python benchmarks/assist_quality.py [--count 48] [--seed 10] [--set work_size=384
 --set iterations=4 ...] [--per-image] [--no-clicks]``. One JSON line per measurement.
 Targets: box mIoU >= 0.80 and extreme points > box.
+
+Measured (48 images, seed 10, 2-core machine, 2 min): box 0.806, extreme points 0.889,
+untuned GrabCut from the box 0.751; NoC@85 5.52, NoC@90 6.48, mIoU after 5 clicks 0.875; 6
+images never reach 90 % in 20 clicks (camouflage: an object cut from the background's own
+photograph, where colour models cannot help).
 """
 
 from __future__ import annotations

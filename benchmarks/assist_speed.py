@@ -11,6 +11,11 @@ encoding. Targets: preview p50 <= 150 ms, p95 <= 300 ms.
 
 Usage: ``python benchmarks/assist_speed.py [--requests 60] [--width 1024] [--engine-only]``.
 One JSON line per measurement.
+
+Measured (2-core machine, idle, 60 requests on a 1024x686 image): preview over HTTP p50 56 ms,
+p95 79 ms (box p50 47 ms, clicks p50 66 ms); the engine alone p50 55 ms, p95 77 ms; the first
+request (decoding the PNG) 73 ms. Under a load average of 9 (other test runs) the same took
+p50 250 ms, p95 720 ms.
 """
 
 from __future__ import annotations
