@@ -210,13 +210,14 @@ def _sam_engine(app: Labeling, images: ImageStore, models: ImageStore,
 
 
 def register_grabcut(pipeline: CommandPipeline, images: ImageStore) -> None:
-    """The built-in engine for every install (no weights): GrabCut turns a box or clicks
-    into a mask (or its polygon, or its box). Extreme points keep the exact tight box
-    (``domain.assist.ExtremePoints``, inline); ``GrabCutEngine`` can serve them too."""
+    """The built-in engine for every install (no weights): GrabCut turns a box, the four
+    extreme points or clicks into a mask (or its polygon, or its box). Asked for a box, four
+    extreme points still give the exact tight box through them (the engine answers that
+    without running GrabCut)."""
     from inference_workers.assist_grabcut import GrabCutEngine
 
     grabcut = GrabCutEngine(images.path)
-    for mode in ("box", "clicks"):
+    for mode in ("box", "clicks", "extreme_points"):
         pipeline.assist.register(mode, grabcut)
 
 
