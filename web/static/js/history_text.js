@@ -4,6 +4,7 @@ const TYPE_NAMES = {
   ImageAdded: "added the image", AnnotationCreated: "created", AnnotationEdited: "edited",
   AnnotationDeleted: "deleted", PrelabelProposed: "proposed", PrelabelAccepted: "accepted",
   PrelabelEdited: "corrected", PrelabelRejected: "rejected", AssistClicked: "clicked",
+  AssistEdited: "corrected the assist", AssistRejected: "rejected the assist",
   ImageSubmitted: "submitted the image", ReviewRecorded: "reviewed",
 };
 
@@ -39,6 +40,11 @@ export class EventNarrator {
       case "AnnotationDeleted": text = `deleted ${name}`; break;
       case "PrelabelAccepted": text = `accepted the pre-label ${name}`; break;
       case "PrelabelRejected": text = `rejected the pre-label ${name}`; break;
+      case "AssistEdited":
+        text = `corrected the assist proposal ${name}`
+          + (typeof d.iou === "number" ? ` (IoU to proposal ${d.iou.toFixed(3)})` : "");
+        break;
+      case "AssistRejected": text = `rejected the assist proposal ${name}`; break;
       case "AssistClicked": text = `clicked ${d.points ? d.points.length : ""} ${d.mode === "extreme_points" ? "extreme points" : d.mode} for ${d.label}`; break;
       case "ImageSubmitted": text = "submitted the image"; break;
       case "ReviewRecorded": text = `${d.verdict === "approve" ? "approved" : "rejected"} the image${d.comment ? `: “${d.comment}”` : ""}`; break;

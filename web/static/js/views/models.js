@@ -17,7 +17,8 @@ const TASKS = [["", "Detect from the file"], ["detect", "Detection (boxes)"], ["
                ["classify", "Classification (tags)"], ["interactive", "Interactive (assist)"]];
 // The built-in architectures a state dict can be loaded into
 // (inference_workers.architectures.BUILTIN_ARCHITECTURES).
-const ARCHITECTURES = [["", "None (ONNX or TorchScript)"], ["centernet", "CenterNet (built-in detector)"]];
+const ARCHITECTURES = [["", "None (ONNX or TorchScript)"], ["centernet", "CenterNet (built-in detector)"],
+  ["sam", "SAM / MobileSAM (interactive, for assisted drawing)"]];
 const POLL_MS = 4000; // while the live socket is down
 const QUIET_MS = 30000; // a running job with no message for this long is re-read anyway
 const SHOWN_CLASSES = 12;
