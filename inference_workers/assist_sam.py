@@ -54,6 +54,7 @@ from domain.assist import AssistRequest, Points, Scored
 from domain.errors import NotFound, ValidationFailed
 from inference_workers.architectures import choose_device, sam
 from inference_workers.mask_geometry import geometry_from_mask
+from inference_workers.model_api import ModelInfo
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +69,9 @@ _TASK_NOUNS = {"detect": "a detector", "segment": "a segmentation model",
                "classify": "a classifier"}
 
 
-class InteractiveModel(Protocol):
-    """What the engine reads of a registered model (``domain.model.Model`` fits)."""
+class InteractiveModel(ModelInfo, Protocol):
+    """What the engine reads of a registered model (``domain.model.Model`` fits): what
+    loading needs (``ModelInfo``) and whose it is."""
 
     @property
     def project_id(self) -> str: ...
@@ -78,23 +80,9 @@ class InteractiveModel(Protocol):
     @property
     def model_version(self) -> str: ...
     @property
-    def task(self) -> str: ...
-    @property
-    def layout(self) -> str: ...
-    @property
     def retired(self) -> bool: ...
     @property
     def sha256(self) -> str: ...
-    @property
-    def format(self) -> str: ...
-    @property
-    def architecture(self) -> str | None: ...
-    @property
-    def classes(self) -> list[str]: ...
-    @property
-    def input_size(self) -> list[int] | None: ...
-    @property
-    def details(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
