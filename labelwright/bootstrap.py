@@ -276,6 +276,10 @@ def bootstrap(settings: Settings, *, background: bool = True, migrate: bool = Tr
         job_queue=jobs,
     )
     if background:
+        for store in (services.images, services.models):
+            swept = store.sweep_incoming()
+            if swept:
+                log.info("removed %d half-written upload(s) left in %s", swept, store.root / "tmp")
         pipeline.start()
         runner.start()
         jobs.start()

@@ -14,6 +14,7 @@ import hashlib
 import os
 import re
 import tempfile
+import time
 from pathlib import Path
 from typing import BinaryIO
 
@@ -81,6 +82,25 @@ class ImageStore:
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
+
+    def sweep_incoming(self, older_than: float = 24 * 3600.0) -> int:
+        """Remove files a killed process left half-written in ``root/tmp`` (``.incoming-*``:
+        uploads being hashed, model weights being staged) that are older than
+        ``older_than`` seconds, so a live upload on another node is never touched. Returns
+        how many were removed. A process calls it when it starts."""
+        folder = self.root / "tmp"
+        if not folder.is_dir():
+            return 0
+        cutoff = time.time() - older_than
+        removed = 0
+        for path in folder.glob(".incoming-*"):
+            try:
+                if path.is_file() and path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue  # another node swept it first
+        return removed
 
     def _write(self, sha: str, parts: list[bytes]) -> None:
         final = self.path(sha)
