@@ -41,6 +41,23 @@ def parse_uuid(raw: str, what: str) -> UUID:
         raise NotFound(f"no {what} {raw!r}") from None
 
 
+L = TypeVar("L", Project, Model, Job, Image)
+
+
+def _load(repository: Repository[UUID], raw_id: str | UUID, kind: type[L], what: str,
+          version: int | None = None) -> L:
+    """The ``kind`` aggregate ``raw_id`` names (at ``version``), or NotFound: an unknown or
+    malformed id, or the id of an aggregate of another kind."""
+    uid = raw_id if isinstance(raw_id, UUID) else parse_uuid(raw_id, what)
+    try:
+        found: object = repository.get(uid, version=version)
+    except AggregateNotFoundError:
+        raise NotFound(f"no {what} {raw_id}") from None
+    if not isinstance(found, kind):
+        raise NotFound(f"no {what} {raw_id}")
+    return found
+
+
 class Labeling(Application[UUID]):
     """Event-sourced write model of projects, users and images."""
 
@@ -173,14 +190,7 @@ class Labeling(Application[UUID]):
         return project, self.save(project)[-1].notification.id
 
     def project(self, project_id: str | UUID) -> Project:
-        pid = project_id if isinstance(project_id, UUID) else parse_uuid(project_id, "project")
-        try:
-            project: object = self.settings_repository.get(pid)
-        except AggregateNotFoundError:
-            raise NotFound(f"no project {project_id}") from None
-        if not isinstance(project, Project):
-            raise NotFound(f"no project {project_id}")
-        return project
+        return _load(self.settings_repository, project_id, Project, "project")
 
     def update_project(self, project_id: str, actor: str, changes: dict[str, Any]) -> tuple[
             Project, int | None]:
@@ -267,14 +277,7 @@ class Labeling(Application[UUID]):
         return self._create_in_project(build)
 
     def model(self, model_id: str | UUID) -> Model:
-        mid = model_id if isinstance(model_id, UUID) else parse_uuid(model_id, "model")
-        try:
-            model: object = self.settings_repository.get(mid)
-        except AggregateNotFoundError:
-            raise NotFound(f"no model {model_id}") from None
-        if not isinstance(model, Model):
-            raise NotFound(f"no model {model_id}")
-        return model
+        return _load(self.settings_repository, model_id, Model, "model")
 
     def change_model(self, model_id: str, change: Callable[[Model], None]
                      ) -> tuple[Model, int | None]:
@@ -318,14 +321,7 @@ class Labeling(Application[UUID]):
         raise AssertionError("unreachable")  # pragma: no cover
 
     def job(self, job_id: str | UUID) -> Job:
-        jid = job_id if isinstance(job_id, UUID) else parse_uuid(job_id, "job")
-        try:
-            job: object = self.repository.get(jid)
-        except AggregateNotFoundError:
-            raise NotFound(f"no job {job_id}") from None
-        if not isinstance(job, Job):
-            raise NotFound(f"no job {job_id}")
-        return job
+        return _load(self.repository, job_id, Job, "job")
 
     def change_job(self, job_id: str | UUID, change: Callable[[Job], None]
                    ) -> tuple[Job, int | None]:
@@ -392,14 +388,7 @@ class Labeling(Application[UUID]):
             return None
 
     def image(self, image_id: str | UUID, version: int | None = None) -> Image:
-        iid = image_id if isinstance(image_id, UUID) else parse_uuid(image_id, "image")
-        try:
-            image: object = self.repository.get(iid, version=version)
-        except AggregateNotFoundError:
-            raise NotFound(f"no image {image_id}") from None
-        if not isinstance(image, Image):
-            raise NotFound(f"no image {image_id}")
-        return image
+        return _load(self.repository, image_id, Image, "image", version)
 
     def image_added(self, image_id: UUID) -> Image.ImageAdded:
         """The image's first event: its fixed facts (project, size, bytes) without a replay."""

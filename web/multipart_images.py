@@ -13,11 +13,9 @@ from dataclasses import dataclass, field
 from tempfile import SpooledTemporaryFile
 from typing import Any
 
-from python_multipart.exceptions import MultipartParseError
-from python_multipart.multipart import MultipartParser, parse_options_header
-
 from service_layer.image_registration import MAX_FILES, StagedFile, file_too_large
 from web.errors import ApiError
+from web.multipart_stream import MultipartStream
 
 _SPOOL_IN_MEMORY = 2 * 1024 * 1024
 _FILE_FIELD = "file"
@@ -39,48 +37,17 @@ class _Part:
     digest: Any = field(default_factory=hashlib.sha256)
 
 
-class MultipartImages:
+class MultipartImages(MultipartStream):
     """Streams a ``multipart/form-data`` body into ``StagedFile``s (parts named ``file``)."""
 
     def __init__(self, content_type: str, max_file: int, max_request: int) -> None:
-        _, params = parse_options_header(content_type)
-        boundary = params.get(b"boundary")
-        if not boundary:
-            raise ApiError("validation", "the multipart body has no boundary",
-                           {"field": "content-type"})
+        super().__init__(content_type, max_request)
         self.max_file = max_file
-        self.max_request = max_request
         self.files: list[StagedFile] = []
-        self._headers: dict[bytes, bytes] = {}
-        self._header_name = b""
-        self._header_value = b""
         self._part = _Part()
-        self._parser = MultipartParser(boundary, {
-            "on_part_begin": self._on_part_begin,
-            "on_header_field": self._on_header_field,
-            "on_header_value": self._on_header_value,
-            "on_header_end": self._on_header_end,
-            "on_headers_finished": self._on_headers_finished,
-            "on_part_data": self._on_part_data,
-            "on_part_end": self._on_part_end,
-        })
 
     async def read(self, stream: AsyncIterator[bytes]) -> list[StagedFile]:
-        total = 0
-        try:
-            async for chunk in stream:
-                total += len(chunk)
-                if total > self.max_request:
-                    raise ApiError("too_large", f"the upload is larger than "
-                                   f"{self.max_request:,} bytes", {"limit": self.max_request})
-                self._parser.write(chunk)
-            self._parser.finalize()
-        except MultipartParseError as e:
-            self.close()
-            raise ApiError("validation", f"the multipart body is malformed: {e}") from None
-        except BaseException:
-            self.close()
-            raise
+        await self._stream(stream)
         if not self.files:
             raise ApiError("validation", "no image files: send one or more parts named 'file'",
                            {"field": "file"})
@@ -92,25 +59,12 @@ class MultipartImages:
         if self._part.staged is not None:
             self._part.staged.close()
 
-    # -- parser callbacks ------------------------------------------------------------------
+    # -- the parts ---------------------------------------------------------------------------
 
-    def _on_part_begin(self) -> None:
+    def _part_began(self) -> None:
         self._part = _Part()
-        self._headers = {}
 
-    def _on_header_field(self, data: bytes, start: int, end: int) -> None:
-        self._header_name += data[start:end]
-
-    def _on_header_value(self, data: bytes, start: int, end: int) -> None:
-        self._header_value += data[start:end]
-
-    def _on_header_end(self) -> None:
-        self._headers[self._header_name.lower()] = self._header_value
-        self._header_name = self._header_value = b""
-
-    def _on_headers_finished(self) -> None:
-        _, options = parse_options_header(self._headers.get(b"content-disposition", b""))
-        name = options.get(b"name", b"").decode("utf-8", "replace")
+    def _part_headers(self, name: str, options: dict[bytes, bytes]) -> None:
         if name != _FILE_FIELD or b"filename" not in options:
             raise ApiError("validation", f"unexpected part {name!r}: send image files as parts "
                            "named 'file' with a filename", {"field": name or "part"})

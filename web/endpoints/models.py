@@ -20,8 +20,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from python_multipart.exceptions import MultipartParseError
-from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -46,6 +44,7 @@ from web.access import (
 )
 from web.authentication import Principal
 from web.errors import ApiError
+from web.multipart_stream import MultipartStream
 from web.request_bodies import declared_length, media_type, read_json_object
 from web.responses import json_response
 from web.services import Services
@@ -55,58 +54,28 @@ MAX_TEXT_FIELD = 4096  # bytes of one text field (a name is at most 100 characte
 _REQUEST_SLACK = 1024 * 1024  # part headers, boundaries and text fields around the files
 
 
-class ModelUpload:
+class ModelUpload(MultipartStream):
     """Streams a ``multipart/form-data`` registration: the ``weights`` file into a
     ``StagedWeights``, the ``classes`` file and the text fields into memory (each under its
     limit, refused as soon as it passes it)."""
 
+    too_large_field = "weights"
+    malformed_field = "body"
+
     def __init__(self, content_type: str, store: ImageStore, max_weights: int) -> None:
-        _, params = parse_options_header(content_type)
-        boundary = params.get(b"boundary")
-        if not boundary:
-            raise ApiError("validation", "the multipart body has no boundary",
-                           {"field": "content-type"})
+        super().__init__(content_type, max_weights + MAX_CLASSES_FILE + _REQUEST_SLACK)
         self.store = store
         self.max_weights = max_weights
-        self.max_request = max_weights + MAX_CLASSES_FILE + _REQUEST_SLACK
         self.weights: StagedWeights | None = None
         self.classes: tuple[str, bytes] | None = None
         self.fields: dict[str, str] = {}
         self._seen: set[str] = set()
-        self._headers: dict[bytes, bytes] = {}
-        self._header_name = b""
-        self._header_value = b""
         self._part = ""
         self._part_file_name = ""
         self._buffer = bytearray()
-        self._parser = MultipartParser(boundary, {
-            "on_part_begin": self._on_part_begin,
-            "on_header_field": self._on_header_field,
-            "on_header_value": self._on_header_value,
-            "on_header_end": self._on_header_end,
-            "on_headers_finished": self._on_headers_finished,
-            "on_part_data": self._on_part_data,
-            "on_part_end": self._on_part_end,
-        })
 
     async def read(self, stream: AsyncIterator[bytes]) -> None:
-        total = 0
-        try:
-            async for chunk in stream:
-                total += len(chunk)
-                if total > self.max_request:
-                    raise ApiError("too_large", f"the upload is larger than "
-                                   f"{self.max_request:,} bytes",
-                                   {"field": "weights", "limit": self.max_request})
-                self._parser.write(chunk)
-            self._parser.finalize()
-        except MultipartParseError as e:
-            self.close()
-            raise ApiError("validation", f"the multipart body is malformed: {e}",
-                           {"field": "body"}) from None
-        except BaseException:
-            self.close()
-            raise
+        await self._stream(stream)
         if self.weights is None:
             raise ApiError("validation", "no weights: send the model file as a part named "
                            "'weights'", {"field": "weights"})
@@ -116,25 +85,12 @@ class ModelUpload:
         if self.weights is not None:
             self.weights.discard()
 
-    # -- parser callbacks ------------------------------------------------------------------
+    # -- the parts ---------------------------------------------------------------------------
 
-    def _on_part_begin(self) -> None:
-        self._headers = {}
+    def _part_began(self) -> None:
         self._buffer = bytearray()
 
-    def _on_header_field(self, data: bytes, start: int, end: int) -> None:
-        self._header_name += data[start:end]
-
-    def _on_header_value(self, data: bytes, start: int, end: int) -> None:
-        self._header_value += data[start:end]
-
-    def _on_header_end(self) -> None:
-        self._headers[self._header_name.lower()] = self._header_value
-        self._header_name = self._header_value = b""
-
-    def _on_headers_finished(self) -> None:
-        _, options = parse_options_header(self._headers.get(b"content-disposition", b""))
-        name = options.get(b"name", b"").decode("utf-8", "replace")
+    def _part_headers(self, name: str, options: dict[bytes, bytes]) -> None:
         if name not in ("weights", "classes", *TEXT_FIELDS):
             raise ApiError("validation", f"unexpected part {name!r}: send 'weights', "
                            "optionally 'classes', and the fields "
