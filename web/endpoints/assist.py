@@ -26,13 +26,11 @@ from domain.commands import Assist, parse_command
 from domain.errors import ValidationFailed
 from web.access import (
     authenticated,
-    image_for,
     project_for,
     services_of,
     wait_for_min_position,
 )
-from web.errors import ApiError
-from web.request_bodies import parse_json, read_body, require_json_content
+from web.endpoints.commands import read_image_command
 from web.responses import JSONResponse, json_response
 
 
@@ -51,16 +49,7 @@ async def post_preview(request: Request) -> Response:
     services = services_of(request)
     principal = authenticated(request)
     image_id = parse_uuid(request.path_params["image_id"], "image")
-    try:
-        require_json_content(request)
-        command = parse_preview(parse_json(
-            await read_body(request, services.settings.max_command_body)))
-    except (ValidationFailed, ApiError) as e:
-        if getattr(e, "code", None) != "validation":
-            raise
-        # As for commands: someone with no role learns nothing from the validation message.
-        await image_for(services, principal, str(image_id))
-        raise
+    command = await read_image_command(request, services, principal, image_id, parse_preview)
     started = time.perf_counter()
     prepared = await asyncio.to_thread(services.pipeline.prepare, image_id, [command],
                                        principal.actor)

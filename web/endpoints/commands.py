@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
+from uuid import UUID
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -19,9 +21,13 @@ from domain.application import parse_uuid
 from domain.commands import MAX_INT, Command, parse_command
 from domain.errors import ValidationFailed
 from web.access import authenticated, image_for, services_of
+from web.authentication import Principal
 from web.errors import ApiError
 from web.request_bodies import parse_json, read_body, require_json_content
 from web.responses import JSONResponse
+from web.services import Services
+
+T = TypeVar("T")
 
 MAX_BATCH = 1000
 
@@ -72,22 +78,28 @@ def parse_commands(body: Any) -> list[Command]:
     return commands
 
 
+async def read_image_command(request: Request, services: Services, principal: Principal,
+                             image_id: UUID, parse: Callable[[Any], T]) -> T:
+    """The request's JSON body, parsed by ``parse``, for a route on ``image_id`` that takes
+    commands (the commands themselves, an assist preview). Valid commands are authorised by
+    the pipeline (no lookup on the hot path); a malformed one is refused for the caller's
+    role first, so that someone with no role learns nothing from the validation message."""
+    try:
+        require_json_content(request)
+        return parse(parse_json(await read_body(request, services.settings.max_command_body)))
+    except (ValidationFailed, ApiError) as e:
+        if getattr(e, "code", None) != "validation":
+            raise
+        await image_for(services, principal, str(image_id))
+        raise
+
+
 async def post_commands(request: Request) -> Response:
     services = services_of(request)
     principal = authenticated(request)
     image_id = parse_uuid(request.path_params["image_id"], "image")
-    try:
-        require_json_content(request)
-        commands = parse_commands(parse_json(
-            await read_body(request, services.settings.max_command_body)))
-    except (ValidationFailed, ApiError) as e:
-        if getattr(e, "code", None) != "validation":
-            raise
-        # Valid commands are authorised by the pipeline (no lookup on the hot path); a
-        # malformed one is refused for the caller's role first, so that someone with no
-        # role learns nothing from the validation message.
-        await image_for(services, principal, str(image_id))
-        raise
+    commands = await read_image_command(request, services, principal, image_id,
+                                        parse_commands)
     future = services.pipeline.submit(image_id, commands, principal.actor)
     result = await asyncio.wrap_future(future)
     return JSONResponse(result.to_json())
