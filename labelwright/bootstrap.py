@@ -18,7 +18,7 @@ import contextlib
 import gc
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 
@@ -179,14 +179,13 @@ def job_queue(settings: Settings, app: Labeling, pipeline: CommandPipeline, imag
     return EmbeddedJobs(app, make_work, settings.data_dir / "jobs", workers=workers, only=only)
 
 
-class InteractiveModels:
-    """The assist engine of registered ``interactive`` models (SAM: requests naming a
-    ``model_id``), built on its first request, so torch and kornia load then and not when a
-    process starts (the CLI, a worker). Embeddings and models are cached inside it."""
+class BuiltOnFirstUse:
+    """An assist engine made on its first request, so what it imports (OpenCV for GrabCut,
+    torch and kornia for SAM) loads then and not when a process starts (the CLI, a worker,
+    a server nobody assists on). Whatever it caches lives inside the engine."""
 
-    def __init__(self, app: Labeling, images: ImageStore, models: ImageStore,
-                 settings: Settings) -> None:
-        self._make = lambda: _sam_engine(app, images, models, settings)
+    def __init__(self, make: Callable[[], AssistEngine]) -> None:
+        self._make = make
         self._engine: AssistEngine | None = None
         self._lock = threading.Lock()
 
@@ -214,9 +213,12 @@ def register_grabcut(pipeline: CommandPipeline, images: ImageStore) -> None:
     extreme points or clicks into a mask (or its polygon, or its box). Asked for a box, four
     extreme points still give the exact tight box through them (the engine answers that
     without running GrabCut)."""
-    from inference_workers.assist_grabcut import GrabCutEngine
+    def make() -> AssistEngine:
+        from inference_workers.assist_grabcut import GrabCutEngine
 
-    grabcut = GrabCutEngine(images.path)
+        return GrabCutEngine(images.path)
+
+    grabcut = BuiltOnFirstUse(make)
     for mode in ("box", "clicks", "extreme_points"):
         pipeline.assist.register(mode, grabcut)
 
@@ -256,7 +258,9 @@ def bootstrap(settings: Settings, *, background: bool = True, migrate: bool = Tr
         app.commit_listeners.append(collaboration.committed)
     images = ImageStore(settings.data_dir / "images")
     models = ImageStore(settings.data_dir / "models")
-    pipeline.assist.register_model_engine(InteractiveModels(app, images, models, settings))
+    # The engine of registered interactive models (SAM: requests naming a model_id).
+    pipeline.assist.register_model_engine(
+        BuiltOnFirstUse(lambda: _sam_engine(app, images, models, settings)))
     register_grabcut(pipeline, images)
     if run_jobs is None:
         run_jobs = live and background
