@@ -35,7 +35,7 @@ from inference_workers.job_queue import (
     lower_priority,
     work_on_shard,
 )
-from inference_workers.prelabel_job import PrelabelWork
+from inference_workers.job_work import ShardWorker
 from service_layer.private_files import make_private_dir
 
 log = logging.getLogger(__name__)
@@ -74,11 +74,11 @@ class JobLock:
 class EmbeddedJobs:
     """Worker threads running this data dir's unfinished jobs (``JobQueue``)."""
 
-    def __init__(self, app: Labeling, make_work: Callable[[int], PrelabelWork],
+    def __init__(self, app: Labeling, make_work: Callable[[int], ShardWorker],
                  lock_dir: Path, *, workers: int = 1, poll: float = POLL_SECONDS,
                  only: set[str] | None = None) -> None:
-        """``make_work(slot)``: one ``PrelabelWork`` (with its own loaded model) per thread.
-        ``only``: run just these jobs (the CLI running the job it queued)."""
+        """``make_work(slot)``: one ``ShardWorker`` per thread (``job_work.JobWork``, with its
+        own loaded model). ``only``: run just these jobs (the CLI running the job it queued)."""
         self.app = app
         self.make_work = make_work
         self.lock_dir = lock_dir
@@ -120,7 +120,7 @@ class EmbeddedJobs:
 
     def _run(self, slot: int) -> None:
         lower_priority()
-        work: PrelabelWork | None = None
+        work: ShardWorker | None = None
         while not self._stopping.is_set():
             try:
                 if work is None:
@@ -136,7 +136,7 @@ class EmbeddedJobs:
                 with self._wake:
                     self._wake.wait(self.poll)
 
-    def _work_on_one(self, work: PrelabelWork) -> bool:
+    def _work_on_one(self, work: ShardWorker) -> bool:
         """Take one unfinished job nobody else holds and work on it; False if none."""
         for job_id in self.unfinished.refresh():
             if self.only is not None and job_id not in self.only:
@@ -168,7 +168,7 @@ class EmbeddedJobs:
                 with self._taken_lock:
                     self._taken.discard(job_id)
 
-    def _run_job(self, work: PrelabelWork, job_id: str) -> bool:
+    def _run_job(self, work: ShardWorker, job_id: str) -> bool:
         """Work through the job's pending shards; True once the job has ended."""
         try:
             job = self.app.job(job_id)

@@ -27,9 +27,9 @@ from eventsourcing.utils import get_topic
 from domain.application import Labeling
 from domain.job import Job
 from event_store.positions import log_head
+from inference_workers.job_work import ShardWorker
 from inference_workers.prelabel_job import (
     JobFailure,
-    PrelabelWork,
     ShardReport,
     fail_job,
     job_result,
@@ -90,7 +90,7 @@ def worker_name(slot: int) -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{slot}"
 
 
-def work_on_shard(app: Labeling, work: PrelabelWork, job_id: str, index: int,
+def work_on_shard(app: Labeling, work: ShardWorker, job_id: str, index: int,
                   should_stop: Callable[[], bool], then: int | None = None
                   ) -> ShardReport | None:
     """Run one shard (``then``: the shard to decode ahead for); a job that cannot go on is

@@ -44,7 +44,7 @@ from inference_workers.job_queue import (
     work_on_shard,
     worker_name,
 )
-from inference_workers.prelabel_job import PrelabelWork
+from inference_workers.job_work import ShardWorker
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class RedisJobs:
     (``JobQueue``)."""
 
     def __init__(self, app: Labeling, url: str, prefix: str,
-                 make_work: Callable[[int], PrelabelWork], *, workers: int = 1,
+                 make_work: Callable[[int], ShardWorker], *, workers: int = 1,
                  claim_after: float = CLAIM_SECONDS,
                  reconcile_every: float = RECONCILE_SECONDS) -> None:
         self.app = app
@@ -164,7 +164,7 @@ class RedisJobs:
     def _consume(self, slot: int) -> None:
         consumer = worker_name(slot)
         lower_priority()
-        work: PrelabelWork | None = None
+        work: ShardWorker | None = None
         next_claim = 0.0
         while not self._stopping.is_set():
             try:
@@ -218,7 +218,7 @@ class RedisJobs:
             return entry_id, fields
         return None
 
-    def _handle(self, work: PrelabelWork, consumer: str, entry_id: str,
+    def _handle(self, work: ShardWorker, consumer: str, entry_id: str,
                 fields: dict[str, str]) -> None:
         job_id, shard = fields.get("job"), fields.get("shard", "")
         if not job_id or not shard.isdigit():

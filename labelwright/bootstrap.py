@@ -163,13 +163,22 @@ def job_queue(settings: Settings, app: Labeling, pipeline: CommandPipeline, imag
     ``LABELWRIGHT_JOB_THREADS`` CPU threads (default: every core but one)."""
     from inference_workers.embedded_jobs import EmbeddedJobs
     from inference_workers.job_queue import choose_device, default_threads, worker_name
+    from inference_workers.job_work import JobWork
     from inference_workers.prelabel_job import LoadedModel, PrelabelWork, default_load_runner
+    from inference_workers.score_job import ScoreWork
+    from inference_workers.train_job import TrainWork
 
     load = default_load_runner(choose_device(settings.job_device),
                                settings.job_threads or default_threads())
 
-    def make_work(slot: int) -> PrelabelWork:
-        return PrelabelWork(app, pipeline, images, LoadedModel(models, load), worker_name(slot))
+    def make_work(slot: int) -> JobWork:
+        name = worker_name(slot)
+        loaded = LoadedModel(models, load)  # one thread runs one shard at a time
+        return JobWork(app, {
+            "prelabel": PrelabelWork(app, pipeline, images, loaded, name),
+            "score": ScoreWork(app, images, loaded, name),
+            "train": TrainWork(app, images, models, name),
+        })
 
     if settings.redis_url and only is None:
         from inference_workers.redis_jobs import RedisJobs

@@ -8,7 +8,8 @@ log stays the truth (a job whose hand-over was lost is found there again).
 A pre-label job fixes its images when it is queued: ``"all"`` the project's images,
 ``"unlabeled"`` those whose status is ``new`` (nobody has annotated, accepted, edited,
 rejected, submitted or reviewed anything on them; pre-labels alone leave an image ``new``),
-or a list of image ids of the project. Score and train jobs belong to a later issue.
+or a list of image ids of the project. Score and train jobs are checked and queued by
+``score_jobs.ScoreJobs`` and ``train_jobs.TrainJobs``.
 """
 
 from __future__ import annotations
@@ -82,9 +83,6 @@ def parse_job_request(raw: object) -> PrelabelRequest:
     if kind not in JOB_TYPES:
         raise ValidationFailed(f"type must be one of {', '.join(JOB_TYPES)}",
                                {"field": "type", "allowed": list(JOB_TYPES)})
-    if kind != "prelabel":
-        raise ValidationFailed(f"{kind} jobs are not yet supported (only prelabel for now)",
-                               {"field": "type", "allowed": ["prelabel"]})
     extra = sorted(set(raw) - _PRELABEL_FIELDS)
     if extra:
         raise ValidationFailed(f"unexpected field {extra[0]!r} in a prelabel job",
@@ -163,19 +161,38 @@ def _project_of(app: Labeling, image_id: str) -> str | None:
         return None
 
 
+class JobQueuer(Protocol):
+    """Checks a request for one type of job and queues it (``score_jobs``, ``train_jobs``);
+    the service publishes what it returns."""
+
+    def queue(self, service: JobService, project_id: str, actor: str, raw: object) -> Job: ...
+
+
 class JobService:
     """Queue, read and cancel jobs (the HTTP API and the CLI share it)."""
 
     def __init__(self, app: Labeling, read: ImageListing, dispatch: JobDispatch,
-                 shard_size: int = DEFAULT_SHARD_SIZE) -> None:
+                 shard_size: int = DEFAULT_SHARD_SIZE,
+                 queuers: dict[str, JobQueuer] | None = None) -> None:
         self.app = app
         self.read = read
         self.dispatch = dispatch
         self.shard_size = max(1, shard_size)
+        if queuers is None:
+            from service_layer.score_jobs import ScoreJobs
+            from service_layer.train_jobs import TrainJobs
+
+            queuers = {"score": ScoreJobs(), "train": TrainJobs()}
+        self.queuers = queuers
 
     def queue(self, project_id: str, actor: str, raw: object) -> Job:
         """Check and queue a job (the caller checked that ``actor`` may run jobs here)."""
         self.app.project(project_id)
+        kind = raw.get("type") if isinstance(raw, dict) else None
+        if kind in self.queuers:
+            job = self.queuers[kind].queue(self, project_id, actor, raw)
+            self.dispatch.publish(job)
+            return job
         request = parse_job_request(raw)
         model = runnable_model(self.app, project_id, request.model_id)
         image_ids = choose_images(self.app, self.read, project_id, request.images)

@@ -1,0 +1,21 @@
+"""Queueing score jobs (``POST /projects/{id}/jobs`` with ``"type": "score"``).
+
+Placeholder of the seam: the active-learning issue fills it in.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from domain.errors import ValidationFailed
+from domain.job import Job
+
+if TYPE_CHECKING:
+    from service_layer.jobs import JobService
+
+
+class ScoreJobs:
+    """Checks and queues score jobs."""
+
+    def queue(self, service: JobService, project_id: str, actor: str, raw: object) -> Job:
+        raise ValidationFailed("score jobs are not yet supported", {"field": "type"})
