@@ -19,6 +19,7 @@ from eventsourcing.persistence import IntegrityError, Recording, Transcoder
 
 from domain.errors import Conflict, NotFound, ValidationFailed
 from domain.image import Image, image_id_for
+from domain.image_scores import ImageScore, ScoredShard, scored_shard_id
 from domain.job import Job
 from domain.model import Model
 from domain.project import Project
@@ -41,7 +42,7 @@ def parse_uuid(raw: str, what: str) -> UUID:
         raise NotFound(f"no {what} {raw!r}") from None
 
 
-L = TypeVar("L", Project, Model, Job, Image)
+L = TypeVar("L", Project, Model, Job, Image, ScoredShard)
 
 
 def _load(repository: Repository[UUID], raw_id: str | UUID, kind: type[L], what: str,
@@ -333,6 +334,38 @@ class Labeling(Application[UUID]):
             return job
 
         return self._change(apply)
+
+    def record_scored_shard(self, job_id: str, shard: int, scores: list[ImageScore],
+                            aggregate: str, change: Callable[[Job], None]
+                            ) -> tuple[Job, int | None]:
+        """Record a score job's shard: its scores (``ScoredShard``) and the job's change
+        (``ShardDone``, maybe ``JobFinished``) in one transaction. Scores already recorded for
+        the shard (a repeat) are not recorded again; the job's change still is."""
+        for attempt in range(SETTINGS_RETRIES):
+            job = self.job(job_id)
+            change(job)
+            scored = ScoredShard.record(  # anew each try: a failed save took its event
+                project_id=job.project_id, job_id=str(job.id), model_id=str(job.model_id),
+                shard=shard, aggregate=aggregate, scores=scores, actor=job.created_by)
+            created = [] if self._exists(scored.id) else [scored]
+            try:
+                recordings = self.save(job, *created)
+            except IntegrityError:
+                if attempt == SETTINGS_RETRIES - 1:
+                    raise Conflict("someone else kept changing this job at the same time; "
+                                   "nothing was recorded, retry", {"retry": True}) from None
+                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+                continue
+            return job, recordings[-1].notification.id if recordings else None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def scored_shard(self, job_id: str, shard: int) -> ScoredShard | None:
+        """A score job's recorded shard, or None if it was not recorded (yet)."""
+        try:
+            return _load(self.repository, scored_shard_id(job_id, shard), ScoredShard,
+                         "scored shard")
+        except NotFound:
+            return None
 
     def project_jobs(self, project_id: str, limit: int = 50) -> list[Job]:
         """The project's most recent jobs, newest first."""
