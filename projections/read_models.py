@@ -263,6 +263,36 @@ class ReadModels:
             })
         return groups
 
+    # -- image scores (active learning) ---------------------------------------------------------
+
+    def score_summary(self, project_id: str, model_id: str) -> tuple[int, int, list[int]]:
+        """``(count, newest position, distinct embedding widths)`` of the model's scores in
+        the project (``(0, 0, [])`` when it was never scored)."""
+        with self.db.reading() as cur:
+            cur.execute("SELECT COUNT(*), MAX(position) FROM image_scores "
+                        "WHERE model_id = ? AND project_id = ?", (model_id, project_id))
+            count, newest = cur.fetchone()
+            if not count:
+                return 0, 0, []
+            cur.execute("SELECT DISTINCT dims FROM image_scores "
+                        "WHERE model_id = ? AND project_id = ?", (model_id, project_id))
+            widths = sorted(int(r[0]) for r in cur.fetchall())
+        return int(count), int(newest), widths
+
+    def image_scores(self, project_id: str, model_id: str) -> list[Any]:
+        """Every score row of the model in the project (``projections.image_scores``):
+        ``(image_id, least_confidence, margin, entropy, stability, probabilities,
+        embedding, dims, position)``, by image id."""
+        return self.db.query(
+            "SELECT image_id, least_confidence, margin, entropy, stability, probabilities, "
+            "embedding, dims, position FROM image_scores WHERE model_id = ? AND project_id = ? "
+            "ORDER BY image_id", (model_id, project_id))
+
+    def image_statuses(self, project_id: str) -> dict[str, str]:
+        """``{image_id: status}`` of every image of the project."""
+        return {str(r[0]): str(r[1]) for r in self.db.query(
+            "SELECT image_id, status FROM images WHERE project_id = ?", (project_id,))}
+
     # -- projects and users ---------------------------------------------------------------------
 
     def projects_visible_to(self, username: str, is_admin: bool) -> list[dict[str, Any]]:

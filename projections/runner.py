@@ -43,6 +43,7 @@ from projections.assist_audit import AssistAudit
 from projections.database import IdleCheckpoint, ViewDatabase
 from projections.image_history import ImageHistory
 from projections.image_labels import ImageLabels
+from projections.image_scores import ImageScores
 from projections.position_waiters import PositionWaiters
 from projections.prelabel_audit import PrelabelAudit
 from projections.project_directory import ProjectDirectory
@@ -58,7 +59,7 @@ MAX_BACKOFF = 30.0
 def all_projections() -> list[Projection]:
     """The read models the service serves, in the order they are applied."""
     return [ImageLabels(), ImageHistory(), AnnotatorMetrics(), PrelabelAudit(),
-            ProjectDirectory(), AssistAudit()]
+            ProjectDirectory(), AssistAudit(), ImageScores()]
 
 
 @dataclass(eq=False)
