@@ -288,10 +288,11 @@ class ReadModels:
             "embedding, dims, position FROM image_scores WHERE model_id = ? AND project_id = ? "
             "ORDER BY image_id", (model_id, project_id))
 
-    def image_statuses(self, project_id: str) -> dict[str, str]:
-        """``{image_id: status}`` of every image of the project."""
-        return {str(r[0]): str(r[1]) for r in self.db.query(
-            "SELECT image_id, status FROM images WHERE project_id = ?", (project_id,))}
+    def labeled_image_ids(self, project_id: str) -> list[str]:
+        """The project's images whose status is not ``new`` (someone worked on them)."""
+        return [str(r[0]) for r in self.db.query(
+            "SELECT image_id FROM images WHERE project_id = ? AND status <> 'new'",
+            (project_id,))]
 
     # -- projects and users ---------------------------------------------------------------------
 
