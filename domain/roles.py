@@ -41,6 +41,7 @@ RULES: dict[str, Rule] = {
     "read_metrics": Rule("manager", "metrics"),
     "export": Rule("manager", "exporting"),
     "read_models": Rule(MEMBER, "reading this project's models and jobs"),
+    "select_images": Rule(MEMBER, "ranking images to label next"),  # selection, similar
     "manage_models": Rule("manager", "registering and changing models"),
     "run_jobs": Rule("manager", "running and cancelling jobs"),
     "evaluate": Rule("manager", "evaluating models"),

@@ -40,6 +40,7 @@ from web.endpoints import (
     predictions,
     projects,
     reads,
+    selection,
     session,
     ui,
     users,
@@ -76,6 +77,7 @@ def api_routes() -> list[BaseRoute]:
         *jobs.routes,
         *reads.routes,
         *exports.routes,
+        *selection.routes,
         *evaluation.routes,
         *websocket.routes,  # GET /api/v1/ws, docs/realtime.md
     ]

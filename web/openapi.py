@@ -361,6 +361,7 @@ def _schemas() -> dict[str, Schema]:
     schemas.update(_annotation_schemas())
     schemas.update(_command_schemas())
     schemas.update(_evaluation_schemas())
+    schemas.update(_selection_schemas())
     schemas.update(_model_schemas())
     schemas.update(_job_schemas())
     return schemas
@@ -496,6 +497,75 @@ def _evaluation_paths() -> dict[str, Any]:
                     _MIN_POSITION],
             errors=(*_AUTH_ERRORS, "422", "503"), tag="models"),
             "404", "no such project, or no such model in it")},
+    }
+
+
+def _selection_schemas() -> dict[str, Schema]:
+    """What to label next, and "more like this" (web.endpoints.selection,
+    service_layer.selection)."""
+    model = obj({"id": STR, "name": STR, "version": STR, "task": STR},
+                ["id", "name", "version", "task"])
+    return {
+        "Selection": obj({
+            "model": model,
+            "strategy": {"enum": ["least_confidence", "margin", "entropy", "coreset", "badge",
+                                  "random"]},
+            "status": {"enum": ["new", "all"]},
+            "pool": {**COUNT, "description": "how many scored images were ranked (status new: "
+                     "those nobody has worked on)"},
+            "images": {"type": "array", "items": obj({
+                "image_id": STR,
+                "score": {**nullable(NUM), "description": "higher = picked sooner; the "
+                          "uncertainty for least_confidence/margin/entropy, the pick's "
+                          "distance for coreset/badge, the random key for random"},
+                "rank": {"type": "integer", "minimum": 1}}, ["image_id", "score", "rank"])}},
+            ["model", "strategy", "images"]),
+        "SimilarImages": obj({
+            "model": model,
+            "image_id": STR,
+            "images": {"type": "array", "items": obj({
+                "image_id": STR,
+                "similarity": {**nullable(NUM), "description": "cosine similarity of the "
+                               "embeddings, -1..1"},
+                "rank": {"type": "integer", "minimum": 1}}, ["image_id", "similarity", "rank"])}},
+            ["model", "images"]),
+    }
+
+
+def _selection_paths() -> dict[str, Any]:
+    model_id = _param("model_id", "query", STR, "a model of the project that a score job ran",
+                      required=True)
+    k = {"type": "integer", "minimum": 1, "maximum": 1000}
+    return {
+        "/projects/{project_id}/selection": {"get": _op(
+            "The images to label next by a selection strategy over a model's scores (any "
+            "member); 422 when the model was never scored, k is more than the pool, or "
+            "coreset/badge lack embeddings of one width", "the ranked images",
+            ref("Selection"),
+            params=[_PROJECT_ID, model_id,
+                    _param("strategy", "query", {"enum": [
+                        "least_confidence", "margin", "entropy", "coreset", "badge",
+                        "random"]}, "default margin"),
+                    _param("k", "query", k, "how many (default 50)"),
+                    _param("status", "query", {"enum": ["new", "all"]},
+                           "new (default): only images nobody has worked on"),
+                    _param("seed", "query", {"type": "integer", "minimum": 0,
+                                             "maximum": 2**32 - 1},
+                           "badge and random draw from it (default 0)"),
+                    _MIN_POSITION],
+            errors=(*_AUTH_ERRORS, "422", "503"), tag="models")},
+        "/projects/{project_id}/similar": {"get": _op(
+            "More like this: the images whose embeddings (a model's scores) are nearest to "
+            "one image's, by cosine similarity, the image itself left out (any member)",
+            "the nearest images", ref("SimilarImages"),
+            params=[_PROJECT_ID, model_id,
+                    _param("image_id", "query", STR, "an image the model scored",
+                           required=True),
+                    _param("k", "query", k, "at most this many (default 12)"),
+                    _param("status", "query", {"enum": ["all", "new"]},
+                           "all (default), or only images nobody has worked on"),
+                    _MIN_POSITION],
+            errors=(*_AUTH_ERRORS, "422", "503"), tag="models")},
     }
 
 
@@ -819,6 +889,7 @@ def _paths() -> dict[str, Any]:
             "mean IoU of corrections (manager)", "the metrics", ref("AssistMetrics"),
             params=[_PROJECT_ID, _MIN_POSITION], errors=read_errors, tag="metrics")},
         **_evaluation_paths(),
+        **_selection_paths(),
         "/projects/{project_id}/export": {"get": {
             "summary": "A streamed export (manager), current or as of a global position",
             "tags": ["exports"],
