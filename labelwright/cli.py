@@ -16,6 +16,7 @@ from domain.errors import DomainError
 from labelwright.cli_evaluation import add_evaluate_command
 from labelwright.cli_jobs import add_job_commands
 from labelwright.cli_models import add_model_commands
+from labelwright.cli_selection import add_select_command
 from labelwright.settings import Settings
 from projections.exports import DEFAULT_EXPORT_FORMAT, EXPORTERS
 
@@ -371,6 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
                        name for name, e in EXPORTERS.items() if e.optional_proposals) + ")")
     p.add_argument("-o", "--output", default="-")
     add_evaluate_command(add)
+    add_select_command(add)
 
     proj = sub.add_parser("projections", help="read models").add_subparsers(dest="action",
                                                                             required=True)
