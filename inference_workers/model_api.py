@@ -75,3 +75,40 @@ class Runner(Protocol):
         """Per image, its predictions with score >= ``threshold`` after class-aware NMS at
         ``iou``, best first, at most ``max_per_image``."""
         ...
+
+
+@dataclass(frozen=True)
+class RawScore:
+    """What a model says about one image, for a score job (``Scorer.score``).
+
+    ``probabilities``: ``(classes,)`` in the model's class order: a classifier's softmax (or the
+    probabilities it outputs), a detector's highest box confidence per class (0 where none).
+    ``boxes``: a detector's boxes ``(n, 4)`` x1 y1 x2 y2 in image pixels after NMS, best first,
+    with ``box_scores`` ``(n,)`` and ``box_classes`` ``(n,)`` (class indices); ``None`` for a
+    classifier. ``embedding``: ``(d,)`` penultimate or pooled backbone features, or ``None``
+    when the model exposes none."""
+
+    probabilities: npt.NDArray[np.float32]
+    boxes: npt.NDArray[np.float64] | None = None
+    box_scores: npt.NDArray[np.float64] | None = None
+    box_classes: npt.NDArray[np.int64] | None = None
+    embedding: npt.NDArray[np.float32] | None = None
+
+
+SCORE_THRESHOLD = 0.1
+"""The lowest box confidence a detector's ``score`` keeps (below it, a box is background)."""
+
+
+class Scorer(Protocol):
+    """A runner that can score images for active learning (every built-in runner; a runner
+    without ``score`` cannot run score jobs)."""
+
+    def score(self, images: list[RGBImage], *, threshold: float = SCORE_THRESHOLD,
+              iou: float = 0.45, max_per_image: int = 100) -> list[RawScore]:
+        """Per image, its ``RawScore`` (boxes with confidence >= ``threshold`` after
+        class-aware NMS at ``iou``, at most ``max_per_image``)."""
+        ...
+
+
+class CannotScore(Exception):
+    """This model cannot be scored (a layout with no class probabilities per image)."""

@@ -711,14 +711,23 @@ def _readings(outputs: _Outputs) -> list[_Reading]:
                 found.append(_Reading("yolov5", anchors - 5, v5_plausible))
             return found
         return []
+    found = []
     if len(shapes) == 2:
         ranks = sorted((len(s), s) for s in shapes)
         (det_rank, det), (proto_rank, protos) = ranks
         if det_rank == 3 and proto_rank == 4:
             masks = protos[1]
             if det[1] > 4 + masks:
-                return [_Reading("yolov8_seg", det[1] - 4 - masks, det[2] > det[1], masks)]
-    return []
+                found.append(_Reading("yolov8_seg", det[1] - 4 - masks, det[2] > det[1],
+                                      masks))
+    if all(len(s) in (2, 4) for s in shapes[1:]):
+        # A classifier or detector with feature outputs after its own (``(1, d)`` or
+        # ``(1, C, h, w)``): the score job's embeddings (``output_scores``).
+        first = _Outputs(shapes[:1], outputs.varying[:1] if outputs.varying else None)
+        # Less plausible than YOLOv8-seg's (detections, prototypes) when both fit.
+        found.extend(replace(r, plausible=r.plausible and not found)
+                     for r in _readings(first) if r.layout != "semantic")
+    return found
 
 
 def _reading(outputs: _Outputs, names: list[str] | None, names_source: str,

@@ -21,6 +21,7 @@ on a loaded 2-core machine: 0.64 of the bare loop's throughput with spinning, 0.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +29,16 @@ import numpy as np
 import onnxruntime as ort
 
 from domain.errors import ValidationFailed
-from inference_workers.letterbox import BatchPreparer
-from inference_workers.model_api import ModelInfo, Prediction, RGBImage
+from inference_workers.letterbox import BatchPreparer, Letterbox
+from inference_workers.model_api import (
+    SCORE_THRESHOLD,
+    ModelInfo,
+    Prediction,
+    RawScore,
+    RGBImage,
+)
 from inference_workers.output_decoders import DecodeParams, decode, decoder_for
+from inference_workers.output_scores import score_outputs
 
 DEFAULT_BATCH = 8
 """Images per run when the graph's batch axis is dynamic (enough to amortise a run's fixed cost
@@ -119,16 +127,31 @@ class OnnxRunner:
                                    f"{error}", {"field": "weights"}) from error
         return [np.asarray(output) for output in outputs]
 
-    def predict(self, images: list[RGBImage], *, threshold: float = 0.25, iou: float = 0.45,
-                max_per_image: int = 300) -> list[list[Prediction]]:
-        params = DecodeParams(threshold=threshold, iou=iou, max_per_image=max_per_image)
-        result: list[list[Prediction]] = []
+    def _batches(self, images: list[RGBImage]
+                 ) -> Iterator[tuple[list[np.ndarray], Sequence[Letterbox]]]:
+        """Each batch's float32 outputs (the fill-up images cut off) and letterboxes."""
         for count, tensor, boxes in self.preparer.batches(images, self.batch_size):
             batch = tensor.numpy()
             if self.input_dtype is not np.float32:
                 batch = batch.astype(self.input_dtype)
-            outputs = [o[:count].astype(np.float32, copy=False) for o in self.run(batch)]
+            yield [o[:count].astype(np.float32, copy=False) for o in self.run(batch)], boxes
+
+    def predict(self, images: list[RGBImage], *, threshold: float = 0.25, iou: float = 0.45,
+                max_per_image: int = 300) -> list[list[Prediction]]:
+        params = DecodeParams(threshold=threshold, iou=iou, max_per_image=max_per_image)
+        result: list[list[Prediction]] = []
+        for outputs, boxes in self._batches(images):
             result.extend(decode(self.layout, outputs, boxes, self.classes, params))
+        return result
+
+    def score(self, images: list[RGBImage], *, threshold: float = SCORE_THRESHOLD,
+              iou: float = 0.45, max_per_image: int = 100) -> list[RawScore]:
+        """``model_api.Scorer``: probabilities, boxes and an embedding from an output the
+        decoder does not read (``output_scores``)."""
+        params = DecodeParams(threshold=threshold, iou=iou, max_per_image=max_per_image)
+        result: list[RawScore] = []
+        for outputs, boxes in self._batches(images):
+            result.extend(score_outputs(self.layout, outputs, boxes, self.classes, params))
         return result
 
     def close(self) -> None:

@@ -265,6 +265,41 @@ class Prefetcher:
         self._thread.join(5)
 
 
+class DecodeAhead:
+    """The next shard's decoder of one worker thread: started when a shard ends (``start``),
+    taken by the next ``run_shard`` if it is for that shard (``take``); any other is stopped."""
+
+    def __init__(self, app: Labeling, images: ImageStore) -> None:
+        self.app = app
+        self.images = images
+        self._next: tuple[str, int, Prefetcher] | None = None
+
+    def decoder(self, job: Job, index: int, batch_size: int) -> Prefetcher:
+        """A decoder of shard ``index`` of ``job``, starting now."""
+        project_id = job.project_id
+        return Prefetcher(lambda iid: decode_image(self.app, self.images, project_id, iid),
+                          job.shard(index), batch_size)
+
+    def start(self, job_id: str, job: Job, index: int, batch_size: int) -> None:
+        self.close()
+        self._next = (job_id, index, self.decoder(job, index, batch_size))
+
+    def take(self, job_id: str, index: int) -> Prefetcher | None:
+        """The decoder started for this shard, if any (one for another shard is stopped)."""
+        ahead, self._next = self._next, None
+        if ahead is None:
+            return None
+        if ahead[:2] == (job_id, index):
+            return ahead[2]
+        ahead[2].close()
+        return None
+
+    def close(self) -> None:
+        ahead, self._next = self._next, None
+        if ahead is not None:
+            ahead[2].close()
+
+
 # -- one shard ---------------------------------------------------------------------------------
 
 
@@ -300,7 +335,7 @@ class PrelabelWork:
         self.images = images
         self.runners = runners
         self.worker = worker
-        self._next: tuple[str, int, Prefetcher] | None = None  # the next shard, decoding
+        self.ahead = DecodeAhead(app, images)  # the next shard, decoding
         self.attempts: dict[tuple[str, int], int] = {}  # errors in a row, per (job, shard)
 
     def run_shard(self, job_id: str, index: int,
@@ -311,7 +346,7 @@ class PrelabelWork:
         the job cannot go on; the caller records the failure (``fail_job``). ``then``: the
         shard the caller will ask for next, whose first images are decoded while this one's
         pre-labels are being recorded."""
-        prefetched = self._take_prefetched(job_id, index)
+        prefetched = self.ahead.take(job_id, index)
         try:
             return self._run_shard(job_id, index, should_stop, then, prefetched)
         except BaseException:
@@ -345,7 +380,7 @@ class PrelabelWork:
         in_flight: list[tuple[str, int, Future[CommandResult]]] = []
         watch = _JobWatch(self.app, job, should_stop)
         batch_size = getattr(runner, "batch_size", 1) or 1
-        prefetch = prefetched or self._prefetch(job, index, batch_size)
+        prefetch = prefetched or self.ahead.decoder(job, index, batch_size)
         try:
             for batch in prefetch:
                 report.stopped = watch.stopped()
@@ -356,7 +391,7 @@ class PrelabelWork:
         finally:
             prefetch.close()
         if report.stopped is None and then is not None and then < job.shard_count:
-            self._next = (job_id, then, self._prefetch(job, then, batch_size))
+            self.ahead.start(job_id, job, then, batch_size)
         waited = time.perf_counter()
         self._collect(in_flight, report)
         report.record_wait = time.perf_counter() - waited
@@ -367,25 +402,7 @@ class PrelabelWork:
 
     def close(self) -> None:
         """Stop decoding ahead (the worker thread is ending)."""
-        ahead, self._next = self._next, None
-        if ahead is not None:
-            ahead[2].close()
-
-    def _prefetch(self, job: Job, index: int, batch_size: int) -> Prefetcher:
-        project_id = job.project_id
-        return Prefetcher(lambda iid: decode_image(self.app, self.images, project_id, iid),
-                          job.shard(index), batch_size)
-
-    def _take_prefetched(self, job_id: str, index: int) -> Prefetcher | None:
-        """The decoder started for this shard at the end of the previous one, if any (one
-        started for another shard is stopped)."""
-        ahead, self._next = self._next, None
-        if ahead is None:
-            return None
-        if ahead[:2] == (job_id, index):
-            return ahead[2]
-        ahead[2].close()
-        return None
+        self.ahead.close()
 
     def _predict_and_submit(self, batch: list[Decoded], runner: Runner, model: Model,
                             job_id: str, schema: LabelSchema, params: dict[str, Any],

@@ -1,19 +1,158 @@
-"""Running one shard of a score job (uncertainty and embeddings for selection).
+"""Running one shard of a score job: per image, the model's class probabilities, uncertainty and
+an embedding, the inputs of active-learning selection (``domain.image_scores``).
 
-Placeholder of the seam: the active-learning issue fills it in.
+Working on a shard is what a pre-label job does (``prelabel_job``: the same loaded model per
+worker thread, decoding a batch ahead of the model, the job looked at before each batch so a
+cancel stops it), except what is recorded: the shard's ``ImageScore`` s, in one event, in the
+same transaction as the job's ``ShardDone`` (``Labeling.record_scored_shard``), so a shard run
+twice is recorded once.
+
+Per image (the runner's ``model_api.Scorer.score``):
+
+* a **classifier**: ``probabilities`` its softmax; ``least_confidence`` = 1 - p1, ``margin`` =
+  1 - (p1 - p2), ``entropy`` = H(p) / log(classes), where p1 >= p2 are the two highest
+  probabilities. All three are *uncertainties*: higher = less sure, in [0, 1].
+* a **detector**: ``probabilities`` per class its best box's confidence (0 where none); each box
+  (confidence >= ``SCORE_THRESHOLD``) is a yes/no question with p = its confidence, whose
+  least confidence (1 - max(p, 1 - p)), margin (1 - |2p - 1|) and entropy (in bits) are
+  aggregated over the image's boxes by the job's ``aggregate``: ``max`` (the least sure box),
+  ``mean`` or ``sum`` (grows with the number of unsure boxes; not bounded by 1). An image with
+  no box has 0. With ``tta``, ``stability`` is the localisation instability under test-time
+  augmentation (``detection_tta``), else None.
+* ``embedding``: the runner's, clipped to the float16 range the event stores.
+
+An image that cannot be decoded, or whose model output is NaN or infinite, counts as failed
+with an error on the job (nothing recorded for it); a model that fails or cannot be scored
+fails the job (``JobFailure``: ``model_error``, ``unsupported``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from domain.application import Labeling
-from inference_workers.prelabel_job import JobFailure, LoadedModel, ShardReport
+from domain.errors import NotFound
+from domain.image_scores import ImageScore, encode_embedding
+from domain.job import Job
+from domain.model import Model
+from inference_workers.detection_tta import AUGMENTATIONS, augment, localisation_stability
+from inference_workers.model_api import (
+    SCORE_THRESHOLD,
+    CannotScore,
+    RawScore,
+    RGBImage,
+    Scorer,
+)
+from inference_workers.prelabel_job import (
+    DecodeAhead,
+    Decoded,
+    JobFailure,
+    LoadedModel,
+    Prefetcher,
+    ShardReport,
+    _JobWatch,
+)
 from service_layer.image_store import ImageStore
+
+log = logging.getLogger(__name__)
+
+BOX_IOU = 0.45  # class-aware NMS of a detector's boxes before scoring
+MAX_BOXES = 100  # boxes per image at most
+FLOAT16_MAX = 65504.0
+NOT_FINITE = ("the model's output for this image is not a number (NaN or infinity); no score "
+              "was recorded for it")
+
+
+def classifier_uncertainty(probabilities: npt.NDArray[np.floating]) -> dict[str, float | None]:
+    """Least confidence, margin and normalised entropy of one probability vector (higher =
+    less sure, each in [0, 1]); ``stability`` None."""
+    p = np.clip(np.asarray(probabilities, dtype=np.float64), 0.0, 1.0)
+    top = np.sort(p)[::-1]
+    p1 = float(top[0]) if top.size else 0.0
+    p2 = float(top[1]) if top.size > 1 else 0.0
+    nonzero = p[p > 0]
+    entropy = float(-(nonzero * np.log(nonzero)).sum() / math.log(p.size)) if p.size > 1 else 0.0
+    return {"least_confidence": _unit(1.0 - p1), "margin": _unit(1.0 - (p1 - p2)),
+            "entropy": _unit(entropy), "stability": None}
+
+
+def _unit(value: float) -> float:
+    return min(1.0, max(0.0, float(value)))
+
+
+_REDUCE: dict[str, Callable[[npt.NDArray[np.float64]], Any]] = {
+    "max": lambda v: v.max(), "mean": lambda v: v.mean(), "sum": lambda v: v.sum()}
+
+
+def box_uncertainty(box_scores: npt.NDArray[np.floating], how: str = "max"
+                    ) -> dict[str, float | None]:
+    """A detector image's uncertainty from its box confidences: each box's binary least
+    confidence, margin and entropy (bits), aggregated by ``how`` (max, mean, sum); 0 without
+    boxes. ``stability`` None (the caller adds it)."""
+    p = np.clip(np.asarray(box_scores, dtype=np.float64), 0.0, 1.0)
+    if p.size == 0:
+        return {"least_confidence": 0.0, "margin": 0.0, "entropy": 0.0, "stability": None}
+    q = 1.0 - p
+    with np.errstate(divide="ignore", invalid="ignore"):
+        entropy = -(np.where(p > 0, p * np.log2(p), 0.0) + np.where(q > 0, q * np.log2(q), 0.0))
+    per_box = {"least_confidence": 1.0 - np.maximum(p, q), "margin": 1.0 - np.abs(p - q),
+               "entropy": entropy}
+    reduce = _REDUCE[how]
+    out: dict[str, float | None] = {k: float(reduce(v)) for k, v in per_box.items()}
+    out["stability"] = None
+    return out
+
+
+def _finite(raw: RawScore) -> bool:
+    parts = [raw.probabilities, raw.box_scores, raw.boxes, raw.embedding]
+    return all(bool(np.isfinite(part).all()) for part in parts if part is not None)
+
+
+def image_score(image_id: str, raw: RawScore, aggregate: str, stability: float | None
+                ) -> ImageScore:
+    """One image's ``ImageScore`` from what its model said (finite: see ``_finite``)."""
+    if raw.box_scores is None:
+        uncertainty = classifier_uncertainty(raw.probabilities)
+        boxes = 0
+    else:
+        uncertainty = box_uncertainty(raw.box_scores, aggregate)
+        uncertainty["stability"] = stability
+        boxes = len(raw.box_scores)
+    embedding = None
+    dims = 0
+    if raw.embedding is not None:
+        vector = np.clip(np.asarray(raw.embedding, dtype=np.float32).ravel(), -FLOAT16_MAX,
+                         FLOAT16_MAX)
+        embedding, dims = encode_embedding(vector), int(vector.size)
+    return ImageScore(image_id=image_id,
+                      probabilities=[float(v) for v in np.asarray(raw.probabilities).ravel()],
+                      uncertainty=uncertainty, embedding=embedding, dims=dims, boxes=boxes)
+
+
+def score_job_result(app: Labeling, job: Job, scores: Sequence[ImageScore]) -> dict[str, Any]:
+    """What a finished score job reports (``result``): images scored, failed, the embeddings'
+    width (0: none), how box uncertainties were aggregated and whether TTA ran."""
+    dims = next((s.dims for s in scores), None)
+    for shard in ([] if dims is not None else job.shards_done):
+        recorded = app.scored_shard(str(job.id), shard)
+        if recorded is not None and recorded.scores:
+            dims = int(recorded.scores[0]["dims"])
+            break
+    return {"images": job.done, "failed": job.failed, "embedding_dims": dims or 0,
+            "aggregate": job.params.get("aggregate", "max"),
+            "tta": bool(job.params.get("tta", False))}
 
 
 class ScoreWork:
-    """Runs shards of score jobs for one worker thread."""
+    """Runs shards of score jobs for one worker thread (not thread-safe: one per thread, each
+    with its own ``LoadedModel``, which it shares with the thread's pre-label work)."""
 
     def __init__(self, app: Labeling, images: ImageStore, runners: LoadedModel,
                  worker: str) -> None:
@@ -21,11 +160,126 @@ class ScoreWork:
         self.images = images
         self.runners = runners
         self.worker = worker
+        self.ahead = DecodeAhead(app, images)
 
     def run_shard(self, job_id: str, index: int,
                   should_stop: Callable[[], bool] = lambda: False,
                   then: int | None = None) -> ShardReport:
-        raise JobFailure("unsupported", "score jobs are not supported yet")
+        """Score shard ``index`` of the job and record it with its ``ShardDone`` (a shard
+        already done, or of a finished job, is left alone: ``stopped`` says so). Raises
+        ``JobFailure`` when the job cannot go on. ``then``: the shard to decode ahead."""
+        prefetched = self.ahead.take(job_id, index)
+        try:
+            return self._run_shard(job_id, index, should_stop, then, prefetched)
+        except BaseException:
+            if prefetched is not None:
+                prefetched.close()
+            raise
 
     def close(self) -> None:
-        pass
+        self.ahead.close()
+
+    def _run_shard(self, job_id: str, index: int, should_stop: Callable[[], bool],
+                   then: int | None, prefetched: Prefetcher | None) -> ShardReport:
+        started = time.perf_counter()
+        report = ShardReport(job_id, index)
+        job = self.app.job(job_id)
+        if job.finished or index in job.shards_done or index >= job.shard_count:
+            if prefetched is not None:
+                prefetched.close()
+            report.stopped = job.state if job.finished else "already done"
+            return report
+        if job.type != "score":
+            raise JobFailure("unsupported", f"a score worker cannot run {job.type} jobs")
+        try:
+            model = self.app.model(str(job.model_id))
+        except NotFound:
+            raise JobFailure("model_missing", f"the job's model {job.model_id} does not "
+                             "exist") from None
+        runner = self.runners.get(model)
+        if not callable(getattr(runner, "score", None)):
+            raise JobFailure("unsupported", f"model {model.name}@{model.model_version} "
+                             f"({model.format}, {model.layout}) cannot be scored: its runner "
+                             "gives no probabilities or embeddings")
+        scorer: Scorer = runner  # type: ignore[assignment]
+        if job.state == "queued":
+            self.app.change_job(job_id, lambda j: j.start(self.worker))
+        aggregate = str(job.params.get("aggregate", "max"))
+        tta = bool(job.params.get("tta", False))
+        watch = _JobWatch(self.app, job, should_stop)
+        batch_size = getattr(runner, "batch_size", 1) or 1
+        scores: list[ImageScore] = []
+        prefetch = prefetched or self.ahead.decoder(job, index, batch_size)
+        try:
+            for batch in prefetch:
+                report.stopped = watch.stopped()
+                if report.stopped:
+                    break
+                scores.extend(self._score_batch(batch, scorer, model, aggregate, tta, report))
+        finally:
+            prefetch.close()
+        if report.stopped is None and then is not None and then < job.shard_count:
+            self.ahead.start(job_id, job, then, batch_size)
+        if report.stopped is None:
+            report.done = report.recorded = len(scores)
+            self._record(job_id, report, scores, aggregate)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _score(self, scorer: Scorer, model: Model, images: list[RGBImage]) -> list[RawScore]:
+        try:
+            return scorer.score(images, threshold=SCORE_THRESHOLD, iou=BOX_IOU,
+                                max_per_image=MAX_BOXES)
+        except CannotScore as e:
+            raise JobFailure("unsupported", f"model {model.name}@{model.model_version} "
+                             f"cannot be scored: {e}") from e
+        except Exception as e:
+            log.exception("model %s failed scoring a batch", model.id)
+            raise JobFailure("model_error", f"model {model.name}@{model.model_version} "
+                             f"failed: {type(e).__name__}: {e}") from e
+
+    def _score_batch(self, batch: list[Decoded], scorer: Scorer, model: Model, aggregate: str,
+                     tta: bool, report: ShardReport) -> list[ImageScore]:
+        ready: list[tuple[str, RGBImage]] = []
+        for item in batch:
+            if item.pixels is None:
+                report.error(item.image_id, item.error or "the image could not be decoded")
+            else:
+                ready.append((item.image_id, item.pixels))
+        if not ready:
+            return []
+        pixels = [p for _, p in ready]
+        raws = self._score(scorer, model, pixels)
+        stabilities: list[float | None] = [None] * len(ready)
+        if tta and any(raw.boxes is not None for raw in raws):
+            stabilities = list(self._stabilities(scorer, model, pixels, raws))
+        out: list[ImageScore] = []
+        for (image_id, _), raw, stability in zip(ready, raws, stabilities, strict=True):
+            if not _finite(raw):
+                report.error(image_id, NOT_FINITE)
+                continue
+            out.append(image_score(image_id, raw, aggregate, stability))
+        return out
+
+    def _stabilities(self, scorer: Scorer, model: Model, pixels: list[RGBImage],
+                     raws: list[RawScore]) -> list[float | None]:
+        """Per image, its localisation stability under ``detection_tta.AUGMENTATIONS``."""
+        found: list[list[npt.NDArray[np.float64]]] = [[] for _ in pixels]
+        for augmentation in AUGMENTATIONS:
+            augmented = self._score(scorer, model, augment(pixels, augmentation))
+            for i, (image, raw) in enumerate(zip(pixels, augmented, strict=True)):
+                boxes = raw.boxes if raw.boxes is not None else np.zeros((0, 4))
+                found[i].append(augmentation.boxes_back(boxes, image.shape[:2]))
+        return [None if raw.boxes is None
+                else localisation_stability(raw.boxes, found[i])
+                for i, raw in enumerate(raws)]
+
+    def _record(self, job_id: str, report: ShardReport, scores: list[ImageScore],
+                aggregate: str) -> None:
+        def change(job: Job) -> None:
+            job.shard_done(report.shard, done=report.done, failed=report.failed,
+                           recorded=report.recorded, errors=report.errors)
+            if not job.finished and not job.pending_shards():
+                job.finish(score_job_result(self.app, job, scores))
+
+        self.app.record_scored_shard(job_id, report.shard, scores, aggregate, change)

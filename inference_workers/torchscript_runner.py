@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,16 @@ import numpy as np
 import torch
 
 from domain.errors import ValidationFailed
-from inference_workers.letterbox import BatchPreparer
-from inference_workers.model_api import ModelInfo, Prediction, RGBImage
+from inference_workers.letterbox import BatchPreparer, Letterbox
+from inference_workers.model_api import (
+    SCORE_THRESHOLD,
+    ModelInfo,
+    Prediction,
+    RawScore,
+    RGBImage,
+)
 from inference_workers.output_decoders import DecodeParams, decode, decoder_for
+from inference_workers.output_scores import score_outputs
 
 DEFAULT_BATCH = 8
 
@@ -116,6 +124,23 @@ class TorchScriptRunner:
                 max_per_image: int = 300) -> list[list[Prediction]]:
         params = DecodeParams(threshold=threshold, iou=iou, max_per_image=max_per_image)
         result: list[list[Prediction]] = []
+        for outputs, boxes in self._batches(images):
+            result.extend(decode(self.layout, outputs, boxes, self.classes, params))
+        return result
+
+    def score(self, images: list[RGBImage], *, threshold: float = SCORE_THRESHOLD,
+              iou: float = 0.45, max_per_image: int = 100) -> list[RawScore]:
+        """``model_api.Scorer``, as for ONNX (``output_scores``): a module returning a tuple
+        whose extra tensor is ``(B, d)`` or ``(B, C, h, w)`` gives the embedding."""
+        params = DecodeParams(threshold=threshold, iou=iou, max_per_image=max_per_image)
+        result: list[RawScore] = []
+        for outputs, boxes in self._batches(images):
+            result.extend(score_outputs(self.layout, outputs, boxes, self.classes, params))
+        return result
+
+    def _batches(self, images: list[RGBImage]
+                 ) -> Iterator[tuple[list[np.ndarray], Sequence[Letterbox]]]:
+        """Each batch's float32 outputs and letterboxes."""
         for _count, batch, boxes in self.preparer.batches(images, self.batch_size):
             try:
                 outputs = self.run(batch)
@@ -130,8 +155,7 @@ class TorchScriptRunner:
                                    strict=True)]
                 except _RUN_ERRORS as single_error:
                     raise _failed(single_error) from single_error
-            result.extend(decode(self.layout, outputs, boxes, self.classes, params))
-        return result
+            yield outputs, boxes
 
     def close(self) -> None:
         """Stop the letterboxing thread."""

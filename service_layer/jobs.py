@@ -91,18 +91,7 @@ def parse_job_request(raw: object) -> PrelabelRequest:
     if not isinstance(model_id, str) or not model_id:
         raise ValidationFailed("model_id is required: the id of a registered model",
                                {"field": "model_id"})
-    images = raw.get("images", "unlabeled")
-    if isinstance(images, list):
-        if not images or len(images) > MAX_LISTED_IMAGES:
-            raise ValidationFailed(f"images must list between 1 and {MAX_LISTED_IMAGES} image "
-                                   "ids", {"field": "images"})
-        for i, iid in enumerate(images):
-            if not isinstance(iid, str):
-                raise ValidationFailed("images must be a list of image ids (strings)",
-                                       {"field": f"images[{i}]"})
-    elif images not in IMAGE_SELECTIONS:
-        raise ValidationFailed('images must be "all", "unlabeled" or a list of image ids',
-                               {"field": "images", "allowed": list(IMAGE_SELECTIONS)})
+    images = parse_images(raw.get("images", "unlabeled"))
     max_per_image = raw.get("max_per_image", 300)
     if (isinstance(max_per_image, bool) or not isinstance(max_per_image, int)
             or not 1 <= max_per_image <= MAX_PER_IMAGE):
@@ -111,6 +100,24 @@ def parse_job_request(raw: object) -> PrelabelRequest:
     return PrelabelRequest(model_id=model_id, images=images,
                            threshold=_fraction(raw, "threshold", 0.25),
                            iou=_fraction(raw, "iou", 0.45), max_per_image=max_per_image)
+
+
+def parse_images(images: object) -> str | list[str]:
+    """A job request's ``images``: ``"all"``, ``"unlabeled"`` or a list of image ids."""
+    if isinstance(images, list):
+        if not images or len(images) > MAX_LISTED_IMAGES:
+            raise ValidationFailed(f"images must list between 1 and {MAX_LISTED_IMAGES} image "
+                                   "ids", {"field": "images"})
+        for i, iid in enumerate(images):
+            if not isinstance(iid, str):
+                raise ValidationFailed("images must be a list of image ids (strings)",
+                                       {"field": f"images[{i}]"})
+        return images
+    if images not in IMAGE_SELECTIONS:
+        raise ValidationFailed('images must be "all", "unlabeled" or a list of image ids',
+                               {"field": "images", "allowed": list(IMAGE_SELECTIONS)})
+    assert isinstance(images, str)
+    return images
 
 
 def runnable_model(app: Labeling, project_id: str, model_id: str) -> Model:

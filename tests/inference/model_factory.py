@@ -427,3 +427,43 @@ def non_image_input_onnx(path: Path | str) -> Path:
     return _export(_Flat(), path, (1, 10), ["output0"],
                    {"names": names_literal(["a", "b"]), "task": "classify"}, dynamic=False,
                    input_shape=(1, 10), input_name="input")
+
+
+class _FeatureClassifier(nn.Module):
+    """A classifier whose logits follow the image: ``mean RGB (B, 3) @ weights (3, C) * 10``,
+    and a second output of features: a real conv feature map ``(B, F, h, w)`` (or its spatial
+    mean ``(B, F)``). With ``nan_below``, an image whose mean red is below it gets NaN logits
+    (``0 * sqrt(negative)``): a model gone wrong on some inputs."""
+
+    def __init__(self, classes: int, features: int, feature_map: bool,
+                 nan_below: float | None) -> None:
+        super().__init__()
+        generator = torch.Generator().manual_seed(7)
+        self.register_buffer("weights", torch.randn(3, classes, generator=generator))
+        self.conv = nn.Conv2d(3, features, 3, stride=4, padding=1)
+        self.feature_map = feature_map
+        self.nan_below = nan_below
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        means = x.mean(dim=(2, 3))  # (B, 3)
+        logits = means @ self.weights * 10.0
+        if self.nan_below is not None:
+            logits = logits + 0.0 * torch.sqrt(means[:, :1] - self.nan_below)
+        features = torch.relu(self.conv(x))
+        return logits, features if self.feature_map else features.mean(dim=(2, 3))
+
+
+def feature_classifier_weights(classes: int) -> torch.Tensor:
+    """The ``(3, C)`` weights ``feature_classifier_onnx`` multiplies the mean RGB with."""
+    return torch.randn(3, classes, generator=torch.Generator().manual_seed(7))
+
+
+def feature_classifier_onnx(path: Path | str, names: Sequence[str],
+                            imgsz: tuple[int, int] = (64, 64), *, features: int = 8,
+                            feature_map: bool = True, nan_below: float | None = None) -> Path:
+    """A classifier (``output0`` ``(B, C)`` logits of the image's mean colour, see
+    ``_FeatureClassifier``) with a features output ``features`` (``(B, F, h, w)``, or
+    ``(B, F)`` when not ``feature_map``): what a score job pools into embeddings."""
+    module = _FeatureClassifier(len(names), features, feature_map, nan_below)
+    return _export(module, path, imgsz, ["output0", "features"],
+                   ultralytics_metadata(names, imgsz, "classify"))

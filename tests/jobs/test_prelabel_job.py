@@ -261,7 +261,9 @@ def test_what_a_job_request_may_not_be(world: JobWorld) -> None:
             s.jobs.queue(world.project_id, "manager", body)  # type: ignore[union-attr]
         return e.value
 
-    assert "not yet supported" in refused({"type": "score", "model_id": model_id}).message
+    # Score jobs have their own checks (tests/jobs/test_score_job.py).
+    assert refused({"type": "score", "model_id": model_id, "threshold": 0.5}
+                   ).details["field"] == "threshold"
     assert "not yet supported" in refused({"type": "train", "model_id": model_id}).message
     assert refused({"type": "prelabel", "model_id": "nope"}).details["field"] == "model_id"
     assert refused({"type": "prelabel"}).details["field"] == "model_id"
