@@ -37,7 +37,8 @@ from torch import nn
 
 from inference_workers.box_ops import batched_nms
 from inference_workers.letterbox import Letterbox, letterbox_batch
-from inference_workers.model_api import Prediction, RGBImage
+from inference_workers.model_api import SCORE_THRESHOLD, Prediction, RawScore, RGBImage
+from inference_workers.output_scores import detections_score
 
 OUTPUT_STRIDE = 4
 DEFAULT_INPUT_SIZE = (256, 256)  # (height, width)
@@ -114,7 +115,9 @@ class CenterNet(nn.Module):
         return c2, c3, c4
 
     def forward(self, x: torch.Tensor) -> CenterNetOutput:
-        c2, c3, c4 = self._backbone(x)
+        return self._heads(*self._backbone(x))
+
+    def _heads(self, c2: torch.Tensor, c3: torch.Tensor, c4: torch.Tensor) -> CenterNetOutput:
         p4 = self.lateral4(c4)
         p3 = self.lateral3(c3) + F.interpolate(p4, size=c3.shape[-2:], mode="nearest")
         p2 = self.lateral2(c2) + F.interpolate(p3, size=c2.shape[-2:], mode="nearest")
@@ -122,6 +125,11 @@ class CenterNet(nn.Module):
         return CenterNetOutput(
             heatmap=self.heatmap(features), size=self.size(features), offset=self.offset(features)
         )
+
+    def forward_and_embed(self, x: torch.Tensor) -> tuple[CenterNetOutput, torch.Tensor]:
+        """``forward`` and ``embed`` in one pass over the backbone."""
+        c2, c3, c4 = self._backbone(x)
+        return self._heads(c2, c3, c4), c4.mean(dim=(2, 3))
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """Penultimate features: the deepest backbone stage averaged over space,
@@ -201,6 +209,25 @@ class CenterNetRunner:
             with torch.inference_mode():
                 out.append(self.model.embed(batch.to(self.device)).float().cpu())
         return torch.cat(out) if out else torch.zeros(0, 8 * self.model.width)
+
+    def score(self, images: list[RGBImage], *, threshold: float = SCORE_THRESHOLD,
+              iou: float = 0.45, max_per_image: int = 100) -> list[RawScore]:
+        """``model_api.Scorer``: the boxes of ``predict`` (one forward pass also gives the
+        embedding, ``CenterNet.embed``), per class its best box's confidence."""
+        results: list[RawScore] = []
+        for start in range(0, len(images), self.batch_size):
+            chunk = images[start : start + self.batch_size]
+            batch, placements = letterbox_batch(chunk, self.input_size)
+            with torch.inference_mode():
+                output, embedding = self.model.forward_and_embed(batch.to(self.device))
+                decoded = decode(output, k=max(1, min(max_per_image, MAX_PEAKS)),
+                                 threshold=threshold)
+            features = embedding.float().cpu().numpy()
+            for i, (found, placement) in enumerate(zip(decoded, placements, strict=True)):
+                predictions = self._to_predictions(found, placement, iou, max_per_image)
+                results.append(detections_score(predictions, self.classes,
+                                                self.model.num_classes, features[i]))
+        return results
 
     def _predict_batch(self, images: list[RGBImage], threshold: float, iou: float,
                        max_per_image: int) -> list[list[Prediction]]:
