@@ -45,6 +45,7 @@ RULES: dict[str, Rule] = {
     "manage_models": Rule("manager", "registering and changing models"),
     "run_jobs": Rule("manager", "running and cancelling jobs"),
     "evaluate": Rule("manager", "evaluating models"),
+    "assign_work": Rule("manager", "assigning and prioritising images"),
 }
 
 COMMAND_ACTIONS = {"review": "review"}

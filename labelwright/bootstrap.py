@@ -45,6 +45,7 @@ from realtime.live import LiveCollaboration
 from service_layer.auth_tokens import TokenStore
 from service_layer.image_store import ImageStore
 from service_layer.jobs import JobService
+from service_layer.work_queue import WorkQueueService, selection_ranker
 
 if TYPE_CHECKING:
     from inference_workers.job_queue import JobQueue
@@ -287,6 +288,8 @@ def bootstrap(settings: Settings, *, background: bool = True, migrate: bool = Tr
         live=collaboration,
         jobs=JobService(app, read, jobs, shard_size=settings.job_shard_size),
         job_queue=jobs,
+        work_queue=WorkQueueService(app, read, lease_seconds=settings.lease_seconds,
+                                    ranker=selection_ranker(app, read)),
     )
     if background:
         for store in (services.images, services.models):

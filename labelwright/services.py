@@ -19,6 +19,7 @@ from realtime.live import LiveCollaboration
 from service_layer.auth_tokens import TokenStore
 from service_layer.image_store import ImageStore
 from service_layer.jobs import JobService
+from service_layer.work_queue import WorkQueueService
 
 if TYPE_CHECKING:
     from inference_workers.job_queue import JobQueue
@@ -42,3 +43,5 @@ class Services:
     # Streams; started by bootstrap where this process runs jobs).
     jobs: JobService | None = None
     job_queue: JobQueue | None = None
+    # Hands out images under leases, assignments and priority (the team's work queue).
+    work_queue: WorkQueueService | None = None

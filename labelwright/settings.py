@@ -92,6 +92,8 @@ class Settings:
     # Does `labelwright worker` project too? Off for job-only workers beside web nodes (which
     # project anyway): several processes projecting race for the same batches.
     worker_projections: bool = True
+    # How long the work queue's lease on an image lasts (renewed by the holder's own work).
+    lease_seconds: int = 15 * 60
 
     @classmethod
     def from_env(cls, data_dir: str | None = None, database_url: str | None = None,
@@ -118,6 +120,7 @@ class Settings:
             job_shard_size=max(1, _int(env, "LABELWRIGHT_JOB_SHARD_SIZE", 64)),
             job_claim_seconds=float(max(1, _int(env, "LABELWRIGHT_JOB_CLAIM_SECONDS", 60))),
             worker_projections=_int(env, "LABELWRIGHT_WORKER_PROJECTIONS", 1) != 0,
+            lease_seconds=max(1, _int(env, "LABELWRIGHT_LEASE_SECONDS", 15 * 60)),
         )
 
     @property

@@ -48,6 +48,7 @@ from projections.position_waiters import PositionWaiters
 from projections.prelabel_audit import PrelabelAudit
 from projections.project_directory import ProjectDirectory
 from projections.projection import Projection
+from projections.work_queue import WorkQueueView
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ MAX_BACKOFF = 30.0
 def all_projections() -> list[Projection]:
     """The read models the service serves, in the order they are applied."""
     return [ImageLabels(), ImageHistory(), AnnotatorMetrics(), PrelabelAudit(),
-            ProjectDirectory(), AssistAudit(), ImageScores()]
+            ProjectDirectory(), AssistAudit(), ImageScores(), WorkQueueView()]
 
 
 @dataclass(eq=False)

@@ -45,6 +45,7 @@ from web.endpoints import (
     ui,
     users,
     websocket,
+    work_queue,
 )
 from web.errors import EXCEPTION_HANDLERS
 from web.login_throttle import LoginThrottle
@@ -79,6 +80,7 @@ def api_routes() -> list[BaseRoute]:
         *exports.routes,
         *selection.routes,
         *evaluation.routes,
+        *work_queue.routes,
         *websocket.routes,  # GET /api/v1/ws, docs/realtime.md
     ]
 

@@ -30,6 +30,7 @@ from domain.project import COLOR_PATTERN, MAX_CLASS_NAME, MAX_CLASSES, MAX_PROJE
 from domain.roles import ROLES
 from domain.user import MAX_PASSWORD, MIN_PASSWORD, USERNAME_PATTERN
 from projections.exports import DEFAULT_EXPORT_FORMAT, EXPORTERS
+from service_layer.work_queue import ORDERS, QUEUES, STRATEGIES
 from web.endpoints.commands import MAX_BATCH
 from web.endpoints.images import DEFAULT_PAGE, MAX_PAGE
 from web.endpoints.reads import DEFAULT_GROUP_BY, DEFAULT_HISTORY_PAGE, GROUP_BY, MAX_HISTORY_PAGE
@@ -362,6 +363,7 @@ def _schemas() -> dict[str, Schema]:
     schemas.update(_command_schemas())
     schemas.update(_evaluation_schemas())
     schemas.update(_selection_schemas())
+    schemas.update(_work_queue_schemas())
     schemas.update(_model_schemas())
     schemas.update(_job_schemas())
     return schemas
@@ -567,6 +569,63 @@ def _selection_paths() -> dict[str, Any]:
                     _MIN_POSITION],
             errors=(*_AUTH_ERRORS, "422", "503"), tag="models")},
     }
+
+
+def _work_queue_schemas() -> dict[str, Schema]:
+    """The team's work queue (web.endpoints.work_queue, service_layer.work_queue)."""
+    ids = {"type": "array", "items": STR, "maxItems": 10_000}
+    return {
+        "QueueNext": obj({
+            "order": {"enum": list(ORDERS), "description": "default: assignments, the "
+                      "caller's rejected images, priority, then project order; selection: "
+                      "the same, new images ranked by a strategy over model_id's scores"},
+            "model_id": {**STR, "description": "needed by (and only for) order selection"},
+            "strategy": {"enum": list(STRATEGIES), "description": "margin by default"},
+            "queue": {"enum": list(QUEUES), "description": "label (new work) or review "
+                      "(submitted images); reviewers get review by default"},
+            "skip": {**STR, "description": "give back the lease on this image first; it "
+                     "is not handed to the caller again for a lease period"}},
+            extra=False),
+        "QueueLease": obj({
+            "image": {"type": "object", "description": "the image, as GET /images/{id}"},
+            "queue": {"enum": list(QUEUES)},
+            "lease": obj({"expires_at": TIME, "position": nullable(COUNT)},
+                         ["expires_at"])}, ["image", "lease"]),
+        "Assignment": obj({"username": STR, "image_ids": ids}, ["username", "image_ids"],
+                          extra=False),
+        "AssignmentResult": obj({"username": STR, "image_ids": ids,
+                                 "position": nullable(COUNT)}, ["username", "image_ids"]),
+        "PriorityImages": obj({"image_ids": {**ids, "minItems": 1}}, ["image_ids"],
+                              extra=False),
+        "PriorityList": obj({"priority": {"type": "array", "items": STR},
+                             "position": nullable(COUNT)}, ["priority"]),
+    }
+
+
+def _work_queue_paths() -> dict[str, Any]:
+    write_errors = (*_AUTH_ERRORS, "413", "415", "422")
+    handed = {
+        "/projects/{project_id}/queue/next": {"post": _op(
+            "Hand the caller an image under a lease (recorded as an event); asking again "
+            "while it holds renews it and answers the same image", "the image and its lease",
+            ref("QueueLease"), params=[_PROJECT_ID], body=ref("QueueNext"),
+            errors=write_errors, tag="queue")},
+        "/projects/{project_id}/assignments": {"put": _op(
+            "Assign images to a member (manager): they open that person's queue, in this "
+            "order; the list replaces the previous one (empty: none)", "the assignment",
+            ref("AssignmentResult"), params=[_PROJECT_ID], body=ref("Assignment"),
+            errors=write_errors, tag="queue")},
+        "/projects/{project_id}/queue/priority": {
+            "post": _op("Put images at the end of the priority list (manager): they go first "
+                        "in everyone's queue", "the priority list", ref("PriorityList"),
+                        params=[_PROJECT_ID], body=ref("PriorityImages"),
+                        errors=write_errors, tag="queue"),
+            "delete": _op("Clear the priority list (manager)", "the empty list",
+                          ref("PriorityList"), params=[_PROJECT_ID], tag="queue")},
+    }
+    handed["/projects/{project_id}/queue/next"]["post"]["responses"]["204"] = {
+        "description": "nothing is left in this queue (no body)"}
+    return handed
 
 
 def _account_paths() -> dict[str, Any]:
@@ -890,6 +949,7 @@ def _paths() -> dict[str, Any]:
             params=[_PROJECT_ID, _MIN_POSITION], errors=read_errors, tag="metrics")},
         **_evaluation_paths(),
         **_selection_paths(),
+        **_work_queue_paths(),
         "/projects/{project_id}/export": {"get": {
             "summary": "A streamed export (manager), current or as of a global position",
             "tags": ["exports"],

@@ -18,6 +18,7 @@ from realtime.live import LiveCollaboration
 from service_layer.auth_tokens import TokenStore
 from service_layer.image_store import ImageStore
 from service_layer.jobs import JobService
+from service_layer.work_queue import WorkQueueService
 
 
 class WebSettings(Protocol):
@@ -75,6 +76,9 @@ class Services(Protocol):
     @property
     def jobs(self) -> JobService | None:
         """Queue, read and cancel jobs (``service_layer.jobs``)."""
+    @property
+    def work_queue(self) -> WorkQueueService | None:
+        """Hands out images under leases (``service_layer.work_queue``)."""
     @property
     def live(self) -> LiveCollaboration | None:
         """Rooms and fan-out of ``GET /api/v1/ws`` (None where no live side was built)."""

@@ -100,6 +100,12 @@ POLICY: dict[tuple[str, str], list[Call]] = {
     ("GET", "/api/v1/projects/{project_id}/evaluation"): [Call("manager")],
     ("GET", "/api/v1/projects/{project_id}/selection"): [Call("annotator")],
     ("GET", "/api/v1/projects/{project_id}/similar"): [Call("annotator")],
+    ("POST", "/api/v1/projects/{project_id}/queue/next"): [
+        Call("annotator", {"order": "nowhere"}, "label"),
+        Call("reviewer", {"queue": "review", "order": "nowhere"}, "review")],
+    ("PUT", "/api/v1/projects/{project_id}/assignments"): [Call("manager", {"image_ids": 1})],
+    ("POST", "/api/v1/projects/{project_id}/queue/priority"): [Call("manager", {})],
+    ("DELETE", "/api/v1/projects/{project_id}/queue/priority"): [Call("manager")],
     ("GET", "/api/v1/images/{image_id}"): [Call("annotator")],
     ("GET", "/api/v1/images/{image_id}/content"): [Call("annotator")],
     ("GET", "/api/v1/images/{image_id}/annotations"): [Call("annotator")],

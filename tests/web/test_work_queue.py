@@ -1,0 +1,292 @@
+"""The team's work queue over HTTP: leases, their order, assignments, priority, bad input
+(SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from domain.work_queue import lease_id
+from labelwright.settings import Settings
+from tests.web.conftest import PASSWORD, Site, assert_error, sqlite_settings
+
+
+def next_image(site: Site, project_id: str, user: str = "annotator",
+               body: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    response = site.post(f"/projects/{project_id}/queue/next", user, json=body or {})
+    if response.status_code == 204:
+        return None
+    result: dict[str, Any] = site.ok(response)
+    return result
+
+
+def add_member(site: Site, project_id: str, name: str, role: str = "annotator") -> None:
+    if site.services.app.find_user(name) is None:
+        site.services.app.register_user(name, PASSWORD)
+    if name not in site.tokens:
+        site.tokens[name] = site.services.tokens.issue(name)
+    site.ok(site.call("PUT", f"/projects/{project_id}/members/{name}", json={"role": role}))
+
+
+def project_with_images(site: Site, n: int) -> tuple[str, list[str]]:
+    project_id = site.new_project()
+    return project_id, [site.new_image(project_id) for _ in range(n)]
+
+
+def test_each_person_gets_a_different_image_in_project_order(any_site: Site) -> None:
+    project_id, images = project_with_images(any_site, 3)
+    add_member(any_site, project_id, "bea")
+    first = next_image(any_site, project_id)
+    assert first is not None and first["image"]["id"] == images[0]
+    assert first["lease"]["expires_at"]
+    second = next_image(any_site, project_id, "bea")
+    assert second is not None and second["image"]["id"] == images[1]
+    # Asking again answers the same lease (renewed).
+    again = next_image(any_site, project_id)
+    assert again is not None and again["image"]["id"] == images[0]
+    assert again["lease"]["expires_at"] >= first["lease"]["expires_at"]
+    # The lease is in the log, on a stream of its own: the image's version did not move.
+    assert any_site.ok(any_site.get(f"/images/{images[0]}"))["version"] == 1
+    events = list(any_site.services.app.events.get(lease_id(images[0])))
+    assert [type(e).__name__ for e in events] == ["LeaseOpened", "ImageLeased", "ImageLeased"]
+
+
+def test_submitting_ends_the_lease_and_the_next_one_follows(any_site: Site) -> None:
+    project_id, images = project_with_images(any_site, 2)
+    first = next_image(any_site, project_id)
+    assert first is not None and first["image"]["id"] == images[0]
+    any_site.create(images[0])
+    any_site.ok(any_site.command(images[0], {"type": "submit"}))
+    second = next_image(any_site, project_id)
+    assert second is not None and second["image"]["id"] == images[1]
+    # A reviewer's queue hands out the submitted image; the annotator's lease ended.
+    review = next_image(any_site, project_id, "reviewer")
+    assert review is not None and review["image"]["id"] == images[0]
+    assert review["queue"] == "review"
+    assert next_image(any_site, project_id, "reviewer", {"queue": "review"})["image"]["id"] \
+        == images[0]  # type: ignore[index]
+
+
+def test_nothing_left_is_204(any_site: Site) -> None:
+    project_id, images = project_with_images(any_site, 1)
+    assert next_image(any_site, project_id, "manager") is not None
+    assert next_image(any_site, project_id) is None
+    assert next_image(any_site, project_id, "reviewer") is None  # nothing submitted
+
+
+def test_assignments_come_first_and_stay_with_their_person(any_site: Site) -> None:
+    project_id, images = project_with_images(any_site, 4)
+    add_member(any_site, project_id, "bea")
+    done = any_site.ok(any_site.call("PUT", f"/projects/{project_id}/assignments", "manager",
+                                     json={"username": "BEA", "image_ids": [images[3],
+                                                                            images[2]]}))
+    assert done["username"] == "bea" and done["image_ids"] == [images[3], images[2]]
+    # An annotator not assigned them gets the project's order, skipping others' assignments.
+    first = next_image(any_site, project_id)
+    assert first is not None and first["image"]["id"] == images[0]
+    bea = next_image(any_site, project_id, "bea")
+    assert bea is not None and bea["image"]["id"] == images[3]
+    any_site.create(images[3], user="bea")
+    any_site.ok(any_site.command(images[3], {"type": "submit"}, "bea"))
+    bea = next_image(any_site, project_id, "bea")
+    assert bea is not None and bea["image"]["id"] == images[2]
+
+
+def test_priority_images_go_first_in_everyones_queue(any_site: Site) -> None:
+    project_id, images = project_with_images(any_site, 4)
+    path = f"/projects/{project_id}/queue/priority"
+    body = any_site.ok(any_site.post(path, "manager", json={"image_ids": [images[2]]}))
+    assert body["priority"] == [images[2]]
+    body = any_site.ok(any_site.post(path, "manager", json={"image_ids": [images[1],
+                                                                          images[2]]}))
+    assert body["priority"] == [images[2], images[1]]
+    assert next_image(any_site, project_id)["image"]["id"] == images[2]  # type: ignore[index]
+    assert next_image(any_site, project_id, "manager")["image"]["id"] \
+        == images[1]  # type: ignore[index]
+    assert any_site.ok(any_site.call("DELETE", path, "manager"))["priority"] == []
+    add_member(any_site, project_id, "bea")
+    assert next_image(any_site, project_id, "bea")["image"]["id"] \
+        == images[0]  # type: ignore[index]
+
+
+def test_skipping_gives_the_next_image_and_not_the_skipped_one_again(any_site: Site) -> None:
+    project_id, images = project_with_images(any_site, 3)
+    first = next_image(any_site, project_id)
+    assert first is not None and first["image"]["id"] == images[0]
+    second = next_image(any_site, project_id, body={"skip": images[0]})
+    assert second is not None and second["image"]["id"] == images[1]
+    third = next_image(any_site, project_id, body={"skip": images[1]})
+    assert third is not None and third["image"]["id"] == images[2]
+    # Somebody else may take the skipped image at once.
+    add_member(any_site, project_id, "bea")
+    assert next_image(any_site, project_id, "bea")["image"]["id"] \
+        == images[0]  # type: ignore[index]
+
+
+def test_roles(any_site: Site) -> None:
+    project_id, images = project_with_images(any_site, 2)
+    assert_error(any_site.post(f"/projects/{project_id}/queue/next", "outsider", json={}),
+                 403, "forbidden")
+    assert_error(any_site.post(f"/projects/{project_id}/queue/next", "annotator",
+                               json={"queue": "review"}), 403, "forbidden")
+    for user in ("annotator", "reviewer"):
+        assert_error(any_site.call("PUT", f"/projects/{project_id}/assignments", user,
+                                   json={"username": "annotator", "image_ids": []}),
+                     403, "forbidden")
+        assert_error(any_site.post(f"/projects/{project_id}/queue/priority", user,
+                                   json={"image_ids": images}), 403, "forbidden")
+        assert_error(any_site.call("DELETE", f"/projects/{project_id}/queue/priority", user),
+                     403, "forbidden")
+    assert_error(any_site.post(f"/projects/{uuid.uuid4()}/queue/next", "annotator", json={}),
+                 404, "not_found")
+    # Admins (no role) work from the label queue.
+    assert next_image(any_site, project_id, "admin") is not None
+
+
+def _log_head(site: Site) -> int:
+    return site.head()
+
+
+BAD_NEXT: list[Any] = [
+    {"order": "random"}, {"order": "selection"}, {"strategy": "margin"},
+    {"model_id": str(uuid.uuid4())}, {"order": "default", "strategy": "margin"},
+    {"colour": "red"}, {"queue": "everything"}, {"skip": "not-an-id"}, {"skip": 3},
+    {"order": "selection", "model_id": str(uuid.uuid4()), "strategy": "nope"}, [], "next",
+    {"order": None, "extra": 1},
+]
+
+
+def test_bad_next_bodies_are_422_and_record_nothing(shared_site: Site) -> None:
+    project_id, _ = project_with_images(shared_site, 1)
+    shared_site.settle()
+    before = _log_head(shared_site)
+    for body in BAD_NEXT:
+        error = assert_error(shared_site.post(f"/projects/{project_id}/queue/next",
+                                              "annotator", json=body), 422, "validation")
+        assert error["message"]
+    assert _log_head(shared_site) == before
+
+
+def test_selection_with_a_model_of_no_scores_is_422(shared_site: Site) -> None:
+    project_id, _ = project_with_images(shared_site, 1)
+    other = shared_site.new_project()
+    before = _log_head(shared_site)
+    for model in (str(uuid.uuid4()),):
+        response = shared_site.post(f"/projects/{project_id}/queue/next", "annotator",
+                                    json={"order": "selection", "model_id": model})
+        assert response.status_code in (404, 422), response.text
+    assert _log_head(shared_site) == before
+    del other
+
+
+def test_bad_assignments_and_priority_are_422_and_record_nothing(any_site: Site) -> None:
+    project_id, images = project_with_images(any_site, 2)
+    other_project, others = project_with_images(any_site, 1)
+    any_site.settle()
+    before = any_site.head()
+    assign = f"/projects/{project_id}/assignments"
+    for body in ({"username": "annotator", "image_ids": [others[0]]},
+                 {"username": "annotator", "image_ids": [str(uuid.uuid4())]},
+                 {"username": "annotator", "image_ids": [images[0], images[0]]},
+                 {"username": "annotator", "image_ids": "all"},
+                 {"username": "annotator"}, {"image_ids": images},
+                 {"username": "outsider", "image_ids": images},
+                 {"username": "annotator", "image_ids": images, "order": 1}):
+        assert_error(any_site.call("PUT", assign, "manager", json=body), 422, "validation")
+    assert_error(any_site.call("PUT", assign, "manager",
+                               json={"username": "nobody", "image_ids": images}),
+                 404, "not_found")
+    priority = f"/projects/{project_id}/queue/priority"
+    for body in ({"image_ids": [others[0]]}, {"image_ids": []}, {"image_ids": ["x"]},
+                 {"image_ids": images, "replace": True}, {}):
+        assert_error(any_site.post(priority, "manager", json=body), 422, "validation")
+    assert any_site.head() == before
+    del other_project
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.one_of(
+    st.dictionaries(st.sampled_from(["order", "model_id", "strategy", "queue", "skip", "k",
+                                     "image_ids"]),
+                    st.one_of(st.none(), st.integers(), st.text(max_size=8),
+                              st.lists(st.text(max_size=4), max_size=2),
+                              st.sampled_from(["default", "selection", "margin", "review"])),
+                    max_size=4),
+    st.lists(st.integers(), max_size=2), st.text(max_size=5)))
+def test_any_next_body_is_a_lease_a_204_or_a_clear_refusal(shared_site: Site,
+                                                           body: Any) -> None:
+    project_id = getattr(shared_site, "_queue_project", None)
+    if project_id is None:
+        project_id = shared_site.new_project()
+        shared_site._queue_project = project_id  # type: ignore[attr-defined]
+    head = shared_site.head()
+    response = shared_site.post(f"/projects/{project_id}/queue/next", "annotator", json=body)
+    assert response.status_code in (200, 204, 404, 422), response.text
+    if response.status_code in (404, 422):
+        assert response.json()["error"]["message"]
+        assert shared_site.head() == head
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ids=st.lists(st.one_of(st.uuids().map(str), st.text(max_size=6), st.integers()),
+                    max_size=4))
+def test_any_foreign_or_malformed_priority_list_records_nothing(shared_site: Site,
+                                                                ids: list[Any]) -> None:
+    project_id = getattr(shared_site, "_priority_project", None)
+    if project_id is None:
+        project_id = shared_site.new_project()
+        shared_site._priority_project = project_id  # type: ignore[attr-defined]
+    head = shared_site.head()
+    assert_error(shared_site.post(f"/projects/{project_id}/queue/priority", "manager",
+                                  json={"image_ids": ids}), 422, "validation")
+    assert shared_site.head() == head
+
+
+@pytest.fixture
+def short_lease_site(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Site]:
+    s = Site(sqlite_settings(tmp_path / "data", lease_seconds=1))
+    yield s
+    s.close()
+
+
+def test_an_expired_lease_hands_the_image_to_someone_else(short_lease_site: Site) -> None:
+    site = short_lease_site
+    project_id, images = project_with_images(site, 1)
+    add_member(site, project_id, "bea")
+    assert next_image(site, project_id)["image"]["id"] == images[0]  # type: ignore[index]
+    assert next_image(site, project_id, "bea") is None
+    time.sleep(1.2)
+    got = next_image(site, project_id, "bea")
+    assert got is not None and got["image"]["id"] == images[0]
+    assert next_image(site, project_id) is None  # bea holds it now
+
+
+def test_the_holders_own_work_renews_the_lease(short_lease_site: Site) -> None:
+    site = short_lease_site
+    project_id, images = project_with_images(site, 1)
+    add_member(site, project_id, "bea")
+    assert next_image(site, project_id)["image"]["id"] == images[0]  # type: ignore[index]
+    for _ in range(4):  # 2 s of work under a 1 s lease
+        time.sleep(0.5)
+        site.create(images[0])
+    site.settle()
+    assert next_image(site, project_id, "bea") is None
+    time.sleep(1.2)  # no work for longer than the lease: someone else may take it
+    # (an in-progress image goes to others only through assignments or priority)
+    site.ok(site.call("PUT", f"/projects/{project_id}/assignments", "manager",
+                      json={"username": "bea", "image_ids": images}))
+    got = next_image(site, project_id, "bea")
+    assert got is not None and got["image"]["id"] == images[0]
+
+
+def test_the_lease_length_is_a_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    assert Settings.from_env(data_dir=str(tmp_path)).lease_seconds == 15 * 60
+    monkeypatch.setenv("LABELWRIGHT_LEASE_SECONDS", "90")
+    assert Settings.from_env(data_dir=str(tmp_path)).lease_seconds == 90
