@@ -45,6 +45,7 @@ RULES: dict[str, Rule] = {
     "manage_models": Rule("manager", "registering and changing models"),
     "run_jobs": Rule("manager", "running and cancelling jobs"),
     "evaluate": Rule("manager", "evaluating models"),
+    "find_blind_spots": Rule("reviewer", "finding a model's blind spots and suspect labels"),
     "assign_work": Rule("manager", "assigning and prioritising images"),
 }
 

@@ -61,7 +61,7 @@ Cost: a few numpy/pycocotools calls per image; 1,000 images of ~5 objects take ~
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,7 +70,12 @@ import numpy as np
 import numpy.typing as npt
 from pycocotools import mask as mask_utils
 
-from inference_workers.evaluation import EVALUATION_KINDS, MATCH_IOU, ImageToScore
+from inference_workers.evaluation import (
+    EVALUATION_KINDS,
+    MATCH_IOU,
+    ImageToScore,
+    kind_for_task,
+)
 from projections.export_coco import CocoAnnotations
 
 NOTHING_IOU = 0.1
@@ -321,3 +326,21 @@ def _suspects(judged: Sequence[_Judged], threshold: float) -> list[LabelSuspect]
                                         RELIABLE_RECALL))
     out.sort(key=lambda s: (-s.confidence, s.image, str(s.annotation_id)))
     return out
+
+
+def inspect_task(images: Sequence[ImageToScore], classes: Sequence[str], task: str,
+                 threshold: float = 0.0) -> dict[str, Any]:
+    """:func:`find_blind_spots` for a model of ``task`` (``evaluation.kind_for_task``), as
+    JSON: ``{"kind", "images": [counts, with "suspects": how many on the image], "suspects":
+    [{"image", "annotation_id", "label", "predicted", "confidence", "reason",
+    "threshold"}]}`` (``service_layer.blind_spots.Inspector``)."""
+    kind = kind_for_task(task)
+    found = find_blind_spots(images, classes, kind, threshold)
+    per_image = Counter(s.image for s in found.suspects)
+    return {
+        "kind": kind,
+        "images": [{**d.counts(), "suspects": per_image[n]} for n, d in enumerate(found.images)],
+        "suspects": [{"image": s.image, "annotation_id": s.annotation_id, "label": s.label,
+                      "predicted": s.predicted, "confidence": s.confidence, "reason": s.reason,
+                      "threshold": s.threshold} for s in found.suspects],
+    }

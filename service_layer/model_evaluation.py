@@ -25,6 +25,8 @@ model's predictions and the human labels, then score them (``inference_workers.e
   one, whose labels a reviewer called wrong. Images added after the position do not exist yet.
   ``images_excluded`` counts the job's (or the model's) images that were left out.
 
+The gathering (:func:`gather_judgement`) is shared with the blind spots and label suspects
+(``service_layer.blind_spots``), which judge the same predictions against the same labels.
 The scoring itself is passed in (``Scorer``; the entry points pass
 ``inference_workers.evaluation.evaluate_task``): dependencies point inward (docs/adr/0003), and
 the service layer stays free of pycocotools.
@@ -50,6 +52,7 @@ from domain.errors import NotFound, ValidationFailed
 from domain.image import Image
 from domain.job import Job
 from domain.model import Model
+from domain.project import Project
 from event_store.positions import log_head
 from event_store.stream_events import stream_events
 from projections.export_coco import EXPORTED_STATUSES
@@ -69,6 +72,22 @@ class JudgedImage:
     height: int
     truth: Sequence[Mapping[str, Any]]
     predictions: Sequence[Mapping[str, Any]]
+    image_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """What a model is judged on (:func:`gather_judgement`): the evaluation and the blind
+    spots (``service_layer.blind_spots``) both start from it."""
+
+    project: Project
+    model: Model
+    job: Job | None
+    position: int
+    threshold: float  # the least score a counted prediction needs
+    images: list[JudgedImage]
+    excluded: int  # the job's (or the model's) images left out
+    predicted: int  # images carrying any of the judged predictions, judged or not
 
 
 class Scorer(Protocol):
@@ -156,6 +175,37 @@ def evaluate_model(app: Labeling, read: ExportSource, score: Scorer, project_id:
     in ``tp``/``fp``/``fn``, precision, recall and ``confusion``; the AP figures use every
     prediction. Raises ``NotFound`` (project, model) and ``ValidationFailed`` (model_id
     missing, position beyond the head, threshold outside [0, 1])."""
+    judged = gather_judgement(app, read, project_id, model_id, position, threshold)
+    model, job = judged.model, judged.job
+    scores = score(judged.images, [c["name"] for c in judged.project.classes], model.task,
+                   judged.threshold)
+    return {
+        "model": model_summary(model),
+        "position": judged.position,
+        "images": scores["images"],
+        "map50": scores["map50"],
+        "map50_95": scores["map50_95"],
+        "per_class": scores["per_class"],
+        "confusion": scores["confusion"],
+        "job": str(job.id) if job is not None else None,
+        "kind": scores["kind"],
+        "threshold": judged.threshold,
+        "iou": scores["iou"],
+        "images_excluded": judged.excluded,
+    }
+
+
+def model_summary(model: Model) -> dict[str, str]:
+    """``{"id", "name", "version", "task"}`` of the model judged."""
+    return {"id": str(model.id), "name": model.name, "version": model.model_version,
+            "task": model.task}
+
+
+def gather_judgement(app: Labeling, read: ExportSource, project_id: str, model_id: object,
+                     position: object = None, threshold: object = None) -> Judgement:
+    """The images model ``model_id`` is judged on as of ``position``, with its predictions and
+    the labels then (module docstring); ``threshold`` defaults to the job's, else 0. Raises
+    as :func:`evaluate_model`."""
     project = app.project(project_id)
     project_id = str(project.id)
     model = _model_in(app, project_id, model_id)
@@ -173,7 +223,7 @@ def evaluate_model(app: Labeling, read: ExportSource, score: Scorer, project_id:
                   for image_id, version in read.version_at_position(project_id, at)
                   if covered is None or str(image_id) in covered]
     images: list[JudgedImage] = []
-    excluded = 0
+    excluded = predicted = 0
     for start in range(0, len(candidates), IMAGES_PER_READ):
         chunk = candidates[start:start + IMAGES_PER_READ]
         # One read of each stream gives both the proposals (whenever recorded) and the state
@@ -185,27 +235,15 @@ def evaluate_model(app: Labeling, read: ExportSource, score: Scorer, project_id:
                             "geometry": e.geometry, "score": e.score}
                            for e in events
                            if type(e) is Image.PrelabelProposed and judged(e.model)]
-            if covered is None and not predictions:
+            if predictions:
+                predicted += 1
+            elif covered is None:
                 continue  # without a job, an image is the model's work if it has its pre-labels
             image = image_at(events, version)
             if image.status not in EVALUATED_STATUSES:
                 excluded += 1
                 continue
             truth = [a for a in image.annotations.values() if a["status"] in EXPORTED_STATUSES]
-            images.append(JudgedImage(image.width, image.height, truth, predictions))
-    scores = score(images, [c["name"] for c in project.classes], model.task, cut)
-    return {
-        "model": {"id": str(model.id), "name": model.name, "version": model.model_version,
-                  "task": model.task},
-        "position": at,
-        "images": scores["images"],
-        "map50": scores["map50"],
-        "map50_95": scores["map50_95"],
-        "per_class": scores["per_class"],
-        "confusion": scores["confusion"],
-        "job": str(job.id) if job is not None else None,
-        "kind": scores["kind"],
-        "threshold": cut,
-        "iou": scores["iou"],
-        "images_excluded": excluded,
-    }
+            images.append(JudgedImage(image.width, image.height, truth, predictions,
+                                      str(image_id)))
+    return Judgement(project, model, job, at, cut, images, excluded, predicted)

@@ -30,6 +30,7 @@ from starlette.types import ASGIApp
 from web.authentication import Authenticator
 from web.endpoints import (
     assist,
+    blind_spots,
     commands,
     evaluation,
     exports,
@@ -80,6 +81,7 @@ def api_routes() -> list[BaseRoute]:
         *exports.routes,
         *selection.routes,
         *evaluation.routes,
+        *blind_spots.routes,
         *work_queue.routes,
         *websocket.routes,  # GET /api/v1/ws, docs/realtime.md
     ]

@@ -362,6 +362,7 @@ def _schemas() -> dict[str, Schema]:
     schemas.update(_annotation_schemas())
     schemas.update(_command_schemas())
     schemas.update(_evaluation_schemas())
+    schemas.update(_blind_spot_schemas())
     schemas.update(_selection_schemas())
     schemas.update(_work_queue_schemas())
     schemas.update(_model_schemas())
@@ -498,6 +499,84 @@ def _evaluation_paths() -> dict[str, Any]:
                            "job's threshold, else 0)"),
                     _MIN_POSITION],
             errors=(*_AUTH_ERRORS, "422", "503"), tag="models"),
+            "404", "no such project, or no such model in it")},
+    }
+
+
+def _blind_spot_schemas() -> dict[str, Schema]:
+    """Where a model and the labels disagree (web.endpoints.blind_spots,
+    service_layer.blind_spots, inference_workers.blind_spots)."""
+    model = obj({"id": STR, "name": STR, "version": STR, "task": STR},
+                ["id", "name", "version", "task"])
+    header = {
+        "model": model,
+        "position": {**POSITION, "description": "the labels are those as of this position"},
+        "job": {**nullable(STR), "description": "the pre-label job whose predictions were "
+                "judged (null: the model's imported pre-labels)"},
+        "kind": {"enum": ["bbox", "segm", "tags"]},
+        "threshold": {"type": "number", "minimum": 0, "maximum": 1,
+                      "description": "least score a counted prediction needs"},
+        "images_judged": COUNT, "images_excluded": COUNT}
+    share = {"type": "number", "minimum": 0, "maximum": 1}
+    return {
+        "BlindSpots": obj({
+            **header,
+            "disagreeing": {**COUNT, "description": "judged images with any disagreement"},
+            "images": {"type": "array", "items": obj({
+                "image_id": STR,
+                "missed": {**COUNT, "description": "labels no prediction of any class "
+                           "overlaps (IoU 0.5)"},
+                "false_positives": {**COUNT, "description": "counted predictions "
+                                    "overlapping no label"},
+                "confused": {**COUNT, "description": "labels found as another class"},
+                "score": {"type": "number", "minimum": 0, "description": "missed + the "
+                          "scores of the false positives and confusions; worst first"},
+                "suspects": {**COUNT, "description": "label suspects on the image"},
+                "thumbnail": {**STR, "description": "the image's bytes (GET "
+                              "/images/{id}/content)"}},
+                ["image_id", "missed", "false_positives", "confused", "score"])}},
+            ["images"]),
+        "LabelSuspects": obj({
+            **header,
+            "total": COUNT,
+            "suspects": {"type": "array", "items": obj({
+                "image_id": STR, "annotation_id": nullable(STR), "label": STR,
+                "predicted": {**nullable(STR), "description": "the class the model sees "
+                              "there (null: it finds nothing there)"},
+                "confidence": share,
+                "reason": {"enum": ["other_class", "nothing_found"]},
+                "threshold": {**share, "description": "what confidence had to reach: the "
+                              "predicted class's self-confidence, or the least recall"}},
+                ["image_id", "annotation_id", "label", "predicted", "confidence",
+                 "reason"])}},
+            ["suspects"]),
+    }
+
+
+def _blind_spot_paths() -> dict[str, Any]:
+    params = [_PROJECT_ID,
+              _param("model_id", "query", STR, "a model registered in the project",
+                     required=True),
+              _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 1000},
+                     "how many (default 50)"),
+              _param("position", "query", COUNT,
+                     "at most the head of the log (default: the head)"),
+              _param("threshold", "query", {"type": "number", "minimum": 0, "maximum": 1},
+                     "least score a prediction needs to count (default: the job's, else 0)"),
+              _MIN_POSITION]
+    errors = (*_AUTH_ERRORS, "422", "503")
+    return {
+        "/projects/{project_id}/blind_spots": {"get": _answers(_op(
+            "The images where a model's predictions (its last pre-label job's) and the "
+            "labels as of a position disagree most, worst first (reviewer): missed objects, "
+            "false positives, class confusions; 422 when the model never predicted anything "
+            "here", "the images", ref("BlindSpots"), params=params, errors=errors,
+            tag="models"), "404", "no such project, or no such model in it")},
+        "/projects/{project_id}/label_suspects": {"get": _answers(_op(
+            "Labels the model strongly disagrees with (confident learning), most confident "
+            "first (reviewer): another class above that class's self-confidence, or nothing "
+            "where a reliable model finds nothing", "the suspect labels",
+            ref("LabelSuspects"), params=params, errors=errors, tag="models"),
             "404", "no such project, or no such model in it")},
     }
 
@@ -948,6 +1027,7 @@ def _paths() -> dict[str, Any]:
             "mean IoU of corrections (manager)", "the metrics", ref("AssistMetrics"),
             params=[_PROJECT_ID, _MIN_POSITION], errors=read_errors, tag="metrics")},
         **_evaluation_paths(),
+        **_blind_spot_paths(),
         **_selection_paths(),
         **_work_queue_paths(),
         "/projects/{project_id}/export": {"get": {

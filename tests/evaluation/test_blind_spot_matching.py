@@ -5,6 +5,7 @@ the label suspects (confident learning)."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -39,7 +40,8 @@ def tag(label: str, score: float | None = None, id: str | None = None) -> dict[s
     return out
 
 
-def image(truth: list[dict[str, Any]], predictions: list[dict[str, Any]]) -> EvaluatedImage:
+def image(truth: Sequence[Mapping[str, Any]], predictions: Sequence[Mapping[str, Any]]
+          ) -> EvaluatedImage:
     return EvaluatedImage(640, 480, truth, predictions)
 
 

@@ -98,6 +98,8 @@ POLICY: dict[tuple[str, str], list[Call]] = {
     ("GET", "/api/v1/jobs/{job_id}"): [Call("annotator")],
     ("POST", "/api/v1/jobs/{job_id}/cancel"): [Call("manager")],
     ("GET", "/api/v1/projects/{project_id}/evaluation"): [Call("manager")],
+    ("GET", "/api/v1/projects/{project_id}/blind_spots"): [Call("reviewer")],
+    ("GET", "/api/v1/projects/{project_id}/label_suspects"): [Call("reviewer")],
     ("GET", "/api/v1/projects/{project_id}/selection"): [Call("annotator")],
     ("GET", "/api/v1/projects/{project_id}/similar"): [Call("annotator")],
     ("POST", "/api/v1/projects/{project_id}/queue/next"): [

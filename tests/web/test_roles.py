@@ -80,6 +80,8 @@ CASES = [
     Case("GET", "/projects/{pid}/metrics/assist", "manager"),
     Case("GET", "/projects/{pid}/export", "manager"),
     Case("GET", "/projects/{pid}/evaluation", "manager"),  # no model_id: 422 once through
+    Case("GET", "/projects/{pid}/blind_spots", "reviewer"),
+    Case("GET", "/projects/{pid}/label_suspects", "reviewer"),
     Case("GET", "/projects/{pid}/selection", "annotator"),  # no model_id: 422 once through
     Case("GET", "/projects/{pid}/similar", "annotator"),
     Case("POST", "/projects/{pid}/models", "manager",

@@ -29,6 +29,7 @@ from web.access import (
 )
 from web.errors import ApiError
 from web.responses import json_response
+from web.services import Services
 
 
 def score(images: Sequence[JudgedImage], classes: Sequence[str], task: str,
@@ -39,7 +40,8 @@ def score(images: Sequence[JudgedImage], classes: Sequence[str], task: str,
     return evaluate_task(images, classes, task, threshold)
 
 
-def _threshold(request: Request) -> float | None:
+def threshold_param(request: Request) -> float | None:
+    """The ``threshold`` query parameter: None when absent, else a number in [0, 1]."""
     raw = request.query_params.get("threshold")
     if raw is None or raw == "":
         return None
@@ -58,12 +60,27 @@ async def get_evaluation(request: Request) -> Response:
     principal = authenticated(request)
     project_id = request.path_params["project_id"]
     await project_for(services, principal, project_id, "evaluate")
+    model_id = model_id_param(request)
+    threshold = threshold_param(request)
+    target = await labels_position(request, services)
+    result = await asyncio.to_thread(evaluate_model, services.app, services.read, score,
+                                     project_id, model_id, target, threshold)
+    return json_response(result)
+
+
+def model_id_param(request: Request) -> str:
+    """The required ``model_id`` query parameter."""
     model_id = request.query_params.get("model_id")
     if not model_id:
         raise ApiError("validation", "model_id is required: the id of a model registered in "
                        "this project", {"field": "model_id"})
+    return model_id
+
+
+async def labels_position(request: Request, services: Services) -> int:
+    """The position the labels are taken at: the ``position`` query parameter (at most the
+    head), else the head; once the read models have reached it."""
     position = parse_int(request, "position")
-    threshold = _threshold(request)
     await wait_for_min_position(request, services)
     head = int(await quick_query(services, lambda: log_head(services.app)))
     if position is not None and position > head:
@@ -75,9 +92,7 @@ async def get_evaluation(request: Request) -> Response:
     if not await services.runner.reached(target, 30.0):
         raise ApiError("not_ready", "the read models are still catching up; retry shortly",
                        {"position": target}, headers={"Retry-After": "2"})
-    result = await asyncio.to_thread(evaluate_model, services.app, services.read, score,
-                                     project_id, model_id, target, threshold)
-    return json_response(result)
+    return target
 
 
 routes = [
