@@ -78,6 +78,26 @@ class Job(Aggregate):
             room = MAX_SHARD_ERRORS - len(aggregate.errors)
             aggregate.errors.extend(self.errors[:max(room, 0)])
 
+    class TrainingProgress(Event):
+        """A train job's epoch: losses, the held-out metric (mAP@0.5 for a detector,
+        accuracy for a classifier; None when not measured) and the seconds so far. A job
+        trained again from the start (resumed after a crash) replaces the entries from its
+        epoch on."""
+
+        epoch: int
+        train_loss: float
+        val_loss: float | None
+        val_metric: float | None
+        seconds: float
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Job)
+            entry = {"epoch": self.epoch, "train_loss": self.train_loss,
+                     "val_loss": self.val_loss, "val_metric": self.val_metric,
+                     "seconds": self.seconds}
+            aggregate.progress = [p for p in aggregate.epochs() if p["epoch"] < self.epoch]
+            aggregate.progress.append(entry)
+
     class JobFinished(Event):
         result: dict[str, Any]
 
@@ -120,6 +140,7 @@ class Job(Aggregate):
         self.dropped = 0
         self.errors: list[dict[str, Any]] = []
         self.result: dict[str, Any] | None = None
+        self.progress: list[dict[str, Any]] = []  # per epoch of a train job
         self.error: dict[str, Any] | None = None
         self.started_at: datetime | None = None
         self.finished_at: datetime | None = None
@@ -176,11 +197,24 @@ class Job(Aggregate):
             self.trigger_event(self.JobFailed, error={"code": code, "message": message},
                                actor=self.created_by, command_id=None)
 
+    def training_progress(self, *, epoch: int, train_loss: float, val_loss: float | None,
+                          val_metric: float | None, seconds: float) -> None:
+        """Record a train job's finished epoch (nothing once the job has ended)."""
+        if not self.finished:
+            self.trigger_event(self.TrainingProgress, epoch=epoch, train_loss=train_loss,
+                               val_loss=val_loss, val_metric=val_metric, seconds=seconds,
+                               actor=self.created_by, command_id=None)
+
     def cancel(self, actor: str) -> None:
         if self.state in ("done", "failed"):
             raise Conflict(f"the job is already {self.state}", {"state": self.state})
         if self.state != "cancelled":
             self.trigger_event(self.JobCancelled, actor=actor, command_id=None)
+
+    def epochs(self) -> list[dict[str, Any]]:
+        """A train job's ``TrainingProgress`` so far (a snapshot taken before the attribute
+        existed has none)."""
+        return list(getattr(self, "progress", []))
 
     def describe(self) -> dict[str, Any]:
         """The job as the API shows it."""
@@ -189,10 +223,12 @@ class Job(Aggregate):
 
         return {
             "id": str(self.id), "project_id": self.project_id, "type": self.type,
-            "state": self.state, "model_id": self.model_id, "params": dict(self.params),
+            "state": self.state, "model_id": self.model_id,
+            # A train job's per-image versions are as long as its image list (not shown).
+            "params": {k: v for k, v in self.params.items() if k != "image_versions"},
             "total": self.total, "done": self.done, "failed": self.failed,
             "recorded": self.recorded, "dropped": self.dropped, "errors": list(self.errors),
             "result": self.result, "error": self.error, "created_by": self.created_by,
             "created_at": self.created_on.isoformat(), "started_at": at(self.started_at),
-            "finished_at": at(self.finished_at),
+            "finished_at": at(self.finished_at), "progress": self.epochs(),
         }

@@ -69,6 +69,10 @@ class Model(Aggregate):
         details: dict[str, Any]
         actor: str
         command_id: str | None
+        # Where a model trained inside the tool came from (a train job): project_id,
+        # position, base_model_id, hyperparameters, metrics, image counts, job_id. None for
+        # uploaded weights (a default: added after release).
+        lineage: dict[str, Any] | None = None
 
     class Event(Aggregate.Event):
         actor: str
@@ -90,7 +94,7 @@ class Model(Aggregate):
                  architecture: str | None, layout: str, classes: list[str],
                  class_map: dict[str, str | None], input_size: list[int] | None, sha256: str,
                  size_bytes: int, file_name: str, details: dict[str, Any], actor: str,
-                 command_id: str | None) -> None:
+                 command_id: str | None, lineage: dict[str, Any] | None = None) -> None:
         self.project_id = project_id
         self.name = name
         self.model_version = model_version
@@ -105,6 +109,7 @@ class Model(Aggregate):
         self.size_bytes = size_bytes
         self.file_name = file_name
         self.details = dict(details)
+        self.lineage = dict(lineage) if lineage is not None else None
         self.created_by = actor
         self.retired = False
 
@@ -112,7 +117,8 @@ class Model(Aggregate):
     def register(cls, project: Project, *, name: object, version: object, task: str,
                  format: str, architecture: str | None, layout: str, classes: list[str],
                  input_size: list[int] | None, sha256: str, size_bytes: int, file_name: str,
-                 details: dict[str, Any], actor: str) -> Model:
+                 details: dict[str, Any], actor: str,
+                 lineage: dict[str, Any] | None = None) -> Model:
         """Validate and register; model classes map onto project classes by name."""
         name = _text(name, "name", MAX_MODEL_NAME)
         version = _text(version, "version", MAX_MODEL_VERSION)
@@ -134,7 +140,7 @@ class Model(Aggregate):
             class_map=default_class_map(classes, project),
             input_size=list(input_size) if input_size else None, sha256=sha256,
             size_bytes=size_bytes, file_name=file_name, details=details, actor=actor,
-            command_id=None)
+            command_id=None, lineage=dict(lineage) if lineage is not None else None)
 
     def remap(self, changes: object, project: Project, actor: str) -> None:
         """Change ``class_map`` entries: ``{"model class": "project class" | None}``."""
@@ -184,6 +190,6 @@ class Model(Aggregate):
             "classes": list(self.classes), "class_map": dict(self.class_map),
             "unmapped": self.unmapped, "input_size": self.input_size, "sha256": self.sha256,
             "size_bytes": self.size_bytes, "file_name": self.file_name,
-            "details": dict(self.details), "retired": self.retired,
+            "details": dict(self.details), "lineage": self.lineage, "retired": self.retired,
             "created_by": self.created_by, "created_at": self.created_on.isoformat(),
         }

@@ -169,8 +169,8 @@ def job_queue(settings: Settings, app: Labeling, pipeline: CommandPipeline, imag
     from inference_workers.score_job import ScoreWork
     from inference_workers.train_job import TrainWork
 
-    load = default_load_runner(choose_device(settings.job_device),
-                               settings.job_threads or default_threads())
+    device, threads = choose_device(settings.job_device), settings.job_threads or default_threads()
+    load = default_load_runner(device, threads)
 
     def make_work(slot: int) -> JobWork:
         name = worker_name(slot)
@@ -178,7 +178,7 @@ def job_queue(settings: Settings, app: Labeling, pipeline: CommandPipeline, imag
         return JobWork(app, {
             "prelabel": PrelabelWork(app, pipeline, images, loaded, name),
             "score": ScoreWork(app, images, loaded, name),
-            "train": TrainWork(app, images, models, name),
+            "train": TrainWork(app, images, models, name, device=device, threads=threads),
         })
 
     if settings.redis_url and only is None:

@@ -42,7 +42,7 @@ Cost: the candidate images' streams are read 500 at a time, in one round trip ea
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
@@ -125,7 +125,30 @@ def image_at(events: Sequence[Any], version: int) -> Image:
     return image
 
 
-def _check_position(position: object, head: int) -> int:
+def image_streams(app: Labeling, candidates: Sequence[tuple[UUID, int]]
+                  ) -> Iterator[tuple[UUID, int, Sequence[Any]]]:
+    """``(image_id, version, events)`` of each candidate ``(image_id, version)``, in order;
+    the streams are read ``IMAGES_PER_READ`` at a time, one round trip each."""
+    for start in range(0, len(candidates), IMAGES_PER_READ):
+        chunk = candidates[start:start + IMAGES_PER_READ]
+        streams = stream_events(app, [image_id for image_id, _ in chunk])
+        for image_id, version in chunk:
+            yield image_id, version, streams.get(image_id, [])
+
+
+def labels_at(events: Sequence[Any], version: int
+              ) -> tuple[Image, list[dict[str, Any]]] | None:
+    """The image at ``version`` and its ground truth then (annotations accepted, edited or
+    manual), or None when its labels do not count: nobody had worked on it
+    (``EVALUATED_STATUSES``) or a reviewer had sent it back. Evaluation judges models against
+    these labels, and train jobs train on them."""
+    image = image_at(events, version)
+    if image.status not in EVALUATED_STATUSES:
+        return None
+    return image, [a for a in image.annotations.values() if a["status"] in EXPORTED_STATUSES]
+
+
+def check_position(position: object, head: int) -> int:
     if position is None:
         return head
     if isinstance(position, bool) or not isinstance(position, int) or position < 0:
@@ -209,7 +232,7 @@ def gather_judgement(app: Labeling, read: ExportSource, project_id: str, model_i
     project = app.project(project_id)
     project_id = str(project.id)
     model = _model_in(app, project_id, model_id)
-    at = _check_position(position, log_head(app))
+    at = check_position(position, log_head(app))
     cut = _check_threshold(threshold)
     job = latest_prelabel_job(app, project_id, str(model.id))
     if cut is None:
@@ -224,26 +247,22 @@ def gather_judgement(app: Labeling, read: ExportSource, project_id: str, model_i
                   if covered is None or str(image_id) in covered]
     images: list[JudgedImage] = []
     excluded = predicted = 0
-    for start in range(0, len(candidates), IMAGES_PER_READ):
-        chunk = candidates[start:start + IMAGES_PER_READ]
-        # One read of each stream gives both the proposals (whenever recorded) and the state
-        # at the position (its first ``version`` events).
-        streams = stream_events(app, [image_id for image_id, _ in chunk])
-        for image_id, version in chunk:
-            events = streams.get(image_id, [])
-            predictions = [{"type": e.annotation_type, "label": e.label,
-                            "geometry": e.geometry, "score": e.score}
-                           for e in events
-                           if type(e) is Image.PrelabelProposed and judged(e.model)]
-            if predictions:
-                predicted += 1
-            elif covered is None:
-                continue  # without a job, an image is the model's work if it has its pre-labels
-            image = image_at(events, version)
-            if image.status not in EVALUATED_STATUSES:
-                excluded += 1
-                continue
-            truth = [a for a in image.annotations.values() if a["status"] in EXPORTED_STATUSES]
-            images.append(JudgedImage(image.width, image.height, truth, predictions,
-                                      str(image_id)))
+    # One read of each stream gives both the proposals (whenever recorded) and the state at
+    # the position (its first ``version`` events).
+    for image_id, version, events in image_streams(app, candidates):
+        predictions = [{"type": e.annotation_type, "label": e.label,
+                        "geometry": e.geometry, "score": e.score}
+                       for e in events
+                       if type(e) is Image.PrelabelProposed and judged(e.model)]
+        if predictions:
+            predicted += 1
+        elif covered is None:
+            continue  # without a job, an image is the model's work if it has its pre-labels
+        labelled = labels_at(events, version)
+        if labelled is None:
+            excluded += 1
+            continue
+        image, truth = labelled
+        images.append(JudgedImage(image.width, image.height, truth, predictions,
+                                  str(image_id)))
     return Judgement(project, model, job, at, cut, images, excluded, predicted)

@@ -286,7 +286,8 @@ def register_model(app: Labeling, weights_store: ImageStore, project_id: str, *,
                    classes: tuple[str, bytes] | None = None, name: object = None,
                    version: object = None, task: object = None, architecture: object = None,
                    input_size: object = None, actor: str, max_bytes: int,
-                   inspect: ModelInspector) -> tuple[Model, int]:
+                   inspect: ModelInspector,
+                   lineage: dict[str, Any] | None = None) -> tuple[Model, int]:
     """Inspect, store and record a weights file (all or nothing); the model and the global
     position of its registration. ``weights`` is a stream, a path, or bytes already staged
     by the caller (``StagedWeights``: the web layer streams an upload into one); either way
@@ -296,6 +297,7 @@ def register_model(app: Labeling, weights_store: ImageStore, project_id: str, *,
     ``ValidationFailed`` (not a model of a supported kind, bad fields; field in
     ``details.field``), ``TooLarge`` (weights over ``max_bytes``, classes file over
     ``MAX_CLASSES_FILE``), ``Conflict`` (name and version taken), ``NotFound`` (project).
+    ``lineage``: what a model trained inside the tool was made from (a train job's).
     """
     staged = weights if isinstance(weights, StagedWeights) else None
     try:
@@ -327,20 +329,21 @@ def register_model(app: Labeling, weights_store: ImageStore, project_id: str, *,
         size_bytes = staged.size
         sha = staged.move_into_store()
         return _record(app, project_id, actor, spec, name=model_name, version=clean_version,
-                       sha256=sha, size_bytes=size_bytes, file_name=file_name)
+                       sha256=sha, size_bytes=size_bytes, file_name=file_name, lineage=lineage)
     finally:
         if staged is not None:
             staged.discard()
 
 
 def _record(app: Labeling, project_id: str, actor: str, spec: ModelFacts, *, name: str,
-            version: str | None, sha256: str, size_bytes: int, file_name: str
-            ) -> tuple[Model, int]:
+            version: str | None, sha256: str, size_bytes: int, file_name: str,
+            lineage: dict[str, Any] | None = None) -> tuple[Model, int]:
     fields = {
         "name": name, "task": spec.task, "format": spec.format,
         "architecture": spec.architecture, "layout": spec.layout, "classes": list(spec.classes),
         "input_size": list(spec.input_size) if spec.input_size else None, "sha256": sha256,
         "size_bytes": size_bytes, "file_name": file_name, "details": dict(spec.details),
+        "lineage": lineage,
     }
     if version is not None:
         return app.register_model(project_id, actor, version=version, **fields)

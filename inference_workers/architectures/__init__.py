@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from domain.errors import ValidationFailed
-from inference_workers.architectures import centernet, sam
+from inference_workers.architectures import centernet, classifier, sam
 from inference_workers.model_api import ModelInfo, ModelSpec, Runner
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,7 @@ class BuiltinArchitecture:
     build: Callable[[dict[str, int]], nn.Module] | None = None
     runner: Callable[[nn.Module, list[str], tuple[int, int], torch.device], Runner] | None = None
     inspect: Callable[..., ModelSpec] | None = None  # (tensors, classes, *, input_size)
+    details: Mapping[str, int] | None = None  # fixed facts shown with the model
 
 
 def _centernet_hyperparameters(tensors: Mapping[str, torch.Tensor]) -> dict[str, int]:
@@ -68,6 +69,29 @@ def _centernet_runner(model: nn.Module, classes: list[str], input_size: tuple[in
     return centernet.CenterNetRunner(model, classes, input_size, device)
 
 
+def _classifier_hyperparameters(tensors: Mapping[str, torch.Tensor]) -> dict[str, int]:
+    head = tensors.get("head.weight")
+    if head is None:
+        raise _bad_weights("missing tensor 'head.weight'", key="head.weight")
+    if head.dim() != 2:
+        raise _bad_weights(f"tensor 'head.weight' has shape {list(head.shape)}, the "
+                           "architecture needs a 2-d linear weight", key="head.weight")
+    num_classes = int(head.shape[0])
+    width = _leading_dim(tensors, "stem.0.0.weight")
+    if not 1 <= num_classes <= MAX_CLASSES:
+        raise _bad_weights(f"head.weight claims {num_classes} classes "
+                           f"(1 to {MAX_CLASSES} are allowed)")
+    if not 1 <= width <= MAX_WIDTH:
+        raise _bad_weights(f"stem.0.0.weight claims width {width} (1 to {MAX_WIDTH} allowed)")
+    return {"num_classes": num_classes, "width": width}
+
+
+def _classifier_runner(model: nn.Module, classes: list[str], input_size: tuple[int, int],
+                       device: torch.device) -> Runner:
+    assert isinstance(model, classifier.TagClassifier)
+    return classifier.TagClassifierRunner(model, classes, input_size, device)
+
+
 BUILTIN_ARCHITECTURES: dict[str, BuiltinArchitecture] = {
     "centernet": BuiltinArchitecture(
         name="centernet",
@@ -77,6 +101,16 @@ BUILTIN_ARCHITECTURES: dict[str, BuiltinArchitecture] = {
         hyperparameters=_centernet_hyperparameters,
         build=lambda hp: centernet.CenterNet(hp["num_classes"], width=hp["width"]),
         runner=_centernet_runner,
+        details={"output_stride": centernet.OUTPUT_STRIDE},
+    ),
+    "classifier": BuiltinArchitecture(
+        name="classifier",
+        task="classify",
+        layout="classifier",
+        default_input_size=classifier.DEFAULT_INPUT_SIZE,
+        hyperparameters=_classifier_hyperparameters,
+        build=lambda hp: classifier.TagClassifier(hp["num_classes"], width=hp["width"]),
+        runner=_classifier_runner,
     ),
     "sam": BuiltinArchitecture(
         name="sam",
@@ -130,8 +164,7 @@ def inspect_state_dict(architecture: str, tensors: Mapping[str, torch.Tensor],
     return ModelSpec(
         format="state_dict", task=arch.task, layout=arch.layout, architecture=arch.name,
         classes=list(classes), input_size=size,
-        details={**hyper, "parameters": parameters, "dtypes": dtypes,
-                 "output_stride": centernet.OUTPUT_STRIDE},
+        details={**hyper, "parameters": parameters, "dtypes": dtypes, **(arch.details or {})},
     )
 
 

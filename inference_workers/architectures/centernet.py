@@ -60,6 +60,21 @@ def _head(c_in: int, c_out: int) -> nn.Sequential:
     )
 
 
+def backbone_stages(width: int) -> tuple[nn.Sequential, nn.Sequential, nn.Sequential,
+                                         nn.Sequential]:
+    """The backbone's four stages (strides 2, 4, 8, 16), as ``stem``, ``stage2``, ``stage3``,
+    ``stage4``; the built-in classifier has the same, so it can start from a CenterNet's."""
+    w = width
+    return (
+        nn.Sequential(_conv_bn_relu(3, w, 2), _conv_bn_relu(w, w)),
+        nn.Sequential(_conv_bn_relu(w, 2 * w, 2), _conv_bn_relu(2 * w, 2 * w)),
+        nn.Sequential(_conv_bn_relu(2 * w, 4 * w, 2), _conv_bn_relu(4 * w, 4 * w)),
+        # One more conv at stride 16: a receptive field (~120 px) larger than the objects.
+        nn.Sequential(_conv_bn_relu(4 * w, 8 * w, 2), _conv_bn_relu(8 * w, 8 * w),
+                      _conv_bn_relu(8 * w, 8 * w)),
+    )
+
+
 @dataclass(frozen=True)
 class CenterNetOutput:
     """Raw head outputs at stride 4: ``heatmap`` logits ``(B, C, h, w)``, ``size`` and
@@ -82,13 +97,7 @@ class CenterNet(nn.Module):
         self.num_classes = num_classes
         self.width = width
         w = width
-        self.stem = nn.Sequential(_conv_bn_relu(3, w, 2), _conv_bn_relu(w, w))
-        self.stage2 = nn.Sequential(_conv_bn_relu(w, 2 * w, 2), _conv_bn_relu(2 * w, 2 * w))
-        self.stage3 = nn.Sequential(_conv_bn_relu(2 * w, 4 * w, 2), _conv_bn_relu(4 * w, 4 * w))
-        # One more conv at stride 16: a receptive field (~120 px) larger than the objects.
-        self.stage4 = nn.Sequential(
-            _conv_bn_relu(4 * w, 8 * w, 2), _conv_bn_relu(8 * w, 8 * w), _conv_bn_relu(8 * w, 8 * w)
-        )
+        self.stem, self.stage2, self.stage3, self.stage4 = backbone_stages(width)
         neck = 2 * w
         self.lateral4 = nn.Conv2d(8 * w, neck, 1)
         self.lateral3 = nn.Conv2d(4 * w, neck, 1)

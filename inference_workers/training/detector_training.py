@@ -10,6 +10,11 @@ penalty-reduced focal loss on them, L1 on size (weight 0.1) and offset at the ce
 Augmentation with kornia: a random scale/shift (boxes follow), colour jitter, and an exact
 horizontal flip. AdamW, linear warm-up then cosine decay. Deterministic for a seed on the CPU
 (the caller's global RNG is left as it was).
+
+A train job passes its own held-out images (``held_out``, split by image id), ``patience``
+(early stopping on the held-out mAP@0.5, keeping the best epoch's weights: ``early_stopping``)
+and ``stop`` (asked before each batch: a cancelled job stops within one batch). Images may be a
+lazy sequence: each is letterboxed to the input size as it is read, and only that is kept.
 """
 
 from __future__ import annotations
@@ -33,13 +38,17 @@ from inference_workers.architectures.centernet import (
     CenterNet,
     CenterNetOutput,
     CenterNetRunner,
+    decode,
     gaussian_radius,
 )
 from inference_workers.letterbox import PAD_VALUE, letterbox
 from inference_workers.model_api import Prediction, RGBImage
+from inference_workers.training.early_stopping import BestEpoch, Stop, TrainingStopped
 
 Progress = Callable[[dict[str, Any]], None]
-"""Called after each epoch with ``{"epoch", "epochs", "loss", "val_loss"}``; raise to stop."""
+"""Called after each epoch with ``{"epoch", "epochs", "loss", "val_loss", "val_metric",
+"seconds"}`` (``val_metric``: the held-out mAP@0.5, None without held-out images); raise to
+stop."""
 
 SIZE_WEIGHT = 0.1
 MIN_BOX_PIXELS = 2.0  # a box thinner than this after augmentation is not a target
@@ -71,6 +80,9 @@ def train_centernet(
     validation_fraction: float = 0.1,
     initial_state: Mapping[str, torch.Tensor] | None = None,
     progress: Progress | None = None,
+    held_out: tuple[Sequence[RGBImage], Sequence[Mapping[str, Any]]] | None = None,
+    patience: int | None = None,
+    stop: Stop | None = None,
 ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Train a ``CenterNet(len(classes), width)`` on ``images`` and their ``targets`` (per
     image ``{"boxes": [[x, y, w, h], ...], "labels": [name, ...]}``, image pixels).
@@ -79,34 +91,55 @@ def train_centernet(
     out: its loss is measured each epoch and its mAP@0.5 (COCOeval) at the end.
     ``initial_state`` starts from earlier weights (a base model; tensors whose shapes do not
     fit, such as the heatmap's last layer of a model with other classes, start afresh).
+    ``held_out`` (images, targets) replaces the split: every image of ``images`` trains.
+    ``patience``: stop once the held-out mAP@0.5 (ties: loss) has not improved for that many
+    epochs, and return the best epoch's weights (``best_epoch`` in the metrics). ``stop``:
+    asked before each batch; True raises ``TrainingStopped``.
     Returns the float32 CPU state dict and JSON-safe metrics."""
-    _check_inputs(images, targets, classes, epochs, batch_size)
+    _check_inputs(targets, classes, epochs, batch_size)
+    if held_out is not None:
+        _check_inputs(held_out[1], classes, epochs, batch_size)
     size = (input_size, input_size) if isinstance(input_size, int) else input_size
     torch_device = choose_device(device)
     started = time.perf_counter()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        split = np.random.default_rng(seed).permutation(len(images))
-        n_val = _validation_count(len(images), validation_fraction)
-        val_ids, train_ids = split[:n_val].tolist(), split[n_val:].tolist()
         index = {name: i for i, name in enumerate(classes)}
-        train = _prepare([images[i] for i in train_ids], [targets[i] for i in train_ids],
-                         index, size)
-        val = _prepare([images[i] for i in val_ids], [targets[i] for i in val_ids], index, size)
+        if held_out is None:
+            split = np.random.default_rng(seed).permutation(len(images))
+            n_val = _validation_count(len(images), validation_fraction)
+            val_ids, train_ids = split[:n_val].tolist(), split[n_val:].tolist()
+            train = _prepare([images[i] for i in train_ids], [targets[i] for i in train_ids],
+                             index, size)
+            val = _prepare([images[i] for i in val_ids], [targets[i] for i in val_ids], index,
+                           size)
+        else:
+            val_ids, train_ids = [], list(range(len(images)))
+            train = _prepare(images, targets, index, size)
+            val = _prepare(held_out[0], held_out[1], index, size)
         model = CenterNet(len(classes), width=width)
         reused = _start_from(model, initial_state) if initial_state is not None else 0
         model.to(torch_device)
-        history = _fit(model, train, val, epochs, batch_size, lr, torch_device, progress)
+        best = BestEpoch(patience) if patience is not None else None
+        history, last_maps = _fit(model, train, val, epochs, batch_size, lr, torch_device, progress,
+                       list(classes), best, stop, started)
+        if best is not None:
+            best.restore(model)
     model.eval()
     metrics: dict[str, Any] = {
         "epochs": history,
-        "train_images": len(train_ids),
-        "validation_images": len(val_ids),
+        "train_images": len(train.images),
+        "validation_images": len(val.images),
         "final_loss": history[-1]["loss"],
         "seconds": round(time.perf_counter() - started, 1),
         "tensors_from_base": reused,
     }
-    if val_ids:
+    if best is not None and best.best is not None:
+        metrics["best_epoch"] = best.best["epoch"]
+        metrics.update(best.best.get("maps") or {"map50": -1.0, "map": -1.0})
+    elif held_out is not None:
+        metrics.update(last_maps or {"map50": -1.0, "map": -1.0})
+    elif val_ids:
         runner = CenterNetRunner(model, list(classes), size, torch_device)
         found = runner.predict([images[i] for i in val_ids], threshold=0.01, max_per_image=100)
         metrics.update(detection_map(found, [targets[i] for i in val_ids], classes))
@@ -126,16 +159,11 @@ def _start_from(model: CenterNet, initial: Mapping[str, torch.Tensor]) -> int:
 
 
 def _fit(model: CenterNet, train: _Batch, val: _Batch, epochs: int, batch_size: int, lr: float,
-         device: torch.device, progress: Progress | None) -> list[dict[str, Any]]:
+         device: torch.device, progress: Progress | None, classes: list[str],
+         best: BestEpoch | None, stop: Stop | None, started: float
+         ) -> tuple[list[dict[str, Any]], dict[str, float] | None]:
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    steps_per_epoch = math.ceil(len(train.images) / batch_size)
-    total = epochs * steps_per_epoch
-    warmup = min(100, total // 10 + 1)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer,
-        lambda step: (step + 1) / warmup if step < warmup
-        else 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup))),
-    )
+    schedule = warmup_cosine(optimizer, epochs * math.ceil(len(train.images) / batch_size))
     augment = _Augmentation()
     history: list[dict[str, Any]] = []
     for epoch in range(1, epochs + 1):
@@ -143,6 +171,8 @@ def _fit(model: CenterNet, train: _Batch, val: _Batch, epochs: int, batch_size: 
         order = torch.randperm(len(train.images)).tolist()
         losses = []
         for start in range(0, len(order), batch_size):
+            if stop is not None and stop():
+                raise TrainingStopped
             ids = order[start : start + batch_size]
             images, boxes = augment(train.images[ids].float().div_(255.0),
                                     [train.boxes[i] for i in ids])
@@ -154,31 +184,75 @@ def _fit(model: CenterNet, train: _Batch, val: _Batch, epochs: int, batch_size: 
             optimizer.step()
             schedule.step()
             losses.append(loss.item())
-        record = {"epoch": epoch, "epochs": epochs, "loss": round(float(np.mean(losses)), 4),
-                  "val_loss": _validation_loss(model, val, batch_size, device)}
+        val_loss, maps = _validate(model, val, batch_size, device, classes,
+                                   measure=best is not None or progress is not None)
+        record: dict[str, Any] = {
+            "epoch": epoch, "epochs": epochs, "loss": round(float(np.mean(losses)), 4),
+            "val_loss": val_loss, "val_metric": maps["map50"] if maps else None,
+            "seconds": round(time.perf_counter() - started, 2)}
         history.append(record)
         if progress is not None:
             progress(dict(record))
-    return history
+        record["maps"] = maps  # for the best epoch's figures; not shown per epoch
+        if best is not None and best.observe(model, record):
+            break
+    last_maps = history[-1].get("maps")
+    for record in history:
+        record.pop("maps", None)
+    return history, last_maps
 
 
-def _validation_loss(model: CenterNet, val: _Batch, batch_size: int,
-                     device: torch.device) -> float | None:
+def warmup_cosine(optimizer: torch.optim.Optimizer, total: int
+                  ) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warm-up (a tenth of the steps, at most 100), then cosine decay to 5 % of the
+    rate, stepped once per batch (both built-in trainers)."""
+    warmup = min(100, total // 10 + 1)
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer,
+        lambda step: (step + 1) / warmup if step < warmup
+        else 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup))),
+    )
+
+
+def _validate(model: CenterNet, val: _Batch, batch_size: int, device: torch.device,
+              classes: list[str], measure: bool) -> tuple[float | None, dict[str, float] | None]:
+    """The held-out loss and (``measure``) COCO mAP@0.5 and mAP@0.5:0.95, both in one pass;
+    boxes are compared in input pixels (IoU does not change under the letterbox's uniform
+    scale and shift)."""
     if len(val.images) == 0:
-        return None
+        return None, None
     model.eval()
     total, count = 0.0, 0
+    found: list[list[Prediction]] = []
+    truth: list[dict[str, Any]] = []
     with torch.inference_mode():
         for start in range(0, len(val.images), batch_size):
             ids = list(range(start, min(start + batch_size, len(val.images))))
             images = val.images[ids].float().div_(255.0)
-            loss = centernet_loss(model(images.to(device)),
+            output = model(images.to(device))
+            loss = centernet_loss(output,
                                   *_targets([val.boxes[i] for i in ids],
                                             [val.classes[i] for i in ids], model.num_classes,
                                             images.shape[-2:], device))
             total += float(loss) * len(ids)
             count += len(ids)
-    return round(total / count, 4)
+            if not measure:
+                continue
+            for i, peaks in zip(ids, decode(output, k=100, threshold=0.01), strict=True):
+                found.append([_input_prediction(box, float(score), classes[int(c)])
+                              for box, score, c in zip(peaks.boxes.cpu(), peaks.scores.cpu(),
+                                                       peaks.classes.cpu(), strict=True)])
+                xyxy = val.boxes[i].tolist()
+                truth.append({"boxes": [[x1, y1, x2 - x1, y2 - y1] for x1, y1, x2, y2 in xyxy],
+                              "labels": [classes[c] for c in val.classes[i].tolist()]})
+    maps = detection_map(found, truth, classes) if measure else None
+    return round(total / count, 4), maps
+
+
+def _input_prediction(box: torch.Tensor, score: float, label: str) -> Prediction:
+    x1, y1, x2, y2 = (float(v) for v in box)
+    return Prediction(type="box", label=label, score=score,
+                      geometry={"x": x1, "y": y1, "w": x2 - x1, "h": y2 - y1})
 
 
 class _Augmentation:
@@ -302,8 +376,12 @@ def detection_map(predictions: Sequence[Sequence[Prediction]],
 
 def _prepare(images: Sequence[RGBImage], targets: Sequence[Mapping[str, Any]],
              index: dict[str, int], size: tuple[int, int]) -> _Batch:
+    if len(images) != len(targets):
+        raise ValidationFailed(f"{len(images)} images but {len(targets)} targets",
+                               {"field": "targets"})
     tensors, boxes, classes = [], [], []
-    for image, target in zip(images, targets, strict=True):
+    for number, (image, target) in enumerate(zip(images, targets, strict=True)):
+        _check_image(number, image)
         placed, where = letterbox(image, size)
         tensors.append(torch.from_numpy(placed).permute(2, 0, 1))
         xywh = np.array([[float(v) for v in box] for box in target["boxes"]],
@@ -322,23 +400,25 @@ def _validation_count(n: int, fraction: float) -> int:
     return min(n - 1, max(1, round(n * fraction)))
 
 
-def _check_inputs(images: Sequence[RGBImage], targets: Sequence[Mapping[str, Any]],
-                  classes: Sequence[str], epochs: int, batch_size: int) -> None:
-    if not images:
+def _check_image(number: int, image: RGBImage) -> None:
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValidationFailed(f"image {number} is not an RGB uint8 (H, W, 3) array",
+                               {"field": "images"})
+
+
+def _check_inputs(targets: Sequence[Mapping[str, Any]], classes: Sequence[str], epochs: int,
+                  batch_size: int) -> None:
+    """The targets and settings (each image is checked as it is prepared: images may be a
+    lazy sequence that decodes them)."""
+    if not targets:
         raise ValidationFailed("there are no labelled images to train on", {"field": "images"})
-    if len(images) != len(targets):
-        raise ValidationFailed(f"{len(images)} images but {len(targets)} targets",
-                               {"field": "targets"})
     if not classes or len(set(classes)) != len(classes):
         raise ValidationFailed("classes must be a non-empty list of distinct names",
                                {"field": "classes"})
     if epochs < 1 or batch_size < 1:
         raise ValidationFailed("epochs and batch_size must be at least 1", {"field": "epochs"})
     known = set(classes)
-    for number, (image, target) in enumerate(zip(images, targets, strict=True)):
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ValidationFailed(f"image {number} is not an RGB uint8 (H, W, 3) array",
-                                   {"field": "images"})
+    for number, target in enumerate(targets):
         boxes, labels = target.get("boxes", []), target.get("labels", [])
         if len(boxes) != len(labels):
             raise ValidationFailed(f"image {number}: {len(boxes)} boxes but {len(labels)} labels",

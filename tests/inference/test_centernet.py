@@ -134,7 +134,7 @@ def test_inspect_state_dict_refuses_unknown_architectures_and_sizes() -> None:
     assert caught.value.details["field"] == "architecture"
     assert "centernet" in caught.value.message
     assert _refusal(_state(), input_size=[250, 256]).details["field"] == "input_size"
-    assert set(BUILTIN_ARCHITECTURES) == {"centernet", "sam"}
+    assert set(BUILTIN_ARCHITECTURES) == {"centernet", "classifier", "sam"}
 
 
 def _boxes(predictions: list[Prediction]) -> list[list[float]]:

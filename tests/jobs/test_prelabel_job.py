@@ -264,7 +264,8 @@ def test_what_a_job_request_may_not_be(world: JobWorld) -> None:
     # Score jobs have their own checks (tests/jobs/test_score_job.py).
     assert refused({"type": "score", "model_id": model_id, "threshold": 0.5}
                    ).details["field"] == "threshold"
-    assert "not yet supported" in refused({"type": "train", "model_id": model_id}).message
+    # Train jobs too (tests/jobs/test_train_job.py).
+    assert refused({"type": "train", "model_id": model_id}).details["field"] == "model_id"
     assert refused({"type": "prelabel", "model_id": "nope"}).details["field"] == "model_id"
     assert refused({"type": "prelabel"}).details["field"] == "model_id"
     assert refused({"type": "prelabel", "model_id": model_id, "threshold": 2}
