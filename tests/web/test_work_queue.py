@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from domain.work_queue import lease_id
 from labelwright.settings import Settings
+from tests.selection.scoring import made_up_scores, register_model, score_images
 from tests.web.conftest import PASSWORD, Site, assert_error, sqlite_settings
 
 
@@ -75,7 +76,7 @@ def test_submitting_ends_the_lease_and_the_next_one_follows(any_site: Site) -> N
 
 
 def test_nothing_left_is_204(any_site: Site) -> None:
-    project_id, images = project_with_images(any_site, 1)
+    project_id, _ = project_with_images(any_site, 1)
     assert next_image(any_site, project_id, "manager") is not None
     assert next_image(any_site, project_id) is None
     assert next_image(any_site, project_id, "reviewer") is None  # nothing submitted
@@ -150,10 +151,6 @@ def test_roles(any_site: Site) -> None:
     assert next_image(any_site, project_id, "admin") is not None
 
 
-def _log_head(site: Site) -> int:
-    return site.head()
-
-
 BAD_NEXT: list[Any] = [
     {"order": "random"}, {"order": "selection"}, {"strategy": "margin"},
     {"model_id": str(uuid.uuid4())}, {"order": "default", "strategy": "margin"},
@@ -166,29 +163,49 @@ BAD_NEXT: list[Any] = [
 def test_bad_next_bodies_are_422_and_record_nothing(shared_site: Site) -> None:
     project_id, _ = project_with_images(shared_site, 1)
     shared_site.settle()
-    before = _log_head(shared_site)
+    before = shared_site.head()
     for body in BAD_NEXT:
         error = assert_error(shared_site.post(f"/projects/{project_id}/queue/next",
                                               "annotator", json=body), 422, "validation")
         assert error["message"]
-    assert _log_head(shared_site) == before
+    assert shared_site.head() == before
 
 
-def test_selection_with_a_model_of_no_scores_is_422(shared_site: Site) -> None:
-    project_id, _ = project_with_images(shared_site, 1)
-    other = shared_site.new_project()
-    before = _log_head(shared_site)
-    for model in (str(uuid.uuid4()),):
-        response = shared_site.post(f"/projects/{project_id}/queue/next", "annotator",
-                                    json={"order": "selection", "model_id": model})
-        assert response.status_code in (404, 422), response.text
-    assert _log_head(shared_site) == before
-    del other
+def test_selection_order_follows_the_strategy_then_the_project_order(any_site: Site) -> None:
+    project_id, images = project_with_images(any_site, 6)
+    model_id = register_model(any_site.services.app, project_id)
+    scores = made_up_scores(images[:4], seed=3)  # the last two images are not scored
+    score_images(any_site.services.app, project_id, model_id, images[:4], scores=scores)
+    any_site.settle()
+    by_margin = [s.image_id for s in sorted(scores, key=lambda s: -s.uncertainty["margin"])]
+    handed = []
+    for user in ("annotator", "manager", "reviewer", "admin", "bea", "cem"):
+        if user in ("bea", "cem"):
+            add_member(any_site, project_id, user)
+        got = next_image(any_site, project_id, user, {"order": "selection",
+                                                     "model_id": model_id, "queue": "label"})
+        assert got is not None
+        handed.append(got["image"]["id"])
+    assert handed == [*by_margin, images[4], images[5]]
+
+
+def test_selection_needs_a_scored_model_of_this_project(any_site: Site) -> None:
+    project_id, _ = project_with_images(any_site, 1)
+    other = any_site.new_project()
+    unscored = register_model(any_site.services.app, project_id, name="unscored")
+    elsewhere = register_model(any_site.services.app, other, name="elsewhere")
+    any_site.settle()
+    before = any_site.head()
+    for model_id, status in ((unscored, 422), (elsewhere, 422), (str(uuid.uuid4()), 404)):
+        response = any_site.post(f"/projects/{project_id}/queue/next", "annotator",
+                                 json={"order": "selection", "model_id": model_id})
+        assert_error(response, status, "validation" if status == 422 else "not_found")
+    assert any_site.head() == before
 
 
 def test_bad_assignments_and_priority_are_422_and_record_nothing(any_site: Site) -> None:
     project_id, images = project_with_images(any_site, 2)
-    other_project, others = project_with_images(any_site, 1)
+    _, others = project_with_images(any_site, 1)
     any_site.settle()
     before = any_site.head()
     assign = f"/projects/{project_id}/assignments"
@@ -208,10 +225,10 @@ def test_bad_assignments_and_priority_are_422_and_record_nothing(any_site: Site)
                  {"image_ids": images, "replace": True}, {}):
         assert_error(any_site.post(priority, "manager", json=body), 422, "validation")
     assert any_site.head() == before
-    del other_project
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=st.one_of(
     st.dictionaries(st.sampled_from(["order", "model_id", "strategy", "queue", "skip", "k",
                                      "image_ids"]),
@@ -234,7 +251,8 @@ def test_any_next_body_is_a_lease_a_204_or_a_clear_refusal(shared_site: Site,
         assert shared_site.head() == head
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ids=st.lists(st.one_of(st.uuids().map(str), st.text(max_size=6), st.integers()),
                     max_size=4))
 def test_any_foreign_or_malformed_priority_list_records_nothing(shared_site: Site,
