@@ -10,7 +10,8 @@ numpy and pycocotools (docs/adr/0003).
 
 A model that has predicted nothing in the project yet (no pre-label job with a finished shard,
 no imported pre-labels) has no blind spots to show: that is a ``ValidationFailed`` saying so,
-not an empty list that would read as "a perfect model".
+not an empty list that would read as "a perfect model". (As of a position before its
+predictions' images existed, the list is empty: it had nothing to be judged on then.)
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any, Protocol
 
 from domain.application import Labeling
 from domain.errors import ValidationFailed
+from event_store.positions import log_head
 from projections.export_rows import ExportSource
 from service_layer.model_evaluation import (
     JudgedImage,
@@ -86,7 +88,8 @@ def _inspect(app: Labeling, read: ExportSource, inspect: Inspector, project_id: 
              model_id: object, position: object, threshold: object
              ) -> tuple[Judgement, dict[str, Any]]:
     judged = gather_judgement(app, read, project_id, model_id, position, threshold)
-    if judged.job is None and not judged.predicted:
+    if judged.job is None and not judged.predicted and not _predicted_since(
+            app, read, judged, project_id):
         model = judged.model
         raise ValidationFailed(
             f"model {model.name} {model.model_version} has not predicted anything in this "
@@ -95,6 +98,16 @@ def _inspect(app: Labeling, read: ExportSource, inspect: Inspector, project_id: 
     found = inspect(judged.images, [c["name"] for c in judged.project.classes],
                     judged.model.task, judged.threshold)
     return judged, found
+
+
+def _predicted_since(app: Labeling, read: ExportSource, judged: Judgement,
+                     project_id: str) -> bool:
+    """Whether the model's imported pre-labels are on images that did not exist yet as of
+    the judgement's position (rare: only then is the log read a second time, to the head)."""
+    head = log_head(app)
+    if judged.position >= head:
+        return False
+    return gather_judgement(app, read, project_id, str(judged.model.id), head).predicted > 0
 
 
 def _header(judged: Judgement, found: dict[str, Any]) -> dict[str, Any]:
