@@ -47,8 +47,9 @@ def queue_log(stack: Stack) -> None:
 
 
 def _activity(stack: Stack, lease: ImageLease) -> list[ImageActivity]:
+    events: list[Any] = list(stack.app.events.get(UUID(lease.image_id)))
     return [ImageActivity(type(e).__name__, getattr(e, "actor", None), e.timestamp)
-            for e in stack.app.events.get(UUID(lease.image_id))]
+            for e in events]
 
 
 def test_live_equals_rebuild_and_the_domain(stack: Stack) -> None:
