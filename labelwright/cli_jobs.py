@@ -1,4 +1,7 @@
-"""``labelwright prelabel``: run a model over a project's images from the command line.
+"""``labelwright prelabel`` and ``labelwright train``: run a job from the command line.
+
+``prelabel`` runs a model over a project's images; ``train`` trains a built-in model on the
+project's labels as of a position and registers it as a new model version.
 
 The job is queued exactly as ``POST /projects/{id}/jobs`` queues it (``service_layer.jobs``).
 Then, unless ``--detach``:
@@ -53,20 +56,67 @@ def _follow(services: Services, job_id: str, quiet: bool, redis: bool) -> Job:
             time.sleep(FOLLOW_INTERVAL)
 
 
+def _follow_training(services: Services, job_id: str, quiet: bool, redis: bool) -> Job:
+    """A bar over the epochs, with the last epoch's losses and held-out metric."""
+    from tqdm import tqdm
+
+    job = services.app.job(job_id)
+    queued_since = time.monotonic()
+    hinted = False
+    with tqdm(total=int(job.params.get("epochs", 1)), unit="epoch", disable=quiet,
+              file=sys.stderr, desc="training") as bar:
+        while True:
+            job = services.app.job(job_id)
+            epochs = job.epochs()
+            if epochs:
+                last = epochs[-1]
+                bar.update(max(0, int(last["epoch"]) - bar.n))
+                bar.set_postfix(loss=last["train_loss"], val_loss=last["val_loss"],
+                                metric=last["val_metric"], refresh=False)
+            if job.finished:
+                return job
+            if (redis and not hinted and job.state == "queued"
+                    and time.monotonic() - queued_since > WAITING_HINT_AFTER):
+                print("waiting for a worker: start `labelwright worker` with "
+                      "LABELWRIGHT_REDIS_URL set", file=sys.stderr)
+                hinted = True
+            time.sleep(FOLLOW_INTERVAL)
+
+
 def cmd_prelabel(args: argparse.Namespace,
                  services_for: Callable[[argparse.Namespace], Services],
                  close: Callable[[Services], None]) -> int:
+    body: dict[str, Any] = {"type": "prelabel", "model_id": args.model,
+                            "images": args.images, "threshold": args.threshold,
+                            "iou": args.iou, "max_per_image": args.max_per_image}
+    return _run_job(args, services_for, close, body, "images", _follow)
+
+
+def cmd_train(args: argparse.Namespace,
+              services_for: Callable[[argparse.Namespace], Services],
+              close: Callable[[Services], None]) -> int:
+    body: dict[str, Any] = {"type": "train", "architecture": args.architecture,
+                            "name": args.name}
+    for field, value in (("position", args.position), ("epochs", args.epochs),
+                         ("validation_fraction", args.validation_fraction),
+                         ("base_model_id", args.base_model)):
+        if value is not None:
+            body[field] = value
+    return _run_job(args, services_for, close, body, "labeled images", _follow_training)
+
+
+def _run_job(args: argparse.Namespace, services_for: Callable[[argparse.Namespace], Services],
+             close: Callable[[Services], None], body: dict[str, Any], what: str,
+             follow: Callable[[Services, str, bool, bool], Job]) -> int:
+    """Queue the job, then (unless ``--detach``) run it here or follow a worker's run."""
     from labelwright.bootstrap import job_queue
 
     services = services_for(args)
     try:
         assert services.jobs is not None
-        body: dict[str, Any] = {"type": "prelabel", "model_id": args.model,
-                                "images": args.images, "threshold": args.threshold,
-                                "iou": args.iou, "max_per_image": args.max_per_image}
         job = services.jobs.queue(args.project_id, args.actor, body)
         job_id = str(job.id)
-        print(f"job {job_id} queued: {job.total} images", file=sys.stderr)
+        print(f"job {job_id} queued: {job.total} {what}", file=sys.stderr)
         if args.detach:
             print(json.dumps(job.describe()))
             return 0
@@ -77,7 +127,7 @@ def cmd_prelabel(args: argparse.Namespace,
                               services.images, services.models, workers=1, only={job_id})
             local.start()
         try:
-            job = _follow(services, job_id, args.quiet, redis)
+            job = follow(services, job_id, args.quiet, redis)
         except KeyboardInterrupt:
             print(f"\nstopped following job {job_id}; it is not cancelled: a server or "
                   "worker resumes it (POST /api/v1/jobs/{id}/cancel cancels it)",
@@ -95,7 +145,7 @@ def cmd_prelabel(args: argparse.Namespace,
 def add_job_commands(sub: Any, common: Callable[[argparse.ArgumentParser], None],
                      services_for: Callable[[argparse.Namespace], Services],
                      close: Callable[[Services], None]) -> None:
-    """Add ``prelabel`` to the ``labelwright`` parser (``labelwright.cli``)."""
+    """Add ``prelabel`` and ``train`` to the ``labelwright`` parser (``labelwright.cli``)."""
     text = "run a registered model over a project's images as pre-labels (a job)"
     p = sub.add_parser("prelabel", help=text, description=text)
     common(p)
@@ -111,3 +161,26 @@ def add_job_commands(sub: Any, common: Callable[[argparse.ArgumentParser], None]
     p.add_argument("--actor", default="cli", help="username recorded on the pre-labels")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=lambda args: cmd_prelabel(args, services_for, close))
+
+    text = ("train a built-in model on the project's labels as of a position and register "
+            "it as a new model version (a job)")
+    p = sub.add_parser("train", help=text, description=text)
+    common(p)
+    p.add_argument("project_id")
+    p.add_argument("--architecture", required=True, choices=("centernet", "classifier"),
+                   help="centernet: a detector (box labels); classifier: one tag per image")
+    p.add_argument("--name", required=True, help="the model's name (its version: the next "
+                   "free number)")
+    p.add_argument("--position", type=int, default=None,
+                   help="the labels as of this global position (default: the head now)")
+    p.add_argument("--epochs", type=int, default=None, help="at most this many (default 30; "
+                   "early stopping may end sooner)")
+    p.add_argument("--validation-fraction", type=float, default=None,
+                   help="share of images held out (default 0.2, at most 0.5)")
+    p.add_argument("--base-model", default=None, metavar="MODEL_ID",
+                   help="start from this model's weights")
+    p.add_argument("--detach", action="store_true",
+                   help="only queue the job (a server or worker runs it) and print it")
+    p.add_argument("--actor", default="cli", help="username recorded on the job")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=lambda args: cmd_train(args, services_for, close))

@@ -312,3 +312,38 @@ def test_a_base_model_of_another_project_is_refused(world: World, tmp_path: Path
         world.services.jobs.queue(  # type: ignore[union-attr]
             str(other.id), "manager", {"type": "train", "architecture": "centernet",
                                        "name": "x", "base_model_id": done.result["model_id"]})
+
+
+def test_labelwright_train_runs_the_job_and_registers_the_version(tmp_path: Path) -> None:
+    import json
+    import os
+    import subprocess
+
+    from tests.realtime.nodes import BIN
+
+    world = World(tmp_path, images=8)
+    world.label_boxes(range(8))
+    pid = world.project_id
+    world.close()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LABELWRIGHT_")}
+    env.update({"LABELWRIGHT_DATA_DIR": str(tmp_path / "data"),
+                "LABELWRIGHT_SECRET_KEY": "train-tests", "LABELWRIGHT_JOB_THREADS": "1"})
+
+    def labelwright(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(BIN), *args], env=env, capture_output=True, text=True,
+                              timeout=180)
+
+    done = labelwright("train", pid, "--architecture", "centernet", "--name", "cli",
+                       "--epochs", "1")
+    assert done.returncode == 0, done.stderr
+    job = json.loads(done.stdout)
+    assert job["state"] == "done" and job["type"] == "train" and len(job["progress"]) == 1
+    assert job["result"]["name"] == "cli" and job["result"]["version"] == "1"
+    assert "training" in done.stderr  # the progress bar
+    detached = labelwright("train", pid, "--architecture", "centernet", "--name", "cli",
+                           "--position", str(job["params"]["position"]), "--detach")
+    assert detached.returncode == 0, detached.stderr
+    assert json.loads(detached.stdout)["state"] == "queued"
+    refused = labelwright("train", pid, "--architecture", "centernet", "--name", "cli",
+                          "--epochs", "0")
+    assert refused.returncode != 0 and "epochs" in refused.stderr
