@@ -763,6 +763,10 @@ def _model_schemas() -> dict[str, Schema]:
             "input_size": nullable({"type": "array", "items": INT, "minItems": 2,
                                     "maxItems": 2, "description": "[height, width]"}),
             "sha256": STR, "size_bytes": COUNT, "file_name": STR, "details": {"type": "object"},
+            "lineage": nullable({"type": "object", "description": "a model trained by a train "
+                                 "job: job_id, project_id, position, base_model_id, "
+                                 "architecture, hyperparameters, metrics, training_images, "
+                                 "validation_images, skipped_images, classes"}),
             "retired": BOOL, "created_by": STR, "created_at": TIME},
             ["id", "name", "version", "task", "format", "architecture", "classes",
              "class_map", "unmapped", "input_size", "sha256", "size_bytes", "created_by",
@@ -845,14 +849,19 @@ def _job_schemas() -> dict[str, Schema]:
             "result": nullable({"type": "object"}),
             "error": nullable(obj({"code": STR, "message": STR})),
             "created_by": STR, "created_at": TIME, "started_at": nullable(TIME),
-            "finished_at": nullable(TIME)},
+            "finished_at": nullable(TIME),
+            "progress": {"type": "array", "description": "a train job's epochs so far",
+                         "items": obj({"epoch": INT, "train_loss": NUM,
+                                       "val_loss": nullable(NUM), "val_metric": nullable(NUM),
+                                       "seconds": NUM})}},
             ["id", "type", "state", "total", "done", "failed", "model_id", "created_by",
              "created_at", "started_at", "finished_at"]),
         "JobResult": obj({"job": ref("Job")}, ["job"]),
         "JobList": obj({"jobs": {"type": "array", "items": ref("Job")}}, ["jobs"]),
         "NewJob": obj({
-            "type": {"enum": list(JOB_TYPES), "description": "prelabel (score and train: "
-                     "422, not yet supported)"},
+            "type": {"enum": list(JOB_TYPES), "description": "prelabel and score: model_id "
+                     "and images...; train: architecture, name, base_model_id, position, "
+                     "epochs, validation_fraction"},
             "model_id": STR,
             "images": {"anyOf": [{"enum": ["all", "unlabeled"]},
                                  {"type": "array", "items": STR, "minItems": 1}],
@@ -860,8 +869,19 @@ def _job_schemas() -> dict[str, Schema]:
             "threshold": {**share, "description": "least score (default 0.25)"},
             "iou": {**share, "description": "class-aware NMS IoU (default 0.45)"},
             "max_per_image": {"type": "integer", "minimum": 1, "maximum": 1000,
-                              "description": "default 300"}},
-            ["type", "model_id"], extra=False),
+                              "description": "default 300"},
+            "architecture": {"enum": ["centernet", "classifier"],
+                             "description": "train: the built-in model to train"},
+            "name": {**STR, "description": "train: the name the model is registered under "
+                     "(its version: the next free number)"},
+            "base_model_id": {**STR, "description": "train: start from this model's weights"},
+            "position": {**POSITION, "description": "train: the labels as of this global "
+                         "position (default: the head when queued)"},
+            "epochs": {"type": "integer", "minimum": 1, "maximum": 500,
+                       "description": "train: at most this many (default 30; early stopping)"},
+            "validation_fraction": {"type": "number", "exclusiveMinimum": 0, "maximum": 0.5,
+                                    "description": "train: share held out (default 0.2)"}},
+            ["type"], extra=False),
     }
 
 
