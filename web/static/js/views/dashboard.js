@@ -9,6 +9,7 @@ import { h, clear, percent } from "../dom.js";
 import { STATUSES, STATUS_NAMES, statusBar, outcomeBars, outcomeLegend, calibrationChart, groupName } from "../charts.js";
 import { toast } from "../toast.js";
 import { evaluationPanel } from "../model_evaluation.js";
+import { blindSpotsPanel } from "./blind_spots.js";
 
 const DIMENSIONS = [["model", "Model version"], ["label", "Class"], ["annotator", "Annotator"], ["score_bucket", "Score bucket"]];
 const ANNOTATOR_COLUMNS = [
@@ -41,6 +42,7 @@ export async function show(main, [projectId], app) {
   const progress = h("section", { class: "card", id: "progress", "aria-labelledby": "progress-title" });
   const acceptance = h("section", { class: "card wide", id: "acceptance", "aria-labelledby": "acceptance-title" });
   const evaluation = h("section", { class: "card wide", id: "evaluation", "aria-labelledby": "evaluation-title" });
+  const blindSpots = h("section", { class: "card wide", id: "blind-spots", "aria-labelledby": "blind-spots-title" });
   const calibration = h("section", { class: "card wide", id: "calibration", "aria-labelledby": "calibration-title" });
   const annotators = h("section", { class: "card wide", id: "annotators", "aria-labelledby": "annotators-title" });
   const assists = h("section", { class: "card wide", id: "assist-metrics", "aria-labelledby": "assist-title" });
@@ -50,7 +52,7 @@ export async function show(main, [projectId], app) {
   main.append(h("div", { class: "page dashboard" },
     h("div", { class: "page-head" }, h("h1", {}, `${project.name}: dashboard`),
       h("div", { class: "page-actions" }, updated, refreshBtn, h("a", { class: "btn", href: `#/projects/${projectId}` }, "Work queue"))),
-    h("div", { class: "dash-grid" }, progress, exporter, acceptance, evaluation, calibration, assists, annotators)));
+    h("div", { class: "dash-grid" }, progress, exporter, acceptance, evaluation, blindSpots, calibration, assists, annotators)));
 
   function renderProgress() {
     const total = STATUSES.reduce((s, k) => s + (counts[k] || 0), 0);
@@ -195,6 +197,7 @@ export async function show(main, [projectId], app) {
 
   renderProgress();
   evaluationPanel(evaluation, projectId).load(); // on its own: evaluations take longer than metrics
+  blindSpotsPanel(blindSpots, projectId).load(); // views/blind_spots.js, on its own too
   await Promise.all([loadMetrics(), renderExport()]);
 
   // Live progress from the project room; metrics refresh a moment after work happens.
