@@ -5,6 +5,7 @@ and a thumbnail opening the annotator."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -100,3 +101,57 @@ def test_the_blind_spots_tab(server: DemoServer, new_context: Any, tmp_path: Pat
     cards.nth(1).locator("a.thumb").click()
     page.wait_for_url(f"**/#/images/{images[1]['id']}")
     errors.check(("status of 422",))  # the similar images' refusal, shown above
+
+
+def test_more_like_this_shows_the_neighbours_and_queues_them(
+        server: DemoServer, new_context: Any, tmp_path: Path) -> None:
+    """A classifier with a features output, scored by a real score job (embeddings), its tag
+    predictions imported: "More like this" lists the nearest images, "Queue these N" queues
+    them."""
+    from tests.inference.model_factory import feature_classifier_onnx  # torch: when it runs
+
+    pid = server.project_id
+    maria = server.api("maria")
+    name = f"tags-{uuid.uuid4().hex[:6]}"
+    weights = feature_classifier_onnx(tmp_path / "c.onnx", ["person", "cat", "cup"]).read_bytes()
+    r = maria.client.post(f"/projects/{pid}/models", data={"name": name, "version": "1"},
+                          files={"weights": ("c.onnx", weights, "application/octet-stream")})
+    assert r.status_code == 201, r.text
+    model_id = r.json()["model"]["id"]
+    image = server.new_image()
+    maria.post(f"/projects/{pid}/predictions", {
+        "model": {"name": name, "version": "1"},
+        "predictions": [{"image_id": image["id"], "annotations": [
+            {"type": "tag", "label": "cup", "score": 0.9, "geometry": {}}]}]})
+    tag = server.api("ana").labels(image["id"])["annotations"][0]["id"]
+    server.api("ana").command(image["id"], {"type": "edit", "annotation_id": tag,
+                                            "changes": {"label": "cat"}})
+    job = maria.post(f"/projects/{pid}/jobs", {"type": "score", "model_id": model_id},
+                     expect=202)["job"]
+    for _ in range(600):
+        state = maria.get(f"/jobs/{job['id']}")["job"]["state"]
+        if state in ("done", "failed", "cancelled"):
+            break
+        time.sleep(0.1)
+    assert state == "done", state
+    expected = maria.get(f"/projects/{pid}/similar", model_id=model_id, image_id=image["id"],
+                         k=12)["images"]
+    assert expected
+
+    page = new_context(viewport={"width": 1440, "height": 2400}).new_page()
+    errors = log_in(page, server.base, "maria")
+    page.goto(f"{server.base}/#/projects/{pid}/dashboard")
+    page.wait_for_selector("#blind-spots[data-loaded='true']")
+    page.select_option("#bs-model", model_id)
+    card = page.locator(f"#bs-grid .bs-card[data-image='{image['id']}']")
+    expect(card.locator(".bs-confused")).to_have_text("1 confused")
+    card.get_by_role("button", name="More like this").click()
+    page.wait_for_selector("#bs-similar[data-loaded='true']")
+    shown = page.locator("#bs-similar .image-card")
+    expect(shown).to_have_count(len(expected))
+    assert [shown.nth(n).get_attribute("data-image") for n in range(len(expected))] == [
+        x["image_id"] for x in expected]
+    page.locator("#bs-similar-queue").click()
+    expect(page.locator("#toasts .toast").last).to_contain_text(
+        f"{len(expected)} image{'s' if len(expected) > 1 else ''} queued first")
+    errors.check()
