@@ -107,3 +107,52 @@ export function groupName(key) {
 }
 
 function clip(s, n) { return s.length > n ? `${s.slice(0, n - 1)}…` : s; }
+
+/**
+ * A train job's curve: the training and held-out loss per epoch (left axis, from 0 to the
+ * largest loss) and the held-out metric (right axis, 0 to 1: mAP@0.5 or accuracy). ``progress``
+ * is the job's ``progress`` list, as the API gives it.
+ */
+export function lossCurve(progress, { metricName = "metric" } = {}) {
+  const W = 520, H = 220, m = { l: 48, r: 48, t: 14, b: 36 };
+  const iw = W - m.l - m.r, ih = H - m.t - m.b;
+  const epochs = progress.map((p) => p.epoch);
+  const last = Math.max(1, ...epochs);
+  const losses = progress.flatMap((p) => [p.train_loss, p.val_loss]).filter((v) => Number.isFinite(v));
+  const top = Math.max(1e-6, ...losses) * 1.05;
+  const X = (e) => m.l + (last === 1 ? iw / 2 : ((e - 1) / (last - 1)) * iw);
+  const Y = (v) => m.t + (1 - v / top) * ih;
+  const M = (v) => m.t + (1 - v) * ih;
+  const el = svg("svg", { class: "loss-curve", viewBox: `0 0 ${W} ${H}`, role: "img",
+                          "aria-label": `Training loss, held-out loss and held-out ${metricName} over ${progress.length} epochs` });
+  for (let i = 0; i <= 4; i++) {
+    const v = (top * i) / 4;
+    el.append(svg("line", { x1: m.l, x2: W - m.r, y1: Y(v), y2: Y(v), class: "grid" }));
+    el.append(svg("text", { x: m.l - 6, y: Y(v) + 4, "text-anchor": "end", class: "axis" }, v.toPrecision(2)));
+    el.append(svg("text", { x: W - m.r + 6, y: M(i / 4) + 4, class: "axis" }, (i / 4).toFixed(2)));
+  }
+  const step = Math.max(1, Math.ceil(last / 10));
+  for (let e = 1; e <= last; e += step) {
+    el.append(svg("text", { x: X(e), y: H - m.b + 16, "text-anchor": "middle", class: "axis" }, String(e)));
+  }
+  el.append(svg("text", { x: m.l + iw / 2, y: H - 4, "text-anchor": "middle", class: "axis-title" }, "epoch"));
+  const series = [["train_loss", Y, "train-loss", "training loss"], ["val_loss", Y, "val-loss", "held-out loss"],
+                  ["val_metric", M, "val-metric", `held-out ${metricName}`]];
+  for (const [key, scale, cls, title] of series) {
+    const pts = progress.filter((p) => Number.isFinite(p[key]) && p[key] >= 0);
+    if (!pts.length) continue;
+    el.append(svg("polyline", { class: `curve ${cls}`, "data-series": key,
+                                points: pts.map((p) => `${X(p.epoch)},${scale(p[key])}`).join(" ") }));
+    for (const p of pts) {
+      el.append(svg("circle", { cx: X(p.epoch), cy: scale(p[key]), r: 2.5, class: `curve-point ${cls}` },
+                    svg("title", {}, `epoch ${p.epoch}: ${title} ${Number(p[key]).toFixed(4)}`)));
+    }
+  }
+  return el;
+}
+
+export function lossLegend(metricName) {
+  return h("ul", { class: "legend", role: "list" },
+    [["train-loss", "training loss"], ["val-loss", "held-out loss"], ["val-metric", `held-out ${metricName} (right axis)`]]
+      .map(([k, t]) => h("li", {}, h("span", { class: `swatch ${k}`, "aria-hidden": "true" }), t)));
+}

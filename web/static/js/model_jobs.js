@@ -6,6 +6,7 @@
 import { api } from "./api.js";
 import { h, clear, formatTime } from "./dom.js";
 import { toast } from "./toast.js";
+import { trainingProgress } from "./model_training.js";
 
 export const ACTIVE_STATES = ["queued", "running"];
 const STATE_NAMES = { queued: "Queued", running: "Running", done: "Done", failed: "Failed", cancelled: "Cancelled" };
@@ -72,9 +73,10 @@ export class JobTable {
     this.rows.clear();
     for (const job of jobs) {
       const row = { main: h("tr", { class: "job-row", dataset: { job: job.id } }),
-                    errors: h("tr", { class: "job-errors-row", dataset: { jobErrors: job.id } }) };
+                    errors: h("tr", { class: "job-errors-row", dataset: { jobErrors: job.id } }),
+                    training: h("tr", { class: "job-training-row", dataset: { jobTraining: job.id }, hidden: true }) };
       this.rows.set(job.id, row);
-      this.tbody.append(row.main, row.errors);
+      this.tbody.append(row.main, row.training, row.errors);
       this.fillRow(job);
     }
     this.table.hidden = jobs.length === 0;
@@ -83,6 +85,7 @@ export class JobTable {
 
   fillRow(job) {
     const row = this.rows.get(job.id);
+    if (job.type === "train") { this.fillTrainingRow(job, row); return; }
     const total = job.total || 0;
     const done = job.done || 0;
     const failed = job.failed || 0;
@@ -128,12 +131,48 @@ export class JobTable {
       ? h("td", { colspan: "7" }, h("ul", { class: "job-problems", role: "list" }, problems)) : null);
   }
 
+  /** A train job: epochs instead of images, and its loss curve in the row below. */
+  fillTrainingRow(job, row) {
+    const params = job.params || {};
+    const epochs = Number(params.epochs) || 1;
+    const run = (job.progress || []).length;
+    const name = `Training ${params.name || ""}`.trim();
+    row.main.dataset.state = job.state;
+    row.main.dataset.type = "train";
+    const cancel = ACTIVE_STATES.includes(job.state)
+      ? h("button", { type: "button", class: "btn btn-small btn-danger job-cancel", "aria-label": `Cancel ${name}`,
+                      onclick: (e) => this.cancel(job, e.currentTarget) }, "Cancel")
+      : null;
+    clear(row.main).append(
+      h("th", { scope: "row" }, h("span", { class: "job-model" }, name),
+        h("span", { class: "muted small job-params" }, jobParams(job.type, params))),
+      h("td", {}, h("span", { class: `job-state job-state-${job.state}` }, STATE_NAMES[job.state] || job.state)),
+      h("td", { class: "job-progress-col" },
+        h("div", { class: "job-bar", role: "progressbar", "aria-valuemin": "0", "aria-valuemax": String(epochs),
+                   "aria-valuenow": String(run), "aria-valuetext": `${run} of at most ${epochs} epochs`,
+                   "aria-label": "Epochs trained" },
+          h("span", { class: "job-bar-ok", style: { width: `${job.state === "done" ? 100 : Math.min(100, (run / epochs) * 100)}%` } })),
+        h("span", { class: "job-count small" }, `${run} / ${epochs} epochs`, job.started_at ? ` · ${duration(job)}` : "")),
+      h("td", { class: "num job-failed" }, "–"),
+      h("td", { class: "num job-recorded" }, "–"),
+      h("td", { class: "small" }, h("time", { datetime: job.created_at }, formatTime(job.created_at)),
+        job.created_by ? h("span", { class: "muted" }, ` by ${job.created_by}`) : null),
+      h("td", { class: "job-actions" }, cancel));
+    row.training.hidden = false;
+    clear(row.training).append(h("td", { colspan: "7" }, trainingProgress(job)));
+    row.errors.hidden = !job.error;
+    clear(row.errors).append(job.error
+      ? h("td", { colspan: "7" }, h("ul", { class: "job-problems", role: "list" },
+        h("li", { class: "job-error" }, h("strong", {}, "The job failed: "), errorText(job.error)))) : null);
+  }
+
   async cancel(job, button) {
     button.disabled = true;
     try {
       const answer = await api.cancelJob(job.id);
       if (answer && answer.job) this.update(answer.job, { quiet: true });
-      toast("Job cancelled; the pre-labels it already recorded stay.", { kind: "warn" });
+      toast(job.type === "train" ? "Training cancelled; no model was registered."
+        : "Job cancelled; the pre-labels it already recorded stay.", { kind: "warn" });
     } catch (e) {
       button.disabled = false;
       toast(`The job could not be cancelled: ${e.message}`, { kind: "error", ms: 8000 });
@@ -142,7 +181,7 @@ export class JobTable {
 }
 
 function isOlder(job, before) {
-  const rank = (j) => [j.finished_at ? 1 : 0, j.done || 0, j.started_at ? 1 : 0];
+  const rank = (j) => [j.finished_at ? 1 : 0, j.done || 0, (j.progress || []).length, j.started_at ? 1 : 0];
   const a = rank(job);
   const b = rank(before);
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] < b[i];
@@ -150,6 +189,10 @@ function isOlder(job, before) {
 }
 
 function jobParams(type, p) {
+  if (type === "train") {
+    return [p.architecture, `at most ${plural(Number(p.epochs) || 0, "epoch")}`,
+            p.position !== undefined ? `labels as of position ${p.position}` : null].filter(Boolean).join(", ");
+  }
   if (type !== "prelabel") return type;
   const bits = [Array.isArray(p.images) ? plural(p.images.length, "chosen image") : `${p.images || "all"} images`];
   if (p.threshold !== undefined) bits.push(`score ≥ ${p.threshold}`);

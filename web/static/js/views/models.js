@@ -12,13 +12,14 @@ import { sortFiles, architectureNeed, nameAndVersion, formatBytes, WEIGHTS_EXTEN
          CLASSES_EXTENSIONS } from "../model_files.js";
 import { classMapEditor } from "../model_class_map.js";
 import { JobTable, errorText } from "../model_jobs.js";
+import { trainForm, metricName } from "../model_training.js";
 
 const TASKS = [["", "Detect from the file"], ["detect", "Detection (boxes)"], ["segment", "Segmentation (masks)"],
                ["classify", "Classification (tags)"], ["interactive", "Interactive (assist)"]];
 // The built-in architectures a state dict can be loaded into
 // (inference_workers.architectures.BUILTIN_ARCHITECTURES).
 const ARCHITECTURES = [["", "None (ONNX or TorchScript)"], ["centernet", "CenterNet (built-in detector)"],
-  ["sam", "SAM / MobileSAM (interactive, for assisted drawing)"]];
+  ["classifier", "Classifier (built-in, tags)"], ["sam", "SAM / MobileSAM (interactive, for assisted drawing)"]];
 const POLL_MS = 4000; // while the live socket is down
 const QUIET_MS = 30000; // a running job with no message for this long is re-read anyway
 const SHOWN_CLASSES = 12;
@@ -301,6 +302,14 @@ export async function show(main, [projectId], app) {
       ["sha256", "SHA-256", h("code", { title: m.sha256 }, (m.sha256 || "").slice(0, 16))],
       ["registered", "Registered", `${formatTime(m.created_at)} by ${m.created_by}`],
     ];
+    const l = m.lineage;
+    if (l) {
+      const best = l.metrics && Number.isFinite(l.metrics.best) && l.metrics.best >= 0
+        ? `held-out ${metricName(l.architecture)} ${Number(l.metrics.best).toFixed(3)} (epoch ${l.metrics.best_epoch} of ${l.metrics.epochs_run})` : "";
+      rows.push(["lineage", "Trained on", `labels as of position ${l.position}: ${l.training_images} images `
+        + `(${l.validation_images} held out)` + (l.base_model_id ? `, from ${modelName(l.base_model_id)}` : "")
+        + (best ? `; ${best}` : "")]);
+    }
     return h("dl", { class: "facts model-facts", id: "model-facts" },
       rows.map(([key, dt, dd]) => [h("dt", {}, dt), h("dd", { dataset: { fact: key } }, dd)]));
   }
@@ -412,7 +421,15 @@ export async function show(main, [projectId], app) {
   const jobs = new JobTable(projectId, {
     modelName,
     onFinished: (job) => {
-      if (job.state === "done") {
+      if (job.type === "train") {
+        const name = (job.params || {}).name;
+        if (job.state === "done" && job.result) {
+          reloadModels().catch(() => {});
+          toast(`Training finished: ${job.result.name} ${job.result.version} is registered.`, { kind: "success", ms: 6000 });
+        } else if (job.state === "failed") {
+          toast(`Training ${name} failed: ${errorText(job.error) || "see the jobs list"}`, { kind: "error", ms: 8000 });
+        }
+      } else if (job.state === "done") {
         toast(`Pre-labeling with ${modelName(job.model_id)} finished: ${job.recorded ?? 0} pre-labels on ${job.done} images`
           + (job.failed ? ` (${job.failed} failed)` : "") + ".", { kind: job.failed ? "warn" : "success", ms: 6000 });
       } else if (job.state === "failed") {
@@ -438,7 +455,16 @@ export async function show(main, [projectId], app) {
     const { models: fresh } = await api.models(projectId);
     for (const m of fresh) models.set(m.id, m);
     renderModels();
+    training.refresh();
   }
+  const training = trainForm(projectId, {
+    models: () => [...models.values()],
+    onQueued: (job) => {
+      jobs.update(job, { quiet: true });
+      toast(`Training ${job.params.name} queued: ${job.total} labeled image${job.total === 1 ? "" : "s"}.`, { kind: "success" });
+      document.getElementById("jobs")?.scrollIntoView({ block: "nearest", behavior: "smooth" });
+    },
+  });
   const jobsCard = h("section", { class: "card wide", id: "jobs", "aria-labelledby": "jobs-title" },
     h("div", { class: "card-head" }, h("h2", { id: "jobs-title" }, "Jobs"),
       h("button", { type: "button", class: "btn btn-small", id: "jobs-refresh", onclick: () => reloadJobs() }, "Refresh")),
@@ -452,6 +478,8 @@ export async function show(main, [projectId], app) {
     h("div", { class: "models-grid" },
       h("section", { class: "card", id: "model-register", "aria-labelledby": "register-title" },
         h("h2", { id: "register-title" }, "Register a model"), form, fileInput),
+      h("section", { class: "card", id: "model-train", "aria-labelledby": "train-title" },
+        h("h2", { id: "train-title" }, "Train a model"), training.element),
       modelsCard, detail, jobsCard));
   main.append(page);
   renderModels();
@@ -486,6 +514,7 @@ export async function show(main, [projectId], app) {
     jobsCard.dataset.liveUpdates = String(Number(jobsCard.dataset.liveUpdates || 0) + 1);
     if (m.job.model_id && !models.has(m.job.model_id)) reloadModels().catch(() => {});
     jobs.update(m.job);
+    if (m.job.result && m.job.result.model_id && !models.has(m.job.result.model_id)) reloadModels().catch(() => {});
   });
   let lastRead = Date.now();
   const poll = setInterval(() => {
