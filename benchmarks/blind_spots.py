@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.model_evaluation import build, timed  # noqa: E402
+from benchmarks.model_evaluation import build, http_answers, timed  # noqa: E402
 from inference_workers.blind_spots import inspect_task  # noqa: E402
 from labelwright.bootstrap import bootstrap, shutdown  # noqa: E402
 from labelwright.settings import Settings  # noqa: E402
@@ -46,11 +46,12 @@ def emit(record: dict[str, Any]) -> None:
     print(json.dumps(record), flush=True)
 
 
-def figures(name: str, store: str, images: int, times: list[float], cpu: list[float],
+def figures(name: str, store: str, images: int, times: list[float], cpu: list[float] | None,
             **extra: Any) -> dict[str, Any]:
     return {"benchmark": name, "store": store, "images": images,
             "seconds": round(min(times), 4), "median_seconds": round(statistics.median(times), 4),
-            "first_seconds": round(times[0], 4), "cpu_seconds": round(min(cpu), 4),
+            "first_seconds": round(times[0], 4),
+            **({"cpu_seconds": round(min(cpu), 4)} if cpu else {}),
             "target_seconds": TARGET_SECONDS, "runs": len(times), **extra}
 
 
@@ -84,35 +85,10 @@ def bench(images: int, boxes: int, repeat: int, database_url: str | None) -> Non
                                                               model_id), repeat)
             emit(figures("label_suspects", store, images, times, cpu,
                          suspects=result["total"]))
-            times = http_answers(services, pid, model_id, repeat)
-            emit(figures("blind_spots_http", store, images, times, times))
+            times = http_answers(services, pid, model_id, repeat, "blind_spots")
+            emit(figures("blind_spots_http", store, images, times, None))
         finally:
             shutdown(services)
-
-
-def http_answers(services: Any, pid: str, model_id: str, repeat: int) -> list[float]:
-    """Seconds until ``GET /projects/{id}/blind_spots`` answers, through the real ASGI app."""
-    import warnings
-
-    from web.app import create_app
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # starlette's TestClient nudges towards httpx2
-        from starlette.testclient import TestClient
-
-    services.app.register_user("bench", "bench-password-1", is_admin=True)
-    token = services.tokens.issue("bench")
-    services.runner.catch_up()  # no runner thread here: the reads must have the new user
-    times = []
-    with TestClient(create_app(services)) as client:
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            r = client.get(f"/api/v1/projects/{pid}/blind_spots",
-                           params={"model_id": model_id},
-                           headers={"Authorization": f"Bearer {token}"})
-            times.append(time.perf_counter() - t0)
-            assert r.status_code == 200, r.text
-    return times
 
 
 def main() -> None:

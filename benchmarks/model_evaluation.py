@@ -185,8 +185,10 @@ def bench(images: int, boxes: int, repeat: int, database_url: str | None) -> Non
             shutdown(services)
 
 
-def http_answers(services: Any, pid: str, model_id: str, repeat: int) -> list[float]:
-    """Seconds until ``GET /projects/{id}/evaluation`` answers, through the real ASGI app."""
+def http_answers(services: Any, pid: str, model_id: str, repeat: int,
+                 route: str = "evaluation") -> list[float]:
+    """Seconds until ``GET /projects/{id}/<route>`` (the evaluation, or another route taking
+    ``model_id``) answers, through the real ASGI app."""
     import warnings
 
     from web.app import create_app
@@ -202,7 +204,7 @@ def http_answers(services: Any, pid: str, model_id: str, repeat: int) -> list[fl
     with TestClient(create_app(services)) as client:
         for _ in range(repeat):
             t0 = time.perf_counter()
-            r = client.get(f"/api/v1/projects/{pid}/evaluation", params={"model_id": model_id},
+            r = client.get(f"/api/v1/projects/{pid}/{route}", params={"model_id": model_id},
                            headers={"Authorization": f"Bearer {token}"})
             times.append(time.perf_counter() - t0)
             assert r.status_code == 200, r.text
