@@ -153,10 +153,10 @@ def bench(images: int, boxes: int, repeat: int, database_url: str | None) -> Non
             services.runner.catch_up()
             scoring: list[float] = []
 
-            def score(judged: Sequence[JudgedImage], classes: Sequence[str], task: str,
+            def score(images: Sequence[JudgedImage], classes: Sequence[str], task: str,
                       threshold: float) -> dict[str, Any]:
                 s0 = time.perf_counter()
-                out = evaluate_task(judged, classes, task, threshold)
+                out = evaluate_task(images, classes, task, threshold)
                 scoring.append(time.perf_counter() - s0)
                 return out
 
