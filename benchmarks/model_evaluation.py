@@ -100,7 +100,7 @@ def build(services: Any, images: int, boxes: int) -> tuple[str, str, int]:
 
     app.change_job(str(job.id), finish)
     half = None
-    futures = []
+    futures: list[Any] = []
     for n, (result, (image_id, commands)) in enumerate(zip(results, proposals, strict=True)):
         if n == len(results) // 2:
             for f in futures:
