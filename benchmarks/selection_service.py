@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -130,7 +131,7 @@ def run(args: argparse.Namespace, settings: Settings) -> None:
         recorded = time.perf_counter() - started
         for n, image_id in enumerate(ids):
             if n % args.labeled == 0:
-                services.pipeline.execute(image_id, [parse_command({
+                services.pipeline.execute(UUID(image_id), [parse_command({
                     "type": "create", "annotation": {"type": "box", "label": "thing",
                                                      "geometry": {"x": 1, "y": 1, "w": 9,
                                                                   "h": 9}}})], ADMIN)
