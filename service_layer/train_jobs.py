@@ -35,7 +35,7 @@ READ_MODEL_WAIT = 30.0  # seconds to wait for the read models to reach the posit
 
 def _architecture(raw: dict[str, Any]) -> str:
     value = raw.get("architecture")
-    if value not in TRAINABLE:
+    if not isinstance(value, str) or value not in TRAINABLE:
         allowed = sorted(TRAINABLE)
         raise ValidationFailed(f"architecture must be one of {', '.join(allowed)} (the built-in "
                                f"models a train job can train); got {value!r}",

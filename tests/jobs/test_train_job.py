@@ -19,6 +19,8 @@ from uuid import UUID
 import numpy as np
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image as PILImage
 
 from domain.command_pipeline import Actor
@@ -31,6 +33,7 @@ from labelwright.bootstrap import bootstrap, job_queue, shutdown
 from labelwright.services import Services
 from labelwright.settings import Settings
 from service_layer.image_file_import import register_images
+from service_layer.train_jobs import parse_train_request
 from service_layer.training_set import TrainingSet, candidates_as_of, gather
 
 
@@ -347,3 +350,26 @@ def test_labelwright_train_runs_the_job_and_registers_the_version(tmp_path: Path
     refused = labelwright("train", pid, "--architecture", "centernet", "--name", "cli",
                           "--epochs", "0")
     assert refused.returncode != 0 and "epochs" in refused.stderr
+
+
+_FIELDS = ["type", "architecture", "name", "base_model_id", "position", "epochs",
+           "validation_fraction", "seed"]
+_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-3, 600),
+                    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=4),
+                    st.sampled_from(["centernet", "classifier", "x"]), st.lists(st.integers()))
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.dictionaries(st.sampled_from(_FIELDS), _VALUES))
+def test_any_train_request_is_checked_or_refused_with_a_field(world: World,
+                                                              body: dict[str, Any]) -> None:
+    assert world.services.jobs is not None
+    try:
+        parsed = parse_train_request(world.services.jobs, world.project_id, body)
+    except ValidationFailed as e:
+        assert e.details["field"] and e.message
+        return
+    assert parsed["architecture"] in ("centernet", "classifier")
+    assert 1 <= parsed["epochs"] <= 500 and 0 < parsed["validation_fraction"] <= 0.5
+    assert 0 <= parsed["position"] <= log_head(world.services.app)
