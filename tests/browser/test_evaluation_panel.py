@@ -54,6 +54,7 @@ def test_the_panel_shows_the_api_numbers(server: DemoServer,
     errors = log_in(page, server.base, "maria")
     page.goto(f"{server.base}/#/projects/{pid}/dashboard")
     page.wait_for_selector("#evaluation[data-loaded='true']")
+    expect(page.locator("#evaluation-body")).not_to_contain_text("null")  # no details open
     page.check("#eval-asof-pos")
     page.fill("#eval-position", str(head))
     page.click("#eval-run")

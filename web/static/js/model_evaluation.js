@@ -88,7 +88,7 @@ export function evaluationPanel(section, projectId) {
         h("thead", {}, h("tr", {}, ["Model version", "Task", "Predictions", "Images", "mAP@0.5", "mAP@0.5:0.95", ""]
           .map((t, i) => h("th", { scope: "col", class: i >= 3 && i <= 5 ? "num" : "" }, t)))),
         h("tbody", {}, models.map(row)))),
-      r && !r.error ? details(open, r) : null);
+      r && !r.error ? details(open, r) : ""); // Element.append writes a null as "null"
   }
 
   async function load() {
