@@ -139,13 +139,13 @@ def _images(spec: list[Any]) -> list[EvaluatedImage]:
 
 
 @settings(max_examples=150, deadline=None)
-@given(IMAGES, st.sampled_from([0.0, 0.3, 0.6]))
-def test_the_counts_add_up_to_the_evaluation_s_confusions(spec: list[Any],
-                                                          threshold: float) -> None:
+@given(IMAGES, st.sampled_from([0.0, 0.3, 0.6]), st.sampled_from(["bbox", "segm"]))
+def test_the_counts_add_up_to_the_evaluation_s_confusions(spec: list[Any], threshold: float,
+                                                          kind: str) -> None:
     images = _images(spec)
-    found = find_blind_spots(images, CLASSES, "bbox", threshold).images
+    found = find_blind_spots(images, CLASSES, kind, threshold).images
     cells: Counter[str] = Counter()
-    for c in evaluate(images, CLASSES, "bbox", threshold)["confusion"]:
+    for c in evaluate(images, CLASSES, kind, threshold)["confusion"]:
         if c["label"] is None:
             cells["false_positives"] += c["count"]
         elif c["predicted"] is None:
