@@ -42,6 +42,8 @@ def load_runner(info: ModelInfo, weights: Path, *, device: str | None = None,
     if info.format == "state_dict":
         from inference_workers.architectures import load_state_dict_runner
 
+        if threads is not None:  # torch's pool is per process: the worker's choice
+            torch.set_num_threads(threads)
         return load_state_dict_runner(info, weights, device=device)
     raise ValidationFailed(f"unknown model format {info.format!r}; a runner loads onnx, "
                            f"torchscript or state_dict", {"field": "format"})

@@ -150,6 +150,34 @@ def score_job_result(app: Labeling, job: Job, scores: Sequence[ImageScore]) -> d
             "tta": bool(job.params.get("tta", False))}
 
 
+class _ProbabilitiesScorer:
+    """A classifier runner with ``probabilities(images) -> (N, C)`` (and maybe
+    ``embed(images) -> (N, D)``) as a ``Scorer`` (the built-in tag classifier)."""
+
+    def __init__(self, runner: Any) -> None:
+        self.runner = runner
+
+    def score(self, images: list[RGBImage], *, threshold: float = SCORE_THRESHOLD,
+              iou: float = BOX_IOU, max_per_image: int = MAX_BOXES) -> list[RawScore]:
+        probabilities = np.asarray(self.runner.probabilities(images), dtype=np.float32)
+        embed = getattr(self.runner, "embed", None)
+        embeddings = (np.asarray(embed(images), dtype=np.float32) if callable(embed)
+                      else [None] * len(images))
+        return [RawScore(p, embedding=e) for p, e in zip(probabilities, embeddings,
+                                                         strict=True)]
+
+
+def scorer_of(runner: Any) -> Scorer | None:
+    """The runner's ``Scorer``: itself when it has ``score``, an adapter when it gives
+    classifier ``probabilities``, else None (it cannot be scored)."""
+    if callable(getattr(runner, "score", None)):
+        scorer: Scorer = runner
+        return scorer
+    if callable(getattr(runner, "probabilities", None)):
+        return _ProbabilitiesScorer(runner)
+    return None
+
+
 class ScoreWork:
     """Runs shards of score jobs for one worker thread (not thread-safe: one per thread, each
     with its own ``LoadedModel``, which it shares with the thread's pre-label work)."""
@@ -197,11 +225,11 @@ class ScoreWork:
             raise JobFailure("model_missing", f"the job's model {job.model_id} does not "
                              "exist") from None
         runner = self.runners.get(model)
-        if not callable(getattr(runner, "score", None)):
+        scorer = scorer_of(runner)
+        if scorer is None:
             raise JobFailure("unsupported", f"model {model.name}@{model.model_version} "
                              f"({model.format}, {model.layout}) cannot be scored: its runner "
                              "gives no probabilities or embeddings")
-        scorer: Scorer = runner  # type: ignore[assignment]
         if job.state == "queued":
             self.app.change_job(job_id, lambda j: j.start(self.worker))
         aggregate = str(job.params.get("aggregate", "max"))

@@ -424,3 +424,67 @@ def test_augmented_boxes_map_back_to_the_original_frame() -> None:
         back = augmentation.boxes_back(np.array([[x0, y0, x1, y1]], dtype=np.float64),
                                        image.shape[:2])
         assert np.abs(back - box).max() <= 1.5, (augmentation.name, back)
+
+
+def test_a_classifier_runner_with_probabilities_is_scored_through_the_adapter() -> None:
+    """The built-in tag classifier's runner has ``probabilities`` and ``embed``, no ``score``."""
+    import torch
+
+    from inference_workers.score_job import image_score, scorer_of
+
+    classifier_module = pytest.importorskip("inference_workers.architectures.classifier")
+    torch.manual_seed(0)
+    runner = classifier_module.TagClassifierRunner(
+        classifier_module.TagClassifier(3, width=4), ["a", "b", "c"], (64, 64),
+        torch.device("cpu"))
+    scorer = scorer_of(runner)
+    assert scorer is not None and scorer_of(object()) is None
+    images = [np.full((48, 64, 3), i * 40, dtype=np.uint8) for i in range(3)]
+    raws = scorer.score(images)
+    assert len(raws) == 3
+    for raw in raws:
+        assert raw.probabilities.sum() == pytest.approx(1.0, abs=1e-5)
+        assert raw.boxes is None and raw.embedding is not None and raw.embedding.shape == (32,)
+        score = image_score("x", raw, "max", None)
+        assert score.dims == 32 and score.boxes == 0
+        assert score.uncertainty["stability"] is None
+
+
+def test_a_planted_onnx_detector_is_scored_with_tta(tmp_path: Path) -> None:
+    """The conftest's planted YOLOv8 model finds the same boxes whatever the image: on the
+    mirrored copy they land mirrored in the original frame, so nothing is found again there."""
+    from tests.jobs.conftest import PLANTED
+
+    w = make_world(settings_for(tmp_path), tmp_path, images=4)
+    try:
+        job = run_job(w, {"model_id": str(w.model.id), "aggregate": "sum"})
+        assert job.state == "done" and job.result == {
+            "images": 4, "failed": 0, "embedding_dims": 0, "aggregate": "sum", "tta": True}
+        for score in scores_by_image(w, str(job.id)).values():
+            assert score["probabilities"] == pytest.approx([p[5] for p in PLANTED])
+            assert score["boxes"] == 3 and score["embedding"] is None and score["dims"] == 0
+            u = score["uncertainty"]
+            confidences = np.array([p[5] for p in PLANTED])
+            assert u["least_confidence"] == pytest.approx(float((1 - confidences).sum()))
+            assert u["margin"] == pytest.approx(float((1 - np.abs(2 * confidences - 1)).sum()))
+            assert 0.5 < u["stability"] <= 1.0  # the flip alone contributes six zeros of twelve
+    finally:
+        w.close()
+
+
+def test_torchscript_and_seg_runners_score_their_boxes(tmp_path: Path) -> None:
+    from inference_workers.model_files import inspect_model
+    from inference_workers.runners import load_runner
+    from tests.inference.model_factory import torchscript_yolov8, yolov8_seg_onnx
+    from tests.jobs.conftest import PLANTED
+
+    image = np.full((64, 64, 3), 90, dtype=np.uint8)
+    for path in (torchscript_yolov8(tmp_path / "m.torchscript", NAMES, (64, 64), PLANTED),
+                 yolov8_seg_onnx(tmp_path / "seg.onnx", NAMES, (64, 64), PLANTED)):
+        spec = inspect_model(path, path.name)
+        runner = load_runner(spec, path, device="cpu", threads=1)
+        (raw,) = runner.score([image])  # type: ignore[attr-defined]
+        assert raw.probabilities.tolist() == pytest.approx([p[5] for p in PLANTED])
+        assert sorted(raw.box_classes.tolist()) == [0, 1, 2] and raw.embedding is None
+        cat = raw.boxes[raw.box_classes.tolist().index(0)]
+        assert cat.tolist() == pytest.approx([15.0, 15.0, 25.0, 25.0], abs=1e-4)
