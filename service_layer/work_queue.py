@@ -33,7 +33,14 @@ from eventsourcing.persistence import IntegrityError
 from domain.application import Labeling, parse_uuid
 from domain.errors import Conflict, NotFound, ValidationFailed
 from domain.project import Project
-from domain.work_queue import ImageActivity, ImageLease, WorkQueue, lease_id, work_queue_id
+from domain.work_queue import (
+    ENDING_EVENTS,
+    ImageActivity,
+    ImageLease,
+    WorkQueue,
+    lease_id,
+    work_queue_id,
+)
 from event_store.positions import log_head
 from projections.read_models import ReadModels
 from projections.work_queue_reads import QueueReads
@@ -169,6 +176,13 @@ class WorkQueueService:
         self._people: dict[tuple[str, str], threading.Lock] = {}
         self._people_lock = threading.Lock()
         self._rankings: dict[tuple[str, str, str], tuple[float, list[str]]] = {}
+        # Images a request of this process is leasing at this moment: people pressing "next"
+        # together go to different candidates instead of all racing for the first one (the
+        # lease stream still decides between processes).
+        self._taking: set[str] = set()
+        # The image each person was last handed here, until the read model shows the lease.
+        self._last: dict[tuple[str, str], str] = {}
+        self._taking_lock = threading.Lock()
 
     # -- handing out ------------------------------------------------------------------------
 
@@ -185,28 +199,46 @@ class WorkQueueService:
         project_id = str(project.id)
         ranked = self._ranking(project, request) if request.order == "selection" else None
         with self._person(project_id, username):
-            # Candidates come from read models that saw everything written before this call
-            # (the caller's own submit, images just added), or "nothing left" could be stale.
-            self.read.wait_for(log_head(self.app), timeout=WAIT_SECONDS)
             now = self.clock()
             if request.skip is not None:
                 self._skip(project_id, request.skip, username, now)
             mine = self._current(project_id, username, queue, now)
             if mine is not None:
-                return self._lease(project_id, mine, username, now, renew=True)
-            return self._first_free(project_id, username, queue, ranked, now)
+                return self._lease(project_id, mine, username, queue, now, renew=True)
+            handed = self._first_free(project_id, username, queue, ranked, now)
+            if handed is None and self.read.runner.position < log_head(self.app):
+                # "Nothing left" is said by read models that saw everything written before
+                # this call (images just added, an image just rejected or reopened).
+                self.read.wait_for(log_head(self.app), timeout=WAIT_SECONDS)
+                handed = self._first_free(project_id, username, queue, ranked, self.clock())
+            if handed is not None:
+                self._last[(project_id, username)] = handed.image_id
+            return handed
 
     def _first_free(self, project_id: str, username: str, queue: str,
                     ranked: list[str] | None, now: float) -> Handed | None:
         for candidate in self._candidates(project_id, username, queue, ranked, now):
-            handed = self._lease(project_id, candidate, username, now, renew=False)
+            with self._taking_lock:
+                if candidate in self._taking:
+                    continue  # another request of this process is leasing it right now
+                self._taking.add(candidate)
+            try:
+                handed = self._lease(project_id, candidate, username, queue, now,
+                                     renew=False)
+            finally:
+                with self._taking_lock:
+                    self._taking.discard(candidate)
             if handed is not None:
                 return handed
         return None
 
     def _current(self, project_id: str, username: str, queue: str, now: float) -> str | None:
         statuses = ("submitted",) if queue == "review" else LABEL_WORK
-        for image_id in self.reads.held(project_id, username, now):
+        held = self.reads.held(project_id, username, now)
+        last = self._last.get((project_id, username))
+        if last is not None and last not in held:
+            held.insert(0, last)  # taken a moment ago: the read model may not show it yet
+        for image_id in held:
             if self.reads.status_of(image_id) not in statuses:
                 continue
             lease = self._load_lease(image_id)
@@ -255,10 +287,11 @@ class WorkQueueService:
         if len(first) == CANDIDATES:
             yield from fresh(query(MAX_PRIORITY))
 
-    def _lease(self, project_id: str, image_id: str, username: str, now: float, *,
-               renew: bool) -> Handed | None:
+    def _lease(self, project_id: str, image_id: str, username: str, queue: str, now: float,
+               *, renew: bool) -> Handed | None:
         """Record ``username``'s lease on ``image_id``; None if someone else holds it (or
-        won the race to it), or ``username`` skipped it lately."""
+        won the race to it), ``username`` skipped it lately, or it was submitted or reviewed
+        since its last lease (the read model's status may lag behind)."""
         at = _utc(now)
         lease = self._load_lease(image_id)
         if lease is None:
@@ -266,8 +299,12 @@ class WorkQueueService:
         elif not renew:
             if lease.skipped_by_until(username, at):
                 return None
-            holder = lease.holds_for(at, self._activity(lease))
+            activity = self._activity(lease)
+            holder = lease.holds_for(at, activity)
             if holder is not None and holder != username:
+                return None
+            moved = {a.type for a in activity} & ENDING_EVENTS
+            if moved and (queue == "label" or "ReviewRecorded" in moved):
                 return None
         lease.grant(username, at, self.lease_seconds)
         try:
@@ -280,9 +317,10 @@ class WorkQueueService:
 
     def _skip(self, project_id: str, image_id: str, username: str, now: float) -> None:
         lease = self._load_lease(image_id)
-        if lease is None or lease.holder != username:
-            return
-        lease.release(username, _utc(now))
+        at = _utc(now)
+        if lease is None or lease.holds_for(at, self._activity(lease)) != username:
+            return  # not held by them (ended by their submit, expired): nothing to give back
+        lease.release(username, at)
         try:
             self.app.save(lease)
         except IntegrityError:

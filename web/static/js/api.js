@@ -61,6 +61,8 @@ export const api = {
   images: (projectId, { status, limit, cursor } = {}) =>
     request("GET", `/projects/${projectId}/images${query({ status, limit, cursor })}`),
   image: (id) => request("GET", `/images/${id}`),
+  /** The work queue: an image under a lease ({image, queue, lease}), or null when none is left. */
+  queueNext: (projectId, body = {}) => request("POST", `/projects/${projectId}/queue/next`, body),
   imageUrl: (id) => `${API}/images/${id}/content`,
   annotations: (id, { version, signal } = {}) =>
     request("GET", `/images/${id}/annotations${query({ version })}`, undefined, { signal }),

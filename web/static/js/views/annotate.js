@@ -9,7 +9,7 @@ import { ObjectList } from "../object_list.js";
 import { Shortcuts } from "../shortcuts.js";
 import { STATUS_NAMES } from "../charts.js";
 import { toast } from "../toast.js";
-import { goToNext, queueKind } from "./queue.js";
+import { goToNext, leaseOf, queueKind } from "./queue.js";
 import { loadPicture } from "../picture.js";
 import { annotationKeys } from "./annotate_keys.js";
 
@@ -287,7 +287,18 @@ export async function show(main, [imageId], app) {
       h("p", { class: "muted small" }, canSubmit ? "Ctrl+Enter submits and opens the next image."
         : st === "submitted" ? "Submitted: waiting for review." : `This image is ${STATUS_NAMES[st] || st}.`),
       h("button", { type: "button", class: "btn btn-wide", onclick: () => goToNext(app, project.id, kind, imageId) },
-        kind === "review" ? "Next submitted image" : "Next image"));
+        kind === "review" ? "Next submitted image" : "Next image"),
+      leaseNote());
+  }
+
+  // The queue handed this image to the user under a lease: say until when, quietly.
+  function leaseNote() {
+    const until = leaseOf(imageId);
+    if (!until) return null;
+    const at = new Date(until);
+    return h("p", { class: "muted small", id: "lease-note",
+                    title: "Nobody else is handed this image until then; your work on it keeps it yours." },
+      `Reserved for you until ${at.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" })}`);
   }
 
   // -- actions --------------------------------------------------------------------------------

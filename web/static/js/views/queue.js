@@ -1,7 +1,6 @@
-// A project's work queue: "next image" (annotators get rejected, in-progress and new images;
-// reviewers get submitted ones), the images filtered by status, and live status changes from
-// the project's room.
-
+// A project's work queue: "next image" from the server's queue (POST .../queue/next: each
+// person is handed a different image under a lease; annotators label, reviewers review), the
+// images filtered by status, and live status changes from the project's room.
 import { api } from "../api.js";
 import { h, clear, formatTime } from "../dom.js";
 
@@ -17,27 +16,61 @@ import { STATUSES, STATUS_NAMES, statusBar } from "../charts.js";
 import { toast } from "../toast.js";
 
 const PAGE = 60;
-const WORK_ORDER = ["rejected", "in_progress", "new"];
 
 /** The queue a user works from: "review" for reviewers, "label" for everyone else. */
 export function queueKind(session, projectId) {
   return session.roleIn(projectId) === "reviewer" ? "review" : "label";
 }
 
-/** The next image to work on in ``kind`` order, skipping ``exclude``; null when none is left. */
-export async function nextImage(projectId, kind, exclude = null) {
-  for (const status of kind === "review" ? ["submitted"] : WORK_ORDER) {
-    const page = await api.images(projectId, { status, limit: 5 });
-    const found = page.images.find((im) => im.id !== exclude);
-    if (found) return found;
+// The lease the queue handed out for each image (its expiry), for the annotate view.
+const leases = new Map();
+/** When the caller's lease on ``imageId`` ends, if the queue handed it to them here. */
+export function leaseOf(imageId) { return leases.get(imageId) || null; }
+
+/** The order a person chose for a project's label queue: {order, model_id} (default order
+ * unless they picked "Most informative first"). Kept in this browser. */
+export function queueOrder(projectId) {
+  try {
+    const saved = JSON.parse(localStorage.getItem(`lw.queueOrder.${projectId}`) || "null");
+    if (saved && saved.order === "selection" && saved.model_id) return saved;
+  } catch { /* a damaged entry means the default */ }
+  return { order: "default" };
+}
+function setQueueOrder(projectId, choice) {
+  localStorage.setItem(`lw.queueOrder.${projectId}`, JSON.stringify(choice));
+}
+
+/** The next image of ``kind`` the server's queue hands the caller (under a lease), giving
+ * ``skip`` (the image being left) back first; null when none is left. */
+export async function nextImage(projectId, kind, skip = null) {
+  const body = { queue: kind };
+  if (skip) body.skip = skip;
+  if (kind === "label") Object.assign(body, queueOrder(projectId));
+  let handed;
+  try {
+    handed = await api.queueNext(projectId, body);
+  } catch (e) {
+    if (e.details && e.details.field === "model_id" && body.order === "selection") {
+      setQueueOrder(projectId, { order: "default" });  // the model went away: default order
+      return nextImage(projectId, kind, skip);
+    }
+    throw e;
   }
-  return null;
+  if (!handed) return null;
+  leases.set(handed.image.id, handed.lease.expires_at);
+  return handed.image;
 }
 
 /** Open the next image; ``replace``: instead of the current history entry (so Back does not
  * land on a "next image" link that would forward again). */
 export async function goToNext(app, projectId, kind, exclude = null, { replace = false } = {}) {
-  const next = await nextImage(projectId, kind, exclude);
+  let next;
+  try {
+    next = await nextImage(projectId, kind, exclude);
+  } catch (e) {
+    toast(`No next image: ${e.message}`, { kind: "error" });
+    return null;
+  }
   if (!next) {
     toast(kind === "review" ? "Nothing is waiting for review." : "No images left to label. Nice work!", { kind: "success" });
     app.navigate(`#/projects/${projectId}`, { replace });
@@ -45,6 +78,23 @@ export async function goToNext(app, projectId, kind, exclude = null, { replace =
   }
   app.navigate(`#/images/${next.id}`, { replace });
   return next;
+}
+
+/** "Most informative first": offered when a score job has scored the project's images with a
+ * model (its ranking orders the new images). */
+async function orderChoice(projectId) {
+  let jobs;
+  try { jobs = (await api.jobs(projectId)).jobs; } catch { return null; }
+  const scored = [...new Set(jobs.filter((j) => j.type === "score" && j.state === "done").map((j) => j.model_id))];
+  if (!scored.length) return null;
+  const current = queueOrder(projectId);
+  const select = h("select", { id: "queue-order", "aria-label": "Order of the next images" },
+    h("option", { value: "" }, "Project order"),
+    h("option", { value: scored[0] }, "Most informative first"));
+  select.value = current.order === "selection" && scored.includes(current.model_id) ? current.model_id : "";
+  select.addEventListener("change", () => setQueueOrder(projectId, select.value
+    ? { order: "selection", model_id: select.value } : { order: "default" }));
+  return h("label", { class: "queue-order muted small" }, "Order ", select);
 }
 
 export async function show(main, [projectId], app, query) {
@@ -106,6 +156,7 @@ export async function show(main, [projectId], app, query) {
   const actions = h("div", { class: "page-actions" },
     h("button", { type: "button", class: "btn btn-primary", id: "next-image",
                   onclick: () => goToNext(app, projectId, kind) }, nextLabel),
+    kind === "label" ? await orderChoice(projectId) : null,
     kind === "label" && app.session.canReview(projectId)
       ? h("button", { type: "button", class: "btn", onclick: () => goToNext(app, projectId, "review") }, "Review next submitted image")
       : null,
