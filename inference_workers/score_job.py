@@ -14,11 +14,12 @@ Per image (the runner's ``model_api.Scorer.score``):
   probabilities. All three are *uncertainties*: higher = less sure, in [0, 1].
 * a **detector**: ``probabilities`` per class its best box's confidence (0 where none); each box
   (confidence >= ``SCORE_THRESHOLD``) is a yes/no question with p = its confidence, whose
-  least confidence (1 - max(p, 1 - p)), margin (1 - |2p - 1|) and entropy (in bits) are
-  aggregated over the image's boxes by the job's ``aggregate``: ``max`` (the least sure box),
-  ``mean`` or ``sum`` (grows with the number of unsure boxes; not bounded by 1). An image with
-  no box has 0. With ``tta``, ``stability`` is the localisation instability under test-time
-  augmentation (``detection_tta``), else None.
+  least confidence (min(p, 1 - p)), margin (1 - |2p - 1|) and entropy (nats) are aggregated
+  over the image's boxes by the job's ``aggregate``: ``max`` (the least sure box), ``mean`` or
+  ``sum`` (grows with the number of unsure boxes; not bounded by 1), as
+  ``selection.image_uncertainty`` defines them. An image with no box has 0. With ``tta``,
+  ``stability`` is the localisation instability under test-time augmentation
+  (``detection_tta``), else None.
 * ``embedding``: the runner's, clipped to the float16 range the event stores.
 
 An image that cannot be decoded, or whose model output is NaN or infinite, counts as failed
@@ -59,6 +60,7 @@ from inference_workers.prelabel_job import (
     ShardReport,
     _JobWatch,
 )
+from inference_workers.selection import image_uncertainty
 from service_layer.image_store import ImageStore
 
 log = logging.getLogger(__name__)
@@ -87,29 +89,6 @@ def _unit(value: float) -> float:
     return min(1.0, max(0.0, float(value)))
 
 
-_REDUCE: dict[str, Callable[[npt.NDArray[np.float64]], Any]] = {
-    "max": lambda v: v.max(), "mean": lambda v: v.mean(), "sum": lambda v: v.sum()}
-
-
-def box_uncertainty(box_scores: npt.NDArray[np.floating], how: str = "max"
-                    ) -> dict[str, float | None]:
-    """A detector image's uncertainty from its box confidences: each box's binary least
-    confidence, margin and entropy (bits), aggregated by ``how`` (max, mean, sum); 0 without
-    boxes. ``stability`` None (the caller adds it)."""
-    p = np.clip(np.asarray(box_scores, dtype=np.float64), 0.0, 1.0)
-    if p.size == 0:
-        return {"least_confidence": 0.0, "margin": 0.0, "entropy": 0.0, "stability": None}
-    q = 1.0 - p
-    with np.errstate(divide="ignore", invalid="ignore"):
-        entropy = -(np.where(p > 0, p * np.log2(p), 0.0) + np.where(q > 0, q * np.log2(q), 0.0))
-    per_box = {"least_confidence": 1.0 - np.maximum(p, q), "margin": 1.0 - np.abs(p - q),
-               "entropy": entropy}
-    reduce = _REDUCE[how]
-    out: dict[str, float | None] = {k: float(reduce(v)) for k, v in per_box.items()}
-    out["stability"] = None
-    return out
-
-
 def _finite(raw: RawScore) -> bool:
     parts = [raw.probabilities, raw.box_scores, raw.boxes, raw.embedding]
     return all(bool(np.isfinite(part).all()) for part in parts if part is not None)
@@ -122,8 +101,8 @@ def image_score(image_id: str, raw: RawScore, aggregate: str, stability: float |
         uncertainty = classifier_uncertainty(raw.probabilities)
         boxes = 0
     else:
-        uncertainty = box_uncertainty(raw.box_scores, aggregate)
-        uncertainty["stability"] = stability
+        uncertainty = {**image_uncertainty(np.clip(raw.box_scores, 0.0, 1.0), aggregate),
+                       "stability": stability}
         boxes = len(raw.box_scores)
     embedding = None
     dims = 0

@@ -34,7 +34,7 @@ from inference_workers.embedded_jobs import EmbeddedJobs
 from inference_workers.job_queue import worker_name
 from inference_workers.job_work import JobWork
 from inference_workers.prelabel_job import LoadedModel, ShardReport, default_load_runner
-from inference_workers.score_job import NOT_FINITE, ScoreWork, box_uncertainty
+from inference_workers.score_job import NOT_FINITE, ScoreWork
 from labelwright.settings import Settings
 from tests.inference.model_factory import (
     feature_classifier_onnx,
@@ -372,18 +372,6 @@ def test_the_demo_detector_scores_shapes_with_embeddings_and_stability(
 
 
 # -- the pieces ---------------------------------------------------------------------------------
-
-
-def test_box_uncertainty_aggregates_binary_uncertainties() -> None:
-    scores = np.array([0.9, 0.5, 0.2])
-    lc = [0.1, 0.5, 0.2]
-    assert box_uncertainty(scores, "max")["least_confidence"] == pytest.approx(0.5)
-    assert box_uncertainty(scores, "mean")["least_confidence"] == pytest.approx(np.mean(lc))
-    assert box_uncertainty(scores, "sum")["least_confidence"] == pytest.approx(sum(lc))
-    assert box_uncertainty(scores, "max")["margin"] == pytest.approx(1.0)
-    assert box_uncertainty(scores, "max")["entropy"] == pytest.approx(1.0)
-    assert box_uncertainty(np.zeros(0), "sum") == {"least_confidence": 0.0, "margin": 0.0,
-                                                   "entropy": 0.0, "stability": None}
 
 
 boxes = st.lists(st.tuples(st.floats(0, 200), st.floats(0, 200), st.floats(1, 80),
