@@ -196,7 +196,7 @@ class JobService:
         """Check and queue a job (the caller checked that ``actor`` may run jobs here)."""
         self.app.project(project_id)
         kind = raw.get("type") if isinstance(raw, dict) else None
-        if kind in self.queuers:
+        if isinstance(kind, str) and kind in self.queuers:
             job = self.queuers[kind].queue(self, project_id, actor, raw)
             self.dispatch.publish(job)
             return job
