@@ -1,0 +1,125 @@
+"""Labels needed to reach 95 % test accuracy on scikit-learn's digits, per selection strategy.
+
+The issue #11 benchmark for ``inference_workers.selection``: how much labeling each strategy
+saves over picking images at random. Per seed:
+
+* digits (1,797 8x8 images, shipped inside the scikit-learn wheel): a stratified split into 500
+  test images and a pool of 1,297;
+* features standardised (mean 0, variance 1, fitted on the pool's features, which are known
+  before any label is);
+* 20 initial labels drawn at random from the pool (plain random, not stratified: a class may be
+  missing at first, as in a real start; its probability column is then 0);
+* then rounds: fit a logistic regression (scikit-learn, lbfgs, ``max_iter`` 300, C = 1, the
+  library's default; ``--C`` changes it), measure test accuracy, stop the first time it is
+  >= 95 %, else ask the strategy for the next 10 images of the pool (seed of the round:
+  ``seed * 1000 + round``) and label them.
+
+coreset and BADGE need an embedding: the standardised features themselves, which is what a
+logistic regression's (only) layer sees, i.e. the penultimate-equivalent features (BADGE's
+gradient embedding of a linear model is then exactly its last-layer gradient).
+
+Prints one JSON line per strategy (labels needed per seed and the median over seeds; a seed
+that never reaches 95 % counts as the whole pool, 1,317) and one with margin's median over
+random's (the issue's target: <= 0.5; it reports margin ~170 vs random ~440).
+
+Usage: ``python benchmarks/selection_label_efficiency.py [--seeds 5] [--strategies margin,random]``.
+Needs scikit-learn (not a run-time dependency of Labelwright: ``pip install scikit-learn``).
+
+Measured (2-core machine, 5 seeds, all six strategies, 80 s in all): see docs/models.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+from sklearn.datasets import load_digits  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+from sklearn.linear_model import LogisticRegression  # noqa: E402
+from sklearn.model_selection import train_test_split  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+
+from inference_workers.selection import STRATEGIES, select  # noqa: E402
+
+TEST_SIZE = 500
+INITIAL = 20
+BATCH = 10
+TARGET = 0.95
+MAX_ITER = 300
+
+
+def labels_to_target(strategy: str, seed: int, c: float = 1.0
+                     ) -> tuple[int | None, list[tuple[int, float]]]:
+    """Labels needed to reach TARGET test accuracy (None: never), and the learning curve."""
+    x, y = load_digits(return_X_y=True)
+    x_pool, x_test, y_pool, y_test = train_test_split(
+        x, y, test_size=TEST_SIZE, stratify=y, random_state=seed)
+    scaler = StandardScaler().fit(x_pool)
+    x_pool = scaler.transform(x_pool).astype(np.float32)
+    x_test = scaler.transform(x_test).astype(np.float32)
+    classes = np.unique(y)
+    labeled = np.zeros(len(x_pool), dtype=bool)
+    labeled[np.random.default_rng(seed).choice(len(x_pool), INITIAL, replace=False)] = True
+    curve = []
+    for round_ in range(len(x_pool)):
+        model = LogisticRegression(max_iter=MAX_ITER, C=c)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model.fit(x_pool[labeled], y_pool[labeled])
+        accuracy = float((model.predict(x_test) == y_test).mean())
+        count = int(labeled.sum())
+        curve.append((count, accuracy))
+        if accuracy >= TARGET:
+            return count, curve
+        left = int((~labeled).sum())
+        if left == 0:
+            return None, curve
+        probabilities = np.zeros((len(x_pool), len(classes)), dtype=np.float32)
+        probabilities[:, np.searchsorted(classes, model.classes_)] = model.predict_proba(x_pool)
+        picked = select(strategy, probabilities, min(BATCH, left), embeddings=x_pool,
+                        labeled=labeled, seed=seed * 1000 + round_)
+        labeled[picked] = True
+    return None, curve
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--strategies", default=",".join(STRATEGIES))
+    parser.add_argument("--C", type=float, default=1.0, help="inverse regularisation strength")
+    args = parser.parse_args()
+    strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
+    pool_size = load_digits().data.shape[0] - TEST_SIZE + INITIAL
+    medians = {}
+    for strategy in strategies:
+        started = time.perf_counter()
+        needed = []
+        for seed in range(args.seeds):
+            count, _ = labels_to_target(strategy, seed, args.C)
+            needed.append(count)
+        median = statistics.median(n if n is not None else pool_size for n in needed)
+        medians[strategy] = median
+        print(json.dumps({"benchmark": "selection_label_efficiency", "strategy": strategy,
+                          "target_accuracy": TARGET, "C": args.C, "labels_median": median,
+                          "labels_per_seed": needed, "seeds": args.seeds,
+                          "seconds": round(time.perf_counter() - started, 1)}), flush=True)
+    if "margin" in medians and "random" in medians:
+        print(json.dumps({"benchmark": "selection_label_efficiency",
+                          "ratio": "margin/random",
+                          "C": args.C,
+                          "value": round(medians["margin"] / medians["random"], 3),
+                          "target": 0.5}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
