@@ -50,6 +50,7 @@ class ImageActivity:
     type: str
     actor: str | None
     at: datetime
+    version: int = 0  # the event's version in the image stream
 
 
 class ImageLease(Aggregate):

@@ -23,6 +23,10 @@ _NOT_ASSIGNED_TO_OTHERS = ("NOT EXISTS (SELECT 1 FROM queue_assignments x WHERE 
                            "AND x.username <> ?)")
 
 
+Candidate = tuple[str, int]
+"""An image id and its version as the read model saw it when it picked the image."""
+
+
 def _in(values: Sequence[str]) -> str:
     return ", ".join("?" * len(values))
 
@@ -45,63 +49,67 @@ class QueueReads:
         return [r[0] for r in rows]
 
     def assigned(self, project_id: str, username: str, statuses: Sequence[str], now: float,
-                 limit: int) -> list[str]:
+                 limit: int) -> list[Candidate]:
         """Images assigned to ``username``, in the order the manager gave."""
         rows = self.db.query(
-            "SELECT a.image_id FROM queue_assignments a "
+            "SELECT a.image_id, i.version FROM queue_assignments a "
             "JOIN images i ON i.image_id = a.image_id "
             "LEFT JOIN queue_leases l ON l.image_id = a.image_id "
             f"WHERE a.project_id = ? AND a.username = ? AND i.status IN ({_in(statuses)}) "
             f"AND {_FREE} ORDER BY a.seq LIMIT ?",
             (project_id, username, *statuses, *self._free(username, now), limit))
-        return [r[0] for r in rows]
+        return [(r[0], int(r[1])) for r in rows]
 
-    def returned(self, project_id: str, username: str, now: float, limit: int) -> list[str]:
+    def returned(self, project_id: str, username: str, now: float, limit: int
+                 ) -> list[Candidate]:
         """Rejected images ``username`` submitted: their fixes go back to them first."""
         rows = self.db.query(
-            "SELECT i.image_id FROM images i LEFT JOIN queue_leases l ON l.image_id = i.image_id "
+            "SELECT i.image_id, i.version FROM images i "
+            "LEFT JOIN queue_leases l ON l.image_id = i.image_id "
             "WHERE i.project_id = ? AND i.status = 'rejected' AND i.submitted_by = ? "
             f"AND {_FREE} ORDER BY i.added_position, i.image_id LIMIT ?",
             (project_id, username, *self._free(username, now), limit))
-        return [r[0] for r in rows]
+        return [(r[0], int(r[1])) for r in rows]
 
     def prioritised(self, project_id: str, username: str, statuses: Sequence[str],
-                    now: float, limit: int) -> list[str]:
+                    now: float, limit: int) -> list[Candidate]:
         """The project's priority images, in the order they were queued."""
         rows = self.db.query(
-            "SELECT p.image_id FROM queue_priority p "
+            "SELECT p.image_id, i.version FROM queue_priority p "
             "JOIN images i ON i.image_id = p.image_id "
             "LEFT JOIN queue_leases l ON l.image_id = p.image_id "
             f"WHERE p.project_id = ? AND i.status IN ({_in(statuses)}) AND {_FREE} "
             "ORDER BY p.seq LIMIT ?",
             (project_id, *statuses, *self._free(username, now), limit))
-        return [r[0] for r in rows]
+        return [(r[0], int(r[1])) for r in rows]
 
     def pool(self, project_id: str, username: str, status: str, now: float, limit: int,
-             after: int = -1) -> list[tuple[str, int]]:
-        """``(image_id, added_position)`` of the project's images of ``status`` in the order
-        they were added, after ``after``; images assigned to someone else are left to them."""
+             after: int = -1) -> list[tuple[str, int, int]]:
+        """``(image_id, version, added_position)`` of the project's images of ``status`` in
+        the order they were added, after ``after``; images assigned to someone else are left
+        to them."""
         rows = self.db.query(
-            "SELECT i.image_id, i.added_position FROM images i "
+            "SELECT i.image_id, i.version, i.added_position FROM images i "
             "LEFT JOIN queue_leases l ON l.image_id = i.image_id "
             "WHERE i.project_id = ? AND i.status = ? AND i.added_position > ? "
             f"AND {_FREE} AND {_NOT_ASSIGNED_TO_OTHERS} "
             "ORDER BY i.added_position, i.image_id LIMIT ?",
             (project_id, status, after, *self._free(username, now), username, limit))
-        return [(r[0], int(r[1])) for r in rows]
+        return [(r[0], int(r[1]), int(r[2])) for r in rows]
 
     def free_among(self, project_id: str, username: str, status: str, now: float,
-                   image_ids: Sequence[str]) -> set[str]:
-        """Which of ``image_ids`` are free images of ``status`` (for a ranked order)."""
-        found: set[str] = set()
+                   image_ids: Sequence[str]) -> dict[str, int]:
+        """Which of ``image_ids`` are free images of ``status`` (for a ranked order), with
+        their versions."""
+        found: dict[str, int] = {}
         for part in chunks(list(image_ids)):
             rows = self.db.query(
-                "SELECT i.image_id FROM images i "
+                "SELECT i.image_id, i.version FROM images i "
                 "LEFT JOIN queue_leases l ON l.image_id = i.image_id "
                 f"WHERE i.image_id IN ({_in(part)}) AND i.project_id = ? AND i.status = ? "
                 f"AND {_FREE} AND {_NOT_ASSIGNED_TO_OTHERS}",
                 (*part, project_id, status, *self._free(username, now), username))
-            found.update(r[0] for r in rows)
+            found.update((r[0], int(r[1])) for r in rows)
         return found
 
     def project_of(self, image_ids: Sequence[str]) -> dict[str, str]:

@@ -43,7 +43,7 @@ from domain.work_queue import (
 )
 from event_store.positions import log_head
 from projections.read_models import ReadModels
-from projections.work_queue_reads import QueueReads
+from projections.work_queue_reads import Candidate, QueueReads
 from service_layer.selection import DEFAULT_STRATEGY, STRATEGIES
 
 ORDERS = ("default", "selection")
@@ -204,7 +204,7 @@ class WorkQueueService:
                 self._skip(project_id, request.skip, username, now)
             mine = self._current(project_id, username, queue, now)
             if mine is not None:
-                return self._lease(project_id, mine, username, queue, now, renew=True)
+                return self._lease(project_id, mine, username, now)
             handed = self._first_free(project_id, username, queue, ranked, now)
             if handed is None and self.read.runner.position < log_head(self.app):
                 # "Nothing left" is said by read models that saw everything written before
@@ -217,14 +217,13 @@ class WorkQueueService:
 
     def _first_free(self, project_id: str, username: str, queue: str,
                     ranked: list[str] | None, now: float) -> Handed | None:
-        for candidate in self._candidates(project_id, username, queue, ranked, now):
+        for candidate, seen in self._candidates(project_id, username, queue, ranked, now):
             with self._taking_lock:
                 if candidate in self._taking:
                     continue  # another request of this process is leasing it right now
                 self._taking.add(candidate)
             try:
-                handed = self._lease(project_id, candidate, username, queue, now,
-                                     renew=False)
+                handed = self._lease(project_id, candidate, username, now, seen=seen)
             finally:
                 with self._taking_lock:
                     self._taking.discard(candidate)
@@ -247,15 +246,16 @@ class WorkQueueService:
         return None
 
     def _candidates(self, project_id: str, username: str, queue: str,
-                    ranked: list[str] | None, now: float) -> Iterator[str]:
-        """Images to try, best first; the same image is never offered twice."""
+                    ranked: list[str] | None, now: float) -> Iterator[Candidate]:
+        """Images to try (with the version the read model knew), best first; the same image
+        is never offered twice."""
         offered: set[str] = set()
         status = "submitted" if queue == "review" else "new"
         assigned = (status,) if queue == "review" else LABEL_WORK
 
-        def fresh(ids: Sequence[str]) -> list[str]:
-            out = [i for i in ids if i not in offered]
-            offered.update(out)
+        def fresh(found: Sequence[Candidate]) -> list[Candidate]:
+            out = [c for c in found if c[0] not in offered]
+            offered.update(c[0] for c in out)
             return out
 
         yield from self._paged(lambda n: self.reads.assigned(project_id, username, assigned,
@@ -269,43 +269,44 @@ class WorkQueueService:
             for start in range(0, len(ranked), 200):
                 part = ranked[start:start + 200]
                 free = self.reads.free_among(project_id, username, status, now, part)
-                yield from fresh([i for i in part if i in free])
+                yield from fresh([(i, free[i]) for i in part if i in free])
         after = -1
         while True:
             rows = self.reads.pool(project_id, username, status, now, CANDIDATES, after)
             if not rows:
                 return
-            yield from fresh([image_id for image_id, _ in rows])
-            after = rows[-1][1]
+            yield from fresh([(image_id, version) for image_id, version, _ in rows])
+            after = rows[-1][2]
 
     @staticmethod
-    def _paged(query: Callable[[int], list[str]], fresh: Callable[[Sequence[str]], list[str]]
-               ) -> Iterator[str]:
+    def _paged(query: Callable[[int], list[Candidate]],
+               fresh: Callable[[Sequence[Candidate]], list[Candidate]]) -> Iterator[Candidate]:
         """A tier's candidates: a few, then (all of them raced away) the whole tier."""
         first = query(CANDIDATES)
         yield from fresh(first)
         if len(first) == CANDIDATES:
             yield from fresh(query(MAX_PRIORITY))
 
-    def _lease(self, project_id: str, image_id: str, username: str, queue: str, now: float,
-               *, renew: bool) -> Handed | None:
-        """Record ``username``'s lease on ``image_id``; None if someone else holds it (or
-        won the race to it), ``username`` skipped it lately, or it was submitted or reviewed
-        since its last lease (the read model's status may lag behind)."""
+    def _lease(self, project_id: str, image_id: str, username: str, now: float, *,
+               seen: int | None = None) -> Handed | None:
+        """Record ``username``'s lease on ``image_id`` (``seen``: the image's version when
+        the read model offered it; None: renew the caller's own lease). None if someone else
+        holds it (or won the race to it), ``username`` skipped it lately, or it was
+        submitted or reviewed after the read model's row (whose status made it a
+        candidate)."""
         at = _utc(now)
         lease = self._load_lease(image_id)
         if lease is None:
             lease = ImageLease.open(project_id, image_id, username)
-        elif not renew:
+        elif seen is not None:
             if lease.skipped_by_until(username, at):
                 return None
             activity = self._activity(lease)
             holder = lease.holds_for(at, activity)
             if holder is not None and holder != username:
                 return None
-            moved = {a.type for a in activity} & ENDING_EVENTS
-            if moved and (queue == "label" or "ReviewRecorded" in moved):
-                return None
+            if any(a.type in ENDING_EVENTS and a.version > seen for a in activity):
+                return None  # submitted or reviewed after the row that made it a candidate
         lease.grant(username, at, self.lease_seconds)
         try:
             recordings = self.app.save(lease)
@@ -344,7 +345,8 @@ class WorkQueueService:
             at: datetime = getattr(event, "timestamp")  # noqa: B009 - not on the Protocol
             if at < lease.granted_at:
                 break
-            out.append(ImageActivity(type(event).__name__, getattr(event, "actor", None), at))
+            out.append(ImageActivity(type(event).__name__, getattr(event, "actor", None), at,
+                                     event.originator_version))
         return out
 
     def _person(self, project_id: str, username: str) -> threading.Lock:
@@ -461,7 +463,10 @@ class WorkQueueService:
             except IntegrityError:
                 time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
                 continue
-            return recordings[-1].notification.id
+            position: int = recordings[-1].notification.id
+            # Answered once the queue's read model has it: the next "next" follows it.
+            self.read.wait_for(position, timeout=WAIT_SECONDS)
+            return position
         raise Conflict("someone else kept changing this queue at the same time; nothing was "
                        "recorded, retry", {"retry": True})
 

@@ -317,3 +317,17 @@ def test_the_lease_length_is_a_setting(monkeypatch: pytest.MonkeyPatch, tmp_path
     assert Settings.from_env(data_dir=str(tmp_path)).lease_seconds == 15 * 60
     monkeypatch.setenv("LABELWRIGHT_LEASE_SECONDS", "90")
     assert Settings.from_env(data_dir=str(tmp_path)).lease_seconds == 90
+
+
+def test_a_rejected_image_goes_back_to_who_submitted_it(any_site: Site) -> None:
+    project_id, images = project_with_images(any_site, 2)
+    assert taken(any_site, project_id) == images[0]
+    any_site.create(images[0])
+    any_site.ok(any_site.command(images[0], {"type": "submit"}))
+    assert taken(any_site, project_id, "reviewer") == images[0]
+    any_site.ok(any_site.command(images[0], {"type": "review", "verdict": "reject",
+                                             "comment": "the cat is a dog"}, "reviewer"))
+    # Straight away (the read model may not show the verdict yet): the reviewer is not
+    # handed it again, and its annotator gets it back before the new image.
+    assert next_image(any_site, project_id, "reviewer") is None
+    assert taken(any_site, project_id) == images[0]
