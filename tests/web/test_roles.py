@@ -84,6 +84,11 @@ CASES = [
     Case("GET", "/projects/{pid}/label_suspects", "reviewer"),
     Case("GET", "/projects/{pid}/selection", "annotator"),  # no model_id: 422 once through
     Case("GET", "/projects/{pid}/similar", "annotator"),
+    Case("POST", "/projects/{pid}/queue/next", "annotator",
+         lambda: {"json": {"order": "nowhere"}}),  # 422 once through: nothing handed out
+    Case("PUT", "/projects/{pid}/assignments", "manager", lambda: {"json": {"image_ids": 1}}),
+    Case("POST", "/projects/{pid}/queue/priority", "manager", lambda: {"json": {}}),
+    Case("DELETE", "/projects/{pid}/queue/priority", "manager"),
     Case("POST", "/projects/{pid}/models", "manager",
          lambda: {"files": [("weights", ("m.onnx", b"not a model", "application/x"))]}),
     Case("GET", "/projects/{pid}/models", "annotator"),
