@@ -8,6 +8,13 @@ reported. This is ``inference_workers.selection.select`` alone: what the selecti
 
 Targets (issue #11): margin <= 200 ms, coreset and BADGE <= 2 s.
 
+Measured (2-core machine, load 2.5, 7 runs), median ms for width 128 / 512: margin 2.0 / 2.8,
+least_confidence 2.1 / 3.6, entropy 1.9 / 2.7, random 1.2 / 2.1, coreset 91 / 244 (more than half
+of it the 9,000 x 1,000 distances to the labeled rows: 28 / 106 ms with none labeled), BADGE
+34 / 96. At load 10 (other test runs): coreset 369 / 567, BADGE 118 / 199; before the per-pick
+products went to one thread (``selection._dot_rows``) the same load made them 4.2 / 5.8 s and
+3.1 / 5.6 s.
+
 Usage: ``python benchmarks/selection_speed.py [--rows 10000] [--k 100] [--runs 7]
 [--widths 128,512] [--labeled 1000]``. One JSON line per strategy and width.
 """
