@@ -333,7 +333,7 @@ def _choice(value: Any, allowed: tuple[str, ...], field: str, what: str) -> str:
 
 
 def _strategy(value: Any, allowed: tuple[str, ...]) -> str:
-    if value in STRATEGIES and value not in allowed:
+    if isinstance(value, str) and value in STRATEGIES and value not in allowed:
         raise _invalid("strategy", f"{value} has no per-row score (it depends on the rows "
                        f"picked before); use one of {', '.join(allowed)}, or select/rank")
     return _choice(value, allowed, "strategy", "strategy")

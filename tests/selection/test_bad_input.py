@@ -42,8 +42,9 @@ def refused(field: str, *words: str):
 def test_an_unknown_strategy_lists_the_allowed_ones():
     with refused("strategy", "unknown strategy 'uncertainty'", "least_confidence, margin"):
         select("uncertainty", P, 1)
-    with refused("strategy"):
-        select(None, P, 1)
+    for bad in (None, ["margin"], np.array(["margin", "entropy"])):
+        with refused("strategy", "unknown strategy"):
+            select(bad, P, 1)
 
 
 @pytest.mark.parametrize("k", [0, -3])

@@ -249,3 +249,10 @@ def test_a_large_float32_pool(strategy):
     picked = select(strategy, p, 100, embeddings=emb, labeled=labeled, seed=1)
     assert picked.dtype == np.int64 and len(set(picked.tolist())) == 100
     assert not labeled[picked].any()
+
+
+def test_coreset_breaks_equal_distances_by_the_lower_row():
+    x = np.array([[0.0], [1.0], [-1.0], [1.0], [-1.0]])
+    labeled = np.array([True, False, False, False, False])
+    ranking = rank("coreset", np.ones((5, 1)), 2, embeddings=x, labeled=labeled)
+    assert ranking.indices.tolist() == [1, 2]  # 1 and -1 are both 1 from 0; then -1 is 2 from 1
