@@ -188,6 +188,19 @@ def test_the_same_position_gives_the_same_training_set_and_split(world: World) -
     assert held and train and not {e.image_id for e in held} & {e.image_id for e in train}
 
 
+def test_the_same_position_trains_the_same_weights_on_the_cpu(world: World) -> None:
+    world.label_boxes(range(10))
+    position = log_head(world.services.app)
+    first = world.run(world.queue(architecture="centernet", name="a", epochs=2))
+    world.label_boxes(range(10, 14))  # labels after the position change nothing
+    second = world.run(world.queue(architecture="centernet", name="b", epochs=2,
+                                   position=position))
+    a, b = (world.services.app.model(j.result["model_id"]) for j in (first, second))
+    assert a.sha256 == b.sha256  # the same bytes: the same weights
+    assert first.epochs() == [dict(e, seconds=f["seconds"])
+                              for e, f in zip(second.epochs(), first.epochs(), strict=True)]
+
+
 def test_a_rerun_train_job_registers_once(world: World) -> None:
     world.label_boxes(range(10))
     job_id = world.queue(architecture="centernet", name="once", epochs=1)
@@ -373,3 +386,44 @@ def test_any_train_request_is_checked_or_refused_with_a_field(world: World,
     assert parsed["architecture"] in ("centernet", "classifier")
     assert 1 <= parsed["epochs"] <= 500 and 0 < parsed["validation_fraction"] <= 0.5
     assert 0 <= parsed["position"] <= log_head(world.services.app)
+
+
+def test_a_long_train_shard_stays_with_its_redis_consumer(world: World) -> None:
+    """Training for many claim periods: the consumer training keeps its entry claimed, so the
+    other consumer never takes it over (every epoch is recorded once, one version)."""
+    import dataclasses
+    import shutil
+
+    from eventsourcing.utils import get_topic
+
+    from domain.job import Job
+    from tests.realtime.nodes import RedisServer
+
+    if shutil.which("redis-server") is None:
+        from tests.required_services import unavailable
+
+        unavailable("redis-server is not installed")
+    server = RedisServer()
+    server.start()
+    s = world.services
+    settings = dataclasses.replace(s.settings, redis_url=server.url, job_claim_seconds=0.3,
+                                   redis_prefix=f"t{uuid.uuid4().hex[:6]}")
+    queue = job_queue(settings, s.app, s.pipeline, s.images, s.models, workers=2)
+    try:
+        world.label_boxes(range(12))
+        job_id = world.queue(architecture="centernet", name="long", epochs=6)
+        queue.start()
+        queue.publish(s.app.job(job_id))
+        deadline = time.monotonic() + 120
+        while not s.app.job(job_id).finished and time.monotonic() < deadline:
+            time.sleep(0.1)
+        job = s.app.job(job_id)
+        assert job.state == "done", job.describe()
+        assert job.epochs()[-1]["seconds"] > 3 * 0.3  # it trained for many claim periods
+    finally:
+        queue.stop()
+        server.stop()
+    topic = get_topic(Job.TrainingProgress)
+    recorded = [e for e in s.app.recorder.select_events(UUID(job_id)) if e.topic == topic]
+    assert len(recorded) == len(job.epochs())  # no second consumer started it again
+    assert [m.name for m in s.app.project_models(world.project_id)] == ["long"]
