@@ -238,7 +238,8 @@ class TrainWork:
                         "best_epoch": metrics.get("best_epoch"),
                         "epochs_run": len(metrics["epochs"]),
                         "final_train_loss": metrics["final_loss"],
-                        "seconds": metrics["seconds"]},
+                        "seconds": metrics["seconds"],
+                        "tensors_from_base": metrics.get("tensors_from_base", 0)},
             "training_images": len(train), "validation_images": len(held_out),
             "skipped_images": found.skipped, "classes": list(found.classes),
         }

@@ -27,6 +27,7 @@ from domain.command_pipeline import Actor
 from domain.commands import parse_command
 from domain.errors import DomainError, ValidationFailed
 from event_store.positions import log_head
+from inference_workers.architectures.classifier import TagClassifier
 from inference_workers.synthetic_shapes import SHAPE_CLASSES, make_shapes
 from inference_workers.train_job import TrainWork, trained_by
 from labelwright.bootstrap import bootstrap, job_queue, shutdown
@@ -261,6 +262,18 @@ def test_a_classifier_learns_tags_and_its_runner_predicts_tags(tmp_path: Path) -
         assert [p.type for p in predictions] == ["tag"] * len(model.classes)
         assert sum(p.score for p in predictions) == pytest.approx(1.0, abs=1e-4)
         assert runner.embed([world.shapes[0].image]).shape == (1, 128)  # type: ignore[attr-defined]
+        assert model.lineage["metrics"]["tensors_from_base"] == 0
+
+        # A classifier can start from a detector of the project: its backbone fits.
+        world.label_boxes(range(12))
+        detector = world.run(world.queue(architecture="centernet", name="det", epochs=1))
+        tuned = world.run(world.queue(architecture="classifier", name="tags", epochs=1,
+                                      base_model_id=detector.result["model_id"]))
+        second = world.services.app.model(tuned.result["model_id"])
+        assert second.model_version == "2" and second.lineage is not None
+        assert second.lineage["base_model_id"] == detector.result["model_id"]
+        backbone = [k for k in TagClassifier(3).state_dict() if not k.startswith("head.")]
+        assert second.lineage["metrics"]["tensors_from_base"] == len(backbone)
     finally:
         world.close()
 
