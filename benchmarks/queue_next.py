@@ -13,6 +13,9 @@ A real ``labelwright serve`` (SQLite, or ``--postgres``), a project of 10,000 im
   same image (never).
 
 Target (issue 11): median <= 20 ms per call with 10,000 images and 20 annotators.
+Measured (2 cores, 2026-11-30, load average ~1): paced p50 3.3 ms / p95 8.2 ms on SQLite,
+16 / 28 ms on PostgreSQL; again 2.7 / 10 ms (p50); burst p50 42 ms SQLite, 172 ms PostgreSQL,
+no image handed twice.
 
 Usage: ``python benchmarks/queue_next.py [--images N] [--annotators A] [--rounds R]
 [--postgres]``.
