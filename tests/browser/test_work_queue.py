@@ -4,6 +4,7 @@ another, and a project with a scored model offers "Most informative first"."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -73,4 +74,30 @@ def test_no_order_choice_without_a_scored_model(server: DemoServer, new_context:
     page.goto(f"{server.base}/#/projects/{pid}")
     page.wait_for_selector("#next-image")
     expect(page.locator("#queue-order")).to_have_count(0)
+    errors.check()
+
+
+def test_most_informative_first_follows_the_models_ranking(server: DemoServer,
+                                                           new_context: Any) -> None:
+    maria = server.api("maria")
+    shapes = next(p for p in maria.get("/projects")["projects"] if p["name"] == "Demo: shapes")
+    pid = shapes["id"]
+    model = maria.get(f"/projects/{pid}/models")["models"][0]
+    job = maria.post(f"/projects/{pid}/jobs", {"type": "score", "model_id": model["id"]},
+                     expect=202)["job"]
+    deadline = time.time() + 120
+    while maria.get(f"/jobs/{job['id']}")["job"]["state"] != "done":
+        assert time.time() < deadline, "the score job did not finish"
+        time.sleep(0.5)
+    maria.settled()
+    ranked = maria.get(f"/projects/{pid}/selection", model_id=model["id"], k=1)["images"]
+
+    page = new_context().new_page()
+    errors = log_in(page, server.base, "maria")
+    page.goto(f"{server.base}/#/projects/{pid}")
+    page.select_option("#queue-order", label="Most informative first")
+    page.click("#next-image")
+    page.wait_for_function("location.hash.startsWith('#/images/')")
+    assert page.evaluate("location.hash.split('/')[2]") == ranked[0]["image_id"]
+    shot(page, "queue-most-informative")
     errors.check()
