@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml $(REBUILD_VENV)
 	$(if $(REBUILD_VENV),@echo "rebuilding $(VENV): it was made with Python $(or $(VENV_PYTHON),?) (or is missing)"; rm -rf $(VENV))
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/pip install --quiet -e ".[test,bench]"
 	touch $(STAMP)
 
 run: setup
