@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, overload
 
 from domain.application import Labeling
-from domain.errors import NotFound
+from domain.errors import DomainError, NotFound
 from domain.job import Job
 from domain.model import Model
 from inference_workers.model_api import RGBImage
@@ -256,12 +256,16 @@ class TrainWork:
             path = Path(folder) / f"{name}.safetensors"
             save_file({k: v.contiguous() for k, v in state.items()}, str(path),
                       metadata={"architecture": architecture})
-            model, _ = register_model(
-                self.app, self.models, job.project_id, weights=path,
-                file_name=f"{architecture}.safetensors",
-                classes=("classes.txt", ("\n".join(classes) + "\n").encode()), name=name,
-                architecture=architecture, actor=job.created_by,
-                max_bytes=MAX_TRAINED_MODEL_BYTES, inspect=inspect_model, lineage=lineage)
+            try:
+                model, _ = register_model(
+                    self.app, self.models, job.project_id, weights=path,
+                    file_name=f"{architecture}.safetensors",
+                    classes=("classes.txt", ("\n".join(classes) + "\n").encode()), name=name,
+                    architecture=architecture, actor=job.created_by,
+                    max_bytes=MAX_TRAINED_MODEL_BYTES, inspect=inspect_model, lineage=lineage)
+            except DomainError as e:  # retrying would train again for the same refusal
+                raise JobFailure("model_error", "the trained model could not be registered: "
+                                 f"{e.message}") from e
         log.info("train job %s registered %s@%s (%s)", job.id, model.name, model.model_version,
                  lineage["metrics"])
         return model
