@@ -9,7 +9,9 @@ queued through ``JobService``, once without and once with test-time augmentation
 the request to ``JobFinished`` (model loading, decoding, inference, TTA, recording included).
 
 One JSON line per run: ``{"benchmark": "score_job", "tta", "images", "seconds",
-"images_per_s", "failed", "embedding_dims", "workers", "threads", "target_s": 60}``.
+"images_per_s", "failed", "embedding_dims", "workers", "threads", "target_s": 60,
+"load_average"}``, after one ``score_bare_model`` line: the runner's ``score`` alone on 400
+decoded images with the same threads (the ceiling on this machine, at its current load).
 
 Usage: ``python benchmarks/score_job.py [--images 2000] [--size 320] [--workers 1]
 [--threads N] [--no-tta-only | --tta-only]``.
@@ -37,6 +39,8 @@ from PIL import Image as PILImage  # noqa: E402
 from inference_workers.synthetic_shapes import make_shapes  # noqa: E402
 from labelwright.bootstrap import bootstrap, job_queue, shutdown  # noqa: E402
 from labelwright.settings import Settings  # noqa: E402
+
+BARE_IMAGES = 400
 
 
 def images(n: int, size: int) -> list[tuple[str, bytes]]:
@@ -86,6 +90,7 @@ def main() -> None:
                 name="shapes-centernet", version="1", architecture="centernet",
                 actor="manager", max_bytes=settings.max_model_bytes, inspect=inspect_model)
             services.runner.catch_up()
+            print(json.dumps(bare(model, services.models, args, threads)), flush=True)
             queue = job_queue(settings, app, services.pipeline, services.images,
                               services.models, workers=args.workers)
             queue.start()
@@ -104,6 +109,23 @@ def main() -> None:
             shutdown(services)
 
 
+def bare(model: Any, store: Any, args: argparse.Namespace, threads: int) -> dict[str, Any]:
+    """The ceiling: the runner's ``score`` alone on ``BARE_IMAGES`` images already decoded, in
+    batches of its batch size, on the job's threads (no TTA, nothing read or recorded)."""
+    from inference_workers.runners import load_runner
+
+    runner = load_runner(model, store.path(model.sha256), device="cpu", threads=threads)
+    pixels = [s.image for s in make_shapes(BARE_IMAGES, (args.size, args.size), seed=7)]
+    runner.score(pixels[:8])  # warm up  # type: ignore[attr-defined]
+    started = time.perf_counter()
+    for start in range(0, len(pixels), runner.batch_size):
+        runner.score(pixels[start:start + runner.batch_size])  # type: ignore[attr-defined]
+    seconds = time.perf_counter() - started
+    return {"benchmark": "score_bare_model", "images": len(pixels),
+            "images_per_s": round(len(pixels) / seconds, 1), "threads": threads,
+            "load_average": os.getloadavg()[0]}
+
+
 def run(services: Any, pid: str, model_id: str, tta: bool, args: argparse.Namespace,
         threads: int) -> dict[str, Any]:
     started = time.perf_counter()
@@ -117,7 +139,8 @@ def run(services: Any, pid: str, model_id: str, tta: bool, args: argparse.Namesp
             "images": current.done, "failed": current.failed,
             "seconds": round(seconds, 2), "images_per_s": round(current.done / seconds, 1),
             "embedding_dims": result.get("embedding_dims"), "workers": args.workers,
-            "threads": threads, "cpus": os.cpu_count(), "size": args.size, "target_s": 60}
+            "threads": threads, "cpus": os.cpu_count(), "size": args.size, "target_s": 60,
+            "load_average": os.getloadavg()[0]}
 
 
 if __name__ == "__main__":

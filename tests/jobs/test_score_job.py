@@ -476,3 +476,24 @@ def test_torchscript_and_seg_runners_score_their_boxes(tmp_path: Path) -> None:
         assert sorted(raw.box_classes.tolist()) == [0, 1, 2] and raw.embedding is None
         cat = raw.boxes[raw.box_classes.tolist().index(0)]
         assert cat.tolist() == pytest.approx([15.0, 15.0, 25.0, 25.0], abs=1e-4)
+
+
+def test_a_cancelled_score_job_records_nothing_more(world: JobWorld) -> None:
+    s = world.services
+    assert s.jobs is not None
+    job_id = str(s.jobs.queue(world.project_id, "manager",
+                              {"type": "score", "model_id": str(world.model.id)}).id)
+    work = ScoreWork(s.app, s.images, LoadedModel(s.models, default_load_runner("cpu", 1)), "a")
+    work.run_shard(job_id, 0, then=1)  # shard 1 starts decoding ahead
+    s.jobs.cancel(job_id, "manager")
+    report = work.run_shard(job_id, 1)
+    assert report.stopped == "cancelled" and report.done == 0
+    work.close()
+    assert [e.shard for e in scored_events(world, job_id)] == [0]
+    assert s.app.job(job_id).state == "cancelled"
+    # A worker stopping mid-shard leaves it for another: nothing recorded, not done.
+    other = str(s.jobs.queue(world.project_id, "manager",
+                             {"type": "score", "model_id": str(world.model.id)}).id)
+    stopped = work.run_shard(other, 0, should_stop=lambda: True)
+    assert stopped.stopped == "worker stopping"
+    assert scored_events(world, other) == [] and s.app.job(other).shards_done == []
