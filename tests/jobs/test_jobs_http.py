@@ -112,7 +112,7 @@ def test_a_job_over_http_with_live_progress_and_prelabels(served: dict[str, Any]
     ({"type": "score", "model_id": "x"}, 422, "model_id"),
     ({"type": "score", "model_id": "MODEL", "aggregate": "median"}, 422, "aggregate"),
     ({"type": "score", "model_id": "MODEL", "threshold": 0.5}, 422, "threshold"),
-    ({"type": "train"}, 422, "type"),
+    ({"type": "train"}, 422, "architecture"),
     ({"type": "prelabel"}, 422, "model_id"),
     ({"type": "prelabel", "model_id": "nope"}, 422, "model_id"),
     ({"type": "prelabel", "model_id": "MODEL", "iou": -1}, 422, "iou"),
