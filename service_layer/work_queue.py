@@ -180,9 +180,9 @@ class WorkQueueService:
         # together go to different candidates instead of all racing for the first one (the
         # lease stream still decides between processes).
         self._taking: set[str] = set()
+        self._taking_lock = threading.Lock()
         # The image each person was last handed here, until the read model shows the lease.
         self._last: dict[tuple[str, str], str] = {}
-        self._taking_lock = threading.Lock()
 
     # -- handing out ------------------------------------------------------------------------
 
