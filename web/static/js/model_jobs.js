@@ -111,7 +111,8 @@ export class JobTable {
         h("span", { class: "job-count small" }, `${done} / ${total} images`,
           job.started_at ? ` · ${duration(job)}` : "")),
       h("td", { class: `num job-failed${failed ? " has-failed" : ""}` }, String(failed)),
-      h("td", { class: "num job-recorded" }, job.recorded === undefined || job.recorded === null ? "–" : String(job.recorded)),
+      h("td", { class: "num job-recorded" }, job.type === "score" ? scoreResult(job)
+        : job.recorded === undefined || job.recorded === null ? "–" : String(job.recorded)),
       h("td", { class: "small" }, h("time", { datetime: job.created_at }, formatTime(job.created_at)),
         job.created_by ? h("span", { class: "muted" }, ` by ${job.created_by}`) : null),
       h("td", { class: "job-actions" }, cancel));
@@ -172,6 +173,7 @@ export class JobTable {
       const answer = await api.cancelJob(job.id);
       if (answer && answer.job) this.update(answer.job, { quiet: true });
       toast(job.type === "train" ? "Training cancelled; no model was registered."
+        : job.type === "score" ? "Scoring cancelled; the scores it already recorded stay."
         : "Job cancelled; the pre-labels it already recorded stay.", { kind: "warn" });
     } catch (e) {
       button.disabled = false;
@@ -188,10 +190,22 @@ function isOlder(job, before) {
   return false;
 }
 
+/** A score job's result (images scored, embedding size) where the pre-label count would be. */
+function scoreResult(job) {
+  const r = job.result;
+  if (!r) return "–";
+  return h("span", { class: "job-score-result small", title: `${r.images} images scored, ${r.failed} failed` },
+    `${r.images} scored`, r.embedding_dims ? ` · ${r.embedding_dims}-d embeddings` : "");
+}
+
 function jobParams(type, p) {
   if (type === "train") {
     return [p.architecture, `at most ${plural(Number(p.epochs) || 0, "epoch")}`,
             p.position !== undefined ? `labels as of position ${p.position}` : null].filter(Boolean).join(", ");
+  }
+  if (type === "score") {
+    return [`scoring ${Array.isArray(p.images) || p.images === "list" ? "chosen" : p.images || "all"} images`,
+            p.aggregate ? `${p.aggregate} over boxes` : null, p.tta ? "with TTA" : null].filter(Boolean).join(", ");
   }
   if (type !== "prelabel") return type;
   const bits = [Array.isArray(p.images) ? plural(p.images.length, "chosen image") : `${p.images || "all"} images`];

@@ -19,6 +19,12 @@ const REASONS = {
 };
 
 function plural(n, one, many = `${one}s`) { return `${n} ${n === 1 ? one : many}`; }
+
+/** An image's thumbnail that opens it in the annotator (also the Models page's picks). */
+export function imageThumb(imageId, { label, alt = "", src = null }) {
+  return h("a", { href: `#/images/${imageId}`, class: "thumb", "aria-label": label },
+    h("img", { src: src || api.imageUrl(imageId), alt, loading: "lazy", decoding: "async" }));
+}
 function short(id) { return id.slice(0, 8); }
 function describe(row) {
   return `${plural(row.missed, "missed label")}, ${plural(row.false_positives, "false positive")}, ${plural(row.confused, "confusion")}`;
@@ -77,8 +83,8 @@ export function blindSpotsPanel(section, projectId) {
                              checked: selected.has(row.image_id),
                              onchange: () => { if (box.checked) selected.add(row.image_id); else selected.delete(row.image_id); queueLabel(); } });
     return h("li", { class: "image-card bs-card", dataset: { image: row.image_id } },
-      h("a", { href: `#/images/${row.image_id}`, class: "thumb", "aria-label": `Open image ${n + 1} in the annotator: ${describe(row)}` },
-        h("img", { src: row.thumbnail || api.imageUrl(row.image_id), alt: `Image ${n + 1}: ${describe(row)}`, loading: "lazy", decoding: "async" })),
+      imageThumb(row.image_id, { label: `Open image ${n + 1} in the annotator: ${describe(row)}`,
+                                 alt: `Image ${n + 1}: ${describe(row)}`, src: row.thumbnail }),
       h("div", { class: "image-meta" },
         h("label", { class: "bs-pick" }, box, ` #${n + 1}`),
         h("span", { class: "bs-score muted small", title: "missed + scores of the false positives and confusions" }, `score ${row.score.toFixed(2)}`)),

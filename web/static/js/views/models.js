@@ -13,6 +13,7 @@ import { sortFiles, architectureNeed, nameAndVersion, formatBytes, WEIGHTS_EXTEN
 import { classMapEditor } from "../model_class_map.js";
 import { JobTable, errorText } from "../model_jobs.js";
 import { trainForm, metricName } from "../model_training.js";
+import { scoreForm, pickPanel, scorable } from "../model_scoring.js";
 
 const TASKS = [["", "Detect from the file"], ["detect", "Detection (boxes)"], ["segment", "Segmentation (masks)"],
                ["classify", "Classification (tags)"], ["interactive", "Interactive (assist)"]];
@@ -61,6 +62,9 @@ export async function show(main, [projectId], app) {
     api.jobs(projectId).catch((e) => ({ jobs: [], error: e }))]);
   const models = new Map(modelList.models.map((m) => [m.id, m]));
   let selectedId = null;
+  let picker = null; // the selected model's "Pick next images" panel
+  // Models with a finished score job: they offer "Pick next images".
+  const scoredModels = new Set(jobList.jobs.filter((j) => j.type === "score" && j.state === "done").map((j) => j.model_id));
   let mapping = null; // the class map editor of the selected model
 
   // -- registering ---------------------------------------------------------------------------
@@ -260,7 +264,9 @@ export async function show(main, [projectId], app) {
       modelTable.append(h("tr", { class: `model-row${m.id === selectedId ? " selected" : ""}${m.retired ? " retired" : ""}`,
                                   dataset: { model: m.id }, "aria-current": m.id === selectedId ? "true" : null },
         h("th", { scope: "row" }, h("button", { type: "button", class: "link-button model-open", onclick: () => select(m.id, { focus: true }) },
-          m.name), m.retired ? h("span", { class: "retired-badge" }, "retired") : null),
+          m.name), m.retired ? h("span", { class: "retired-badge" }, "retired") : null,
+          scoredModels.has(m.id) ? h("button", { type: "button", class: "link-button model-pick small",
+                                                 onclick: () => select(m.id, { pick: true }) }, "Pick next images") : null),
         h("td", {}, m.version), h("td", {}, m.task), h("td", {}, m.format),
         h("td", { class: "num" }, String(m.classes.length)),
         h("td", { class: `num model-unmapped${unmapped ? " warn" : ""}` }, String(unmapped)),
@@ -280,11 +286,15 @@ export async function show(main, [projectId], app) {
   // -- the selected model: what was found, its class map, running it --------------------------
   const detail = h("section", { class: "card wide", id: "model-detail", "aria-labelledby": "model-detail-title", hidden: true });
 
-  function select(id, { focus = false } = {}) {
+  function select(id, { focus = false, pick = false } = {}) {
     selectedId = id;
     renderModels();
     renderDetail();
-    if (focus) {
+    if (pick && picker) {
+      picker.element.scrollIntoView({ block: "start", behavior: "smooth" });
+      picker.focus();
+      picker.load();
+    } else if (focus) {
       detail.scrollIntoView({ block: "start", behavior: "smooth" });
       document.getElementById("model-detail-title")?.focus({ preventScroll: true });
     }
@@ -414,7 +424,24 @@ export async function show(main, [projectId], app) {
       h("div", { class: "model-detail-grid" },
         h("section", { "aria-labelledby": "detected-title" }, h("h3", { id: "detected-title" }, "Detected in the file"), facts(m)),
         h("section", { "aria-labelledby": "mapping-title" }, h("h3", { id: "mapping-title" }, "Class mapping"), mapping.element),
-        h("section", { "aria-labelledby": "run-title" }, h("h3", { id: "run-title" }, "Run on the project"), runForm(m))));
+        h("section", { "aria-labelledby": "run-title" }, h("h3", { id: "run-title" }, "Run on the project"), runForm(m))),
+      activeLearning(m));
+  }
+
+  // Score for active learning, and (once scored) pick the next images to label.
+  function activeLearning(m) {
+    picker = scoredModels.has(m.id) ? pickPanel(projectId, m) : null;
+    const score = !m.retired && scorable(m) ? scoreForm(projectId, m, {
+      onQueued: (job) => {
+        jobs.update(job, { quiet: true });
+        toast(`Scoring with ${m.name} ${m.version} queued: ${job.total} image${job.total === 1 ? "" : "s"}.`, { kind: "success" });
+        document.getElementById("jobs")?.scrollIntoView({ block: "nearest", behavior: "smooth" });
+      } }) : null;
+    if (!score && !picker) return null;
+    return h("section", { class: "active-learning", id: "active-learning", "aria-labelledby": "score-title" },
+      h("h3", { id: "score-title" }, "Active learning"), score,
+      picker ? picker.element
+        : h("p", { class: "muted small", id: "pick-after-score" }, "Once a score job of this model is done, pick the next images to label here."));
   }
 
   // -- jobs -----------------------------------------------------------------------------------
@@ -428,6 +455,18 @@ export async function show(main, [projectId], app) {
           toast(`Training finished: ${job.result.name} ${job.result.version} is registered.`, { kind: "success", ms: 6000 });
         } else if (job.state === "failed") {
           toast(`Training ${name} failed: ${errorText(job.error) || "see the jobs list"}`, { kind: "error", ms: 8000 });
+        }
+      } else if (job.type === "score") {
+        if (job.state === "done") {
+          scoredModels.add(job.model_id);
+          renderModels();
+          const section = detail.querySelector("#active-learning");
+          if (job.model_id === selectedId && !picker && section) section.replaceWith(activeLearning(models.get(selectedId)));
+          const r = job.result || {};
+          toast(`Scoring with ${modelName(job.model_id)} finished: ${r.images ?? job.done} images scored`
+            + (job.failed ? ` (${job.failed} failed)` : "") + ". Pick the next images from its row.", { kind: job.failed ? "warn" : "success", ms: 6000 });
+        } else if (job.state === "failed") {
+          toast(`Scoring with ${modelName(job.model_id)} failed: ${errorText(job.error) || "see the jobs list"}`, { kind: "error", ms: 8000 });
         }
       } else if (job.state === "done") {
         toast(`Pre-labeling with ${modelName(job.model_id)} finished: ${job.recorded ?? 0} pre-labels on ${job.done} images`

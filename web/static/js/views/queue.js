@@ -14,6 +14,7 @@ function shortTime(iso) {
 }
 import { STATUSES, STATUS_NAMES, statusBar } from "../charts.js";
 import { toast } from "../toast.js";
+import { STRATEGIES } from "../model_scoring.js";
 
 const PAGE = 60;
 
@@ -27,12 +28,16 @@ const leases = new Map();
 /** When the caller's lease on ``imageId`` ends, if the queue handed it to them here. */
 export function leaseOf(imageId) { return leases.get(imageId) || null; }
 
-/** The order a person chose for a project's label queue: {order, model_id} (default order
- * unless they picked "Most informative first"). Kept in this browser. */
+/** The order a person chose for a project's label queue: {order, model_id, strategy?}
+ * (default order unless they picked "Most informative first"; the strategy, margin unless they
+ * chose another). Kept in this browser. */
 export function queueOrder(projectId) {
   try {
     const saved = JSON.parse(localStorage.getItem(`lw.queueOrder.${projectId}`) || "null");
-    if (saved && saved.order === "selection" && saved.model_id) return saved;
+    if (saved && saved.order === "selection" && saved.model_id) {
+      const known = STRATEGIES.some(([v]) => v === saved.strategy);
+      return known ? saved : { order: "selection", model_id: saved.model_id };
+    }
   } catch { /* a damaged entry means the default */ }
   return { order: "default" };
 }
@@ -92,9 +97,21 @@ async function orderChoice(projectId) {
     h("option", { value: "" }, "Project order"),
     h("option", { value: scored[0] }, "Most informative first"));
   select.value = current.order === "selection" && scored.includes(current.model_id) ? current.model_id : "";
-  select.addEventListener("change", () => setQueueOrder(projectId, select.value
-    ? { order: "selection", model_id: select.value } : { order: "default" }));
-  return h("label", { class: "queue-order muted small" }, "Order ", select);
+  // Which ranking "most informative" means (GET .../selection's strategies), remembered too.
+  const strategy = h("select", { id: "queue-strategy", "aria-label": "Ranking of the most informative images" },
+    STRATEGIES.map(([v, t, why]) => h("option", { value: v, title: why }, t)));
+  strategy.value = current.strategy || "margin";
+  const strategyLabel = h("label", {}, strategy);
+  const save = () => {
+    strategyLabel.hidden = !select.value;
+    setQueueOrder(projectId, select.value
+      ? { order: "selection", model_id: select.value, strategy: strategy.value } : { order: "default" });
+  };
+  strategyLabel.hidden = !select.value;
+  select.addEventListener("change", save);
+  strategy.addEventListener("change", save);
+  return h("span", { class: "queue-order muted small" },
+    h("label", {}, "Order ", select), " ", strategyLabel);
 }
 
 export async function show(main, [projectId], app, query) {
