@@ -1,7 +1,10 @@
-"""``labelwright prelabel`` and ``labelwright train``: run a job from the command line.
+"""``labelwright prelabel``, ``labelwright score`` and ``labelwright train``: run a job from the
+command line.
 
-``prelabel`` runs a model over a project's images; ``train`` trains a built-in model on the
-project's labels as of a position and registers it as a new model version.
+``prelabel`` runs a model over a project's images; ``score`` records each image's uncertainty
+and embedding under a model (for ``labelwright select`` and the queue's "most informative
+first"); ``train`` trains a built-in model on the project's labels as of a position and
+registers it as a new model version.
 
 The job is queued exactly as ``POST /projects/{id}/jobs`` queues it (``service_layer.jobs``).
 Then, unless ``--detach``:
@@ -34,14 +37,15 @@ FOLLOW_INTERVAL = 0.3  # seconds between progress reads
 WAITING_HINT_AFTER = 10.0  # seconds queued before saying who is expected to run it
 
 
-def _follow(services: Services, job_id: str, quiet: bool, redis: bool) -> Job:
+def _follow(services: Services, job_id: str, quiet: bool, redis: bool,
+            desc: str = "pre-labels") -> Job:
     from tqdm import tqdm
 
     job = services.app.job(job_id)
     queued_since = time.monotonic()
     hinted = False
     with tqdm(total=job.total, unit="img", disable=quiet, file=sys.stderr,
-              desc="pre-labels") as bar:
+              desc=desc) as bar:
         while True:
             job = services.app.job(job_id)
             bar.update(max(0, job.done + job.failed - bar.n))
@@ -90,6 +94,18 @@ def cmd_prelabel(args: argparse.Namespace,
                             "images": args.images, "threshold": args.threshold,
                             "iou": args.iou, "max_per_image": args.max_per_image}
     return _run_job(args, services_for, close, body, "images", _follow)
+
+
+def cmd_score(args: argparse.Namespace,
+              services_for: Callable[[argparse.Namespace], Services],
+              close: Callable[[Services], None]) -> int:
+    body: dict[str, Any] = {"type": "score", "model_id": args.model, "images": args.images,
+                            "aggregate": args.aggregate, "tta": not args.no_tta}
+
+    def follow(services: Services, job_id: str, quiet: bool, redis: bool) -> Job:
+        return _follow(services, job_id, quiet, redis, desc="scoring")
+
+    return _run_job(args, services_for, close, body, "images", follow)
 
 
 def cmd_train(args: argparse.Namespace,
@@ -145,7 +161,8 @@ def _run_job(args: argparse.Namespace, services_for: Callable[[argparse.Namespac
 def add_job_commands(sub: Any, common: Callable[[argparse.ArgumentParser], None],
                      services_for: Callable[[argparse.Namespace], Services],
                      close: Callable[[Services], None]) -> None:
-    """Add ``prelabel`` and ``train`` to the ``labelwright`` parser (``labelwright.cli``)."""
+    """Add ``prelabel``, ``score`` and ``train`` to the ``labelwright`` parser
+    (``labelwright.cli``)."""
     text = "run a registered model over a project's images as pre-labels (a job)"
     p = sub.add_parser("prelabel", help=text, description=text)
     common(p)
@@ -161,6 +178,26 @@ def add_job_commands(sub: Any, common: Callable[[argparse.ArgumentParser], None]
     p.add_argument("--actor", default="cli", help="username recorded on the pre-labels")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=lambda args: cmd_prelabel(args, services_for, close))
+
+    text = ("score a project's images with a registered model: each image's uncertainty and "
+            "embedding, for `labelwright select` and the queue's most informative first (a job)")
+    p = sub.add_parser("score", help=text, description=text)
+    common(p)
+    p.add_argument("project_id")
+    p.add_argument("--model", required=True, help="the id of a model registered in the project")
+    p.add_argument("--images", choices=("all", "unlabeled"), default="all",
+                   help="all (default: core-set needs the labeled images too); unlabeled: "
+                   "images whose status is new")
+    p.add_argument("--aggregate", choices=("max", "mean", "sum"), default="max",
+                   help="a detector's box uncertainties as the image's: max (default: the "
+                   "least sure box), mean, or sum (favours crowded images)")
+    p.add_argument("--no-tta", action="store_true",
+                   help="no test-time augmentation for a detector (1 pass instead of 3)")
+    p.add_argument("--detach", action="store_true",
+                   help="only queue the job (a server or worker runs it) and print it")
+    p.add_argument("--actor", default="cli", help="username recorded on the job")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=lambda args: cmd_score(args, services_for, close))
 
     text = ("train a built-in model on the project's labels as of a position and register "
             "it as a new model version (a job)")
