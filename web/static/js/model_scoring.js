@@ -75,14 +75,15 @@ export function scoreForm(projectId, m, { onQueued }) {
 }
 
 /** "Pick next images" for a scored model ``m``: a strategy and k, the ranked thumbnails, and
- * "Queue these". ``load()`` asks the API (also the "Show" button). */
-export function pickPanel(projectId, m) {
+ * "Queue these". ``load()`` asks the API (also the "Show" button). ``waiting``: the project's
+ * new images (k starts at most there; a k above the scored ones waiting is lowered to them). */
+export function pickPanel(projectId, m, { waiting = DEFAULT_K } = {}) {
   let ids = [];
   let run = 0;
   const strategy = h("select", { id: "pick-strategy" },
     STRATEGIES.map(([v, t, why]) => h("option", { value: v, title: why }, t)));
   const why = h("span", { class: "field-hint small", id: "pick-strategy-help" });
-  const k = h("input", { type: "number", id: "pick-k", min: "1", max: "1000", step: "1", value: String(DEFAULT_K), required: true });
+  const k = h("input", { type: "number", id: "pick-k", min: "1", max: "1000", step: "1", value: String(Math.max(1, Math.min(DEFAULT_K, waiting || DEFAULT_K))), required: true });
   const showBtn = h("button", { type: "submit", class: "btn", id: "pick-show" }, "Show");
   const queueBtn = h("button", { type: "button", class: "btn btn-primary", id: "pick-queue", disabled: true, onclick: () => queue() }, "Queue these");
   const summary = h("p", { class: "muted small", id: "pick-summary", role: "status" });
@@ -114,6 +115,12 @@ export function pickPanel(projectId, m) {
       r = await request("GET", `/projects/${projectId}/selection?${q}`);
     } catch (e) {
       if (mine !== run) return;
+      const pool = e.details && e.details.field === "k" ? e.details.pool : null;
+      if (typeof pool === "number" && pool >= 1 && Number(k.value) > pool) {
+        k.value = String(pool); // fewer scored images wait than asked for: show them all
+        load();
+        return;
+      }
       summary.textContent = "";
       grid.append(h("li", { class: "m-error pick-error", role: "alert" }, `No ranking: ${e.message}`));
       element.dataset.loaded = "true";

@@ -430,7 +430,7 @@ export async function show(main, [projectId], app) {
 
   // Score for active learning, and (once scored) pick the next images to label.
   function activeLearning(m) {
-    picker = scoredModels.has(m.id) ? pickPanel(projectId, m) : null;
+    picker = scoredModels.has(m.id) ? pickPanel(projectId, m, { waiting: (project.counts || {}).new }) : null;
     const score = !m.retired && scorable(m) ? scoreForm(projectId, m, {
       onQueued: (job) => {
         jobs.update(job, { quiet: true });
