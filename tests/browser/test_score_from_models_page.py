@@ -80,9 +80,11 @@ def test_score_pick_and_queue_from_the_browser(server: DemoServer, new_context: 
     assert job["type"] == "score" and job["model_id"] == model_id
     assert job["params"] == {"aggregate": "mean", "tta": True, "images": "all"}
     assert job["result"]["images"] == IMAGES and job["failed"] == 0
-    expect(job_row.locator(".job-params")).to_have_text("scoring all images, mean over boxes, with TTA")
+    expect(job_row.locator(".job-params")).to_have_text(
+        "scoring all images, mean over boxes, with TTA")
     expect(job_row.locator(".job-score-result")).to_contain_text(f"{IMAGES} scored")
-    expect(page.locator(".toast").filter(has_text="Scoring with shapes-centernet 1 finished")).to_be_visible()
+    expect(page.locator(".toast").filter(
+        has_text="Scoring with shapes-centernet 1 finished")).to_be_visible()
 
     # The row now offers "Pick next images": a strategy and k, thumbnails in the API's order.
     page.click(f"tr.model-row[data-model='{model_id}'] .model-pick")
@@ -101,9 +103,11 @@ def test_score_pick_and_queue_from_the_browser(server: DemoServer, new_context: 
     cards = page.locator("#pick-grid li.pick-card")
     expect(cards).to_have_count(PICKS)
     assert [cards.nth(i).get_attribute("data-image") for i in range(PICKS)] == picks
-    expect(cards.first.locator("img")).to_have_attribute("src", f"/api/v1/images/{picks[0]}/content")
+    expect(cards.first.locator("img")).to_have_attribute(
+        "src", f"/api/v1/images/{picks[0]}/content")
     expect(cards.first.locator(".pick-rank")).to_contain_text("#1")
-    page.wait_for_function("[...document.querySelectorAll('#pick-grid img')].every((i) => i.complete && i.naturalWidth > 0)")
+    page.wait_for_function("[...document.querySelectorAll('#pick-grid img')]"
+                           ".every((i) => i.complete && i.naturalWidth > 0)")
     shot(page, "models-pick-next-images")
 
     page.click("#pick-queue")
