@@ -195,7 +195,7 @@ class Labeling(Application[UUID]):
 
     def update_project(self, project_id: str, actor: str, changes: dict[str, Any]) -> tuple[
             Project, int | None]:
-        allowed = {"name", "add_classes", "retire_classes"}
+        allowed = {"name", "add_classes", "retire_classes", "class_colors", "annotation_types"}
         extra = set(changes) - allowed
         if extra:
             raise ValidationFailed(f"unexpected field {sorted(extra)[0]!r}",
@@ -213,6 +213,10 @@ class Labeling(Application[UUID]):
                                            {"field": "retire_classes"})
                 for name in retire:
                     project.retire_class(name, actor)
+            if "class_colors" in changes:
+                project.recolor_classes(changes["class_colors"], actor)
+            if "annotation_types" in changes:
+                project.set_annotation_types(changes["annotation_types"], actor)
             return project
 
         return self._change(change)

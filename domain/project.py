@@ -148,6 +148,23 @@ class Project(Aggregate):
                 if c["name"] == self.name:
                     c["retired"] = True
 
+    class ClassColorChanged(Event):
+        name: str
+        color: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Project)
+            for c in aggregate.classes:
+                if c["name"] == self.name:
+                    c["color"] = self.color
+
+    class AnnotationTypesSet(Event):
+        annotation_types: list[str]
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Project)
+            aggregate.annotation_types = list(self.annotation_types)
+
     class MemberRoleSet(Event):
         username: str
         role: str | None
@@ -237,6 +254,35 @@ class Project(Aggregate):
             if len(active) == 1:
                 raise ValidationFailed("a project must keep at least one active class")
             self.trigger_event(self.ClassRetired, name=name, actor=actor, command_id=None)
+
+    def recolor_classes(self, raw: object, actor: str) -> None:
+        """``raw``: {class name: "#rrggbb"}; retired classes may be recoloured too (old labels
+        are still drawn)."""
+        if not isinstance(raw, dict):
+            raise ValidationFailed('class_colors is {"class name": "#1f77b4"}',
+                                   {"field": "class_colors"})
+        colors = {c["name"]: c["color"] for c in self.classes}
+        for name, color in raw.items():
+            if name not in colors:
+                raise ValidationFailed(f"no class named {name!r}", {"field": "class_colors"})
+            if not isinstance(color, str) or not _COLOR.fullmatch(color):
+                raise ValidationFailed("color must look like #1f77b4",
+                                       {"field": f"class_colors.{name}"})
+        for name, color in raw.items():
+            if colors[name].lower() != color.lower():
+                self.trigger_event(self.ClassColorChanged, name=name, color=color, actor=actor,
+                                   command_id=None)
+
+    def set_annotation_types(self, raw: object, actor: str) -> None:
+        """Which shapes new annotations may have; shapes of a type taken away stay as they
+        are (like a retired class)."""
+        if raw is None:
+            raise ValidationFailed("annotation_types must be a non-empty list",
+                                   {"field": "annotation_types"})
+        parsed = parse_annotation_types(raw)
+        if parsed != self.annotation_types:
+            self.trigger_event(self.AnnotationTypesSet, annotation_types=parsed, actor=actor,
+                               command_id=None)
 
     def set_member(self, username: str, role: object, actor: str) -> None:
         parsed = None if role is None else validate_role(role)

@@ -63,7 +63,11 @@ class ProjectDirectory(Projection):
             return
         if isinstance(e, Project.ProjectRenamed):
             cur.execute("UPDATE projects SET name = ? WHERE project_id = ?", (e.name, project_id))
-        elif isinstance(e, (Project.ClassesAdded, Project.ClassRetired)):
+        elif isinstance(e, Project.AnnotationTypesSet):
+            cur.execute("UPDATE projects SET annotation_types = ? WHERE project_id = ?",
+                        (_json(list(e.annotation_types)), project_id))
+        elif isinstance(e, (Project.ClassesAdded, Project.ClassRetired,
+                            Project.ClassColorChanged)):
             cur.execute("SELECT classes FROM projects WHERE project_id = ?", (project_id,))
             row = cur.fetchone()
             if row is None:
@@ -72,6 +76,10 @@ class ProjectDirectory(Projection):
             if isinstance(e, Project.ClassesAdded):
                 classes.extend({"name": c["name"], "color": c["color"], "retired": False}
                                for c in e.classes)
+            elif isinstance(e, Project.ClassColorChanged):
+                for c in classes:
+                    if c["name"] == e.name:
+                        c["color"] = e.color
             else:
                 for c in classes:
                     if c["name"] == e.name:

@@ -151,6 +151,7 @@ def _command_schemas() -> dict[str, Schema]:
                   **revision}, ["annotation_id", "changes"]),
         "delete": ({"annotation_id": ID, **revision}, ["annotation_id"]),
         "accept": ({"annotation_id": ID, **revision}, ["annotation_id"]),
+        "restore": ({"annotation_id": ID, **revision}, ["annotation_id"]),
         "assist": ({"mode": {"enum": list(ASSIST_MODES)},
                     "points": {"type": "array", "minItems": 1, "maxItems": MAX_ASSIST_POINTS,
                                "items": {"type": "array", "minItems": 2, "maxItems": 3,
@@ -168,6 +169,7 @@ def _command_schemas() -> dict[str, Schema]:
         "review": ({"verdict": {"enum": list(VERDICTS)},
                     "comment": nullable({"type": "string", "maxLength": MAX_COMMENT})},
                    ["verdict"]),
+        "reopen": ({"comment": nullable({"type": "string", "maxLength": MAX_COMMENT})}, []),
     }
     out: dict[str, Schema] = {}
     variants = []
@@ -259,7 +261,16 @@ def _schemas() -> dict[str, Schema]:
                                                "uniqueItems": True, "items": ref("NewClass")},
                                "retire_classes": {"type": "array",
                                                   "items": {"type": "string"},
-                                                  "description": "names of active classes"}},
+                                                  "description": "names of active classes"},
+                               "class_colors": {"type": "object",
+                                                "additionalProperties": {
+                                                    "type": "string",
+                                                    "pattern": "^#[0-9a-fA-F]{6}$"},
+                                                "description": "class name → new colour"},
+                               "annotation_types": {
+                                   "type": "array", "minItems": 1,
+                                   "items": {"enum": list(ANNOTATION_TYPES)},
+                                   "description": "the types new annotations may have"}},
                               extra=False),
         "MemberRole": obj({"role": nullable({"enum": list(ROLES)})}, ["role"], extra=False),
         "Project": obj({
@@ -282,6 +293,15 @@ def _schemas() -> dict[str, Schema]:
             "status": {"enum": list(IMAGE_STATUSES)}, "version": INT,
             "position": nullable(POSITION), "annotation_count": INT,
             "added_at": TIME, "updated_at": TIME,
+            "review": nullable(obj({"verdict": {"enum": list(VERDICTS)},
+                                    "comment": nullable(STR), "by": STR, "at": TIME},
+                                   ["verdict", "comment", "by", "at"], description=(
+                                       "GET /images/{id} only: the latest verdict since the "
+                                       "image was last submitted"))),
+            "reopened": nullable(obj({"comment": nullable(STR), "by": STR, "at": TIME},
+                                     ["comment", "by", "at"], description=(
+                                         "GET /images/{id} only: who reopened the image "
+                                         "since it was last submitted"))),
         }, ["id", "project_id", "file_name", "width", "height", "sha256", "status",
             "version"]),
         "ImagePage": obj({"images": {"type": "array", "items": ref("Image")},
@@ -319,11 +339,16 @@ def _schemas() -> dict[str, Schema]:
                                 "groups": {"type": "array", "items": obj({
                                     "key": {"type": "object"}, "proposed": INT,
                                     "accepted": INT, "edited": INT, "rejected": INT,
-                                    "acceptance_rate": nullable(NUM),
+                                    "relabeled": INT, "acceptance_rate": nullable(NUM),
                                     "mean_iou_edited": nullable(NUM)},
                                     ["key", "proposed", "accepted", "edited", "rejected",
                                      "acceptance_rate", "mean_iou_edited"])}},
                                ["groups"]),
+        "PrelabelConfusion": obj({"model": nullable(STR), "model_id": nullable(STR),
+                                  "confusion": {"type": "array", "items": obj({
+                                      "proposed": STR, "final": nullable(STR),
+                                      "count": INT}, ["proposed", "final", "count"])}},
+                                 ["confusion"]),
         "AssistMetrics": obj({"groups": {"type": "array", "items": obj({
             "engine": {**STR, "description": "an interactive model's id, or built-in"},
             "mode": {"enum": list(ASSIST_MODES)}, "proposals": INT, "accepted": INT,
@@ -1041,6 +1066,13 @@ def _paths() -> dict[str, Any]:
             params=[_PROJECT_ID, _param("group_by", "query", {
                 "enum": list(GROUP_BY), "default": DEFAULT_GROUP_BY}),
                 _MIN_POSITION],
+            errors=read_errors, tag="metrics")},
+        "/projects/{project_id}/metrics/prelabels/confusion": {"get": _op(
+            "Pre-labels' proposed class -> the class people left (final null: rejected; "
+            "manager)", "the confusion", ref("PrelabelConfusion"),
+            params=[_PROJECT_ID, _param("model", "query", STR, "a model's name@version key"),
+                    _param("model_id", "query", STR, "a registered model's id"),
+                    _MIN_POSITION],
             errors=read_errors, tag="metrics")},
         "/projects/{project_id}/metrics/assist": {"get": _op(
             "Assist proposals by engine and mode: clicks per accepted one, acceptance rate, "
