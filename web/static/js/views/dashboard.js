@@ -10,6 +10,7 @@ import { STATUSES, STATUS_NAMES, statusBar, outcomeBars, outcomeLegend, calibrat
 import { toast } from "../toast.js";
 import { evaluationPanel } from "../model_evaluation.js";
 import { blindSpotsPanel } from "./blind_spots.js";
+import { exportFormats } from "../export_formats.js";
 
 const DIMENSIONS = [["model", "Model version"], ["label", "Class"], ["annotator", "Annotator"], ["score_bucket", "Score bucket"]];
 const ANNOTATOR_COLUMNS = [
@@ -145,22 +146,81 @@ export async function show(main, [projectId], app) {
     let status;
     try { status = await api.projections(); } catch { status = { head: null, projections: [] }; }
     const maxLag = Math.max(0, ...status.projections.map((p) => p.lag));
+    const problem = h("p", { class: "notice notice-error", id: "export-error", role: "alert", hidden: true });
+    const showProblem = (message) => { problem.textContent = message; problem.hidden = !message; };
+    let offered;
+    try {
+      offered = await exportFormats(); // what the server says it supports (export_formats.js)
+    } catch (e) {
+      clear(exporter).append(h("h2", { id: "export-title" }, "Export"), problem);
+      showProblem(`Export is not available: ${e.message}`);
+      return;
+    }
     const format = h("select", { id: "export-format" },
-      [["coco", "COCO (JSON)"], ["yolo", "YOLO"], ["voc", "Pascal VOC"], ["labelwright", "Labelwright (lossless)"]]
-        .map(([v, t]) => h("option", { value: v }, t)));
+      offered.formats.map((f) => h("option", { value: f.name, title: f.summary || "",
+                                               selected: f.name === offered.default }, f.title)));
     const asOfNow = h("input", { type: "radio", name: "asof", id: "asof-now", value: "now", checked: true });
     const asOfPos = h("input", { type: "radio", name: "asof", id: "asof-pos", value: "pos" });
-    const position = h("input", { type: "number", id: "export-position", min: "0", max: String(status.head ?? ""),
-                                  value: String(status.head ?? ""), "aria-label": "Position in the event log" });
+    const position = h("input", { type: "number", id: "export-position", min: "0", step: "1", max: String(status.head ?? ""),
+                                  value: String(status.head ?? ""), "aria-label": "Position in the event log",
+                                  "aria-describedby": "export-position-hint" });
+    const hint = h("span", { class: "field-hint small", id: "export-position-hint", "aria-live": "polite" });
     const proposed = h("input", { type: "checkbox", id: "export-proposed" });
     const link = h("a", { class: "btn btn-primary", id: "export-link", download: "" }, "Download export");
+    // Client-side check of the position: a whole number from 0. Past the head known here it
+    // only warns (the log may have grown since); the server's answer is always shown.
+    const positionProblem = () => {
+      if (!asOfPos.checked) return null;
+      const raw = position.value.trim();
+      if (!/^\d+$/.test(raw)) return "The position must be a whole number, 0 or more.";
+      return null;
+    };
     const update = () => {
-      const pos = asOfPos.checked ? position.value : undefined;
+      const pos = asOfPos.checked ? position.value.trim() : undefined;
       link.href = api.exportUrl(projectId, { format: format.value, position: pos, includeProposed: proposed.checked });
       position.disabled = !asOfPos.checked;
+      const bad = positionProblem();
+      position.setAttribute("aria-invalid", String(Boolean(bad)));
+      const beyond = !bad && asOfPos.checked && status.head !== null && Number(position.value) > status.head;
+      hint.textContent = bad || (beyond ? `The log was at position ${status.head} when this page loaded.` : "");
+      showProblem("");
     };
     for (const el of [format, asOfNow, asOfPos, position, proposed]) el.addEventListener("input", update);
-    link.addEventListener("click", () => toast("Export started; your browser saves the file."));
+    // The download goes through fetch, so that a refusal is shown (its message from the API's
+    // error body) instead of the browser saving an error document or doing nothing.
+    link.addEventListener("click", async (e) => {
+      e.preventDefault();
+      const bad = positionProblem();
+      if (bad) { showProblem(bad); position.focus(); return; }
+      if (link.getAttribute("aria-busy") === "true") return;
+      link.setAttribute("aria-busy", "true");
+      showProblem("");
+      const href = link.href;
+      try {
+        const response = await fetch(href, { credentials: "same-origin" });
+        if (!response.ok) {
+          const body = await response.json().catch(() => null);
+          const message = body?.error?.message || response.statusText || `HTTP ${response.status}`;
+          showProblem(`The export failed (${response.status}): ${message}`);
+          toast(`Export failed: ${message}`, { kind: "error" });
+          return;
+        }
+        const name = /filename="([^"]+)"/.exec(response.headers.get("content-disposition") || "")?.[1] || "export.json";
+        const url = URL.createObjectURL(await response.blob());
+        const save = h("a", { href: url, download: name, hidden: true });
+        document.body.append(save);
+        save.click();
+        save.remove();
+        setTimeout(() => URL.revokeObjectURL(url), 60000);
+        toast(`Export saved as ${name}.`);
+      } catch (err) {
+        const message = `The export failed: ${err.message || "the server cannot be reached"}`;
+        showProblem(message);
+        toast(message, { kind: "error" });
+      } finally {
+        link.removeAttribute("aria-busy");
+      }
+    });
     update();
     clear(exporter).append(
       h("h2", { id: "export-title" }, "Export"),
@@ -170,11 +230,12 @@ export async function show(main, [projectId], app) {
         h("div", { class: "radio-row" },
           h("label", {}, asOfNow, " now"),
           h("label", {}, asOfPos, " position "), position),
+        h("span", {}), hint,
         h("span", {}), h("label", {}, proposed, " include pending pre-labels")),
       h("p", { class: "muted small" }, `The log is at position ${status.head ?? "?"}`
         + (maxLag ? `; read models are ${maxLag} events behind.` : "; read models are up to date.")
         + " An export as of a position is the same file every time."),
-      link);
+      link, problem);
   }
 
   async function loadMetrics() {
