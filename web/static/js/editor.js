@@ -16,6 +16,7 @@ import { AssistTool } from "./assist_tool.js";
 import { MaskBrushTool } from "./mask_brush.js";
 import { clampShift, maskGeometry, translateMask } from "./mask_edit.js";
 import { maskToPolygon } from "./mask_outline.js";
+import { ShapeViewState } from "./shape_view_state.js";
 
 const ZOOM_STEP = 1.25;
 
@@ -41,6 +42,15 @@ export class AnnotationEditor extends EventTarget {
                                                 masks: this.masks, colorOf: (l) => this.colorOf(l),
                                                 width: image.width, height: image.height });
     this.undo = new UndoHistory();
+    // Hidden / locked shapes and the z-order: this person's view, not recorded (shape_view_state.js).
+    this.view = new ShapeViewState(image.id);
+    this.renderer.options.viewHidden = this.view.hidden;
+    this.view.addEventListener("change", () => {
+      this.renderer.invalidateLabels();
+      const kept = this.selection.filter((id) => !this.view.blocks(id));
+      if (kept.length !== this.selection.length) { this.selection = kept; this.selectionChanged(); }
+      this.dispatchEvent(new CustomEvent("viewstate"));
+    });
     this.selection = [];
     this.tools = {
       select: new SelectTool(this), box: new BoxTool(this), polygon: new PolygonTool(this),
@@ -95,14 +105,16 @@ export class AnnotationEditor extends EventTarget {
 
   hitTest(x, y) {
     const tol = 4 / this.renderer.viewport.scale;
-    let best = null, bestScore = Infinity;
+    let best = null, bestScore = Infinity, bestZ = -Infinity;
     for (const id of this.index.query(x - tol, y - tol, x + tol, y + tol)) {
       const ann = this.labels.get(id);
-      if (!ann) continue;
+      if (!ann || this.view.blocks(id)) continue; // hidden and locked shapes let the click through
       const s = hitScore(ann, x, y, tol, this.masks);
       // Among equals the selected one wins, so a click does not hop to another shape.
       const score = s === null ? null : s - (this.selection.includes(id) ? 0.5 : 0);
-      if (score !== null && score < bestScore) { best = id; bestScore = score; }
+      // The shape brought to front wins; on one level, the smallest.
+      const z = this.view.z(id);
+      if (score !== null && (z > bestZ || (z === bestZ && score < bestScore))) { best = id; bestScore = score; bestZ = z; }
     }
     return best;
   }
@@ -110,7 +122,7 @@ export class AnnotationEditor extends EventTarget {
   // -- selection and tools --------------------------------------------------------------------
 
   select(ids) {
-    this.selection = ids.filter((id) => this.labels.get(id));
+    this.selection = ids.filter((id) => this.labels.get(id) && !this.view.blocks(id));
     this.selectionChanged();
   }
 

@@ -1,5 +1,6 @@
 // A virtual list of an image's objects: only the rows in view exist in the DOM, so an image with
-// 5,000 objects costs 20 rows, not 5,000.
+// 5,000 objects costs 20 rows, not 5,000. Each row has an eye (hide / show) and a lock toggle:
+// the viewer's own state (shape_view_state.js), not recorded.
 
 import { h, clear } from "./dom.js";
 
@@ -7,8 +8,10 @@ const ROW = 30;
 const OVERSCAN = 6;
 
 export class ObjectList {
-  constructor({ onPick, colorOf }) {
+  constructor({ onPick, colorOf, view = null }) {
     this.items = [];
+    this.view = view;
+    view?.addEventListener("change", () => this.paintSoon());
     this.selected = new Set();
     this.onPick = onPick;
     this.colorOf = colorOf;
@@ -55,9 +58,9 @@ export class ObjectList {
     clear(this.inner);
     for (let i = first; i < last; i++) {
       const a = this.items[i];
-      const row = h("button", {
-        type: "button", role: "listitem", class: `vrow${this.selected.has(a.id) ? " selected" : ""}`,
-        dataset: { id: a.id }, "aria-pressed": String(this.selected.has(a.id)),
+      const hidden = this.view?.isHidden(a.id), locked = this.view?.isLocked(a.id);
+      const pick = h("button", {
+        type: "button", class: "vrow-pick", "aria-pressed": String(this.selected.has(a.id)),
         onclick: (e) => this.onPick(a.id, e),
       },
       h("span", { class: "swatch", "aria-hidden": "true" }),
@@ -66,8 +69,19 @@ export class ObjectList {
       a.status === "proposed"
         ? h("span", { class: "vrow-status proposed" }, typeof a.score === "number" ? a.score.toFixed(2) : "proposed")
         : h("span", { class: `vrow-status ${a.status}` }, a.pending ? "pending" : a.status));
+      const row = h("div", {
+        role: "listitem", dataset: { id: a.id },
+        class: `vrow${this.selected.has(a.id) ? " selected" : ""}${hidden ? " is-hidden" : ""}${locked ? " is-locked" : ""}`,
+      }, pick, this.view ? [
+        h("button", { type: "button", class: "vrow-toggle vrow-eye", "aria-pressed": String(Boolean(hidden)),
+                      "aria-label": `${hidden ? "Show" : "Hide"} ${a.label}`, title: `${hidden ? "Show" : "Hide"} (Shift+H)`,
+                      onclick: () => this.view.setHidden([a.id], !hidden) }, hidden ? "○" : "◉"),
+        h("button", { type: "button", class: "vrow-toggle vrow-lock", "aria-pressed": String(Boolean(locked)),
+                      "aria-label": `${locked ? "Unlock" : "Lock"} ${a.label}`, title: `${locked ? "Unlock" : "Lock"} (L)`,
+                      onclick: () => this.view.setLocked([a.id], !locked) }, locked ? "▣" : "□"),
+      ] : null);
       row.style.top = `${i * ROW}px`;
-      row.firstChild.style.background = this.colorOf(a.label);
+      pick.firstChild.style.background = this.colorOf(a.label);
       this.inner.append(row);
     }
   }

@@ -44,8 +44,9 @@ export class CanvasRenderer {
     this.styles = new Map(); // label (and proposed or not) -> style
     this.imageW = width;
     this.imageH = height;
+    // hidden: shapes being dragged (drawn on the overlay); viewHidden: the ones the user hid.
     this.options = { maskOpacity: 0.45, showLabels: true, showAnnotations: true, hidden: new Set(),
-                     styleOf: null };
+                     viewHidden: new Set(), styleOf: null };
     this.painters = [];
     this.dirty = { image: true, labels: true, overlay: true };
     this.raf = 0;
@@ -190,10 +191,10 @@ export class CanvasRenderer {
     raster.begin(ctx, W, H);
     if (this.options.showAnnotations) {
       const [x0, y0, x1, y1] = vp.visible();
-      const hidden = this.options.hidden;
+      const hidden = this.options.hidden, viewHidden = this.options.viewHidden;
       const k = s * dpr, ox = vp.tx * dpr, oy = vp.ty * dpr;
       for (const id of this.index.query(x0, y0, x1, y1)) {
-        if (hidden.has(id)) continue;
+        if (hidden.has(id) || viewHidden.has(id)) continue;
         const ann = this.labels.get(id);
         if (!ann) continue;
         visible.push(ann);
@@ -276,7 +277,7 @@ export class CanvasRenderer {
     const wanted = new Map();
     const hidden = this.options.hidden;
     for (const ann of this.labels.values()) {
-      if (ann.type !== "mask" || hidden.has(ann.id)) continue;
+      if (ann.type !== "mask" || hidden.has(ann.id) || this.options.viewHidden.has(ann.id)) continue;
       const st = this.styleOf(ann);
       wanted.set(ann.id, { ann, color: st.color, hatched: st.dashed, alpha: st.faint ? 0.6 : 1 });
     }

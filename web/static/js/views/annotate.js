@@ -12,6 +12,8 @@ import { toast } from "../toast.js";
 import { goToNext, leaseOf, queueKind } from "./queue.js";
 import { loadPicture } from "../picture.js";
 import { annotationKeys } from "./annotate_keys.js";
+import { noteVisit, takePrevious } from "../visit_history.js";
+import { duplicateShapes } from "../shape_clipboard.js";
 
 const TOOLS = [
   ["select", "Select", "V", "Select, move and resize"],
@@ -36,6 +38,7 @@ export async function show(main, [imageId], app) {
   const canReview = app.session.canReview(project.id);
   const kind = queueKind(app.session, project.id);
   app.setCrumbs([["Projects", "#/projects"], [project.name, `#/projects/${project.id}`], [image.file_name]]);
+  noteVisit(imageId);
 
   // -- layout ---------------------------------------------------------------------------------
   const stage = h("div", { class: "stage", id: "stage", tabindex: "0", role: "application",
@@ -89,7 +92,7 @@ export async function show(main, [imageId], app) {
   const help = new Shortcuts(annotationKeys({
     editor, stage, canEdit: Boolean(role),
     act: { pickClass, nextPrelabel, acceptAbove, cycle, arrow, undo: doUndo, redo: doRedo,
-           stepOpacity, submit, nextImage: () => goToNext(app, project.id, kind, imageId),
+           stepOpacity, submit, nextImage: () => goToNext(app, project.id, kind, imageId), previousImage,
            history: () => app.navigate(`#/images/${imageId}/history`),
            toggleHelp: () => (helpDialog.open ? helpDialog.close() : helpDialog.showModal()) },
   }), { first: (e) => !e.ctrlKey && !e.metaKey && editor.tool.key(e) });
@@ -126,7 +129,7 @@ export async function show(main, [imageId], app) {
   const tagBox = h("div", { class: "tag-box" });
   const objectCount = h("span", { class: "muted" });
   const objects = new ObjectList({
-    colorOf: (l) => editor.colorOf(l),
+    colorOf: (l) => editor.colorOf(l), view: editor.view,
     onPick: (id, e) => {
       editor.select(e.shiftKey ? [...editor.selection, id] : [id]);
       editor.reveal(id);
@@ -247,6 +250,13 @@ export async function show(main, [imageId], app) {
         ? h("button", { type: "button", class: "btn btn-small", id: "mask-to-polygon", disabled: !role,
                         title: "Replace the mask by the polygon of its outline (Shift+P)",
                         onclick: () => editor.maskToPolygon(sel[0].id) }, "To polygon") : null,
+      h("button", { type: "button", class: "btn btn-small", id: "duplicate-selected", disabled: !role,
+                    title: "Copies 10 px lower right (Ctrl+D); Ctrl+C / Ctrl+V copy and paste, also onto another image",
+                    onclick: () => duplicateShapes(editor) }, "Duplicate"),
+      h("button", { type: "button", class: "btn btn-small", id: "to-front", title: "Bring to front: a click in an overlap picks it (Ctrl+])",
+                    onclick: () => editor.view.toFront(editor.selection) }, "To front"),
+      h("button", { type: "button", class: "btn btn-small", id: "to-back", title: "Send to back (Ctrl+[)",
+                    onclick: () => editor.view.toBack(editor.selection) }, "To back"),
       h("button", { type: "button", class: "btn btn-small btn-danger", id: "delete-selected", disabled: !role,
                     onclick: () => editor.remove(editor.selection) },
         proposed.length === sel.length ? "Reject (Del)" : "Delete (Del)"));
@@ -288,6 +298,8 @@ export async function show(main, [imageId], app) {
         : st === "submitted" ? "Submitted: waiting for review." : `This image is ${STATUS_NAMES[st] || st}.`),
       h("button", { type: "button", class: "btn btn-wide", onclick: () => goToNext(app, project.id, kind, imageId) },
         kind === "review" ? "Next submitted image" : "Next image"),
+      h("button", { type: "button", class: "btn btn-wide", id: "previous-image", title: "The image opened before this one (Ctrl+←)",
+                    onclick: () => previousImage() }, "Previous image"),
       leaseNote());
   }
 
@@ -324,8 +336,15 @@ export async function show(main, [imageId], app) {
     objects.scrollTo(next.id);
   }
 
+  // The image opened before this one in this tab (visit_history.js).
+  function previousImage() {
+    const prev = takePrevious(imageId);
+    if (prev) app.navigate(`#/images/${prev}`);
+    else toast("No previous image in this tab.");
+  }
+
   function cycle(step) {
-    const list = [...editor.labels.values()].filter((a) => a.type !== "tag");
+    const list = [...editor.labels.values()].filter((a) => a.type !== "tag" && !editor.view.blocks(a.id));
     if (!list.length) return;
     const cur = list.findIndex((a) => a.id === editor.selection[0]);
     const next = list[(cur + step + list.length) % list.length];

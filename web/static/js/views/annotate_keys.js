@@ -1,9 +1,11 @@
 // The annotation screen's keyboard table: handled by shortcuts.js, shown by the "?" overlay.
 
+import { copyShapes, duplicateShapes, pasteShapes } from "../shape_clipboard.js";
+
 /**
  * ``editor``: the AnnotationEditor; ``stage``: the canvas element; ``canEdit``: whether this
  * user may change labels; ``act``: the screen's actions (pickClass, nextPrelabel, acceptAbove,
- * cycle, arrow, undo, redo, stepOpacity, submit, nextImage, history, toggleHelp).
+ * cycle, arrow, undo, redo, stepOpacity, submit, nextImage, previousImage, history, toggleHelp).
  */
 export function annotationKeys({ editor, stage, canEdit, act }) {
   const editing = () => canEdit;
@@ -39,6 +41,22 @@ export function annotationKeys({ editor, stage, canEdit, act }) {
     { group: "Labels", keys: ["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown"], label: "Move the selection 1 px (with Shift: 10 px); nothing selected: pan",
       run: (e) => act.arrow(e, 1) },
     ...["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown"].map((k) => ({ group: "Labels", keys: [`Shift+${k}`], hidden: true, label: "", run: (e) => act.arrow(e, 10) })),
+    // Copy / paste / duplicate (shape_clipboard.js); a text selection on the page keeps Ctrl+C.
+    { group: "Labels", keys: ["Ctrl+C"], label: "Copy the selected shapes (paste them here or on another image)",
+      run: () => copyShapes(editor), when: () => editor.selection.length > 0 && String(window.getSelection()) === "" },
+    { group: "Labels", keys: ["Ctrl+V"], label: "Paste (10 px lower right on the same image, in place on another; clipped to the image)",
+      run: () => { pasteShapes(editor); }, when: editing },
+    { group: "Labels", keys: ["Ctrl+D"], label: "Duplicate the selected shapes (10 px lower right)",
+      run: () => { duplicateShapes(editor); }, when: editing },
+    // Hide / lock / z-order: this person's view of the image, not recorded (shape_view_state.js).
+    { group: "View", keys: ["Shift+H"], label: "Hide the selected shapes; nothing selected: show every hidden shape",
+      run: () => (editor.selection.length ? editor.view.setHidden(editor.selection, true) : editor.view.showAll()) },
+    { group: "View", keys: ["L"], label: "Lock the selected shapes (no click or drag reaches them); nothing selected: unlock all",
+      run: () => (editor.selection.length ? editor.view.setLocked(editor.selection, true) : editor.view.unlockAll()) },
+    { group: "View", keys: ["Ctrl+]"], label: "Bring the selected shapes to front (a click in an overlap picks them)",
+      run: () => editor.view.toFront(editor.selection) },
+    { group: "View", keys: ["Ctrl+["], label: "Send the selected shapes to back",
+      run: () => editor.view.toBack(editor.selection) },
     { group: "History", keys: ["Ctrl+Z"], label: "Undo your last change", run: () => act.undo(), when: editing },
     { group: "History", keys: ["Ctrl+Shift+Z", "Ctrl+Y"], label: "Redo", run: () => act.redo(), when: editing },
     { group: "View", keys: ["F"], label: "Fit the image", run: () => editor.fit() },
@@ -52,6 +70,7 @@ export function annotationKeys({ editor, stage, canEdit, act }) {
     { group: "View", keys: ["]"], label: "Masks more opaque (brush, eraser: larger)", run: () => act.stepOpacity(0.1) },
     { group: "Image", keys: ["Ctrl+Enter"], label: "Submit the image and open the next", run: () => act.submit(), when: editing },
     { group: "Image", keys: ["Ctrl+ArrowRight"], label: "Next image (without submitting)", run: () => act.nextImage() },
+    { group: "Image", keys: ["Ctrl+ArrowLeft"], label: "Previous image (the one opened before, in this tab)", run: () => act.previousImage() },
     { group: "Image", keys: ["Y"], label: "History and replay of this image", run: () => act.history() },
     { group: "Image", keys: ["?"], label: "Show this help", run: () => act.toggleHelp() },
 ];
