@@ -15,6 +15,7 @@ function shortTime(iso) {
 import { STATUSES, STATUS_NAMES, statusBar } from "../charts.js";
 import { toast } from "../toast.js";
 import { STRATEGIES } from "../model_scoring.js";
+import { uploadPanel } from "./upload.js";
 
 const PAGE = 60;
 
@@ -180,9 +181,16 @@ export async function show(main, [projectId], app, query) {
     app.session.canManage(projectId) ? h("a", { class: "btn", href: `#/projects/${projectId}/dashboard` }, "Dashboard") : null,
     app.session.canManage(projectId) ? h("a", { class: "btn", id: "models-link", href: `#/projects/${projectId}/models` }, "Models") : null);
 
+  // Managers add images (drop, folders) and import predictions here (views/upload.js).
+  const total = STATUSES.reduce((t, k) => t + (counts[k] || 0), 0);
+  const upload = app.session.canManage(projectId) ? uploadPanel(project, { open: total === 0, onChanged: async () => {
+    Object.assign(counts, (await api.project(projectId)).counts);
+    renderCounts();
+    await load(true);
+  } }) : null;
   main.append(h("div", { class: "page" },
     h("div", { class: "page-head" }, h("h1", {}, project.name), actions),
-    bar, chips, grid, h("div", { class: "center" }, more)));
+    upload, bar, chips, grid, h("div", { class: "center" }, more)));
   renderCounts();
   await load(true);
 

@@ -1,0 +1,177 @@
+"""A manager adds images (a folder and single files) and imports a predictions file from the
+project page (issue 12, gap 9): per-file results in the API's words, nothing lost to one bad
+file, the images in the project, the import's result or its refusal."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser.lab import ROOT, DemoServer, expect, log_in, sample_png, shot
+
+pytestmark = pytest.mark.browser
+
+DOCS_SCREENSHOTS = ROOT / "docs" / "screenshots"
+
+
+def fresh_project(server: DemoServer) -> dict[str, Any]:
+    """A project of its own (the demo project's counts stay as other tests expect them), with
+    maria as its manager."""
+    admin = server.api("admin")
+    project = admin.post("/projects", {"name": f"Upload {uuid.uuid4().hex[:6]}",
+                                       "classes": [{"name": "car"}, {"name": "person"}]}, 201)
+    r = admin.client.put(f"/projects/{project['id']}/members/maria", json={"role": "manager"})
+    assert r.status_code == 200, r.text
+    return project
+
+
+def row(page: Any, name: str) -> Any:
+    return page.locator(f"#upload-results li[data-name='{name}']")
+
+
+def test_upload_a_folder_and_files_then_import_predictions(server: DemoServer, new_context: Any,
+                                                           tmp_path: Path) -> None:
+    project = fresh_project(server)
+    pid = project["id"]
+    admin = server.api("admin")
+    seen_before = sample_png(9001, (320, 240))
+    r = admin.client.post(f"/projects/{pid}/images",
+                          files={"file": ("existing.png", seen_before, "image/png")})
+    assert r.status_code == 201, r.text
+
+    folder = tmp_path / "street"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(sample_png(9002, (320, 240)))
+    (folder / "b.png").write_bytes(sample_png(9003, (320, 240)))
+    (folder / "notes.txt").write_text("not a picture\n")
+    (folder / "copy.png").write_bytes(seen_before)  # the same bytes: the same image
+    loose = tmp_path / "loose"
+    loose.mkdir()
+    (loose / "c.png").write_bytes(sample_png(9004, (320, 240)))
+    (loose / "broken.png").write_text("a text file named like a picture\n")
+
+    page = new_context().new_page()
+    errors = log_in(page, server.base, "maria", then=f"#/projects/{pid}")
+    panel = page.locator("#upload-panel")
+    page.wait_for_selector("#upload-drop", state="attached")
+    expect(panel).not_to_have_attribute("open", "")  # closed once the project has images
+    page.locator("#upload-panel > summary").click()
+    expect(page.locator("#upload-drop")).to_be_visible()
+
+    # A whole folder (webkitdirectory): the text file is skipped here, the copy is a duplicate.
+    page.set_input_files("#upload-folder", str(folder))
+    expect(page.locator("#upload-progress-text")).to_have_text("3 of 3 files · "
+                                                               + _bytes_text(folder))
+    expect(row(page, "a.png")).to_have_attribute("data-state", "added")
+    expect(row(page, "b.png")).to_have_attribute("data-state", "added")
+    expect(row(page, "copy.png")).to_have_attribute("data-state", "duplicate")
+    expect(row(page, "copy.png")).to_contain_text("already in the project (as existing.png)")
+    expect(row(page, "notes.txt")).to_have_attribute("data-state", "skipped")
+    expect(row(page, "notes.txt")).to_contain_text("not an image")
+    expect(row(page, "a.png").locator(".upload-name")).to_have_text("street/a.png")
+
+    # Two files in one request, one of them not an image: the server refuses the request naming
+    # it; the other one is sent again and added.
+    page.set_input_files("#upload-files", [str(loose / "c.png"), str(loose / "broken.png")])
+    expect(row(page, "c.png")).to_have_attribute("data-state", "added")
+    expect(row(page, "broken.png")).to_have_attribute("data-state", "refused")
+    expect(row(page, "broken.png")).to_contain_text("not an image we can read")
+    expect(page.locator("#upload-counts")).to_have_text(
+        "3 added · 1 duplicate · 1 refused · 1 skipped")
+    expect(page.locator("#upload-live")).to_have_text(
+        "Upload finished: 3 added · 1 duplicate · 1 refused · 1 skipped")
+    expect(page.locator("#upload-cancel")).to_be_hidden()
+    expect(page.locator("#upload-retry")).to_be_hidden()  # nothing failed that a retry would fix
+
+    # The images are in the project, on this page too.
+    listed = admin.get(f"/projects/{pid}/images", limit=50)["images"]
+    assert sorted(i["file_name"] for i in listed) == ["a.png", "b.png", "c.png", "existing.png"]
+    expect(page.locator(".image-card")).to_have_count(4)
+    expect(page.locator(".chip[data-status='all'] .chip-count")).to_have_text("4")
+
+    # Predictions: a Labelwright JSON file naming its model; the form takes the name from it.
+    preds = tmp_path / "preds.json"
+    preds.write_text(json.dumps({"model": {"name": "street-detector", "version": "3"},
+                                 "predictions": [{"image_id": "a.png", "annotations": [
+                                     {"type": "box", "label": "car", "score": 0.9,
+                                      "geometry": {"x": 10, "y": 20, "w": 100, "h": 60}},
+                                     {"type": "box", "label": "person", "score": 0.7,
+                                      "geometry": {"x": 150, "y": 30, "w": 40, "h": 90}}]}]}))
+    page.set_input_files("#predictions-file", str(preds))
+    expect(page.locator("#predictions-model")).to_have_value("street-detector")
+    expect(page.locator("#predictions-version")).to_have_value("3")
+    taken = shot(page, "upload-images")
+    if os.environ.get("LABELWRIGHT_UPDATE_DOCS_SCREENSHOTS"):  # docs/ui.md shows this one
+        DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(taken, DOCS_SCREENSHOTS / "upload-images.png")
+    page.click("#predictions-import")
+    expect(page.locator("#predictions-result")).to_have_text(
+        "Imported 2 pre-labels on 1 image from preds.json.")
+    a_png = next(i for i in listed if i["file_name"] == "a.png")
+    labels = admin.labels(a_png["id"])["annotations"]
+    assert sorted((a["label"], a["source"], a["model"]["name"]) for a in labels) == [
+        ("car", "prelabel", "street-detector"), ("person", "prelabel", "street-detector")]
+
+    # COCO results without a model are stopped here; one naming an unknown image is refused by
+    # the server in its words, and nothing is recorded.
+    coco = tmp_path / "coco.json"
+    coco.write_text(json.dumps([{"image_id": "nope.png", "category_id": 1,
+                                 "bbox": [1, 2, 30, 40], "score": 0.5}]))
+    page.fill("#predictions-model", "")
+    page.fill("#predictions-version", "")
+    page.set_input_files("#predictions-file", str(coco))
+    page.click("#predictions-import")
+    expect(page.locator("#predictions-result")).to_have_text(
+        "COCO results do not name their model: give the model name and version.")
+    page.fill("#predictions-model", "yolo")
+    page.fill("#predictions-version", "8.1")
+    page.click("#predictions-import")
+    expect(page.locator("#predictions-result")).to_contain_text(
+        "Not imported: no image 'nope.png' in this project")
+    expect(page.locator("#predictions-result")).to_contain_text("Nothing was recorded.")
+    assert len(admin.labels(a_png["id"])["annotations"]) == 2
+    shot(page, "upload-predictions-refused")
+    errors.check(expected=("422",))
+
+
+def test_upload_panel_is_for_managers_and_works_from_the_keyboard(
+        server: DemoServer, new_context: Any) -> None:
+    project = fresh_project(server)
+    pid = project["id"]
+    r = server.api("admin").client.put(f"/projects/{pid}/members/ana",
+                                       json={"role": "annotator"})
+    assert r.status_code == 200, r.text
+
+    annotator = new_context().new_page()
+    log_in(annotator, server.base, "ana", then=f"#/projects/{pid}")
+    annotator.wait_for_selector("#next-image")
+    expect(annotator.locator("#upload-panel")).to_have_count(0)
+
+    page = new_context().new_page()
+    log_in(page, server.base, "maria", then=f"#/projects/{pid}")
+    expect(page.locator("#upload-panel")).to_have_attribute("open", "")  # no images yet
+    # The buttons that open the pickers are reachable by Tab and named.
+    page.locator("#upload-pick-files").focus()
+    expect(page.locator("#upload-pick-files")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.locator("#upload-pick-folder")).to_be_focused()
+    expect(page.locator("#upload-drop")).to_have_attribute("role", "group")
+    expect(page.get_by_label("Predictions file")).to_have_count(1)
+    expect(page.get_by_label("Model version")).to_have_count(1)
+    # The summary closes and opens the panel from the keyboard.
+    page.locator("#upload-panel > summary").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#upload-panel")).not_to_have_attribute("open", "")
+
+
+def _bytes_text(folder: Path) -> str:
+    """What the progress line says of the folder's image files: "x KiB of x KiB"."""
+    total = sum(p.stat().st_size for p in folder.iterdir() if p.suffix == ".png")
+    text = f"{total / 1024:.1f} KiB"
+    return f"{text} of {text}"
