@@ -62,11 +62,13 @@ def test_label_an_image_end_to_end(server: DemoServer, new_context: Any) -> None
     open_image(page, server.base, iid)
     shot(page, "03-annotate-prelabels")
 
-    # Draw a box with the box tool (class 1, "person"), then make it a "rocket" (key 4).
+    # Draw a box with the box tool (class 1, "person"), then choose it in the object list and
+    # make it a "rocket" (key 4): the shape just drawn is relabelled only once chosen.
     page.keyboard.press("b")
     drag(page, to_screen(page, 100, 80), to_screen(page, 260, 220))
     page.wait_for_function("window.__lw.editor.selection.length === 1")
     new_id = page.evaluate("window.__lw.editor.selection[0]")
+    page.click(f".vrow[data-id='{new_id}']")
     page.keyboard.press("4")
     page.wait_for_function(f"window.__lw.editor.labels.get('{new_id}').label === 'rocket'")
     expect(page.locator("#selected-label")).to_have_value("rocket")  # the sidebar, a frame on

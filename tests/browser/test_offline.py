@@ -56,6 +56,7 @@ def test_offline_work_is_sent_once_on_reconnect(server: DemoServer, new_context:
     page.keyboard.press("b")
     drag(page, to_screen(page, 100, 60), to_screen(page, 250, 200))
     n1 = page.evaluate("window.__lw.editor.selection[0]")
+    page.click(f".vrow[data-id='{n1}']")  # chosen, so the number key relabels it
     page.keyboard.press("2")  # cat
     page.keyboard.press("v")
     page.mouse.click(*to_screen(page, 160, 360))

@@ -52,6 +52,9 @@ export class AnnotationEditor extends EventTarget {
       this.dispatchEvent(new CustomEvent("viewstate"));
     });
     this.selection = [];
+    // Whether the user chose the selection (a click, the object list, Ctrl+A, N, "." / ","):
+    // only then do the number keys relabel it. A shape just drawn is selected, not chosen.
+    this.selectionExplicit = false;
     this.tools = {
       select: new SelectTool(this), box: new BoxTool(this), polygon: new PolygonTool(this),
       point: new PointTool(this), extreme: new ExtremePointsTool(this),
@@ -121,8 +124,10 @@ export class AnnotationEditor extends EventTarget {
 
   // -- selection and tools --------------------------------------------------------------------
 
-  select(ids) {
+  /** Select ``ids``; ``explicit: false`` for a shape the user just drew (not chosen). */
+  select(ids, { explicit = true } = {}) {
     this.selection = ids.filter((id) => this.labels.get(id) && !this.view.blocks(id));
+    this.selectionExplicit = explicit && this.selection.length > 0;
     this.selectionChanged();
   }
 
@@ -146,6 +151,11 @@ export class AnnotationEditor extends EventTarget {
     this.dispatchEvent(new CustomEvent("class", { detail: { label } }));
   }
 
+  /** Select every shape (not the image's tags), as chosen by the user (Ctrl+A). */
+  selectAll() {
+    this.select([...this.labels.values()].filter((a) => a.type !== "tag").map((a) => a.id));
+  }
+
   setCursor(c) { this.stage.style.cursor = this.spaceDown ? "grab" : c; }
 
   // -- commands -------------------------------------------------------------------------------
@@ -166,7 +176,7 @@ export class AnnotationEditor extends EventTarget {
     const c = commands.create(type, label, geometry);
     this.send([c], { undo: [{ kind: "create", id: c.annotation.id,
                               after: { type, label, geometry } }] });
-    this.select([c.annotation.id]);
+    this.select([c.annotation.id], { explicit: false });
     return c.annotation.id;
   }
 
@@ -245,7 +255,7 @@ export class AnnotationEditor extends EventTarget {
                           after: { type: d.annotation_type, label: d.label, geometry: d.geometry } }]);
       if (this.pendingAssist === ev.command_id) {
         this.pendingAssist = null;
-        this.select([d.annotation_id]);
+        this.select([d.annotation_id], { explicit: false });
       }
     } else if (ev.type === "AnnotationEdited" && refined && d.geometry) {
       this.assistSent.delete(ev.command_id);
@@ -269,7 +279,7 @@ export class AnnotationEditor extends EventTarget {
     this.send([c, commands.remove(ann)], { undo: [
       { kind: "create", id: c.annotation.id, after: { type: "polygon", label: ann.label, geometry } },
       { kind: "delete", id, before: { type: ann.type, label: ann.label, geometry: ann.geometry } }] });
-    this.select([c.annotation.id]);
+    this.select([c.annotation.id], { explicit: this.selectionExplicit });
     return c.annotation.id;
   }
 

@@ -72,7 +72,8 @@ export class SelectTool {
                                             : [...ed.selection, id]);
         return;
       }
-      if (!ed.selection.includes(id)) ed.select([id]);
+      // A click chooses the shape, even the one just drawn (number keys then relabel it).
+      if (!ed.selection.includes(id) || !ed.selectionExplicit) ed.select(ed.selection.includes(id) ? ed.selection : [id]);
       const ann = ed.labels.get(id);
       const movable = !ed.readOnly && ann && ["box", "polygon", "point", "mask"].includes(ann.type);
       this.drag = movable ? { kind: "move", id, start: p, original: ann.geometry,

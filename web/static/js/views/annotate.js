@@ -95,7 +95,9 @@ export async function show(main, [imageId], app) {
            stepOpacity, submit, nextImage: () => goToNext(app, project.id, kind, imageId), previousImage,
            history: () => app.navigate(`#/images/${imageId}/history`),
            toggleHelp: () => (helpDialog.open ? helpDialog.close() : helpDialog.showModal()) },
-  }), { first: (e) => !e.ctrlKey && !e.metaKey && editor.tool.key(e) });
+  }), { first: (e) => !e.ctrlKey && !e.metaKey && (e.key !== "Enter" || onStage()) && editor.tool.key(e) });
+  // Enter on a focused button presses it; the drawing tools get it on the canvas only.
+  function onStage() { return document.activeElement === stage || document.activeElement === document.body; }
   const helpDialog = help.helpDialog();
   main.append(helpDialog);
   const toolOptions = h("div", { class: "tool-options-slot" });
@@ -180,7 +182,16 @@ export async function show(main, [imageId], app) {
     requestAnimationFrame(() => setTimeout(() => { panelQueued = false; refreshPanel(); }, 0));
   }
 
-  function refreshPanel() {
+  // The panel's controls are rebuilt as the labels change: a keyboard user keeps their place.
+  function keepingFocus(refresh) {
+    const had = side.contains(document.activeElement) && document.activeElement.id;
+    refresh();
+    if (had && !side.contains(document.activeElement)) document.getElementById(had)?.focus({ preventScroll: true });
+  }
+
+  function refreshPanel() { keepingFocus(refreshPanelNow); }
+
+  function refreshPanelNow() {
     const counts = new Map();
     const list = [];
     for (const a of editor.labels.values()) {
@@ -224,7 +235,7 @@ export async function show(main, [imageId], app) {
     chips.querySelectorAll(".tag-chip").forEach((li) => { li.querySelector(".swatch").style.background = editor.colorOf(li.dataset.label); });
     const select = h("select", { id: "tag-select", "aria-label": "Tag to add" },
       editor.classes.filter((c) => !editor.hasTag(c)).map((c) => h("option", { value: c }, c)));
-    const add = h("button", { type: "button", class: "btn btn-small", disabled: !role || !select.options.length,
+    const add = h("button", { type: "button", class: "btn btn-small", id: "add-tag", disabled: !role || !select.options.length,
                               onclick: () => editor.addTag(select.value) }, "Add tag");
     tagBox.append(tags.length ? chips : h("p", { class: "muted" }, "No tags on this image."),
                   h("div", { class: "row" }, select, add));
@@ -235,8 +246,12 @@ export async function show(main, [imageId], app) {
     const sel = editor.selection.map((id) => editor.labels.get(id)).filter(Boolean);
     objects.setSelected(editor.selection);
     if (!sel.length) {
-      selectedBox.append(h("p", { class: "muted" }, "Nothing selected. Click a shape, or press Tab."));
+      selectedBox.append(h("p", { class: "muted" }, "Nothing selected. Click a shape, or press . (period)."));
       return;
+    }
+    if (!editor.selectionExplicit) {
+      selectedBox.append(h("p", { class: "muted small", id: "selection-hint" },
+        "Just drawn: 1 … 9 pick the class of the next shape. Click it to relabel it with a number."));
     }
     const labelSelect = h("select", { id: "selected-label", "aria-label": "Class of the selection", disabled: !role },
       editor.classes.map((c) => h("option", { value: c, selected: sel.every((a) => a.label === c) }, c)));
@@ -296,7 +311,7 @@ export async function show(main, [imageId], app) {
                     title: "Submit for review (Ctrl+Enter)", onclick: () => submit() }, "Submit image"),
       h("p", { class: "muted small" }, canSubmit ? "Ctrl+Enter submits and opens the next image."
         : st === "submitted" ? "Submitted: waiting for review." : `This image is ${STATUS_NAMES[st] || st}.`),
-      h("button", { type: "button", class: "btn btn-wide", onclick: () => goToNext(app, project.id, kind, imageId) },
+      h("button", { type: "button", class: "btn btn-wide", id: "skip-image", onclick: () => goToNext(app, project.id, kind, imageId) },
         kind === "review" ? "Next submitted image" : "Next image"),
       h("button", { type: "button", class: "btn btn-wide", id: "previous-image", title: "The image opened before this one (Ctrl+←)",
                     onclick: () => previousImage() }, "Previous image"),
@@ -316,7 +331,8 @@ export async function show(main, [imageId], app) {
   // -- actions --------------------------------------------------------------------------------
   function pickClass(name) {
     editor.setLabel(name);
-    if (editor.selection.length) editor.relabel(editor.selection, name);
+    // Only a selection the user chose is relabelled, never the shape just drawn (issue 12).
+    if (editor.selection.length && editor.selectionExplicit) editor.relabel(editor.selection, name);
   }
 
   function acceptAbove() {
@@ -430,12 +446,12 @@ export async function show(main, [imageId], app) {
     if (editor.pendingAssist && editor.labels.createdBy.has(editor.pendingAssist)) {
       const id = editor.labels.createdBy.get(editor.pendingAssist);
       editor.pendingAssist = null;
-      editor.select([id]);
+      editor.select([id], { explicit: false });
     }
     refreshSoon();
   });
   editor.addEventListener("selection", () => {
-    refreshSelected();
+    keepingFocus(refreshSelected);
     app.socket.presence(sync.room, editor.pointer ? { x: editor.pointer.x, y: editor.pointer.y } : null, editor.selection);
   });
   editor.addEventListener("tool", (e) => {

@@ -9,7 +9,8 @@ import { copyShapes, duplicateShapes, pasteShapes } from "../shape_clipboard.js"
  */
 export function annotationKeys({ editor, stage, canEdit, act }) {
   const editing = () => canEdit;
-  // Tab and Space keep their usual meaning (move focus, press a button) off the canvas.
+  // Space and Ctrl+A keep their usual meaning off the canvas; Tab always moves the focus (the
+  // canvas is no keyboard trap: Tab / Shift+Tab leave it for the side panel and come back).
   const onCanvas = () => document.activeElement === stage || document.activeElement === document.body;
   const busyTool = () => editor.tool.busy;
   return [
@@ -25,7 +26,7 @@ export function annotationKeys({ editor, stage, canEdit, act }) {
       run: () => { if (editor.selection.length === 1) editor.maskToPolygon(editor.selection[0]); } },
     { group: "Tools", keys: ["Escape"], label: "Cancel drawing, else clear the selection",
       run: () => { if (editor.tool !== editor.tools.select) editor.setTool("select"); else editor.select([]); } },
-    { group: "Labels", keys: ["1"], display: "1 … 9", label: "Pick a class (and relabel the selection)", run: (e) => act.pickClass(editor.classes[Number(e.key) - 1]) },
+    { group: "Labels", keys: ["1"], display: "1 … 9", label: "Pick the class of the next shape; a shape you selected (click, list, Ctrl+A, N, . ,) is relabelled too, the one just drawn is not", run: (e) => act.pickClass(editor.classes[Number(e.key) - 1]) },
     ...[2, 3, 4, 5, 6, 7, 8, 9].map((n) => ({ group: "Labels", keys: [String(n)], hidden: true, label: "",
                                                run: () => editor.classes[n - 1] && act.pickClass(editor.classes[n - 1]) })),
     { group: "Labels", keys: ["A"], label: "Accept the selected pre-label(s)", when: editing,
@@ -35,9 +36,14 @@ export function annotationKeys({ editor, stage, canEdit, act }) {
     { group: "Labels", keys: ["Shift+N"], label: "Previous pre-label", run: () => act.nextPrelabel(-1) },
     { group: "Labels", keys: ["Delete", "Backspace"], label: "Delete the selection (rejects a pre-label)", when: () => editing() && !busyTool(),
       run: () => editor.remove(editor.selection) },
-    { group: "Labels", keys: ["Tab"], label: "Select the next object (on the canvas; elsewhere Tab moves the focus)",
-      run: () => act.cycle(1), when: onCanvas },
-    { group: "Labels", keys: ["Shift+Tab"], label: "Select the previous object", run: () => act.cycle(-1), when: onCanvas },
+    { group: "Labels", keys: ["."], label: "Select the next object", run: () => act.cycle(1) },
+    { group: "Labels", keys: [","], label: "Select the previous object", run: () => act.cycle(-1) },
+    { group: "Labels", keys: ["Ctrl+A"], label: "Select all shapes (on the canvas; in a text field: its text)",
+      run: () => editor.selectAll(), when: onCanvas },
+    // Elsewhere Ctrl+A does nothing rather than select the page's text (text fields keep it).
+    { group: "Labels", keys: ["Ctrl+A"], hidden: true, label: "", run: () => {} },
+    { group: "Image", keys: ["Tab", "Shift+Tab"], label: "Move the focus: from the canvas to the side panel (classes, pre-labels, tags, submit, review) and back",
+      run: () => false, when: () => false },
     { group: "Labels", keys: ["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown"], label: "Move the selection 1 px (with Shift: 10 px); nothing selected: pan",
       run: (e) => act.arrow(e, 1) },
     ...["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown"].map((k) => ({ group: "Labels", keys: [`Shift+${k}`], hidden: true, label: "", run: (e) => act.arrow(e, 10) })),
