@@ -39,6 +39,14 @@ function cell(key, value) {
 export async function show(main, [projectId], app) {
   const project = await api.project(projectId);
   app.setCrumbs([["Projects", "#/projects"], [project.name, `#/projects/${projectId}`], ["Dashboard"]]);
+  if (!app.session.canManage(projectId)) { // opened by URL: say so, and ask the API for nothing more
+    main.append(h("div", { class: "page" }, h("div", { class: "notice notice-error", role: "alert", id: "dashboard-refused" },
+      h("h1", {}, "Managers only"),
+      h("p", {}, `The dashboard of ${project.name} is for the project's managers and admins; you are `
+        + `${app.session.roleIn(projectId) || "not a member"} here. `),
+      h("a", { class: "btn", href: `#/projects/${projectId}` }, "Back to the work queue"))));
+    return null;
+  }
   const counts = { ...project.counts };
   const progress = h("section", { class: "card", id: "progress", "aria-labelledby": "progress-title" });
   const acceptance = h("section", { class: "card wide", id: "acceptance", "aria-labelledby": "acceptance-title" });
