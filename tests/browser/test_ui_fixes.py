@@ -31,3 +31,27 @@ def test_an_annotator_opening_the_dashboard_by_url_sees_a_managers_only_page(
     assert asked == []  # the page asked for nothing it would be refused
     errors.check()
 
+
+def test_history_loads_the_first_snapshot_once(server: DemoServer, new_context: Any) -> None:
+    image = server.new_image([{"type": "box", "label": "cup", "score": 0.9,
+                               "geometry": {"x": 10, "y": 10, "w": 80, "h": 60}}])
+    page = new_context().new_page()
+    errors = log_in(page, server.base, "maria")
+    # A slow network (as over a VPN): the first snapshot takes longer than the scrubber's
+    # debounce, which used to abort it and ask again.
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send("Network.emulateNetworkConditions", {
+        "offline": False, "latency": 300, "downloadThroughput": -1, "uploadThroughput": -1})
+    snapshots: list[str] = []
+    page.on("request", lambda r: snapshots.append(r.url)
+            if f"/images/{image['id']}/annotations" in r.url else None)
+    page.goto(f"{server.base}/#/images/{image['id']}/history")
+    expect(page.locator("#stage")).to_have_attribute("data-version", "2")
+    page.wait_for_timeout(1000)  # anything scheduled after the first load has happened by now
+    assert len(snapshots) == 1, snapshots
+    # Moving the scrubber still loads the version asked for.
+    page.locator("#timeline .tl-row").first.click()
+    expect(page.locator("#stage")).to_have_attribute("data-version", "1")
+    assert len(snapshots) == 2, snapshots
+    errors.check()

@@ -135,11 +135,17 @@ export async function show(main, [imageId], app, query) {
       + (row ? ` — ${rowText(row[0])}` : "");
   }
 
-  function setVersion(v) {
+  // The scrubber, its label and the timeline at version v (clamped); loads nothing.
+  function markVersion(v) {
     v = Math.max(1, Math.min(last, v));
     scrub.value = String(v);
     scrubLabel.textContent = describeVersion(v);
     for (const [r, btn] of rowEls) btn.setAttribute("aria-current", String(r.from <= v && v <= r.to));
+    return v;
+  }
+
+  function setVersion(v) {
+    v = markVersion(v);
     clearTimeout(timer);
     timer = setTimeout(() => showVersion(v), 60);
   }
@@ -234,8 +240,9 @@ export async function show(main, [imageId], app, query) {
         : null);
   }
 
-  const initial = Number(query.get("version")) || last;
-  setVersion(initial);
+  // The first snapshot is loaded once: marked, then shown (setVersion would also schedule a
+  // second load, which aborted a slow first one and asked again).
+  const initial = markVersion(Number(query.get("version")) || last);
   await showVersion(initial);
   return () => {
     clearTimeout(timer);
