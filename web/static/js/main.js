@@ -15,8 +15,11 @@ import * as annotate from "./views/annotate.js";
 import * as replay from "./views/replay.js";
 import * as dashboard from "./views/dashboard.js";
 import * as models from "./views/models.js";
+import * as project_new from "./views/project_new.js";
+import * as project_settings from "./views/project_settings.js";
+import * as users from "./views/users.js";
 
-const VIEWS = { login, projects, queue, annotate, replay, dashboard, models };
+const VIEWS = { login, projects, queue, annotate, replay, dashboard, models, project_new, project_settings, users };
 
 const app = {
   session: new Session(),

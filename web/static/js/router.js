@@ -3,7 +3,10 @@
 const ROUTES = [
   [/^#\/login$/, "login"],
   [/^(#\/?|#\/projects\/?|)$/, "projects"],
+  [/^#\/projects\/new\/?$/, "project_new"],
+  [/^#\/users\/?$/, "users"],
   [/^#\/projects\/([^/]+)\/?$/, "queue"],
+  [/^#\/projects\/([^/]+)\/settings\/?$/, "project_settings"],
   [/^#\/projects\/([^/]+)\/dashboard\/?$/, "dashboard"],
   [/^#\/projects\/([^/]+)\/models\/?$/, "models"],
   [/^#\/images\/([^/]+)\/?$/, "annotate"],

@@ -27,10 +27,14 @@ export async function show(main, params, app) {
           app.session.canReview(p.id) && app.session.roleIn(p.id) === "reviewer" ? "Review next image" : "Label next image"),
         h("a", { class: "btn", href: `#/projects/${p.id}` }, "Work queue"),
         app.session.canManage(p.id) ? h("a", { class: "btn", href: `#/projects/${p.id}/dashboard` }, "Dashboard") : null,
-        app.session.canManage(p.id) ? h("a", { class: "btn models-link", href: `#/projects/${p.id}/models` }, "Models") : null)));
+        app.session.canManage(p.id) ? h("a", { class: "btn models-link", href: `#/projects/${p.id}/models` }, "Models") : null,
+        app.session.canManage(p.id) ? h("a", { class: "btn settings-link", href: `#/projects/${p.id}/settings` }, "Settings") : null)));
   }
   main.append(h("div", { class: "page" },
     h("div", { class: "page-head" }, h("h1", {}, "Projects"),
-      h("p", { class: "muted" }, `Signed in as ${app.session.username}`)),
+      h("p", { class: "muted" }, `Signed in as ${app.session.username}`),
+      app.session.isAdmin ? h("div", { class: "page-actions" },
+        h("a", { class: "btn btn-primary", href: "#/projects/new", id: "new-project" }, "New project"),
+        h("a", { class: "btn", href: "#/users", id: "manage-users" }, "Users")) : null),
     projects.length ? list : h("p", { class: "empty" }, "You are not a member of any project yet.")));
 }
