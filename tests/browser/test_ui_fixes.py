@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.lab import DemoServer, expect, log_in, shot
+from tests.browser.lab import DemoServer, expect, log_in, open_image, shot
 
 pytestmark = pytest.mark.browser
 
@@ -54,4 +54,33 @@ def test_history_loads_the_first_snapshot_once(server: DemoServer, new_context: 
     page.locator("#timeline .tl-row").first.click()
     expect(page.locator("#stage")).to_have_attribute("data-version", "1")
     assert len(snapshots) == 2, snapshots
+    errors.check()
+
+
+def test_the_accept_threshold_moves_in_steps_of_0_01_with_a_number_beside_it(
+        server: DemoServer, new_context: Any) -> None:
+    scores = [0.95, 0.84, 0.83, 0.5]
+    iid = server.new_image([{"type": "box", "label": "cup", "score": s,
+                             "geometry": {"x": 20 + 150 * i, "y": 40, "w": 100, "h": 80}}
+                            for i, s in enumerate(scores)])["id"]
+    page = new_context().new_page()
+    errors = log_in(page, server.base, "ana")
+    open_image(page, server.base, iid)
+    slider, number = page.locator("#accept-threshold"), page.locator("#accept-threshold-value")
+    expect(slider).to_have_attribute("step", "0.01")
+    expect(number).to_have_value("0.80")
+    expect(page.locator("#accept-above")).to_have_text("Accept 3 with score ≥ 0.80")
+    # Typing 0.84 separates 0.84 from 0.83, which steps of 0.05 could not.
+    number.fill("0.84")
+    expect(slider).to_have_value("0.84")
+    expect(page.locator("#accept-above")).to_have_text("Accept 2 with score ≥ 0.84")
+    # The slider's arrow keys move by 0.01 and the number follows.
+    slider.focus()
+    page.keyboard.press("ArrowRight")
+    expect(number).to_have_value("0.85")
+    expect(page.locator("#accept-above")).to_have_text("Accept 1 with score ≥ 0.85")
+    number.fill("1.5")
+    expect(number).to_have_attribute("aria-invalid", "true")
+    expect(slider).to_have_value("0.85")
+    shot(page, "accept-threshold")
     errors.check()

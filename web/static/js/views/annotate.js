@@ -161,13 +161,22 @@ export async function show(main, [imageId], app) {
     classList.append(b);
   });
 
-  const threshold = h("input", { type: "range", id: "accept-threshold", min: "0", max: "1", step: "0.05", value: "0.8" });
-  const thresholdText = h("output", { for: "accept-threshold" }, "0.80");
+  // The threshold in steps of 0.01: a slider and, beside it, a number field kept in step.
+  const threshold = h("input", { type: "range", id: "accept-threshold", min: "0", max: "1", step: "0.01", value: "0.8",
+                                 "aria-label": "Score threshold (slider)" });
+  const thresholdText = h("input", { type: "number", id: "accept-threshold-value", class: "threshold-value", min: "0",
+                                     max: "1", step: "0.01", value: "0.80", "aria-label": "Score threshold" });
   const acceptAllBtn = h("button", { type: "button", class: "btn btn-small", id: "accept-above" });
   const nextPrelabelBtn = h("button", { type: "button", class: "btn btn-small", id: "next-prelabel",
                                         onclick: () => nextPrelabel() }, "Next pre-label (N)");
   const prelabelSummary = h("p", { class: "muted" });
-  threshold.addEventListener("input", () => { thresholdText.textContent = Number(threshold.value).toFixed(2); refreshPrelabels(); });
+  threshold.addEventListener("input", () => { thresholdText.value = Number(threshold.value).toFixed(2); refreshPrelabels(); });
+  thresholdText.addEventListener("input", () => {
+    const t = Number(thresholdText.value);
+    const ok = thresholdText.value !== "" && t >= 0 && t <= 1;
+    thresholdText.setAttribute("aria-invalid", String(!ok));
+    if (ok) { threshold.value = String(t); refreshPrelabels(); }
+  });
   acceptAllBtn.addEventListener("click", () => acceptAbove());
   prelabelBox.append(prelabelSummary,
     h("div", { class: "row" }, h("label", { for: "accept-threshold" }, "Score ≥"), threshold, thresholdText),
