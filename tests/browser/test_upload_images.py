@@ -4,6 +4,7 @@ file, the images in the project, the import's result or its refusal."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -11,7 +12,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from tests.browser.lab import ROOT, DemoServer, expect, log_in, sample_png, shot
 
@@ -175,3 +178,106 @@ def _bytes_text(folder: Path) -> str:
     total = sum(p.stat().st_size for p in folder.iterdir() if p.suffix == ".png")
     text = f"{total / 1024:.1f} KiB"
     return f"{text} of {text}"
+
+
+def noise_png(seed: int, side: int = 560) -> bytes:
+    """A PNG that does not compress (about 1 MB at 560 px): an upload that takes a while."""
+    pixels = np.random.default_rng(seed).integers(0, 256, (side, side, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_cancel_a_slow_upload_then_retry_and_drop_files(server: DemoServer, new_context: Any,
+                                                        tmp_path: Path) -> None:
+    project = fresh_project(server)
+    pid = project["id"]
+    admin = server.api("admin")
+    paths = []
+    for i in range(3):
+        p = tmp_path / f"noise-{i}.png"
+        p.write_bytes(noise_png(i))
+        paths.append(str(p))
+
+    context = new_context()
+    page = context.new_page()
+    errors = log_in(page, server.base, "maria", then=f"#/projects/{pid}")
+    page.wait_for_selector("#upload-drop")
+    cdp = context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send("Network.emulateNetworkConditions", {  # ~3 MB at 64 KiB/s: 45 s to send
+        "offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 64 * 1024})
+    page.set_input_files("#upload-files", paths)
+    expect(page.locator("#upload-cancel")).to_be_visible()
+    page.wait_for_function("document.getElementById('upload-progress').value > 0")
+    page.click("#upload-cancel")
+    expect(page.locator("#upload-counts")).to_have_text("3 cancelled")
+    for i in range(3):
+        expect(row(page, f"noise-{i}.png")).to_contain_text("not uploaded: cancelled")
+    expect(page.locator("#upload-retry")).to_be_visible()
+    assert admin.get(f"/projects/{pid}/images")["images"] == []  # the request recorded nothing
+
+    cdp.send("Network.emulateNetworkConditions", {
+        "offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+    page.locator("#upload-retry").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#upload-counts")).to_have_text("3 added")
+    expect(page.locator(".image-card")).to_have_count(3)
+
+    # Dropped files (a DataTransfer as a drop makes it): the images are added, the text skipped.
+    dropped = sample_png(9101, (200, 150))
+    data_transfer = page.evaluate_handle("""([png]) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([Uint8Array.from(png)], 'dropped.png', { type: 'image/png' }));
+      dt.items.add(new File(['hello'], 'readme.md', { type: 'text/markdown' }));
+      return dt;
+    }""", [list(dropped)])
+    page.dispatch_event("#upload-drop", "drop", {"dataTransfer": data_transfer})
+    expect(row(page, "dropped.png")).to_have_attribute("data-state", "added")
+    expect(row(page, "readme.md")).to_have_attribute("data-state", "skipped")
+    expect(page.locator("#upload-counts")).to_have_text("4 added · 1 skipped")
+    expect(page.locator(".image-card")).to_have_count(4)
+    errors.check()
+
+
+def test_requests_stay_small_and_a_file_the_server_refuses_costs_only_itself(
+        server: DemoServer, new_context: Any) -> None:
+    """The queue itself against the server: five files in requests of two, one of them over the
+    server's per-file limit (let through by a client that believes a larger one): the server's
+    413 names it, the file next to it is sent again, the rest go on."""
+    project = fresh_project(server)
+    page = new_context().new_page()
+    errors = log_in(page, server.base, "maria", then=f"#/projects/{project['id']}")
+    page.wait_for_selector("#upload-drop")
+    pngs = [list(sample_png(9200 + i, (120, 90))) for i in range(3)]
+    result = page.evaluate("""async ([projectId, pngs]) => {
+      const { UploadQueue, LIMITS } = await import('/static/js/upload_queue.js');
+      const { upload } = await import('/static/js/api.js');
+      const requests = [];
+      const send = (path, form, options) => {
+        requests.push(form.getAll('file').map((f) => f.name));
+        return upload(path, form, options);
+      };
+      const queue = new UploadQueue(projectId, {
+        limits: { ...LIMITS, maxFileBytes: 128 * 1024 * 1024 },
+        batch: { bytes: 1e9, files: 2 }, send });
+      const png = (i, name) => new File([Uint8Array.from(pngs[i])], name, { type: 'image/png' });
+      queue.add([png(0, 'p0.png'), png(1, 'p1.png'),
+                 new File([new Uint8Array(65 * 1024 * 1024)], 'huge.png', { type: 'image/png' }),
+                 png(2, 'p2.png'), png(0, 'again.png')]);
+      await queue.start();
+      return { requests, items: queue.items.map((it) => [it.file.name, it.state, it.message]),
+               progress: queue.progress() };
+    }""", [project["id"], pngs])
+    assert result["requests"] == [["p0.png", "p1.png"], ["huge.png", "p2.png"], ["p2.png"],
+                                  ["again.png"]]
+    states = {name: (state, message) for name, state, message in result["items"]}
+    assert states["p0.png"] == ("added", None) and states["p1.png"] == ("added", None)
+    assert states["p2.png"] == ("added", None)
+    assert states["huge.png"] == ("refused", "file 'huge.png' is larger than 67,108,864 bytes")
+    assert states["again.png"] == ("duplicate", "already in the project (as p0.png)")
+    assert result["progress"]["done"] == result["progress"]["total"] == 5
+    names = sorted(i["file_name"] for i in
+                   server.api("admin").get(f"/projects/{project['id']}/images")["images"])
+    assert names == ["p0.png", "p1.png", "p2.png"]
+    errors.check(expected=("413",))
