@@ -84,3 +84,49 @@ def test_the_accept_threshold_moves_in_steps_of_0_01_with_a_number_beside_it(
     expect(slider).to_have_value("0.85")
     shot(page, "accept-threshold")
     errors.check()
+
+
+RECORD_CANVAS_TEXT = """
+window.__canvasTexts = [];
+const fillText = CanvasRenderingContext2D.prototype.fillText;
+CanvasRenderingContext2D.prototype.fillText = function (text, ...rest) {
+  window.__canvasTexts.push(String(text));
+  return fillText.call(this, text, ...rest);
+};
+"""
+
+
+def test_accepted_edited_manual_and_proposed_shapes_look_different(
+        server: DemoServer, new_context: Any) -> None:
+    image = server.new_image([{"type": "box", "label": label, "score": score,
+                               "geometry": {"x": x, "y": 40, "w": 120, "h": 90}}
+                              for label, score, x in [("cup", 0.9, 20), ("cat", 0.8, 200),
+                                                      ("person", 0.7, 380)]])
+    iid = image["id"]
+    ana = server.api("ana")
+    pre = {a["label"]: a for a in ana.labels(iid)["annotations"]}
+    ana.command(iid, {"commands": [
+        {"type": "accept", "annotation_id": pre["cup"]["id"], "base_revision": 1},
+        {"type": "edit", "annotation_id": pre["cat"]["id"], "base_revision": 1,
+         "changes": {"geometry": {"x": 205, "y": 45, "w": 110, "h": 90}}},
+        {"type": "create", "annotation": {"type": "box", "label": "coin",
+                                          "geometry": {"x": 560, "y": 40, "w": 120, "h": 90}}}]})
+    by_label = {a["label"]: a["status"] for a in ana.labels(iid)["annotations"]}
+    assert by_label == {"cup": "accepted", "cat": "edited", "person": "proposed",
+                        "coin": "manual"}
+
+    context = new_context()
+    context.add_init_script(RECORD_CANVAS_TEXT)
+    page = context.new_page()
+    errors = log_in(page, server.base, "maria")
+    open_image(page, server.base, iid)
+    page.wait_for_function("window.__canvasTexts.some(t => t.startsWith('coin'))")
+    texts = set(page.evaluate("window.__canvasTexts"))
+    assert {"✓ cup", "✎ cat", "coin", "person · test-detector 0.70"} <= texts, texts
+    styles = page.evaluate("""() => {
+        const r = window.__lw.editor.renderer;
+        return Object.fromEntries([...r.labels.values()].map(a => [a.status, r.styleOf(a).dashed]));
+    }""")
+    assert styles == {"accepted": False, "edited": False, "manual": False, "proposed": True}
+    shot(page, "shape-styles")
+    errors.check()

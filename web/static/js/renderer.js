@@ -327,11 +327,7 @@ export class CanvasRenderer {
       const [sx0, sy0] = vp.toScreen(b[0], b[1]);
       const [sx1] = vp.toScreen(b[2], b[3]);
       if (sx1 - sx0 < 24 && ann.type !== "point") continue;
-      let text = ann.label;
-      if (ann.status === "proposed") {
-        const score = typeof ann.score === "number" ? ` ${ann.score.toFixed(2)}` : "";
-        text += ` · ${ann.model ? ann.model.name : "model"}${score}`;
-      }
+      const text = this.tagText(ann);
       const w = ctx.measureText(text).width + 8;
       const x = Math.max(0, sx0), y = Math.max(0, sy0 - 16);
       const style = this.styleOf(ann);
@@ -342,6 +338,18 @@ export class CanvasRenderer {
       ctx.fillStyle = style.textColor || "#fff";
       ctx.fillText(text, x + 4, y + 2);
     }
+  }
+
+  /** The name tag of a shape: its class, with a badge for how it came to be (docs/ui.md
+   * "Shape styles"): a pre-label accepted as proposed ✓, a corrected one ✎, a pending one its
+   * model and score (and a dashed outline); a shape drawn by hand has none. */
+  tagText(ann) {
+    if (ann.status === "proposed") {
+      const score = typeof ann.score === "number" ? ` ${ann.score.toFixed(2)}` : "";
+      return `${ann.label} · ${ann.model ? ann.model.name : "model"}${score}`;
+    }
+    const badge = STATUS_BADGES[ann.status];
+    return badge ? `${badge} ${ann.label}` : ann.label;
   }
 
   styleOf(ann) {
@@ -377,6 +385,9 @@ export class CanvasRenderer {
     }
   }
 }
+
+/** The badge before the class name of a shape in each status (none: drawn by hand). */
+export const STATUS_BADGES = { accepted: "✓", edited: "✎" };
 
 /** Black or white, whichever reads better on ``hex`` (WCAG relative luminance). */
 export function textOn(hex) {
