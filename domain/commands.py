@@ -70,6 +70,14 @@ class AcceptPrelabel(Command):
 
 
 @dataclass(frozen=True, slots=True)
+class RestorePrelabel(Command):
+    """Take back the verdict on a pre-label (undo of accept or reject): it is proposed again."""
+
+    annotation_id: str
+    base_revision: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class Proposal:
     """What an assist engine answered for one ``Assist`` command: a geometry, or the error it
     raised (kept, so the aggregate refuses the command at the same point of its checks as
@@ -141,18 +149,21 @@ _TYPE_OF: dict[type[Command], str] = {
     EditAnnotation: "edit",
     DeleteAnnotation: "delete",
     AcceptPrelabel: "accept",
+    RestorePrelabel: "restore",
     Assist: "assist",
     SubmitImage: "submit",
     ReviewImage: "review",
     ProposePrelabel: "propose",
 }
-COMMAND_TYPES = ("create", "edit", "delete", "accept", "assist", "submit", "review")
+COMMAND_TYPES = ("create", "edit", "delete", "accept", "restore",
+                 "assist", "submit", "review")
 _ENVELOPE = {"type", "command_id", "base_version"}
 _FIELDS: dict[str, set[str]] = {
     "create": {"annotation"},
     "edit": {"annotation_id", "changes", "base_revision"},
     "delete": {"annotation_id", "base_revision"},
     "accept": {"annotation_id", "base_revision"},
+    "restore": {"annotation_id", "base_revision"},
     "assist": {"mode", "points", "label", "output", "model_id", "annotation_id"},
     "submit": set(),
     "review": {"verdict", "comment"},
@@ -239,6 +250,11 @@ def parse_command(raw: object, *, skip_extra: frozenset[str] = frozenset()) -> C
         )
     if kind == "accept":
         return AcceptPrelabel(
+            **common, annotation_id=_str(raw, "annotation_id"),
+            base_revision=_int(raw, "base_revision"),
+        )
+    if kind == "restore":
+        return RestorePrelabel(
             **common, annotation_id=_str(raw, "annotation_id"),
             base_revision=_int(raw, "base_revision"),
         )

@@ -162,7 +162,42 @@ class Image(Aggregate):
         annotation_id: str
 
         def apply_to(self, image: Image) -> None:
+            # Kept (replaced, never mutated) so that a PrelabelRestored can bring it back.
+            image.rejected = {**rejected_prelabels(image), self.annotation_id: {
+                **image.annotations[self.annotation_id], "rejected_by": self.actor}}
             self.remove(image, self.annotation_id)
+
+    class PrelabelRestored(Event):
+        """A person took back the verdict on a pre-label (the UI's undo of an accept or a
+        reject): it is ``proposed`` again with the model's own label, geometry, model and
+        score. ``undone`` is the verdict taken back (``accepted`` or ``rejected``) and
+        ``undone_by`` who gave it, so metrics un-count it; ``created_by`` and ``revision``
+        are the restored annotation's (a rejected one keeps its id and counts on)."""
+
+        annotation_id: str
+        annotation_type: str
+        label: str
+        geometry: dict[str, Any]
+        model: dict[str, str]
+        score: float | None
+        created_by: str
+        revision: int
+        undone: str
+        undone_by: str
+
+        def apply_to(self, image: Image) -> None:
+            ann = image.new_annotation(
+                self.annotation_id, self.annotation_type, self.label, self.geometry,
+                "prelabel", "proposed", self.created_by, self.timestamp.isoformat(),
+            )
+            ann.update(model=dict(self.model), score=self.score, revision=self.revision,
+                       updated_by=self.actor)
+            image.annotations[self.annotation_id] = ann
+            if self.undone == "rejected":
+                image.deleted = [d for d in image.deleted if d != self.annotation_id]
+                image.rejected = {k: v for k, v in rejected_prelabels(image).items()
+                                  if k != self.annotation_id}
+            self.work_started(image)
 
     class AssistClicked(Event):
         """Clicks given to an assist engine; the annotation event that follows (created, or
@@ -231,6 +266,7 @@ class Image(Aggregate):
         self.annotations: dict[str, dict[str, Any]] = {}
         self.proposals: dict[str, dict[str, Any]] = {}
         self.deleted: list[str] = []
+        self.rejected: dict[str, dict[str, Any]] = {}  # rejected pre-labels, as they were
         self.command_log: dict[str, list[int]] = {}
         self.submitted_by: str | None = None
 
@@ -315,6 +351,8 @@ class Image(Aggregate):
                 raise ValidationFailed(f"this pre-label is already {ann['status']}",
                                        {"field": "annotation_id"})
             self.trigger_event(self.PrelabelAccepted, annotation_id=ann["id"], **meta)
+        elif isinstance(command, c.RestorePrelabel):
+            self._restore(command, meta)
         elif isinstance(command, c.Assist):
             self._assist(command, schema, meta)
         elif isinstance(command, c.SubmitImage):
@@ -369,6 +407,28 @@ class Image(Aggregate):
                 overlap = g.iou(final, self._parsed(ann["type"], assisted["geometry"]))
                 self.trigger_event(self.AssistEdited, annotation_id=ann["id"],
                                    iou=round(overlap, 6), **meta)
+
+    def _restore(self, command: c.RestorePrelabel, meta: dict[str, Any]) -> None:
+        """Put an accepted or rejected pre-label back to ``proposed`` as the model made it."""
+        kept = rejected_prelabels(self).get(command.annotation_id)
+        if kept is not None and command.annotation_id not in self.annotations:
+            ann, undone, undone_by = kept, "rejected", kept["rejected_by"]
+        else:
+            ann = self._current(command.annotation_id, command.base_revision)
+            if ann["source"] != "prelabel":
+                raise ValidationFailed("only a pre-label can be restored",
+                                       {"field": "annotation_id"})
+            if ann["status"] != "accepted":
+                raise ValidationFailed(
+                    f"only an accepted or rejected pre-label can be restored; this one is "
+                    f"{ann['status']}", {"field": "annotation_id", "status": ann["status"]})
+            undone, undone_by = "accepted", ann["updated_by"]
+        proposal = self.proposals[ann["id"]]
+        self.trigger_event(
+            self.PrelabelRestored, annotation_id=ann["id"], annotation_type=ann["type"],
+            label=proposal["label"], geometry=proposal["geometry"], model=dict(ann["model"]),
+            score=ann.get("score"), created_by=ann["created_by"], revision=ann["revision"] + 1,
+            undone=undone, undone_by=undone_by, **meta)
 
     def _assist(self, command: c.Assist, schema: LabelSchema, meta: dict[str, Any]) -> None:
         label = schema.check_label(command.label)
@@ -477,3 +537,10 @@ class Image(Aggregate):
 
     def public_annotations(self) -> list[dict[str, Any]]:
         return [dict(a) for a in self.annotations.values()]
+
+
+def rejected_prelabels(image: Image) -> dict[str, dict[str, Any]]:
+    """The image's rejected pre-labels by id, as they were when rejected (plus
+    ``rejected_by``); empty for an image restored from a snapshot older than this record."""
+    found: dict[str, dict[str, Any]] = image.__dict__.get("rejected", {})
+    return found

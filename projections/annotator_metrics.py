@@ -7,6 +7,9 @@ Counted per (project, username), from the image events that person is the actor 
   ``iou_sum``/``iou_count`` the IoU of their PrelabelEdited events (mean = sum / count);
   ``images_submitted`` ImageSubmitted; ``reviews_given`` ReviewRecorded; ``assists``
   AssistClicked.
+* A ``PrelabelRestored`` (an undone accept or reject) takes that verdict back: the
+  ``prelabels_accepted`` or ``prelabels_rejected`` of whoever gave it (``undone_by``) goes down
+  by one. The restore itself counts as work (active time) of its actor, in no counter.
 * ``review_approvals`` / ``review_rejections``: verdicts recorded on images whose last
   ImageSubmitted was theirs (credited to the submitter, not the reviewer).
 * ``active_seconds``: the sum of the gaps between a person's consecutive *work events* in the
@@ -51,6 +54,8 @@ _COUNTER_OF: dict[type, str] = {
     Image.ReviewRecorded: "reviews_given",
     Image.AssistClicked: "assists",
 }
+_UNDONE_COUNTER = {"accepted": "prelabels_accepted", "rejected": "prelabels_rejected"}
+_WORK = frozenset({*_COUNTER_OF, Image.PrelabelRestored})
 
 
 class AnnotatorMetrics(Projection):
@@ -61,7 +66,7 @@ class AnnotatorMetrics(Projection):
 
     def apply(self, cur: Cursor, events: Sequence[LoggedEvent]) -> None:
         relevant = [le for le in events
-                    if type(le.event) in _COUNTER_OF or type(le.event) is Image.ImageAdded]
+                    if type(le.event) in _WORK or type(le.event) is Image.ImageAdded]
         if not relevant:
             return
         images = RowSet("metric_images", ("image_id",),
@@ -83,6 +88,8 @@ class AnnotatorMetrics(Projection):
                     keys[(project, row["submitted_by"])] = None
             if type(le.event) is not Image.ImageAdded:
                 keys[(project, le.event.actor)] = None
+            if type(le.event) is Image.PrelabelRestored:
+                keys[(project, le.event.undone_by)] = None
         metrics.load(cur, keys)
         # The datetime of each row's last_at, parsed at most once per batch.
         last_seen: dict[tuple[str, str], datetime] = {}
@@ -118,8 +125,13 @@ class AnnotatorMetrics(Projection):
         event = le.event
         project_id = image["project_id"]
         row = self._row(metrics, project_id, event.actor)
-        row[_COUNTER_OF[type(event)]] += 1
-        if type(event) is Image.PrelabelEdited:
+        counter = _COUNTER_OF.get(type(event))
+        if counter is not None:
+            row[counter] += 1
+        if type(event) is Image.PrelabelRestored:
+            verdict_by = self._row(metrics, project_id, event.undone_by)
+            verdict_by[_UNDONE_COUNTER[event.undone]] -= 1
+        elif type(event) is Image.PrelabelEdited:
             row["iou_sum"] += event.iou
             row["iou_count"] += 1
         elif type(event) is Image.ReviewRecorded and image["submitted_by"] is not None:

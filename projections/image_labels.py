@@ -34,7 +34,7 @@ _ADDED = Image.ImageAdded
 # Events that create an annotation; the other annotation events refer to an existing one.
 _CREATING = frozenset({Image.AnnotationCreated, Image.PrelabelProposed})
 _REFERRING = frozenset({Image.AnnotationEdited, Image.AnnotationDeleted, Image.PrelabelAccepted,
-                        Image.PrelabelEdited, Image.PrelabelRejected})
+                        Image.PrelabelEdited, Image.PrelabelRejected, Image.PrelabelRestored})
 
 
 def dump_geometry(geometry: Any) -> str:
@@ -50,7 +50,7 @@ class _Batch:
             "added_position", "added_by", "added_at"))
         self.annotations = RowSet("annotations", ("image_id", "annotation_id"),
                                   ANNOTATION_COLUMNS, fixed=(
-                                      "seq", "type", "source", "model_name", "model_version",
+                                      "type", "source", "model_name", "model_version",
                                       "score", "created_by"))
         self.counts: dict[tuple[str, str], int] = {}
 
@@ -73,6 +73,7 @@ class ImageLabels(Projection):
             Image.PrelabelAccepted: self._accepted,
             Image.PrelabelEdited: self._prelabel_edited,
             Image.PrelabelRejected: self._deleted,
+            Image.PrelabelRestored: self._restored,
             Image.ImageSubmitted: self._submitted,
             Image.ReviewRecorded: self._reviewed,
         }
@@ -193,6 +194,25 @@ class ImageLabels(Projection):
 
     def _accepted(self, batch: _Batch, image: Row, le: LoggedEvent) -> None:
         self._touch(batch, le)["status"] = "accepted"
+        self._work_started(image)
+
+    def _restored(self, batch: _Batch, image: Row, le: LoggedEvent) -> None:
+        # ``seq`` is not a fixed column: a pre-label rejected and restored in one batch is an
+        # UPDATE of its row, and must get the restore's seq as in any other batching.
+        event = le.event
+        key = (le.stream, event.annotation_id)
+        row = batch.annotations.get(key)
+        if row is None:  # a rejected pre-label comes back
+            self._new_annotation(batch, image, le, "prelabel", "proposed", event.model,
+                                 event.score)
+            row = batch.annotations.get(key)
+            assert row is not None
+            row["created_by"] = event.created_by
+        else:  # an accepted one becomes proposed again, in its place
+            row.update(label=event.label, geometry=dump_geometry(event.geometry),
+                       status="proposed")
+            batch.annotations.changed(key)
+        row.update(revision=event.revision, updated_by=event.actor, updated_at=le.at)
         self._work_started(image)
 
     def _deleted(self, batch: _Batch, image: Row, le: LoggedEvent) -> None:

@@ -1,10 +1,20 @@
 """Projection ``prelabel_audit``: one row per pre-label and the latest human verdict on it.
 
 ``outcome`` is ``proposed`` until a person acts, then the latest of ``accepted`` / ``edited``
-/ ``rejected`` (an accepted pre-label edited later counts as edited, an edited one deleted
-later as rejected); ``actor`` is who acted last; ``iou`` is the IoU of the latest
-PrelabelEdited (the edited shape against the model's proposal). Grouping by model, label,
-actor or score bucket happens at query time (``ReadModels.prelabel_metrics``).
+/ ``relabeled`` / ``rejected`` (an accepted pre-label edited later counts as edited, an edited
+one deleted later as rejected). The latest decision counts: a ``PrelabelRestored`` (an undone
+accept or reject) makes it ``proposed`` again. A PrelabelEdited is classified by what the
+person left, against the model's proposal:
+
+* ``edited`` (a geometry correction): IoU below :data:`SAME_GEOMETRY_IOU`, class changed or not;
+* ``relabeled``: the geometry the same within that tolerance, the class changed;
+* ``accepted``: neither changed (an edit that came back to the proposal).
+
+``actor`` is who acted last; ``iou`` is the IoU of the latest PrelabelEdited (the edited shape
+against the model's proposal); ``final_label`` the class the pre-label has now (the class
+confusion); ``model_id`` the registered model that made it (None for imported files).
+Grouping by model, label, actor or score bucket happens at query time
+(``ReadModels.prelabel_metrics``, ``ReadModels.prelabel_confusion``).
 """
 
 from __future__ import annotations
@@ -19,12 +29,23 @@ from projections.projection import Projection
 from projections.row_set import RowSet
 
 AUDIT_COLUMNS = ("image_id", "annotation_id", "project_id", "model", "label", "score", "bucket",
-                 "outcome", "actor", "iou")
+                 "outcome", "actor", "iou", "final_label", "model_id")
 _OUTCOME_OF: dict[type, str] = {
     Image.PrelabelAccepted: "accepted",
     Image.PrelabelEdited: "edited",
     Image.PrelabelRejected: "rejected",
+    Image.PrelabelRestored: "proposed",
 }
+# An edit whose shape overlaps the proposal at least this much left the geometry as it was.
+SAME_GEOMETRY_IOU = 0.99
+
+
+def edit_outcome(iou: float, proposed_label: str, final_label: str) -> str:
+    """``edited`` (geometry corrected), ``relabeled`` (only the class changed) or
+    ``accepted`` (nothing changed) for a pre-label edited to ``final_label`` at ``iou``."""
+    if iou < SAME_GEOMETRY_IOU:
+        return "edited"
+    return "relabeled" if final_label != proposed_label else "accepted"
 
 
 def score_bucket(score: float | None) -> str:
@@ -52,7 +73,7 @@ class PrelabelAudit(Projection):
         if not relevant:
             return
         audit = RowSet("prelabel_audit", ("image_id", "annotation_id"), AUDIT_COLUMNS,
-                       fixed=("project_id", "model", "label", "score", "bucket"))
+                       fixed=("project_id", "model", "label", "score", "bucket", "model_id"))
         proposed = {(le.stream, le.event.annotation_id) for le in relevant
                     if type(le.event) is Image.PrelabelProposed}
         audit.load(cur, [key for le in relevant
@@ -73,7 +94,8 @@ class PrelabelAudit(Projection):
                     "project_id": image["project_id"],
                     "model": f"{e.model['name']}@{e.model['version']}", "label": e.label,
                     "score": e.score, "bucket": score_bucket(e.score), "outcome": "proposed",
-                    "actor": None, "iou": None,
+                    "actor": None, "iou": None, "final_label": e.label,
+                    "model_id": e.model.get("id"),
                 })
                 continue
             row = audit.get(key)
@@ -83,5 +105,11 @@ class PrelabelAudit(Projection):
             row["actor"] = e.actor
             if type(e) is Image.PrelabelEdited:
                 row["iou"] = e.iou
+                if e.label is not None:
+                    row["final_label"] = e.label
+                final = row["final_label"] or row["label"]
+                row["outcome"] = edit_outcome(e.iou, row["label"], final)
+            elif type(e) is Image.PrelabelRestored:
+                row.update(actor=None, iou=None, final_label=row["label"])
             audit.changed(key)
         audit.flush(cur)

@@ -213,20 +213,42 @@ class ReadModels:
             "SUM(CASE WHEN outcome = 'edited' THEN 1 ELSE 0 END), "
             "SUM(CASE WHEN outcome = 'rejected' THEN 1 ELSE 0 END), "
             "SUM(CASE WHEN outcome = 'edited' THEN iou END), "
-            "SUM(CASE WHEN outcome = 'edited' AND iou IS NOT NULL THEN 1 ELSE 0 END) "
+            "SUM(CASE WHEN outcome = 'edited' AND iou IS NOT NULL THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN outcome = 'relabeled' THEN 1 ELSE 0 END) "
             f"FROM prelabel_audit WHERE project_id = ? GROUP BY {column}", (project_id,))
         groups = []
         # NULLs sort first on SQLite and last on PostgreSQL: order in Python for one answer.
-        for key, proposed, accepted, edited, rejected, iou_sum, iou_n in sorted(
+        for key, proposed, accepted, edited, rejected, iou_sum, iou_n, relabeled in sorted(
                 rows, key=lambda r: (r[0] is not None, r[0] or "")):
-            acted = int(accepted) + int(edited) + int(rejected)
+            acted = int(accepted) + int(edited) + int(rejected) + int(relabeled)
             groups.append({
                 "key": {group_by: key}, "proposed": int(proposed), "accepted": int(accepted),
-                "edited": int(edited), "rejected": int(rejected),
+                "edited": int(edited), "relabeled": int(relabeled), "rejected": int(rejected),
                 "acceptance_rate": int(accepted) / acted if acted else None,
                 "mean_iou_edited": float(iou_sum) / int(iou_n) if iou_n else None,
             })
         return groups
+
+    def prelabel_confusion(self, project_id: str, model: str | None = None,
+                           model_id: str | None = None) -> list[dict[str, Any]]:
+        """Proposed class -> the class a person left, over the pre-labels people decided
+        on (accepted, edited, relabeled: ``final`` a class; rejected: ``final`` None),
+        optionally of one model (``model``: its ``name@version`` key; ``model_id``: a
+        registered model). Ordered by proposed class, then final class (None last)."""
+        sql = ("SELECT label, CASE WHEN outcome = 'rejected' THEN NULL "
+               "ELSE COALESCE(final_label, label) END, COUNT(*) FROM prelabel_audit "
+               "WHERE project_id = ? AND outcome <> 'proposed'")
+        params: list[Any] = [project_id]
+        if model is not None:
+            sql += " AND model = ?"
+            params.append(model)
+        if model_id is not None:
+            sql += " AND model_id = ?"
+            params.append(model_id)
+        rows = self.db.query(sql + " GROUP BY 1, 2", params)
+        cells = [{"proposed": p, "final": f, "count": int(n)} for p, f, n in rows]
+        cells.sort(key=lambda c: (c["proposed"], c["final"] is None, c["final"] or ""))
+        return cells
 
     def assist_metrics(self, project_id: str) -> list[dict[str, Any]]:
         """Assist proposals grouped by engine (an interactive model's id, or ``built-in``) and

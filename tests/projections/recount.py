@@ -44,6 +44,11 @@ def annotator_metrics(app: Labeling, project_id: str) -> list[dict[str, Any]]:
         if isinstance(e, Image.ImageAdded):
             project_of[e.originator_id] = e.project_id
             continue
+        if kind == "PrelabelRestored" and project_of.get(e.originator_id) == project_id:
+            rows[e.undone_by][f"prelabels_{e.undone}"] -= 1  # the verdict taken back
+            rows[e.actor]["created"] += 0  # the restorer has a row
+            times[e.actor].append(e.timestamp)
+            continue
         if kind not in names or project_of.get(e.originator_id) != project_id:
             continue
         row = rows[e.actor]
@@ -86,7 +91,11 @@ def prelabels(app: Labeling, project_id: str) -> dict[tuple[str, str], dict[str,
             bucket = "none" if score is None else f"{min(math.floor(score * 10), 9) / 10:.1f}"
             out[key] = {"model": f"{e.model['name']}@{e.model['version']}", "label": e.label,
                         "score_bucket": bucket, "outcome": "proposed", "annotator": None,
-                        "iou": None}
+                        "iou": None, "final": e.label,
+                        "model_id": e.model.get("id")}
+        elif isinstance(e, Image.PrelabelRestored):
+            out[key].update(outcome="proposed", annotator=None, iou=None,
+                            final=out[key]["label"])
         elif isinstance(e, (Image.PrelabelAccepted, Image.PrelabelEdited,
                             Image.PrelabelRejected)):
             out[key]["outcome"] = {"PrelabelAccepted": "accepted", "PrelabelEdited": "edited",
@@ -94,7 +103,22 @@ def prelabels(app: Labeling, project_id: str) -> dict[tuple[str, str], dict[str,
             out[key]["annotator"] = e.actor
             if isinstance(e, Image.PrelabelEdited):
                 out[key]["iou"] = e.iou
+                if e.label is not None:
+                    out[key]["final"] = e.label
+                if e.iou >= 0.99:  # the same geometry: a relabel, or nothing changed
+                    out[key]["outcome"] = ("relabeled" if out[key]["final"] != out[key]["label"]
+                                           else "accepted")
     return out
+
+
+def prelabel_confusion(app: Labeling, project_id: str) -> list[dict[str, Any]]:
+    cells: dict[tuple[str, str | None], int] = defaultdict(int)
+    for p in prelabels(app, project_id).values():
+        if p["outcome"] != "proposed":
+            cells[(p["label"], None if p["outcome"] == "rejected" else p["final"])] += 1
+    return [{"proposed": a, "final": b, "count": n}
+            for (a, b), n in sorted(cells.items(),
+                                    key=lambda kv: (kv[0][0], kv[0][1] is None, kv[0][1] or ""))]
 
 
 def prelabel_metrics(app: Labeling, project_id: str, group_by: str) -> list[dict[str, Any]]:
@@ -105,7 +129,7 @@ def prelabel_metrics(app: Labeling, project_id: str, group_by: str) -> list[dict
     for key in sorted(groups, key=lambda k: (k is not None, k or "")):
         items = groups[key]
         count = {o: sum(1 for p in items if p["outcome"] == o)
-                 for o in ("accepted", "edited", "rejected")}
+                 for o in ("accepted", "edited", "relabeled", "rejected")}
         acted = sum(count.values())
         edited_ious = [p["iou"] for p in items if p["outcome"] == "edited"]
         out.append({"key": {group_by: key}, "proposed": len(items), **count,

@@ -48,6 +48,7 @@ class ImageState:
     project_id: str
     status: str = "new"
     annotations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    rejected: dict[str, dict[str, Any]] = field(default_factory=dict)  # pre-labels, restorable
 
 
 class Workload:
@@ -146,6 +147,7 @@ class Workload:
         prelabels = [a for a, s in image.annotations.items() if s["source"] == "prelabel"]
         manual = [a for a, s in image.annotations.items() if s["source"] != "prelabel"]
         boxes = [a for a in prelabels if image.annotations[a]["type"] == "box"]
+        accepted = [a for a in prelabels if image.annotations[a]["status"] == "accepted"]
         roll = rng.random()
         if roll < 0.15 or not image.annotations:
             score = rng.choice((None, round(rng.random(), 3), 1.0, 0.7))
@@ -187,6 +189,10 @@ class Workload:
                    "points": [[x, y + 20], [x + 20, y], [x + 50, y + 25], [x + 25, y + 40]]}
         elif image.status in ("new", "in_progress", "rejected") and roll < 0.92:
             raw = {"type": "submit"}
+        elif roll < 0.96 and (image.rejected or accepted):
+            # Undo of a verdict: a rejected or accepted pre-label is proposed again.
+            raw = {"type": "restore", "annotation_id": rng.choice(sorted(image.rejected)
+                                                                  or accepted)}
         else:
             kind, geometry = self._shape()
             raw = {"type": "create", "annotation": {"type": kind, "label": rng.choice(CLASSES),
@@ -213,7 +219,13 @@ class Workload:
             if kind != "AnnotationEdited":
                 ann["status"] = "accepted" if kind == "PrelabelAccepted" else "edited"
         elif kind in ("AnnotationDeleted", "PrelabelRejected"):
-            del anns[data["annotation_id"]]
+            gone = anns.pop(data["annotation_id"])
+            if kind == "PrelabelRejected":
+                image.rejected[data["annotation_id"]] = gone
+        elif kind == "PrelabelRestored":
+            image.rejected.pop(data["annotation_id"], None)
+            anns[data["annotation_id"]] = {"source": "prelabel", "type": data["annotation_type"],
+                                           "status": "proposed", "revision": data["revision"]}
         elif kind == "ImageSubmitted":
             image.status = "submitted"
         elif kind == "ReviewRecorded":

@@ -27,6 +27,7 @@ from web.services import Services
 
 GROUP_BY = tuple(GROUP_COLUMNS)
 DEFAULT_GROUP_BY = "model"
+MAX_MODEL_KEY = 300  # a model's name@version key, or a registered model's id
 MAX_HISTORY_PAGE = 1000
 DEFAULT_HISTORY_PAGE = 100
 
@@ -106,6 +107,25 @@ async def prelabel_metrics(request: Request) -> Response:
     return json_response({"group_by": group_by, "groups": rows})
 
 
+async def prelabel_confusion(request: Request) -> Response:
+    """Proposed class -> final class of the decided pre-labels, of one model or all."""
+    services = services_of(request)
+    principal = authenticated(request)
+    project_id = request.path_params["project_id"]
+    await project_for(services, principal, project_id, "read_metrics")
+    wanted: dict[str, str | None] = {}
+    for name in ("model", "model_id"):
+        value = request.query_params.get(name) or None
+        if value is not None and len(value) > MAX_MODEL_KEY:
+            raise ApiError("validation", f"{name} must be at most {MAX_MODEL_KEY} characters",
+                           {"field": name})
+        wanted[name] = value
+    await wait_for_min_position(request, services)
+    cells = await asyncio.to_thread(services.read.prelabel_confusion, project_id,
+                                    wanted["model"], wanted["model_id"])
+    return json_response({**wanted, "confusion": cells})
+
+
 async def projections_status(request: Request) -> Response:
     services = services_of(request)
     authenticated(request)
@@ -118,5 +138,7 @@ routes = [
     Route("/images/{image_id}/history", history, methods=["GET"]),
     Route("/projects/{project_id}/metrics/annotators", annotator_metrics, methods=["GET"]),
     Route("/projects/{project_id}/metrics/prelabels", prelabel_metrics, methods=["GET"]),
+    Route("/projects/{project_id}/metrics/prelabels/confusion", prelabel_confusion,
+          methods=["GET"]),
     Route("/projections", projections_status, methods=["GET"]),
 ]
