@@ -130,3 +130,35 @@ def test_accepted_edited_manual_and_proposed_shapes_look_different(
     assert styles == {"accepted": False, "edited": False, "manual": False, "proposed": True}
     shot(page, "shape-styles")
     errors.check()
+
+
+def test_same_initial_people_get_two_letters_and_their_own_colours(
+        server: DemoServer, new_context: Any) -> None:
+    iid = server.new_image()["id"]
+    ana = new_context().new_page()
+    arjun = new_context().new_page()
+    errors = log_in(ana, server.base, "ana")
+    log_in(arjun, server.base, "arjun")
+    open_image(ana, server.base, iid)
+    open_image(arjun, server.base, iid)
+    ana.wait_for_selector(".people [data-user='arjun']")
+    mine = ana.locator(".people .person.me .avatar")
+    theirs = ana.locator(".people [data-user='arjun'] .avatar")
+    expect(mine).to_have_text("AN")
+    expect(theirs).to_have_text("AR")
+    colours = [a.evaluate("el => getComputedStyle(el).backgroundColor") for a in (mine, theirs)]
+    assert colours[0] != colours[1]
+    # The colour comes from the name (the same on every screen): arjun's own chip matches.
+    arjun.wait_for_selector(".people [data-user='ana']")
+    own = arjun.locator(".people .person.me .avatar")
+    expect(own).to_have_text("AR")
+    assert own.evaluate("el => getComputedStyle(el).backgroundColor") == colours[1]
+    assert ana.evaluate("""async () => {
+        const { initialsOf } = await import('/static/' + document.querySelector(
+            'script[type=module]').getAttribute('src').split('/static/')[1].replace(
+            'js/main.js', 'js/presence.js'));
+        return [initialsOf('ana.silva'), initialsOf('Ana Silva'), initialsOf('b'),
+                initialsOf('élodie')];
+    }""") == ["AS", "AS", "B", "ÉL"]
+    shot(ana, "avatars-two-letters")
+    errors.check()

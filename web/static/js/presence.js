@@ -16,6 +16,15 @@ export function colorOfUser(name) {
   return PALETTE[hash % PALETTE.length];
 }
 
+/** Two letters for an avatar, so that ana and arjun differ: the first letters of the first two
+ * parts of a name with separators ("ana.silva" → AS), else its first two letters (AN). */
+export function initialsOf(name) {
+  const parts = name.split(/[\s._@-]+/u).filter(Boolean);
+  const letters = parts.length > 1 ? [...parts[0]].slice(0, 1).concat([...parts[1]].slice(0, 1))
+                                   : [...(parts[0] || name)].slice(0, 2);
+  return letters.join("").toUpperCase();
+}
+
 export class Presence extends EventTarget {
   constructor(me) {
     super();
@@ -101,13 +110,13 @@ export class Presence extends EventTarget {
   renderChips(container) {
     clear(container);
     const me = h("li", { class: "person me", title: `${this.me} (you)` },
-                 h("span", { class: "avatar", dataset: { color: colorOfUser(this.me) } },
-                   this.me.slice(0, 1).toUpperCase()), `${this.me} (you)`);
+                 h("span", { class: "avatar", "aria-hidden": "true", dataset: { color: colorOfUser(this.me) } },
+                   initialsOf(this.me)), `${this.me} (you)`);
     container.append(me);
     for (const p of this.people.values()) {
       container.append(h("li", { class: "person", dataset: { user: p.name } },
-                         h("span", { class: "avatar", dataset: { color: p.color } },
-                           p.name.slice(0, 1).toUpperCase()), p.name));
+                         h("span", { class: "avatar", "aria-hidden": "true", dataset: { color: p.color } },
+                           initialsOf(p.name)), p.name));
     }
     for (const a of container.querySelectorAll(".avatar")) a.style.background = a.dataset.color;
   }
