@@ -52,7 +52,7 @@ def test_any_colour_change_is_recorded_or_refused_whole(raw: object) -> None:
     except ValidationFailed as e:
         assert str(e.details["field"]).startswith("class_colors")
         assert project.collect_events() == []
-        assert [c["color"] for c in project.classes] == ["#000000", "#4363d8"]
+        assert [c["color"] for c in project.classes] == ["#000000", "#3cb44b"]
         return
     assert isinstance(raw, dict)
     colors = {c["name"]: c["color"] for c in project.classes}
