@@ -162,3 +162,62 @@ def test_same_initial_people_get_two_letters_and_their_own_colours(
     }""") == ["AS", "AS", "B", "ÉL"]
     shot(ana, "avatars-two-letters")
     errors.check()
+
+
+SIDE_PANEL_PROBLEMS = """() => {
+  const side = document.querySelector('.side');
+  const name = (el) => el ? (el.id ? '#' + el.id : el.tagName.toLowerCase()
+    + (el.className && typeof el.className === 'string' ? '.' + el.className.split(' ')[0] : '')
+    + (el.textContent ? ` "${el.textContent.trim().slice(0, 24)}"` : '')) : 'nothing';
+  const problems = [];
+  if (side.scrollWidth > side.clientWidth + 1) {
+    problems.push(`the panel overflows sideways: ${side.scrollWidth} > ${side.clientWidth}`);
+  }
+  const controls = [...side.querySelectorAll('button, input, select, textarea, a[href]')]
+    .filter((el) => el.getClientRects().length && !el.disabled);
+  for (const el of controls) {
+    el.focus(); // scrolls it into view, as a keyboard user's Tab does
+    const r = el.getBoundingClientRect(), s = side.getBoundingClientRect();
+    if (r.left < s.left - 1 || r.right > s.right + 1) {
+      problems.push(`${name(el)} sticks out of the panel (${r.left}..${r.right})`);
+      continue;
+    }
+    const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+    const ok = hit && (hit === el || el.contains(hit)
+                       || (hit.tagName === 'LABEL' && hit.control === el));
+    if (!ok) problems.push(`${name(el)} is covered by ${name(hit)}`);
+  }
+  document.activeElement.blur();
+  return { problems, checked: controls.length };
+}"""
+
+
+def test_every_side_panel_control_is_reachable_and_uncovered_at_1440x900(
+        server: DemoServer, new_context: Any) -> None:
+    boxes = [{"type": "box", "label": label, "score": 0.6 + 0.05 * i,
+              "geometry": {"x": 20 + 60 * i, "y": 40 + 40 * i, "w": 50, "h": 40}}
+             for i, label in enumerate(["cup", "cat", "person", "cup", "flag", "coin"])]
+    iid = server.new_image(boxes)["id"]
+    ana = server.api("ana")
+
+    page = new_context(viewport={"width": 1440, "height": 900}).new_page()
+    errors = log_in(page, server.base, "ana")
+    open_image(page, server.base, iid)
+    first = ana.labels(iid)["annotations"][0]["id"]
+    page.evaluate(f"window.__lw.editor.select(['{first}'])")  # the selection panel in full
+    expect(page.locator("#selected-label")).to_be_visible()
+    found = page.evaluate(SIDE_PANEL_PROBLEMS)
+    shot(page, "side-panel-1440x900")
+    assert found["checked"] > 15 and found["problems"] == [], found
+
+    # A reviewer's box (comment, approve, reject) on a submitted image, as maria.
+    ana.command(iid, {"type": "submit"})
+    review = new_context(viewport={"width": 1440, "height": 900}).new_page()
+    review_errors = log_in(review, server.base, "maria")
+    open_image(review, server.base, iid)
+    expect(review.locator("#review-comment")).to_be_visible()
+    found = review.evaluate(SIDE_PANEL_PROBLEMS)
+    shot(review, "side-panel-review-1440x900")
+    assert found["checked"] > 10 and found["problems"] == [], found
+    errors.check()
+    review_errors.check()

@@ -138,7 +138,9 @@ export async function show(main, [imageId], app) {
     },
   });
   const workBox = h("div", { class: "work-box" });
-  side.append(
+  // The panels scroll; the submit / review box below them does not, so it never covers them.
+  side.classList.add("side-split");
+  side.append(h("div", { class: "side-scroll" },
     h("section", { class: "panel image-panel" },
       h("h2", { class: "file-title", title: image.file_name }, image.file_name),
       h("div", { class: "row" }, statusBadge, versionText), people),
@@ -146,8 +148,8 @@ export async function show(main, [imageId], app) {
     h("section", { class: "panel" }, h("h3", {}, "Selection"), selectedBox),
     h("section", { class: "panel" }, h("h3", {}, "Pre-labels"), prelabelBox),
     h("section", { class: "panel" }, h("h3", {}, "Tags"), tagBox),
-    h("section", { class: "panel grow" }, h("h3", {}, "Objects ", objectCount), objects.el),
-    h("section", { class: "panel" }, workBox));
+    h("section", { class: "panel grow" }, h("h3", {}, "Objects ", objectCount), objects.el)),
+    h("section", { class: "panel side-footer" }, workBox));
 
   const classButtons = new Map();
   editor.classes.forEach((name, i) => {
