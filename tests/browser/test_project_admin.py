@@ -22,7 +22,8 @@ DOC_SHOTS = ROOT / "docs" / "screenshots"
 def doc_shot(page: Any, name: str) -> Path:
     """A small screenshot for the docs (and the usual one in test-artifacts)."""
     page.evaluate("document.getElementById('toasts').replaceChildren();"
-                  " document.querySelectorAll('.view, .view .page').forEach(e => { e.scrollTop = 0; })")
+                  " document.querySelectorAll('.view, .view .page')"
+                  ".forEach(e => { e.scrollTop = 0; })")
     shot(page, name)
     DOC_SHOTS.mkdir(parents=True, exist_ok=True)
     path = DOC_SHOTS / f"{name}.png"
@@ -58,10 +59,15 @@ def test_admin_creates_a_project_with_three_coloured_classes(server: DemoServer,
     # focused, nothing created.
     page.fill("#new-project-name", name)
     page.click("#create-project")
-    expect(page.locator("#new-project-error")).to_contain_text("name must be a non-empty string")
+    expect(page.locator("#new-project-error")).to_have_text(
+        "The project was not created: class 1's name must be a non-empty string")
     first_class = page.locator("#new-classes .class-name-input").first
     expect(first_class).to_have_attribute("aria-invalid", "true")
     expect(first_class).to_be_focused()
+    # Typing into it takes the complaint away.
+    first_class.type("c")
+    expect(page.locator("#new-project-error")).to_be_empty()
+    expect(first_class).not_to_have_attribute("aria-invalid", "true")
     page.click("#add-class-row")
     page.click("#add-class-row")
     for i, (cls, color) in enumerate((("cup", "#ff0000"), ("plate", "#00aa00"),

@@ -23,13 +23,15 @@ export function errorBox(id, fields = () => null) {
       this.clear();
       const message = err && err.status === 0 ? "The server cannot be reached; nothing was changed."
         : err && err.status === 403 ? `Not allowed: ${err.message}` : (err && err.message) || String(err);
-      el.textContent = prefix + message.charAt(0).toUpperCase() + message.slice(1);
+      el.textContent = prefix ? prefix + message : message.charAt(0).toUpperCase() + message.slice(1);
       const input = err && err.details && err.details.field ? fields(err.details.field) : null;
       if (input) {
         input.setAttribute("aria-invalid", "true");
         input.setAttribute("aria-describedby", id);
         input.focus();
         marked.push(input);
+        // Fixing the field takes the complaint away.
+        input.addEventListener("input", () => { if (marked.includes(input)) this.clear(); }, { once: true });
       }
     },
   };

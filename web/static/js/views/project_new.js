@@ -74,7 +74,10 @@ export async function show(main, params, app) {
       await app.session.refresh();
       app.navigate(`#/projects/${project.id}/settings?created=1`);
     } catch (err) {
-      error.show(err, "The project was not created: ");
+      // "classes[1].name must be…" → "class 2's name must be…" (the rows are numbered from 1).
+      const message = String(err.message || "").replace(/classes\[(\d+)\](?:\.(\w+))?/g,
+        (_, i, part) => `class ${Number(i) + 1}${part ? `'s ${part === "color" ? "colour" : part}` : ""}`);
+      error.show({ status: err.status, message, details: err.details }, "The project was not created: ");
       submit.disabled = false;
     }
   });
