@@ -17,23 +17,23 @@ from tests.domain.conftest import World
 BOX = {"x": 10, "y": 10, "w": 20, "h": 10}
 
 
-def annotations(world: World, version: int | None = None) -> dict[str, dict[str, Any]]:
+def labels_of(world: World, version: int | None = None) -> dict[str, dict[str, Any]]:
     image = world.app.image(world.image_id, version=version)
     return {a["id"]: a for a in image.public_annotations()}
 
 
 def test_restore_a_rejected_prelabel_brings_back_the_models_proposal(world: World) -> None:
     a = world.propose(BOX, label="cat", score=0.8)
-    before = annotations(world)[a]
+    before = labels_of(world)[a]
     world.run({"type": "edit", "annotation_id": a,
                "changes": {"label": "dog", "geometry": {"x": 0, "y": 0, "w": 5, "h": 5}}})
     world.run({"type": "delete", "annotation_id": a})
-    assert a not in annotations(world)
+    assert a not in labels_of(world)
     result = world.run({"type": "restore", "annotation_id": a}, user="bob")
     [event] = result.events
     assert event["type"] == "PrelabelRestored"
     assert event["data"]["undone"] == "rejected" and event["data"]["undone_by"] == "ann"
-    restored = annotations(world)[a]
+    restored = labels_of(world)[a]
     assert restored["status"] == "proposed" and restored["source"] == "prelabel"
     assert restored["label"] == "cat" and restored["geometry"] == BOX  # the model's, not ann's
     assert restored["model"] == before["model"] and restored["score"] == 0.8
@@ -41,10 +41,10 @@ def test_restore_a_rejected_prelabel_brings_back_the_models_proposal(world: Worl
     assert restored["revision"] == 3  # proposed 1, edited 2, restored 3 (a stale 2 conflicts)
     # The same id lives on: it can be accepted, and rejected again.
     world.run({"type": "accept", "annotation_id": a, "base_revision": 3})
-    assert annotations(world)[a]["status"] == "accepted"
+    assert labels_of(world)[a]["status"] == "accepted"
     # Replaying to any version gives the same states as then.
-    assert a not in annotations(world, version=result.version - 1)
-    assert annotations(world, version=result.version)[a]["status"] == "proposed"
+    assert a not in labels_of(world, version=result.version - 1)
+    assert labels_of(world, version=result.version)[a]["status"] == "proposed"
 
 
 def test_restore_an_accepted_prelabel_keeps_its_place(world: World) -> None:
@@ -53,7 +53,7 @@ def test_restore_an_accepted_prelabel_keeps_its_place(world: World) -> None:
     world.run({"type": "accept", "annotation_id": a})
     result = world.run({"type": "restore", "annotation_id": a, "base_revision": 2})
     assert result.events[0]["data"]["undone"] == "accepted"
-    anns = annotations(world)
+    anns = labels_of(world)
     assert list(anns) == [a, b]
     assert anns[a]["status"] == "proposed" and anns[a]["revision"] == 3
 
@@ -101,7 +101,7 @@ def test_restore_in_a_batch_after_the_reject(world: World) -> None:
     ], Actor("ann"))
     assert [e["type"] for e in result.events] == ["PrelabelRejected", "PrelabelRestored",
                                                   "PrelabelAccepted"]
-    assert annotations(world)[a]["status"] == "accepted"
+    assert labels_of(world)[a]["status"] == "accepted"
 
 
 @settings(max_examples=40, deadline=None,

@@ -86,6 +86,7 @@ POLICY: dict[tuple[str, str], list[Call]] = {
     ("POST", "/api/v1/projects/{project_id}/predictions"): [Call("manager", {})],
     ("GET", "/api/v1/projects/{project_id}/metrics/annotators"): [Call("manager")],
     ("GET", "/api/v1/projects/{project_id}/metrics/prelabels"): [Call("manager")],
+    ("GET", "/api/v1/projects/{project_id}/metrics/prelabels/confusion"): [Call("manager")],
     ("GET", "/api/v1/projects/{project_id}/metrics/assist"): [Call("manager")],
     ("GET", "/api/v1/projects/{project_id}/export"): [Call("manager")],
     ("POST", "/api/v1/projects/{project_id}/models"): [

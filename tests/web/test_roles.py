@@ -77,6 +77,7 @@ CASES = [
         "model": {"name": "m", "version": "1"}, "predictions": []}}),
     Case("GET", "/projects/{pid}/metrics/annotators", "manager"),
     Case("GET", "/projects/{pid}/metrics/prelabels", "manager"),
+    Case("GET", "/projects/{pid}/metrics/prelabels/confusion", "manager"),
     Case("GET", "/projects/{pid}/metrics/assist", "manager"),
     Case("GET", "/projects/{pid}/export", "manager"),
     Case("GET", "/projects/{pid}/evaluation", "manager"),  # no model_id: 422 once through
