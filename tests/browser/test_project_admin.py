@@ -31,6 +31,14 @@ def doc_shot(page: Any, name: str) -> Path:
     return path
 
 
+def assert_labelled(page: Any) -> None:
+    """Every field and button of the screen has a name a screen reader reads out."""
+    unnamed = page.evaluate("""() => [...document.querySelectorAll('#main input, #main select,'
+        + ' #main button')].filter(e => !(e.labels && e.labels.length)
+        && !e.getAttribute('aria-label') && !e.textContent.trim()).map(e => e.outerHTML)""")
+    assert unnamed == []
+
+
 def accept_dialogs(page: Any) -> None:
     page.on("dialog", lambda dialog: dialog.accept())
 
@@ -75,6 +83,7 @@ def test_admin_creates_a_project_with_three_coloured_classes(server: DemoServer,
         page.locator("#new-classes li").nth(i).locator(".class-name-input").fill(cls)
         page.locator("#new-classes li").nth(i).locator(".class-color-input").fill(color)
     page.uncheck("#new-types-mask")
+    assert_labelled(page)
     doc_shot(page, "new-project")
     page.click("#create-project")
     page.wait_for_function("location.hash.includes('/settings')")
@@ -111,6 +120,7 @@ def test_manager_adds_an_annotator_who_then_sees_the_project(server: DemoServer,
     row = page.locator("#member-rows tr[data-member='arjun']")
     row.locator("select").select_option("reviewer")
     expect(page.locator("#member-rows tr[data-member='arjun'] select")).to_have_value("reviewer")
+    assert_labelled(page)
     doc_shot(page, "project-settings")
     page.get_by_role("button", name="Remove arjun").click()
     expect(page.locator("#member-rows tr[data-member='arjun']")).to_have_count(0)
@@ -200,6 +210,9 @@ def test_admin_adds_and_disables_a_user_who_then_cannot_log_in(server: DemoServe
     page.get_by_role("button", name=f"Disable {name}").click()
     expect(row).to_have_attribute("data-disabled", "1")
     expect(page.get_by_role("button", name=f"Enable {name}")).to_have_count(1)
+    page.get_by_role("button", name="Reset the password of ana").click()
+    assert_labelled(page)
+    page.get_by_role("button", name="Cancel").click()
     doc_shot(page, "users")
     users = {u["username"]: u for u in server.api("admin").get("/users")["users"]}
     assert users[name]["disabled"] is True
