@@ -76,7 +76,8 @@ def test_upload_a_folder_and_files_then_import_predictions(server: DemoServer, n
     expect(row(page, "copy.png")).to_have_attribute("data-state", "duplicate")
     expect(row(page, "copy.png")).to_contain_text("already in the project (as existing.png)")
     expect(row(page, "notes.txt")).to_have_attribute("data-state", "skipped")
-    expect(row(page, "notes.txt")).to_contain_text("not an image")
+    expect(row(page, "notes.txt")).to_contain_text(
+        "not sent: not a JPEG, PNG, GIF, BMP, TIFF or WebP image")
     expect(row(page, "a.png").locator(".upload-name")).to_have_text("street/a.png")
 
     # Two files in one request, one of them not an image: the server refuses the request naming

@@ -32,12 +32,12 @@ function extension(name) {
 /** Why ``file`` is not sent, in plain words, or null when it is sent. */
 export function skipReason(file, limits = LIMITS) {
   const base = file.name.split("/").pop();
-  if (base.startsWith(".")) return "hidden file, not an image";
+  if (base.startsWith(".")) return "not sent: a hidden file";
   if (!IMAGE_EXTENSIONS.includes(extension(file.name)) && !IMAGE_TYPES.includes(file.type)) {
-    return `not an image (the server takes ${IMAGE_EXTENSIONS.join(" ")})`;
+    return "not sent: not a JPEG, PNG, GIF, BMP, TIFF or WebP image";
   }
   if (file.size > limits.maxFileBytes) {
-    return `larger than the ${Math.round(limits.maxFileBytes / 1024 / 1024)} MiB a file may have`;
+    return `not sent: larger than the ${Math.round(limits.maxFileBytes / 1024 / 1024)} MiB an image may have`;
   }
   return null;
 }
@@ -89,6 +89,7 @@ export class UploadQueue extends EventTarget {
     this.sentBytes = 0;  // bytes of files finished (any result) in this run
     this.inFlight = 0;  // bytes of the request being sent, so far
     this.nextId = 1;
+    this.position = null;  // the log position of the last images added (read-your-writes)
   }
 
   /** Add files ({file, path?} or File); the ones not to send are marked skipped. */
@@ -178,6 +179,7 @@ export class UploadQueue extends EventTarget {
   async sendBatch(batch, signal) {
     for (const it of batch) it.state = "sending";
     this.inFlight = 0;
+    this.sentAll = false;
     this.changed();
     const form = new FormData();
     for (const it of batch) form.append("file", it.file, it.file.name);
@@ -185,7 +187,11 @@ export class UploadQueue extends EventTarget {
     try {
       answer = await this.send(`/projects/${this.projectId}/images`, form, {
         signal,
-        onProgress: (sent) => { this.inFlight = sent; this.changed(); },
+        onProgress: (sent, total) => {
+          this.inFlight = sent;
+          this.sentAll = total !== null && sent >= total;
+          this.changed();
+        },
       });
     } catch (e) {
       this.inFlight = 0;
@@ -193,6 +199,7 @@ export class UploadQueue extends EventTarget {
     }
     this.inFlight = 0;
     const rows = (answer && answer.images) || [];
+    if (answer && Number.isInteger(answer.position)) this.position = Math.max(this.position || 0, answer.position);
     batch.forEach((it, i) => {
       const row = rows[i];
       it.image = row || null;
@@ -212,7 +219,10 @@ export class UploadQueue extends EventTarget {
   refused(batch, e) {
     const err = e instanceof ApiError ? e : new ApiError(0, "network", String(e && e.message || e));
     if (err.code === "aborted") {
-      for (const it of batch) { it.state = "cancelled"; it.message = "not uploaded: cancelled"; }
+      // Cancelled once every byte was sent, the server may have added them all the same.
+      const message = this.sentAll ? "cancelled while the server was adding it: it may be in the "
+        + "project (Retry tells)" : "not uploaded: cancelled";
+      for (const it of batch) { it.state = "cancelled"; it.message = message; }
       this.changed();
       return [];
     }

@@ -21,6 +21,15 @@ export function uploadPanel(project, { open = false, onChanged = () => {} } = {}
     h("div", { class: "upload-grid" }, imagesSection(project, onChanged), predictionsSection(project, onChanged)));
 }
 
+/** ``then()`` once the read models show what was written at ``position`` (the image list and
+ * counts the page reloads are read models). */
+async function settled(projectId, position, then) {
+  if (Number.isInteger(position)) {
+    try { await request("GET", `/projects/${projectId}?min_position=${position}`); } catch { /* show what is there */ }
+  }
+  try { await then(); } catch (e) { console.warn("the page could not show the new images", e); }
+}
+
 function imagesSection(project, onChanged) {
   const queue = new UploadQueue(project.id);
   const filesInput = h("input", { type: "file", id: "upload-files", multiple: true, class: "visually-hidden",
@@ -54,6 +63,8 @@ function imagesSection(project, onChanged) {
 
   function row(it) {
     let el = rows.get(it.id);
+    const shown = `${it.state}\n${it.message || ""}`;
+    if (el && el.dataset.shown === shown) return el;  // thousands of rows: touch the changed ones
     if (!el) {
       el = h("li", { class: "upload-row" },
         h("span", { class: "upload-state" }), h("span", { class: "upload-name" }),
@@ -61,6 +72,7 @@ function imagesSection(project, onChanged) {
       rows.set(it.id, el);
       list.append(el);
     }
+    el.dataset.shown = shown;
     el.dataset.state = it.state;
     el.dataset.name = it.file.name;
     el.querySelector(".upload-state").textContent = STATE_TEXT[it.state] || it.state;
@@ -85,18 +97,21 @@ function imagesSection(project, onChanged) {
     retry.hidden = queue.running || !(p.failed + p.cancelled);
     for (const it of queue.items) row(it);
     // The live region speaks at a file's end, not at every progress event.
-    const said = queue.running ? `Uploading: ${p.done} of ${p.total} files done` : summary.textContent;
+    const said = queue.running ? `Uploading: ${p.done} of ${p.total} files done`
+      : `Upload finished: ${summary.textContent || "nothing sent"}`;
     if (said !== lastAnnounced) { lastAnnounced = said; live.textContent = said; }
   }
-  queue.addEventListener("change", render);
+  let frame = 0;  // one render a frame, however often the upload reports progress
+  queue.addEventListener("change", () => {
+    if (!frame) frame = requestAnimationFrame(() => { frame = 0; render(); });
+  });
 
   async function run() {
     const before = queue.progress();
     await queue.start();
+    render();
     const after = queue.progress();
-    live.textContent = `Upload finished: ${summary.textContent || "nothing sent"}`;
-    lastAnnounced = live.textContent;
-    if (after.added + after.duplicate > before.added + before.duplicate) onChanged();
+    if (after.added + after.duplicate > before.added + before.duplicate) await settled(project.id, queue.position, onChanged);
   }
 
   function take(entries) {
@@ -107,9 +122,16 @@ function imagesSection(project, onChanged) {
 
   filesInput.addEventListener("change", () => { take([...filesInput.files]); filesInput.value = ""; });
   folderInput.addEventListener("change", () => { take([...folderInput.files]); folderInput.value = ""; });
-  drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("dragging"); });
-  drop.addEventListener("dragleave", () => drop.classList.remove("dragging"));
-  drop.addEventListener("drop", async (e) => {
+  // The whole section takes the drop: a file dropped beside the zone must not make the
+  // browser leave the page to show it.
+  const section = h("section", { class: "upload-images", "aria-labelledby": "upload-images-title" },
+    h("h3", { id: "upload-images-title" }, "Images"), drop, live, status);
+  section.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("dragging"); });
+  section.addEventListener("dragleave", (e) => {
+    if (!section.contains(e.relatedTarget)) drop.classList.remove("dragging");
+  });
+  drop.addEventListener("click", (e) => { if (e.target === drop || e.target.tagName === "P") filesInput.click(); });
+  section.addEventListener("drop", async (e) => {
     e.preventDefault();
     drop.classList.remove("dragging");
     try {
@@ -119,8 +141,7 @@ function imagesSection(project, onChanged) {
     }
   });
 
-  return h("section", { class: "upload-images", "aria-labelledby": "upload-images-title" },
-    h("h3", { id: "upload-images-title" }, "Images"), drop, live, status);
+  return section;
 }
 
 function predictionsSection(project, onChanged) {
@@ -204,7 +225,7 @@ function predictionsSection(project, onChanged) {
       const n = answer.annotations;
       show("ok", `Imported ${n} pre-label${n === 1 ? "" : "s"} on ${answer.images} image${answer.images === 1 ? "" : "s"} `
         + `from ${f.name}.`);
-      onChanged();
+      await settled(project.id, answer.position, onChanged);
     } catch (err) {
       const where = err instanceof ApiError && err.details && err.details.field ? ` (at ${err.details.field})` : "";
       const refused = err instanceof ApiError && err.status >= 400 && err.status < 500;
