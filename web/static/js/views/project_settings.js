@@ -10,6 +10,8 @@ import { deniedNotice, errorBox, typeChecks, ROLES } from "./admin_forms.js";
 
 export async function show(main, [projectId], app, query) {
   app.setCrumbs([["Projects", "#/projects"], ["Settings"]]);
+  // Roles may have changed since this page loaded (a manager just made you one): ask again.
+  if (!app.session.canManage(projectId)) await app.session.refresh();
   if (!app.session.canManage(projectId)) {
     main.append(deniedNotice("Managers", "Project settings"));
     return;
