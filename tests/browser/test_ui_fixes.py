@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.lab import DemoServer, expect, log_in, open_image, shot
+from tests.browser.lab import DemoServer, expect, log_in, open_image, shot, to_screen
 
 pytestmark = pytest.mark.browser
 
@@ -221,3 +221,38 @@ def test_every_side_panel_control_is_reachable_and_uncovered_at_1440x900(
     assert found["checked"] > 10 and found["problems"] == [], found
     errors.check()
     review_errors.check()
+
+
+RECORD_TEXT_AT = """
+window.__textAt = [];
+const fillText = CanvasRenderingContext2D.prototype.fillText;
+CanvasRenderingContext2D.prototype.fillText = function (text, x, y, ...rest) {
+  window.__textAt.push([String(text), x, y]);
+  return fillText.call(this, text, x, y, ...rest);
+};
+"""
+
+
+def test_a_polygons_class_tag_sits_on_its_top_vertex(server: DemoServer,
+                                                     new_context: Any) -> None:
+    iid = server.new_image()["id"]
+    # A slanted triangle: its bounding box's top-left corner (100, 100) is far from any vertex.
+    triangle = [[500, 100], [700, 400], [100, 400]]
+    server.api("ana").command(iid, {"type": "create", "annotation": {
+        "type": "polygon", "label": "flag", "geometry": {"points": triangle}}})
+    context = new_context()
+    context.add_init_script(RECORD_TEXT_AT)
+    page = context.new_page()
+    errors = log_in(page, server.base, "ana")
+    open_image(page, server.base, iid)
+    page.wait_for_function("window.__textAt.some(([t]) => t === 'flag')")
+    _text, x, y = page.evaluate("window.__textAt.filter(([t]) => t === 'flag').pop()")
+    vx, vy = to_screen(page, 500, 100)
+    corner_x, _ = to_screen(page, 100, 100)
+    # fillText is in CSS pixels of the stage; to_screen in the page's: compare the offsets.
+    stage = page.locator("#stage").bounding_box()
+    assert abs((stage["x"] + x) - vx) < 80, (x, vx)  # centred on the vertex (tag ~60 px wide)
+    assert abs((stage["x"] + x) - corner_x) > 150
+    assert abs((stage["y"] + y) - (vy - 14)) < 4
+    shot(page, "polygon-tag")
+    errors.check()

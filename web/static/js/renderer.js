@@ -329,7 +329,14 @@ export class CanvasRenderer {
       if (sx1 - sx0 < 24 && ann.type !== "point") continue;
       const text = this.tagText(ann);
       const w = ctx.measureText(text).width + 8;
-      const x = Math.max(0, sx0), y = Math.max(0, sy0 - 16);
+      let x = Math.max(0, sx0), y = Math.max(0, sy0 - 16);
+      if (ann.type === "polygon") {
+        // On the polygon itself: centred above its top vertex, not at its bounding box's
+        // corner (which, for a slanted shape, floats in empty space).
+        const [tx, ty] = vp.toScreen(...topVertex(ann.geometry.points));
+        x = Math.max(0, tx - w / 2);
+        y = Math.max(0, ty - 16);
+      }
       const style = this.styleOf(ann);
       ctx.globalAlpha = style.faint ? 0.6 : 0.9;
       ctx.fillStyle = style.color;
@@ -384,6 +391,13 @@ export class CanvasRenderer {
       this.overlay.style.visibility = drew ? "visible" : "hidden";
     }
   }
+}
+
+/** The highest vertex of a polygon (the leftmost of equally high ones). */
+export function topVertex(points) {
+  let best = points[0];
+  for (const p of points) if (p[1] < best[1] || (p[1] === best[1] && p[0] < best[0])) best = p;
+  return best;
 }
 
 /** The badge before the class name of a shape in each status (none: drawn by hand). */
