@@ -88,6 +88,9 @@ def test_label_an_image_end_to_end(server: DemoServer, new_context: Any) -> None
 
     # Submit: the image goes to review and the next image opens.
     page.click("#submit-image")
+    # The "cat" pre-label is still undecided: the page asks first (issue 12).
+    expect(page.locator("#undecided-text")).to_contain_text("1 pre-label is still undecided")
+    page.click("#undecided-submit")
     page.wait_for_function(f"!location.hash.includes('{iid}')")
     errors.check()
 

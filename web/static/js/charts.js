@@ -25,7 +25,7 @@ export function statusBar(counts, { label = "Progress by status", height = 12 } 
   return el;
 }
 
-const OUTCOMES = [["accepted", "Accepted"], ["edited", "Corrected"], ["rejected", "Rejected"], ["pending", "Not yet reviewed"]];
+const OUTCOMES = [["accepted", "Accepted"], ["edited", "Corrected"], ["relabeled", "Relabeled"], ["rejected", "Rejected"], ["pending", "Not yet reviewed"]];
 
 /** Horizontal stacked bars of pre-label outcomes per group, with the acceptance rate. */
 export function outcomeBars(groups, keyName) {
@@ -40,7 +40,7 @@ export function outcomeBars(groups, keyName) {
     const name = groupName(g.key);
     el.append(svg("text", { x: labelW - 8, y: y + 15, class: "chart-label", "text-anchor": "end" }, clip(name, 24)));
     let x = labelW;
-    const pending = Math.max(0, g.proposed - g.accepted - g.edited - g.rejected);
+    const pending = Math.max(0, g.proposed - g.accepted - g.edited - (g.relabeled || 0) - g.rejected);
     for (const [k, title] of OUTCOMES) {
       const n = k === "pending" ? pending : g[k];
       if (!n) continue;

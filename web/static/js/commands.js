@@ -22,6 +22,13 @@ export const commands = {
     ({ type: "delete", command_id: newId(), annotation_id: ann.id, base_revision: ann.revision }),
   accept: (ann) =>
     ({ type: "accept", command_id: newId(), annotation_id: ann.id, base_revision: ann.revision }),
+  // Undo of an accept or a reject: the pre-label is proposed again (a rejected one has no
+  // current revision, so ``ann`` may be just {id}).
+  restore: (ann) => {
+    const c = { type: "restore", command_id: newId(), annotation_id: ann.id };
+    if (ann.revision !== undefined) c.base_revision = ann.revision;
+    return c;
+  },
   // ``extra``: output, model_id, annotation_id (refining that proposal); unset ones are left out.
   assist: (mode, points, label, extra = {}) => {
     const c = { type: "assist", command_id: newId(), mode, points, label };

@@ -208,18 +208,20 @@ export class AnnotationEditor extends EventTarget {
       const ann = this.labels.get(id);
       if (!ann) continue;
       list.push(commands.remove(ann));
-      undo.push({ kind: "delete", id, before: { type: ann.type, label: ann.label, geometry: ann.geometry } });
+      undo.push({ kind: "delete", id, before: { type: ann.type, label: ann.label, geometry: ann.geometry },
+                  ...(ann.source === "prelabel" ? { prelabel: ann.status } : {}) });
     }
     if (list.length) this.send(list, { undo });
   }
 
-  /** Accept pre-labels (not undoable: accepting is a verdict on the model, kept in its stats). */
+  /** Accept pre-labels; one undo step restores them (proposed again, a recorded event). */
   accept(ids) {
     const list = ids.map((id) => this.labels.get(id))
       .filter((a) => a && a.status === "proposed").map((a) => commands.accept(a));
     if (!list.length) return 0;
     // A batch is atomic: one bad id would fail all of them, so large batches are split.
     for (let i = 0; i < list.length; i += 1000) this.send(list.slice(i, i + 1000));
+    this.undo.record(list.map((c) => ({ kind: "accept", id: c.annotation_id })));
     return list.length;
   }
 
@@ -337,6 +339,18 @@ export class AnnotationEditor extends EventTarget {
         const fresh = newId();
         list.push(commands.create(c.after.type, c.after.label, c.after.geometry, fresh));
         this.undo.renamed(id, fresh);
+      } else if (c.kind === "restore") {
+        // Undo of an accept or a reject: proposed again (a rejected one is not in the labels),
+        // then back to accepted or to the person's correction if that is what was rejected.
+        list.push(commands.restore(ann && ann.source === "prelabel" ? ann : { id }));
+        if (c.prelabel === "accepted") {
+          list.push({ type: "accept", command_id: newId(), annotation_id: id });
+        } else if (c.prelabel === "edited" && c.before) {
+          list.push({ type: "edit", command_id: newId(), annotation_id: id,
+                      changes: { label: c.before.label, geometry: c.before.geometry } });
+        }
+      } else if (c.kind === "accept") {
+        if (ann && ann.status === "proposed") list.push(commands.accept(ann));
       } else if (c.kind === "delete") {
         if (ann) list.push(commands.remove(ann));
       } else if (ann) {

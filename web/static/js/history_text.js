@@ -3,7 +3,8 @@
 const TYPE_NAMES = {
   ImageAdded: "added the image", AnnotationCreated: "created", AnnotationEdited: "edited",
   AnnotationDeleted: "deleted", PrelabelProposed: "proposed", PrelabelAccepted: "accepted",
-  PrelabelEdited: "corrected", PrelabelRejected: "rejected", AssistClicked: "clicked",
+  PrelabelEdited: "corrected", PrelabelRejected: "rejected", PrelabelRestored: "restored",
+  AssistClicked: "clicked",
   AssistEdited: "corrected the assist", AssistRejected: "rejected the assist",
   ImageSubmitted: "submitted the image", ReviewRecorded: "reviewed",
 };
@@ -40,6 +41,7 @@ export class EventNarrator {
       case "AnnotationDeleted": text = `deleted ${name}`; break;
       case "PrelabelAccepted": text = `accepted the pre-label ${name}`; break;
       case "PrelabelRejected": text = `rejected the pre-label ${name}`; break;
+      case "PrelabelRestored": text = `${d.undone === "accepted" ? "took back the acceptance of" : "restored"} the pre-label ${name} (proposed again)`; break;
       case "AssistEdited":
         text = `corrected the assist proposal ${name}`
           + (typeof d.iou === "number" ? ` (IoU to proposal ${d.iou.toFixed(3)})` : "");

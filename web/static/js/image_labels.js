@@ -9,7 +9,7 @@
 import { targetOf } from "./commands.js";
 
 const WORK_EVENTS = new Set(["AnnotationCreated", "AnnotationEdited", "AnnotationDeleted",
-  "PrelabelAccepted", "PrelabelEdited", "PrelabelRejected"]);
+  "PrelabelAccepted", "PrelabelEdited", "PrelabelRejected", "PrelabelRestored"]);
 
 function newAnnotation(id, type, label, geometry, source, status, actor, at) {
   return { id, type, label, geometry, source, status, revision: 1, created_by: actor,
@@ -113,6 +113,14 @@ export class ImageLabels extends EventTarget {
       case "PrelabelRejected":
         map.delete(d.annotation_id);
         break;
+      case "PrelabelRestored": {
+        // Proposed again as the model made it; an accepted one keeps its place in the map.
+        const a = newAnnotation(d.annotation_id, d.annotation_type, d.label, d.geometry,
+                                "prelabel", "proposed", d.created_by, at);
+        Object.assign(a, { model: d.model, score: d.score, revision: d.revision, updated_by: actor });
+        map.set(d.annotation_id, a);
+        break;
+      }
       case "ImageSubmitted":
         this.status = "submitted";
         break;
@@ -177,6 +185,8 @@ export class ImageLabels extends EventTarget {
       if (a.source === "prelabel") a.status = "edited";
     } else if (c.type === "accept") {
       a.status = "accepted";
+    } else if (c.type === "restore") {
+      a.status = "proposed";
     }
     this.shown.set(a.id, a);
   }

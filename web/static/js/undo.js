@@ -12,7 +12,7 @@ export class UndoHistory extends EventTarget {
     this.alias = new Map();
   }
 
-  /** Record one step: a list of {kind: create|edit|delete, id, before?, after?}. */
+  /** Record one step: a list of {kind: create|edit|delete|accept, id, before?, after?, prelabel?}. */
   record(changes) {
     if (!changes.length) return;
     this.done.push(changes);
@@ -52,8 +52,15 @@ export class UndoHistory extends EventTarget {
   changed() { this.dispatchEvent(new CustomEvent("change")); }
 }
 
+// A pre-label's verdict (accept, or a delete that rejected it: ``prelabel`` is the status it
+// had) is undone by ``restore``: proposed again as the model made it (a recorded event, so the
+// model is not charged with it), then accepted or edited again if it was before.
 function invert(c) {
   if (c.kind === "create") return { kind: "delete", id: c.id, before: c.after };
+  if (c.kind === "delete" && c.prelabel) {
+    return { kind: "restore", id: c.id, before: c.before, prelabel: c.prelabel };
+  }
   if (c.kind === "delete") return { kind: "create", id: c.id, after: c.before };
+  if (c.kind === "accept") return { kind: "restore", id: c.id, prelabel: "proposed" };
   return { kind: "edit", id: c.id, before: c.after, after: c.before };
 }

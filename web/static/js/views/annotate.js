@@ -12,6 +12,7 @@ import { toast } from "../toast.js";
 import { goToNext, leaseOf, queueKind } from "./queue.js";
 import { loadPicture } from "../picture.js";
 import { annotationKeys } from "./annotate_keys.js";
+import { confirmUndecided, undecidedPrelabels } from "../submit_confirm.js";
 import { noteVisit, takePrevious } from "../visit_history.js";
 import { duplicateShapes } from "../shape_clipboard.js";
 
@@ -396,6 +397,7 @@ export async function show(main, [imageId], app) {
   async function submit() {
     const st = editor.labels.status;
     if (!role || !["new", "in_progress", "rejected"].includes(st)) return;
+    if (!await confirmUndecided(undecidedPrelabels(editor.labels))) return;
     const entry = editor.submit();
     if (!app.socket.online && !navigator.onLine) {
       toast("Submitted offline: it is sent when the connection is back.");

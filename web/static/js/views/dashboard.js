@@ -11,6 +11,7 @@ import { toast } from "../toast.js";
 import { evaluationPanel } from "../model_evaluation.js";
 import { blindSpotsPanel } from "./blind_spots.js";
 import { exportFormats } from "../export_formats.js";
+import { confusionPanel } from "../prelabel_confusion.js";
 
 const DIMENSIONS = [["model", "Model version"], ["label", "Class"], ["annotator", "Annotator"], ["score_bucket", "Score bucket"]];
 const ANNOTATOR_COLUMNS = [
@@ -53,6 +54,8 @@ export async function show(main, [projectId], app) {
   const evaluation = h("section", { class: "card wide", id: "evaluation", "aria-labelledby": "evaluation-title" });
   const blindSpots = h("section", { class: "card wide", id: "blind-spots", "aria-labelledby": "blind-spots-title" });
   const calibration = h("section", { class: "card wide", id: "calibration", "aria-labelledby": "calibration-title" });
+  const confusionSection = h("section", { class: "card wide", id: "confusion", "aria-labelledby": "confusion-title" });
+  const confusion = confusionPanel(confusionSection, projectId);
   const annotators = h("section", { class: "card wide", id: "annotators", "aria-labelledby": "annotators-title" });
   const assists = h("section", { class: "card wide", id: "assist-metrics", "aria-labelledby": "assist-title" });
   const exporter = h("section", { class: "card", id: "export", "aria-labelledby": "export-title" });
@@ -61,7 +64,7 @@ export async function show(main, [projectId], app) {
   main.append(h("div", { class: "page dashboard" },
     h("div", { class: "page-head" }, h("h1", {}, `${project.name}: dashboard`),
       h("div", { class: "page-actions" }, updated, refreshBtn, h("a", { class: "btn", href: `#/projects/${projectId}` }, "Work queue"))),
-    h("div", { class: "dash-grid" }, progress, exporter, acceptance, evaluation, blindSpots, calibration, assists, annotators)));
+    h("div", { class: "dash-grid" }, progress, exporter, acceptance, confusionSection, evaluation, blindSpots, calibration, assists, annotators)));
 
   function renderProgress() {
     const total = STATUSES.reduce((s, k) => s + (counts[k] || 0), 0);
@@ -95,16 +98,16 @@ export async function show(main, [projectId], app) {
         },
       }, title)));
     const table = h("table", { class: "num-table", id: "prelabel-table", dataset: { dim: dimension } },
-      h("thead", {}, h("tr", {}, [DIMENSIONS.find(([k]) => k === dimension)[1], "Proposed", "Accepted", "Corrected", "Rejected",
+      h("thead", {}, h("tr", {}, [DIMENSIONS.find(([k]) => k === dimension)[1], "Proposed", "Accepted", "Corrected (shape)", "Relabeled (class only)", "Rejected",
         "Acceptance rate", "Mean IoU of corrections"].map((t, i) => h("th", { scope: "col", class: i ? "num" : "" }, t)))),
       h("tbody", {}, groups.map((g) => h("tr", { dataset: { key: JSON.stringify(g.key) } },
         h("th", { scope: "row" }, groupName(g.key)),
-        ...["proposed", "accepted", "edited", "rejected"].map((k) => h("td", { class: `num m-${k}` }, String(g[k]))),
+        ...["proposed", "accepted", "edited", "relabeled", "rejected"].map((k) => h("td", { class: `num m-${k}` }, String(g[k] ?? 0))),
         h("td", { class: "num m-acceptance_rate" }, percent(g.acceptance_rate)),
         h("td", { class: "num m-mean_iou_edited" }, fmtIoU(g.mean_iou_edited))))));
     clear(acceptance).append(
       h("h2", { id: "acceptance-title" }, "Pre-label acceptance"),
-      h("p", { class: "muted" }, "Acceptance rate = accepted ÷ (accepted + corrected + rejected)."),
+      h("p", { class: "muted" }, "Acceptance rate = accepted ÷ (accepted + corrected + relabeled + rejected). Mean IoU counts shape corrections only; a class-only change is a relabel."),
       tabs,
       h("div", { id: "acceptance-panel", role: "tabpanel", "aria-labelledby": `tab-${dimension}` },
         groups.length ? [outcomeBars(groups, dimension), outcomeLegend(), h("div", { class: "table-wrap" }, table)]
@@ -255,6 +258,7 @@ export async function show(main, [projectId], app) {
       metrics = Object.fromEntries(DIMENSIONS.map(([k], i) => [k, groups[i]]));
       renderAcceptance();
       renderCalibration();
+      confusion.load(metrics.model.groups.map((g) => g.key.model)); // prelabel_confusion.js
       renderAssists(assisted.groups);
       renderAnnotators(people.annotators);
       updated.textContent = `Updated ${new Date().toLocaleTimeString()}`;
