@@ -43,7 +43,7 @@ def photo_like(seed: int, width: int, height: int) -> bytes:
         x, y, r = rng.randrange(img.width), rng.randrange(img.height), rng.randrange(3, 30)
         draw.ellipse([x - r, y - r, x + r, y + r],
                      fill=(rng.randrange(256), rng.randrange(256), rng.randrange(256)))
-    img = img.filter(ImageFilter.GaussianBlur(1)).resize((width, height), Image.BICUBIC)
+    img = img.filter(ImageFilter.GaussianBlur(1)).resize((width, height), Image.Resampling.BICUBIC)
     buf = io.BytesIO()
     img.save(buf, format="JPEG", quality=90)
     return buf.getvalue()
