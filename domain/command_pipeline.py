@@ -46,7 +46,7 @@ from domain.event_view import describe
 from domain.eventsourcing_adapters import Checkpoint, insert_events, take_snapshot
 from domain.image import Image
 from domain.project import LabelSchema, Project
-from domain.roles import require, role_needed_for
+from domain.roles import at_least, require, role_needed_for
 
 log = logging.getLogger(__name__)
 
@@ -525,7 +525,7 @@ class CommandPipeline:
         project, schema = known
         # Authorise before looking at command ids: a repeat must never answer someone who
         # could not have sent the command (it would hand them the first result's data).
-        self._authorise(project, req.actor, req.commands)
+        reviewer = self._authorise(project, req.actor, req.commands)
         seen = [image.seen_command(cmd.command_id) for cmd in req.commands]
         if any(s is not None for s in seen):
             if not all(s is not None for s in seen):
@@ -537,28 +537,31 @@ class CommandPipeline:
         if len(req.commands) == 1:
             # Every decision validates fully before it triggers an event, so a failing single
             # command leaves the image untouched.
-            image.decide(req.commands[0], req.actor.username, schema)
+            image.decide(req.commands[0], req.actor.username, schema, reviewer=reviewer)
         else:
             # A batch applies atomically: keep the state to restore if a later command fails.
             checkpoint = Checkpoint(image)
             try:
                 for cmd in req.commands:
-                    image.decide(cmd, req.actor.username, schema)
+                    image.decide(cmd, req.actor.username, schema, reviewer=reviewer)
             except Exception:
                 checkpoint.restore()
                 raise
         req.events = list(image.collect_events())
 
     @staticmethod
-    def _authorise(project: Project, actor: Actor, commands: Sequence[c.Command]) -> None:
+    def _authorise(project: Project, actor: Actor, commands: Sequence[c.Command]) -> bool:
+        """Raise Forbidden unless ``actor`` may send ``commands``; True if they may also
+        change an image held for review (a reviewer, manager, admin or trusted service)."""
         if actor.trusted:
-            return
+            return True
         role = project.role_of(actor.username)
         if role is None and not actor.is_admin:
             raise Forbidden("you are not a member of this image's project")
         for cmd in commands:
             require(role, role_needed_for(cmd.type), is_admin=actor.is_admin,
                     what=f"a {cmd.type} command")
+        return at_least(role, "reviewer", is_admin=actor.is_admin)
 
     def _finish(self, decided: list[_Request], positions: list[int],
                 touched: dict[UUID, Image]) -> None:

@@ -129,6 +129,13 @@ class ReviewImage(Command):
 
 
 @dataclass(frozen=True, slots=True)
+class ReopenImage(Command):
+    """A reviewer or manager makes a submitted or approved image editable again."""
+
+    comment: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class ProposePrelabel(Command):
     """A model's output, recorded as a pre-label (predictions import, inference jobs)."""
 
@@ -153,10 +160,11 @@ _TYPE_OF: dict[type[Command], str] = {
     Assist: "assist",
     SubmitImage: "submit",
     ReviewImage: "review",
+    ReopenImage: "reopen",
     ProposePrelabel: "propose",
 }
 COMMAND_TYPES = ("create", "edit", "delete", "accept", "restore",
-                 "assist", "submit", "review")
+                 "assist", "submit", "review", "reopen")
 _ENVELOPE = {"type", "command_id", "base_version"}
 _FIELDS: dict[str, set[str]] = {
     "create": {"annotation"},
@@ -167,6 +175,7 @@ _FIELDS: dict[str, set[str]] = {
     "assist": {"mode", "points", "label", "output", "model_id", "annotation_id"},
     "submit": set(),
     "review": {"verdict", "comment"},
+    "reopen": {"comment"},
 }
 
 
@@ -287,12 +296,14 @@ def parse_command(raw: object, *, skip_extra: frozenset[str] = frozenset()) -> C
                       annotation_id=_str(raw, "annotation_id", optional=True))
     if kind == "submit":
         return SubmitImage(**common)
-    verdict = raw.get("verdict")
-    if verdict not in VERDICTS:
-        raise _fail("verdict must be approve or reject", "verdict")
     comment = raw.get("comment")
     if comment is not None and (not isinstance(comment, str) or len(comment) > MAX_COMMENT):
         raise _fail(f"comment must be a string of at most {MAX_COMMENT} characters", "comment")
+    if kind == "reopen":
+        return ReopenImage(**common, comment=comment)
+    verdict = raw.get("verdict")
+    if verdict not in VERDICTS:
+        raise _fail("verdict must be approve or reject", "verdict")
     return ReviewImage(**common, verdict=verdict, comment=comment)
 
 

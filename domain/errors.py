@@ -34,6 +34,13 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class Locked(DomainError):
+    """The image is held for review (submitted or approved): an annotator's command waits
+    until a reviewer or manager reopens it. Nothing was recorded."""
+
+    code = "locked"
+
+
 class Forbidden(DomainError):
     """The actor's role does not allow this."""
 

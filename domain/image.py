@@ -17,10 +17,13 @@ from eventsourcing.domain import Aggregate
 
 from domain import commands as c
 from domain import geometry as g
-from domain.errors import Conflict, NotFound, ValidationFailed
+from domain.errors import Conflict, Locked, NotFound, ValidationFailed
 from domain.project import LabelSchema
 
 IMAGE_STATUSES = ("new", "in_progress", "submitted", "approved", "rejected")
+# Review holds: an image in one of these is read-only to annotators until it is reopened.
+HELD_STATUSES = ("submitted", "approved")
+REOPENED_STATUS = "in_progress"
 ANNOTATION_SOURCES = ("manual", "prelabel", "assist")  # where an annotation came from
 ANNOTATION_STATUSES = ("proposed", "accepted", "edited", "manual")  # an annotation's status
 MAX_ANNOTATIONS = 20_000
@@ -244,6 +247,14 @@ class Image(Aggregate):
         def apply_to(self, image: Image) -> None:
             image.status = "approved" if self.verdict == "approve" else "rejected"
 
+    class ImageReopened(Event):
+        """A reviewer or manager made a submitted or approved image editable again."""
+
+        comment: str | None
+
+        def apply_to(self, image: Image) -> None:
+            image.status = REOPENED_STATUS
+
     def __init__(
         self,
         project_id: str,
@@ -313,11 +324,23 @@ class Image(Aggregate):
         """The [first, last] versions a command id recorded, or None if it is new."""
         return None if command_id is None else self.command_log.get(command_id)
 
-    def decide(self, command: c.Command, actor: str, schema: LabelSchema) -> None:
+    def decide(self, command: c.Command, actor: str, schema: LabelSchema, *,
+               reviewer: bool = False) -> None:
         """Validate ``command`` against this image and record its events (pending).
+
+        ``reviewer``: the actor may review in this project (reviewer, manager, admin) or is a
+        trusted service (imports, jobs); anyone else is held off a submitted or approved
+        image (``Locked``) until it is reopened.
 
         Nothing here calls a model: an ``Assist`` command arrives with its proposal already
         computed (``domain.assist.AssistRegistry.prepare``), since this runs in the writer."""
+        if not reviewer and self.status in HELD_STATUSES:
+            raise Locked(
+                f"this image is {self.status}"
+                f"{' for review' if self.status == 'submitted' else ''} and read-only: a "
+                "reviewer or manager must reopen it before it can be changed",
+                {"status": self.status, "reopen_by": ["reviewer", "manager"]},
+            )
         if command.base_version is not None and command.base_version != self.version:
             raise Conflict(
                 f"the image is at version {self.version}, not {command.base_version}",
@@ -366,6 +389,12 @@ class Image(Aggregate):
                                        f"{self.status}", {"field": "type", "status": self.status})
             self.trigger_event(self.ReviewRecorded, verdict=command.verdict,
                                comment=command.comment, **meta)
+        elif isinstance(command, c.ReopenImage):
+            if self.status not in HELD_STATUSES:
+                raise ValidationFailed(f"only a submitted or approved image can be reopened; "
+                                       f"this one is {self.status}",
+                                       {"field": "type", "status": self.status})
+            self.trigger_event(self.ImageReopened, comment=command.comment, **meta)
         elif isinstance(command, c.ProposePrelabel):
             geometry = self._geometry(schema.check_type(command.annotation_type),
                                       command.geometry)

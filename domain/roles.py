@@ -49,7 +49,7 @@ RULES: dict[str, Rule] = {
     "assign_work": Rule("manager", "assigning and prioritising images"),
 }
 
-COMMAND_ACTIONS = {"review": "review"}
+COMMAND_ACTIONS = {"review": "review", "reopen": "review"}
 """The action of each image command type that is not ``annotate``."""
 
 

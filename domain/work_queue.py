@@ -31,8 +31,9 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate
 
 WORK_NAMESPACE = UUID("2b7f5d4e-9c1a-4f3b-8e6d-0a5c7b9e1f24")
-ENDING_EVENTS = frozenset({"ImageSubmitted", "ReviewRecorded"})
-"""Image events that end the lease of the image they happen to (the work is handed on)."""
+ENDING_EVENTS = frozenset({"ImageSubmitted", "ReviewRecorded", "ImageReopened"})
+"""Image events that end the lease of the image they happen to (the work is handed on; a
+reopened image goes back to the annotation queue, to whoever submitted it first)."""
 
 
 def lease_id(image_id: str | UUID) -> UUID:

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from domain.image import Image
+from domain.image import REOPENED_STATUS, Image
 from event_store.log_reader import LoggedEvent
 from projections.database import Cursor
 from projections.image_events import is_image_event
@@ -76,6 +76,7 @@ class ImageLabels(Projection):
             Image.PrelabelRestored: self._restored,
             Image.ImageSubmitted: self._submitted,
             Image.ReviewRecorded: self._reviewed,
+            Image.ImageReopened: self._reopened,
         }
 
     def apply(self, cur: Cursor, events: Sequence[LoggedEvent]) -> None:
@@ -231,3 +232,7 @@ class ImageLabels(Projection):
     @staticmethod
     def _reviewed(batch: _Batch, image: Row, le: LoggedEvent) -> None:
         image["status"] = "approved" if le.event.verdict == "approve" else "rejected"
+
+    @staticmethod
+    def _reopened(batch: _Batch, image: Row, le: LoggedEvent) -> None:
+        image["status"] = REOPENED_STATUS

@@ -92,6 +92,27 @@ class ReadModels:
         rows = self.db.query(f"SELECT {_IMAGE} FROM images WHERE image_id = ?", (image_id,))
         return image_json(rows[0]) if rows else None
 
+    def image_review(self, image_id: str) -> dict[str, Any]:
+        """``{"review", "reopened"}`` of the image's current review round (since its last
+        submission): the verdict ``{"verdict","comment","by","at"}`` and the reopening
+        ``{"comment","by","at"}``, each None when there is none. A submission starts a new
+        round, so a rejection's comment is shown until the image is submitted again."""
+        rows = self.db.query(
+            "SELECT type, actor, at, data FROM history WHERE image_id = ? AND type IN "
+            "('ImageSubmitted', 'ReviewRecorded', 'ImageReopened') "
+            "ORDER BY version DESC LIMIT 3", (image_id,))
+        out: dict[str, Any] = {"review": None, "reopened": None}
+        for kind, actor, at, data in rows:
+            if kind == "ImageSubmitted":
+                break
+            fields = orjson.loads(data)
+            if kind == "ReviewRecorded" and out["review"] is None:
+                out["review"] = {"verdict": fields.get("verdict"),
+                                 "comment": fields.get("comment"), "by": actor, "at": at}
+            elif kind == "ImageReopened" and out["reopened"] is None:
+                out["reopened"] = {"comment": fields.get("comment"), "by": actor, "at": at}
+        return out
+
     def image_annotations(self, image_id: str) -> dict[str, Any] | None:
         """``{"image_id","version","position","annotations"}`` in creation order."""
         with self.db.reading() as cur:

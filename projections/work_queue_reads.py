@@ -62,11 +62,13 @@ class QueueReads:
 
     def returned(self, project_id: str, username: str, now: float, limit: int
                  ) -> list[Candidate]:
-        """Rejected images ``username`` submitted: their fixes go back to them first."""
+        """Rejected (or reopened, or half-fixed) images ``username`` submitted: their fixes
+        go back to them first."""
         rows = self.db.query(
             "SELECT i.image_id, i.version FROM images i "
             "LEFT JOIN queue_leases l ON l.image_id = i.image_id "
-            "WHERE i.project_id = ? AND i.status = 'rejected' AND i.submitted_by = ? "
+            "WHERE i.project_id = ? AND i.status IN ('rejected', 'in_progress') "
+            "AND i.submitted_by = ? "
             f"AND {_FREE} ORDER BY i.added_position, i.image_id LIMIT ?",
             (project_id, username, *self._free(username, now), limit))
         return [(r[0], int(r[1])) for r in rows]

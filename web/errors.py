@@ -26,6 +26,7 @@ STATUS_OF_CODE = {
     "validation": 422,
     "not_found": 404,
     "conflict": 409,
+    "locked": 409,
     "forbidden": 403,
     "unauthorized": 401,
     "too_large": 413,

@@ -71,8 +71,9 @@ def test_a_slow_engine_on_one_image_does_not_delay_a_command_on_another(world: W
     slow = SlowEngine()
     world.pipeline.assist.register("clicks", slow)
     other = world.add_image("b" * 64)
-    world.run({"type": "submit"}, image_id=other)  # both images known to the writer
-    world.run({"type": "submit"})
+    tag = {"type": "create", "annotation": {"type": "tag", "label": "dog", "geometry": {}}}
+    world.run(tag, image_id=other)  # both images known to the writer
+    world.run(tag)
     assisting = world.pipeline.submit(world.image_id, [_clicks()], Actor("ann"))
     time.sleep(0.05)  # the engine is running now
     started = time.monotonic()

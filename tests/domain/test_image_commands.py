@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from domain.errors import Conflict, Forbidden, Locked, NotFound, ValidationFailed
 from tests.domain.conftest import World
 
 BOX = {"x": 10, "y": 10, "w": 20, "h": 10}
@@ -109,7 +109,7 @@ def test_extreme_points_assist_makes_the_tight_box(world: World) -> None:
 
 def test_submit_and_review_flow(world: World) -> None:
     world.run({"type": "submit"})
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(Locked):  # review holds: a submitted image is read-only to annotators
         world.run({"type": "submit"})
     world.run({"type": "review", "verdict": "reject", "comment": "missing dog"}, user="rui")
     assert world.app.image(world.image_id).status == "rejected"

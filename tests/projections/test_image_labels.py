@@ -82,13 +82,19 @@ def test_status_rules_follow_the_aggregate(stack: Stack) -> None:
     assert status() == "new"
     run(iid, [parse_command({"type": "submit"})], Actor("ann"))
     assert status() == "submitted"
-    run(iid, [parse_command({"type": "accept", "annotation_id": prelabel})], Actor("ann"))
+    # Review holds: annotators are locked out; a reviewer's fix keeps the image submitted.
+    run(iid, [parse_command({"type": "accept", "annotation_id": prelabel})], Actor("rui"))
     assert status() == "submitted"
     run(iid, [parse_command({"type": "review", "verdict": "reject"})], Actor("rui"))
     assert status() == "rejected"
     run(iid, [parse_command({"type": "assist", "mode": "extreme_points", "label": "cat",
                              "points": [[10, 20], [20, 10], [30, 20], [20, 30]]})],
         Actor("bob"))
+    assert status() == "in_progress"
+    run(iid, [parse_command({"type": "submit"})], Actor("bob"))
+    run(iid, [parse_command({"type": "review", "verdict": "approve"})], Actor("rui"))
+    assert status() == "approved"
+    run(iid, [parse_command({"type": "reopen", "comment": "again"})], Actor("rui"))
     assert status() == "in_progress"
     run(iid, [parse_command({"type": "submit"})], Actor("bob"))
     run(iid, [parse_command({"type": "review", "verdict": "approve"})], Actor("rui"))

@@ -143,6 +143,12 @@ class Workload:
             return [parse_command({"type": "review", "verdict": verdict,
                                    "comment": "ok" if verdict == "approve" else "redo"})], \
                 Actor(REVIEWER)
+        if image.status in ("submitted", "approved"):
+            # Review holds: annotators wait for a reopen; a reviewer reopens or fixes it.
+            if rng.random() < 0.3:
+                return [parse_command({"type": "reopen", "comment": "one more look"})], \
+                    Actor(REVIEWER)
+            who = Actor(REVIEWER)
         proposed = [a for a, s in image.annotations.items() if s["status"] == "proposed"]
         prelabels = [a for a, s in image.annotations.items() if s["source"] == "prelabel"]
         manual = [a for a, s in image.annotations.items() if s["source"] != "prelabel"]
@@ -230,8 +236,10 @@ class Workload:
             image.status = "submitted"
         elif kind == "ReviewRecorded":
             image.status = "approved" if data["verdict"] == "approve" else "rejected"
+        elif kind == "ImageReopened":
+            image.status = "in_progress"
         if kind not in ("PrelabelProposed", "AssistClicked", "ImageSubmitted", "ReviewRecorded",
-                        "ImageAdded") and image.status != "submitted":
+                        "ImageReopened", "ImageAdded") and image.status != "submitted":
             image.status = "in_progress"
 
 

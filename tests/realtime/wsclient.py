@@ -197,6 +197,8 @@ class ImageView:
             self.status = "submitted"
         elif kind == "ReviewRecorded":
             self.status = "approved" if data["verdict"] == "approve" else "rejected"
+        elif kind == "ImageReopened":
+            self.status = "in_progress"
         if kind in _WORK and self.status != "submitted":
             self.status = "in_progress"
 

@@ -15,6 +15,7 @@ from web.access import (
     image_for,
     parse_int,
     project_for,
+    quick_query,
     require_admin,
     services_of,
     wait_for_min_position,
@@ -81,7 +82,10 @@ async def get_image(request: Request) -> Response:
     principal = authenticated(request)
     image = await image_for(services, principal, request.path_params["image_id"])
     await wait_for_min_position(request, services)
-    return json_response(image)
+    # The review round (docs/api.md "Review holds"): the latest verdict since the last
+    # submission, and a reopening, both null when there is none.
+    round_ = await quick_query(services, services.read.image_review, str(image["id"]))
+    return json_response({**image, **round_})
 
 
 async def image_content(request: Request) -> Response:

@@ -38,6 +38,7 @@ export const commands = {
   submit: () => ({ type: "submit", command_id: newId() }),
   review: (verdict, comment) =>
     ({ type: "review", command_id: newId(), verdict, ...(comment ? { comment } : {}) }),
+  reopen: (comment) => ({ type: "reopen", command_id: newId(), ...(comment ? { comment } : {}) }),
 };
 
 /** The annotation a command is about (created or changed), or null for image-level commands. */

@@ -7,6 +7,7 @@ const TYPE_NAMES = {
   AssistClicked: "clicked",
   AssistEdited: "corrected the assist", AssistRejected: "rejected the assist",
   ImageSubmitted: "submitted the image", ReviewRecorded: "reviewed",
+  ImageReopened: "reopened the image",
 };
 
 export function typeName(type) { return TYPE_NAMES[type] || type; }
@@ -50,6 +51,7 @@ export class EventNarrator {
       case "AssistClicked": text = `clicked ${d.points ? d.points.length : ""} ${d.mode === "extreme_points" ? "extreme points" : d.mode} for ${d.label}`; break;
       case "ImageSubmitted": text = "submitted the image"; break;
       case "ReviewRecorded": text = `${d.verdict === "approve" ? "approved" : "rejected"} the image${d.comment ? `: “${d.comment}”` : ""}`; break;
+      case "ImageReopened": text = `reopened the image for editing${d.comment ? `: “${d.comment}”` : ""}`; break;
       default: text = ev.type;
     }
     if (d.annotation_id && (ev.type === "AnnotationCreated" || ev.type === "PrelabelProposed")) {

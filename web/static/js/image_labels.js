@@ -127,6 +127,9 @@ export class ImageLabels extends EventTarget {
       case "ReviewRecorded":
         this.status = d.verdict === "approve" ? "approved" : "rejected";
         break;
+      case "ImageReopened":
+        this.status = "in_progress";
+        break;
       default:
         break;
     }
