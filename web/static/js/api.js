@@ -60,7 +60,8 @@ export const api = {
   project: (id) => request("GET", `/projects/${id}`),
   images: (projectId, { status, limit, cursor } = {}) =>
     request("GET", `/projects/${projectId}/images${query({ status, limit, cursor })}`),
-  image: (id) => request("GET", `/images/${id}`),
+  image: (id, minPosition = null) =>
+    request("GET", `/images/${id}${minPosition ? `?min_position=${minPosition}` : ""}`),
   /** The work queue: an image under a lease ({image, queue, lease}), or null when none is left. */
   queueNext: (projectId, body = {}) => request("POST", `/projects/${projectId}/queue/next`, body),
   imageUrl: (id) => `${API}/images/${id}/content`,

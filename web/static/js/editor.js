@@ -306,6 +306,7 @@ export class AnnotationEditor extends EventTarget {
   submit() { return this.send([commands.submit()]); }
 
   review(verdict, comment) { return this.send([commands.review(verdict, comment)]); }
+  reopen(comment) { return this.send([commands.reopen(comment)]); }
 
   nudge(dx, dy) {
     for (const id of this.selection) {

@@ -16,6 +16,9 @@ import { confirmUndecided, undecidedPrelabels } from "../submit_confirm.js";
 import { noteVisit, takePrevious } from "../visit_history.js";
 import { duplicateShapes } from "../shape_clipboard.js";
 
+// Review holds (issue 12): these statuses are read-only to annotators until reopened.
+const HELD = ["submitted", "approved"];
+
 const TOOLS = [
   ["select", "Select", "V", "Select, move and resize"],
   ["box", "Box", "B", "Draw a box: drag"],
@@ -51,7 +54,8 @@ export async function show(main, [imageId], app) {
   main.append(workspace);
 
   const editor = new AnnotationEditor(stage, { image, project, outbox: app.outbox,
-                                               username: app.session.username, readOnly: !role });
+                                               username: app.session.username,
+                                               readOnly: !role || (!canReview && HELD.includes(image.status)) });
   const presence = new Presence(app.session.username);
   editor.renderer.painters.push(presence.painter(editor));
   const sync = new ImageSync({ imageId, labels: editor.labels, socket: app.socket, outbox: app.outbox, presence });
@@ -125,6 +129,12 @@ export async function show(main, [imageId], app) {
   // -- side panel -----------------------------------------------------------------------------
   const statusBadge = h("span", { class: "status-badge", id: "image-status" });
   const versionText = h("span", { class: "muted", id: "image-version" });
+  // Review holds: the banner annotators see on a held image, and the review round's comments
+  // (a rejection's, a reopening's) pinned until the image is submitted again.
+  const holdBanner = h("div", { class: "hold-banner", id: "review-hold", role: "status", hidden: true });
+  const reviewNote = h("div", { class: "review-note", id: "review-note", role: "note", hidden: true });
+  let reviewRound = { review: image.review || null, reopened: image.reopened || null };
+  let roundStatus = image.status;
   const people = h("ul", { class: "people", role: "list", "aria-label": "People on this image" });
   const classList = h("div", { class: "class-list", role: "group", "aria-label": "Class for new labels" });
   const selectedBox = h("div", { class: "selected-box", id: "selected" });
@@ -144,7 +154,7 @@ export async function show(main, [imageId], app) {
   side.append(h("div", { class: "side-scroll" },
     h("section", { class: "panel image-panel" },
       h("h2", { class: "file-title", title: image.file_name }, image.file_name),
-      h("div", { class: "row" }, statusBadge, versionText), people),
+      h("div", { class: "row" }, statusBadge, versionText), holdBanner, reviewNote, people),
     h("section", { class: "panel" }, h("h3", {}, "Class"), classList),
     h("section", { class: "panel" }, h("h3", {}, "Selection"), selectedBox),
     h("section", { class: "panel" }, h("h3", {}, "Pre-labels"), prelabelBox),
@@ -217,6 +227,7 @@ export async function show(main, [imageId], app) {
     statusBadge.className = `status-badge status-${st}`;
     statusBadge.textContent = STATUS_NAMES[st] || st;
     versionText.textContent = `version ${editor.labels.version}`;
+    refreshHold(st);
     refreshPrelabels();
     refreshTags();
     refreshSelected();
@@ -305,6 +316,53 @@ export async function show(main, [imageId], app) {
     }
   }
 
+  function refreshHold(st) {
+    const held = Boolean(role) && !canReview && HELD.includes(st);
+    editor.readOnly = !role || held;
+    if (held && editor.tool !== editor.tools.select) editor.setTool("select");
+    for (const [name, b] of toolButtons) b.disabled = editor.readOnly && name !== "select";
+    // The editing panels stay readable but take no input (nor focus) while held.
+    for (const panel of side.querySelectorAll(".panel:not(.image-panel):not(.grow):not(.side-footer)")) panel.inert = held;
+    stage.classList.toggle("held", held);
+    holdBanner.hidden = !held;
+    holdBanner.textContent = st === "approved"
+      ? "Approved — read-only. A reviewer or manager can reopen it."
+      : "Submitted for review — a reviewer or manager can reopen it.";
+    if (st !== roundStatus) {  // a verdict, a reopening or a submission: the round changed
+      roundStatus = st;
+      api.image(imageId, editor.labels.position).then((fresh) => {
+        reviewRound = { review: fresh.review || null, reopened: fresh.reopened || null };
+        showReviewNote();
+      }).catch(() => {});
+    }
+    showReviewNote();
+  }
+
+  function showReviewNote() {
+    const { review: verdict, reopened } = reviewRound;
+    const parts = [];
+    if (verdict && verdict.verdict === "reject") {
+      parts.push(h("p", { id: "rejection-comment" }, h("strong", {}, `Rejected by ${verdict.by}: `),
+                   verdict.comment ? h("q", {}, verdict.comment) : "no comment given."));
+    }
+    if (reopened) {
+      parts.push(h("p", { id: "reopen-note" }, h("strong", {}, `Reopened by ${reopened.by}`),
+                   reopened.comment ? [": ", h("q", {}, reopened.comment)] : "."));
+    }
+    reviewNote.replaceChildren(...parts);
+    reviewNote.hidden = !parts.length;
+  }
+
+  function reopenBox(st) {
+    const comment = h("textarea", { id: "reopen-comment", rows: 2, placeholder: "What should change? (optional)" });
+    return h("div", { class: "reopen-box" },
+      st === "approved" ? [h("h3", {}, "Approved"), h("label", { for: "reopen-comment" }, "Comment for the annotator"), comment] : null,
+      h("button", { type: "button", class: "btn btn-wide", id: "reopen-image",
+                    title: "Make the image editable again for the annotators (recorded)",
+                    onclick: () => reopen(st === "approved" ? comment.value : document.getElementById("review-comment")?.value || "") },
+        "Reopen for editing"));
+  }
+
   function refreshWork() {
     clear(workBox);
     const st = editor.labels.status;
@@ -314,9 +372,11 @@ export async function show(main, [imageId], app) {
         h("label", { for: "review-comment" }, "Comment"), comment,
         h("div", { class: "row wrap" },
           h("button", { type: "button", class: "btn btn-good", id: "approve", onclick: () => review("approve", comment.value) }, "Approve"),
-          h("button", { type: "button", class: "btn btn-danger", id: "reject", onclick: () => review("reject", comment.value) }, "Reject")));
+          h("button", { type: "button", class: "btn btn-danger", id: "reject", onclick: () => review("reject", comment.value) }, "Reject")),
+        reopenBox(st));
       return;
     }
+    if (canReview && st === "approved") workBox.append(reopenBox(st));
     const canSubmit = role && ["new", "in_progress", "rejected"].includes(st);
     workBox.append(
       h("button", { type: "button", class: "btn btn-primary btn-wide", id: "submit-image", disabled: !canSubmit,
@@ -327,7 +387,7 @@ export async function show(main, [imageId], app) {
         kind === "review" ? "Next submitted image" : "Next image"),
       h("button", { type: "button", class: "btn btn-wide", id: "previous-image", title: "The image opened before this one (Ctrl+←)",
                     onclick: () => previousImage() }, "Previous image"),
-      leaseNote());
+      leaseNote() || "");  // Element.append would write a null out as "null"
   }
 
   // The queue handed this image to the user under a lease: say until when, quietly.
@@ -407,6 +467,14 @@ export async function show(main, [imageId], app) {
     if (error) { toast(`Not submitted: ${error.message}`, { kind: "error" }); return; }
     toast(`${image.file_name} submitted for review.`, { kind: "success" });
     await goToNext(app, project.id, kind, imageId);
+  }
+
+  async function reopen(comment) {
+    const entry = editor.reopen(comment.trim());
+    if (!entry) return;
+    const error = await whenSettled(entry);
+    if (error) { toast(`Not reopened: ${error.message}`, { kind: "error" }); return; }
+    toast("Reopened: the image is editable again.", { kind: "success" });
   }
 
   async function review(verdict, comment) {
@@ -506,7 +574,7 @@ export async function show(main, [imageId], app) {
       const cur = error.details && error.details.current;
       toast(cur ? `${cur.updated_by} changed this ${cur.label} at the same time; you now see their version.`
                 : "Someone deleted this label at the same time; your change was not applied.", { kind: "warn", ms: 5000 });
-    } else if (c.type === "submit" || c.type === "review") {
+    } else if (c.type === "submit" || c.type === "review" || c.type === "reopen") {
       // reported where they were made
     } else {
       toast(`Not saved: ${error.message}`, { kind: "error", ms: 6000 });
