@@ -77,6 +77,14 @@ def test_review_holds_and_the_rejection_comment_reaches_the_annotator(
     expect(note).to_contain_text(COMMENT)
     expect(ana.locator(".tool[data-tool='box']")).to_be_enabled()
     shot(ana, "review-rejection-comment")
+    # ... and on the image's card in the project's queue.
+    queue = ana.context.new_page()
+    queue.goto(f"{server.base}/#/projects/{server.project_id}")
+    queue.click(".chip[data-status='rejected']")
+    card = queue.locator(f".image-card[data-image='{iid}'] .card-review")
+    expect(card).to_contain_text(COMMENT)
+    shot(queue, "review-rejection-in-queue")
+    queue.close()
     # The comment stays while ana fixes the image (and after a reload) ...
     ana.keyboard.press("b")
     drag(ana, to_screen(ana, 400, 300), to_screen(ana, 520, 400))

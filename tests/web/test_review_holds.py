@@ -8,8 +8,9 @@ from typing import Any
 
 import httpx
 
-from tests.web.conftest import check_schema
+from tests.web.conftest import Site, check_schema
 from tests.web.served import Served, served_fixture  # noqa: F401 - the fixture
+from tests.web.test_work_queue import next_image, project_with_images, taken
 
 BOX = {"x": 2, "y": 2, "w": 10, "h": 8}
 
@@ -129,3 +130,21 @@ def test_reopen_bad_input_is_refused_by_field(served: Served) -> None:
         assert response.json()["error"]["details"]["field"] == field
     assert site.head() == head
     http.client.close()
+
+
+def test_a_reopened_image_goes_back_to_who_submitted_it(site: Site) -> None:
+    project_id, images = project_with_images(site, 2)
+    assert taken(site, project_id) == images[0]
+    site.create(images[0])
+    site.ok(site.command(images[0], {"type": "submit"}))
+    assert taken(site, project_id, "reviewer") == images[0]
+    site.ok(site.command(images[0], {"type": "review", "verdict": "approve"}, "reviewer"))
+    site.ok(site.command(images[0], {"type": "reopen", "comment": "one more"}, "manager"))
+    site.settle()
+    # The reviewer's lease ended with the verdict; the submitter gets it back before the new
+    # image, and nobody else is handed it meanwhile.
+    assert next_image(site, project_id, "reviewer") is None
+    assert taken(site, project_id) == images[0]
+    site.create(images[0])
+    site.ok(site.command(images[0], {"type": "submit"}))
+    assert taken(site, project_id) == images[1]

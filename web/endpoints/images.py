@@ -81,7 +81,10 @@ async def get_image(request: Request) -> Response:
     services = services_of(request)
     principal = authenticated(request)
     image = await image_for(services, principal, request.path_params["image_id"])
-    await wait_for_min_position(request, services)
+    if request.query_params.get("min_position"):
+        await wait_for_min_position(request, services)
+        # Authorised on the row read before the wait; answer with the row as of the position.
+        image = await quick_query(services, services.read.image, str(image["id"])) or image
     # The review round (docs/api.md "Review holds"): the latest verdict since the last
     # submission, and a reopening, both null when there is none.
     round_ = await quick_query(services, services.read.image_review, str(image["id"]))

@@ -157,7 +157,21 @@ export async function show(main, [projectId], app, query) {
         h("time", { datetime: im.updated_at, title: formatTime(im.updated_at) }, shortTime(im.updated_at)), " · ",
         h("a", { href: `#/images/${im.id}/history` }, "history")));
     rows.set(im.id, el);
+    showRejection(el, im.id, im.status);
     return el;
+  }
+
+  // A rejected image's card shows the reviewer's comment (GET /images/{id} → review) until the
+  // image is submitted again.
+  function showRejection(el, imageId, status, position = null) {
+    el.querySelector(".card-review")?.remove();
+    if (status !== "rejected") return;
+    api.image(imageId, position).then((fresh) => {
+      const r = fresh.review;
+      if (!r || r.verdict !== "reject" || el.dataset.status !== "rejected") return;
+      el.append(h("p", { class: "card-review small", title: `Rejected by ${r.by}` },
+        h("strong", {}, `${r.by}: `), r.comment ? h("q", {}, r.comment) : "rejected, no comment"));
+    }).catch(() => {});
   }
 
   async function load(reset) {
@@ -211,6 +225,7 @@ export async function show(main, [projectId], app, query) {
       badge.className = `status-badge status-${m.status}`;
       badge.textContent = STATUS_NAMES[m.status] || m.status;
       el.querySelector(".ann-count").textContent = labelCount(m.annotation_count);
+      if (m.previous_status !== m.status) showRejection(el, m.image_id, m.status, m.position);
     }
   });
   return () => app.socket.leave(room);
