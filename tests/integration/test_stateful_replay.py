@@ -122,9 +122,11 @@ class LabelingMachine(RuleBasedStateMachine):
         self._run(self.images[i], raw, user)
 
     @rule(i=st.integers(0, 1), user=users, verdict=st.sampled_from(["approve", "reject"]),
-          submit=st.booleans())
-    def submit_or_review(self, i: int, user: str, verdict: str, submit: bool) -> None:
-        raw = {"type": "submit"} if submit else {"type": "review", "verdict": verdict}
+          kind=st.sampled_from(["submit", "review", "reopen"]))
+    def submit_review_or_reopen(self, i: int, user: str, verdict: str, kind: str) -> None:
+        raw: dict[str, Any] = {"type": kind}
+        if kind == "review":
+            raw["verdict"] = verdict
         self._run(self.images[i], raw, user)
 
     @invariant()
