@@ -114,10 +114,16 @@ def test_review_holds_and_the_rejection_comment_reaches_the_annotator(
     maria = new_context().new_page()
     maria_errors = log_in(maria, server.base, "maria")
     open_image(maria, server.base, iid)
+    # An approved image is read-only to managers too, until they reopen it.
+    expect(maria.locator("#review-hold")).to_have_text(
+        "Approved — read-only. Reopen it to make changes.")
+    expect(maria.locator(".tool[data-tool='box']")).to_be_disabled()
     maria.fill("#reopen-comment", "Add the saucer too.")
     shot(maria, "review-reopen")
     maria.click("#reopen-image")
     expect(maria.locator("#image-status")).to_have_text("In progress")
+    expect(maria.locator("#review-hold")).to_be_hidden()
+    expect(maria.locator(".tool[data-tool='box']")).to_be_enabled()
     last = server.api("admin").get(f"/images/{iid}/history")["events"][-1]
     assert last["type"] == "ImageReopened" and last["actor"] == "maria"
     assert last["data"] == {"comment": "Add the saucer too."}

@@ -161,8 +161,8 @@ export class AnnotationEditor extends EventTarget {
   // -- commands -------------------------------------------------------------------------------
 
   /** Send ``list`` (one command, or several as one atomic batch); show it at once. */
-  send(list, { undo = [] } = {}) {
-    if (this.readOnly) return null;
+  send(list, { undo = [], evenReadOnly = false } = {}) {
+    if (this.readOnly && !evenReadOnly) return null;
     const body = list.length === 1 ? list[0] : { commands: list };
     const ref = list[0].command_id;
     for (const c of list) this.labels.addPending(ref, c);
@@ -306,7 +306,8 @@ export class AnnotationEditor extends EventTarget {
   submit() { return this.send([commands.submit()]); }
 
   review(verdict, comment) { return this.send([commands.review(verdict, comment)]); }
-  reopen(comment) { return this.send([commands.reopen(comment)]); }
+  /** Reopen a held image: allowed while the editor is read-only (that is what it is for). */
+  reopen(comment) { return this.send([commands.reopen(comment)], { evenReadOnly: true }); }
 
   nudge(dx, dy) {
     for (const id of this.selection) {

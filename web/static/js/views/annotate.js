@@ -40,6 +40,9 @@ export async function show(main, [imageId], app) {
   const project = await api.project(image.project_id);
   const role = app.session.isAdmin ? "admin" : app.session.roleIn(project.id);
   const canReview = app.session.canReview(project.id);
+  // Annotators may not change a submitted or approved image; reviewers and managers may fix a
+  // submitted one while reviewing, but an approved one is reopened first (no stray changes).
+  const isHeld = (st) => st === "approved" || (!canReview && HELD.includes(st));
   const kind = queueKind(app.session, project.id);
   app.setCrumbs([["Projects", "#/projects"], [project.name, `#/projects/${project.id}`], [image.file_name]]);
   noteVisit(imageId);
@@ -55,7 +58,7 @@ export async function show(main, [imageId], app) {
 
   const editor = new AnnotationEditor(stage, { image, project, outbox: app.outbox,
                                                username: app.session.username,
-                                               readOnly: !role || (!canReview && HELD.includes(image.status)) });
+                                               readOnly: !role || isHeld(image.status) });
   const presence = new Presence(app.session.username);
   editor.renderer.painters.push(presence.painter(editor));
   const sync = new ImageSync({ imageId, labels: editor.labels, socket: app.socket, outbox: app.outbox, presence });
@@ -317,7 +320,7 @@ export async function show(main, [imageId], app) {
   }
 
   function refreshHold(st) {
-    const held = Boolean(role) && !canReview && HELD.includes(st);
+    const held = Boolean(role) && isHeld(st);
     editor.readOnly = !role || held;
     if (held && editor.tool !== editor.tools.select) editor.setTool("select");
     for (const [name, b] of toolButtons) b.disabled = editor.readOnly && name !== "select";
@@ -325,9 +328,9 @@ export async function show(main, [imageId], app) {
     for (const panel of side.querySelectorAll(".panel:not(.image-panel):not(.grow):not(.side-footer)")) panel.inert = held;
     stage.classList.toggle("held", held);
     holdBanner.hidden = !held;
-    holdBanner.textContent = st === "approved"
-      ? "Approved — read-only. A reviewer or manager can reopen it."
-      : "Submitted for review — a reviewer or manager can reopen it.";
+    holdBanner.textContent = st !== "approved" ? "Submitted for review — a reviewer or manager can reopen it."
+      : canReview ? "Approved — read-only. Reopen it to make changes."
+      : "Approved — read-only. A reviewer or manager can reopen it.";
     if (st !== roundStatus) {  // a verdict, a reopening or a submission: the round changed
       roundStatus = st;
       api.image(imageId, editor.labels.position).then((fresh) => {
