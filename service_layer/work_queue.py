@@ -295,18 +295,17 @@ class WorkQueueService:
         submitted or reviewed after the read model's row (whose status made it a
         candidate)."""
         at = _utc(now)
+        if seen is not None and self._ended_since(image_id, seen):
+            return None  # submitted or reviewed after the row that made it a candidate
         lease = self._load_lease(image_id)
         if lease is None:
             lease = ImageLease.open(project_id, image_id, username)
         elif seen is not None:
             if lease.skipped_by_until(username, at):
                 return None
-            activity = self._activity(lease)
-            holder = lease.holds_for(at, activity)
+            holder = lease.holds_for(at, self._activity(lease))
             if holder is not None and holder != username:
                 return None
-            if any(a.type in ENDING_EVENTS and a.version > seen for a in activity):
-                return None  # submitted or reviewed after the row that made it a candidate
         lease.grant(username, at, self.lease_seconds)
         try:
             recordings = self.app.save(lease)
@@ -334,6 +333,14 @@ class WorkQueueService:
             return None
         assert isinstance(lease, ImageLease)
         return lease
+
+    def _ended_since(self, image_id: str, seen: int) -> bool:
+        """Whether the image was submitted, reviewed or reopened after version ``seen`` (the
+        read model's row that made it a candidate may lag): whether or not anyone leased it,
+        e.g. a reviewer who opened it by its address and approved it. Usually no event is
+        newer than ``seen`` and this is one indexed read that finds nothing."""
+        return any(type(event).__name__ in ENDING_EVENTS
+                   for event in self.app.events.get(UUID(image_id), gt=seen))
 
     def _activity(self, lease: ImageLease) -> list[ImageActivity]:
         """The image's events since the lease was granted (newest first, at most

@@ -80,3 +80,32 @@ def test_batch_boundaries_do_not_matter(backends: Backends, batch_size: int) -> 
     other = backends.stack(batch_size=batch_size)
     other.runner.rebuild()
     assert dump(other.db, TABLES) == live
+
+
+def test_an_image_reviewed_without_a_lease_is_not_handed_from_a_stale_row(stack: Stack) -> None:
+    """A reviewer who opened a submitted image by its address (no lease) approves it; a
+    ``next`` served from a read-model row older than the verdict must not hand it out."""
+    from domain.command_pipeline import Actor
+    from domain.commands import parse_command
+
+    work = stack.workload(seed=3)
+    work.setup(projects=1)
+    work.add_images(1)
+    image = work.images[0]
+    project = stack.app.project(image.project_id)
+    stack.pipeline.start()
+    create = parse_command({"type": "create", "annotation": {
+        "type": "box", "label": "car", "geometry": {"x": 1, "y": 1, "w": 5, "h": 5}}})
+    stack.pipeline.execute(image.image_id, [create, parse_command({"type": "submit"})],
+                           Actor(ANNOTATORS[0]))
+    submitted = stack.app.image(image.image_id).version  # what a lagging row says
+    stack.pipeline.execute(image.image_id, [parse_command(
+        {"type": "review", "verdict": "approve"})], Actor(REVIEWER))
+    queue = WorkQueueService(stack.app, stack.read, lease_seconds=60)
+    now = queue.clock()
+    assert queue._lease(str(project.id), str(image.image_id), REVIEWER, now,
+                        seen=submitted) is None
+    # Served from an up-to-date row, nothing was reviewed after it: the lease is granted.
+    current = stack.app.image(image.image_id).version
+    assert queue._lease(str(project.id), str(image.image_id), REVIEWER, now,
+                        seen=current) is not None
