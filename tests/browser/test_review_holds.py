@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.browser.lab import (
     DemoServer,
     drag,
@@ -17,6 +19,8 @@ from tests.browser.lab import (
     shot,
     to_screen,
 )
+
+pytestmark = pytest.mark.browser
 
 COMMENT = "The mug's handle is outside the box."
 
