@@ -220,3 +220,16 @@ def pending_settled(page: Any) -> None:
     page.wait_for_function("window.__lw.outbox.size === 0 && (!window.__lw.editor"
                            " || window.__lw.editor.labels.pending.length === 0)")
 
+
+def start_job(page: Any) -> Any:
+    """Click "Run" and return the row of the job that click queued (other tests' jobs on the
+    shared demo project may appear in the table meanwhile and reorder it)."""
+    rows = page.locator("#job-table tr.job-row")
+    before = set(rows.evaluate_all("rs => rs.map(r => r.dataset.job)"))
+    page.click("#run-start")
+    page.wait_for_function(
+        "before => [...document.querySelectorAll('#job-table tr.job-row')]"
+        ".some(r => !before.includes(r.dataset.job))", arg=sorted(before))
+    new = [j for j in rows.evaluate_all("rs => rs.map(r => r.dataset.job)") if j not in before]
+    return page.locator(f"#job-table tr.job-row[data-job='{new[0]}']")
+

@@ -17,7 +17,7 @@ import pytest
 import torch
 from torch import nn
 
-from tests.browser.lab import DemoServer, expect, log_in, open_image, shot
+from tests.browser.lab import DemoServer, expect, log_in, open_image, shot, start_job
 from tests.inference.model_factory import ultralytics_metadata, yolov8_onnx, yolov8_output
 
 pytestmark = pytest.mark.browser
@@ -166,8 +166,7 @@ def test_a_manager_registers_maps_and_runs_a_model(server: DemoServer, new_conte
     page.check("#run-all")
     page.fill("#run-threshold-value", str(THRESHOLD))
     expect(page.locator("#run-threshold")).to_have_value(str(THRESHOLD))
-    page.click("#run-start")
-    job_row = page.locator("#job-table tr.job-row").first
+    job_row = start_job(page)
     expect(job_row).to_have_attribute("data-state", "done", timeout=60_000)
     job = next(j for j in maria.get(f"/projects/{pid}/jobs")["jobs"]
                if j["id"] == job_row.get_attribute("data-job"))
@@ -357,8 +356,7 @@ def test_cancelling_a_running_job(server: DemoServer, new_context: Any, tmp_path
     page.click("#model-upload")
     expect(page.locator("#model-detail-title")).to_contain_text("slow-detector")
     page.check("#run-all")
-    page.click("#run-start")
-    job_row = page.locator("#job-table tr.job-row").first
+    job_row = start_job(page)
     expect(job_row).to_have_attribute("data-state", "running")
     page.evaluate("document.getElementById('toasts').replaceChildren()")
     shot(page, "models-8-running")
