@@ -48,6 +48,24 @@ class QueueReads:
             "AND expires_at > ? ORDER BY granted_at DESC", (project_id, username, now))
         return [r[0] for r in rows]
 
+    def overview(self, project_id: str, now: float
+                 ) -> tuple[list[tuple[str, str, float]], list[tuple[str, list[str]]], list[str]]:
+        """Who holds what: active leases ``(image_id, username, expires_at)`` soonest
+        expiry first, each person's assignment in order, and the priority list."""
+        leases = [(r[0], r[1], float(r[2])) for r in self.db.query(
+            "SELECT image_id, username, expires_at FROM queue_leases WHERE project_id = ? "
+            "AND username IS NOT NULL AND expires_at > ? ORDER BY expires_at, image_id",
+            (project_id, now))]
+        assignments: dict[str, list[str]] = {}
+        for username, image_id in self.db.query(
+                "SELECT username, image_id FROM queue_assignments WHERE project_id = ? "
+                "ORDER BY username, seq", (project_id,)):
+            assignments.setdefault(username, []).append(image_id)
+        priority = [r[0] for r in self.db.query(
+            "SELECT image_id FROM queue_priority WHERE project_id = ? ORDER BY seq",
+            (project_id,))]
+        return leases, list(assignments.items()), priority
+
     def assigned(self, project_id: str, username: str, statuses: Sequence[str], now: float,
                  limit: int) -> list[Candidate]:
         """Images assigned to ``username``, in the order the manager gave."""

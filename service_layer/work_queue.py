@@ -184,6 +184,17 @@ class WorkQueueService:
         # The image each person was last handed here, until the read model shows the lease.
         self._last: dict[tuple[str, str], str] = {}
 
+    def overview(self, project: Project) -> dict[str, Any]:
+        """Who holds what in ``project``: active leases, assignments, priority (read model).
+        Role checks are the caller's."""
+        leases, assignments, priority = self.reads.overview(str(project.id), self.clock())
+        return {"leases": [{"image_id": image_id, "username": username,
+                            "expires_at": _utc(expires).isoformat()}
+                           for image_id, username, expires in leases],
+                "assignments": [{"username": username, "image_ids": ids}
+                                 for username, ids in assignments],
+                "priority": priority}
+
     # -- handing out ------------------------------------------------------------------------
 
     def queue_of(self, project: Project, username: str, asked: str | None) -> str:

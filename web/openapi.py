@@ -703,12 +703,25 @@ def _work_queue_schemas() -> dict[str, Schema]:
                               extra=False),
         "PriorityList": obj({"priority": {"type": "array", "items": STR},
                              "position": nullable(COUNT)}, ["priority"]),
+        "QueueOverview": obj({
+            "leases": {"type": "array", "items": obj(
+                {"image_id": STR, "username": STR, "expires_at": TIME},
+                ["image_id", "username", "expires_at"]),
+                "description": "active leases, soonest expiry first"},
+            "assignments": {"type": "array", "items": obj(
+                {"username": STR, "image_ids": {"type": "array", "items": STR}},
+                ["username", "image_ids"])},
+            "priority": {"type": "array", "items": STR}},
+            ["leases", "assignments", "priority"]),
     }
 
 
 def _work_queue_paths() -> dict[str, Any]:
     write_errors = (*_AUTH_ERRORS, "413", "415", "422")
     handed = {
+        "/projects/{project_id}/queue": {"get": _op(
+            "Who holds what (manager): active leases, assignments per member, priority list",
+            "the overview", ref("QueueOverview"), params=[_PROJECT_ID], tag="queue")},
         "/projects/{project_id}/queue/next": {"post": _op(
             "Hand the caller an image under a lease (recorded as an event); asking again "
             "while it holds renews it and answers the same image", "the image and its lease",

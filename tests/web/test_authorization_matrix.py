@@ -106,6 +106,7 @@ POLICY: dict[tuple[str, str], list[Call]] = {
     ("POST", "/api/v1/projects/{project_id}/queue/next"): [
         Call("annotator", {"order": "nowhere"}, "label"),
         Call("reviewer", {"queue": "review", "order": "nowhere"}, "review")],
+    ("GET", "/api/v1/projects/{project_id}/queue"): [Call("manager")],
     ("PUT", "/api/v1/projects/{project_id}/assignments"): [Call("manager", {"image_ids": 1})],
     ("POST", "/api/v1/projects/{project_id}/queue/priority"): [Call("manager", {})],
     ("DELETE", "/api/v1/projects/{project_id}/queue/priority"): [Call("manager")],

@@ -87,6 +87,7 @@ CASES = [
     Case("GET", "/projects/{pid}/similar", "annotator"),
     Case("POST", "/projects/{pid}/queue/next", "annotator",
          lambda: {"json": {"order": "nowhere"}}),  # 422 once through: nothing handed out
+    Case("GET", "/projects/{pid}/queue", "manager"),
     Case("PUT", "/projects/{pid}/assignments", "manager", lambda: {"json": {"image_ids": 1}}),
     Case("POST", "/projects/{pid}/queue/priority", "manager", lambda: {"json": {}}),
     Case("DELETE", "/projects/{pid}/queue/priority", "manager"),

@@ -2,9 +2,9 @@
 
 ``POST /projects/{project_id}/queue/next`` hands the caller an image under a lease (200), or
 204 when nothing is left; the label queue needs ``annotate``, the review queue ``review``.
-``PUT .../assignments`` and ``POST``/``DELETE .../queue/priority`` need ``assign_work``
-(manager). Leases are recorded in the log and each call does a few small queries, so the
-work runs on a thread.
+``GET .../queue`` (who holds what), ``PUT .../assignments`` and
+``POST``/``DELETE .../queue/priority`` need ``assign_work`` (manager).
+Leases are recorded in the log and each call does a few small queries, so the work runs on a thread.
 """
 
 from __future__ import annotations
@@ -58,6 +58,14 @@ async def next_image(request: Request) -> Response:
                                     "position": handed.position}})
 
 
+async def get_overview(request: Request) -> Response:
+    services = services_of(request)
+    principal = authenticated(request)
+    project = await project_for(services, principal, request.path_params["project_id"],
+                                "assign_work")
+    return json_response(await quick_query(services, _queue(services).overview, project))
+
+
 async def put_assignments(request: Request) -> Response:
     services = services_of(request)
     principal = authenticated(request)
@@ -93,6 +101,7 @@ async def delete_priority(request: Request) -> Response:
 
 
 routes = [
+    Route("/projects/{project_id}/queue", get_overview, methods=["GET"]),
     Route("/projects/{project_id}/queue/next", next_image, methods=["POST"]),
     Route("/projects/{project_id}/assignments", put_assignments, methods=["PUT"]),
     Route("/projects/{project_id}/queue/priority", post_priority, methods=["POST"]),
