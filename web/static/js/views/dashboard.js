@@ -10,6 +10,7 @@ import { STATUSES, STATUS_NAMES, statusBar, outcomeBars, outcomeLegend, calibrat
 import { toast } from "../toast.js";
 import { evaluationPanel } from "../model_evaluation.js";
 import { blindSpotsPanel } from "./blind_spots.js";
+import { queueOverviewPanel } from "./queue_overview.js";
 import { exportFormats } from "../export_formats.js";
 import { confusionPanel } from "../prelabel_confusion.js";
 
@@ -53,6 +54,7 @@ export async function show(main, [projectId], app) {
   const acceptance = h("section", { class: "card wide", id: "acceptance", "aria-labelledby": "acceptance-title" });
   const evaluation = h("section", { class: "card wide", id: "evaluation", "aria-labelledby": "evaluation-title" });
   const blindSpots = h("section", { class: "card wide", id: "blind-spots", "aria-labelledby": "blind-spots-title" });
+  const queueOverview = h("section", { class: "card wide", id: "queue-overview", "aria-labelledby": "queue-overview-title" });
   const calibration = h("section", { class: "card wide", id: "calibration", "aria-labelledby": "calibration-title" });
   const confusionSection = h("section", { class: "card wide", id: "confusion", "aria-labelledby": "confusion-title" });
   const confusion = confusionPanel(confusionSection, projectId);
@@ -64,7 +66,7 @@ export async function show(main, [projectId], app) {
   main.append(h("div", { class: "page dashboard" },
     h("div", { class: "page-head" }, h("h1", {}, `${project.name}: dashboard`),
       h("div", { class: "page-actions" }, updated, refreshBtn, h("a", { class: "btn", href: `#/projects/${projectId}` }, "Work queue"))),
-    h("div", { class: "dash-grid" }, progress, exporter, acceptance, confusionSection, evaluation, blindSpots, calibration, assists, annotators)));
+    h("div", { class: "dash-grid" }, progress, exporter, acceptance, confusionSection, evaluation, blindSpots, calibration, assists, annotators, queueOverview)));
 
   function renderProgress() {
     const total = STATUSES.reduce((s, k) => s + (counts[k] || 0), 0);
@@ -271,6 +273,7 @@ export async function show(main, [projectId], app) {
   renderProgress();
   evaluationPanel(evaluation, projectId).load(); // on its own: evaluations take longer than metrics
   blindSpotsPanel(blindSpots, projectId).load(); // views/blind_spots.js, on its own too
+  queueOverviewPanel(queueOverview, project).load(); // views/queue_overview.js
   await Promise.all([loadMetrics(), renderExport()]);
 
   // Live progress from the project room; metrics refresh a moment after work happens.
