@@ -6,7 +6,6 @@
 
 import { api, request } from "../api.js";
 import { h, clear } from "../dom.js";
-import { imageThumb } from "./blind_spots.js";
 
 function short(id) { return id.slice(0, 8); }
 function when(iso) { return new Date(iso).toLocaleTimeString(); }
@@ -34,7 +33,9 @@ export function queueOverviewPanel(section, project) {
     leases.append(h("table", { class: "num-table" },
       h("thead", {}, h("tr", {}, ["Image", "Person", "Lease expires"].map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", {}, rows.map((l) => h("tr", { class: "queue-lease", dataset: { image: l.image_id, user: l.username } },
-        h("td", {}, imageThumb(l.image_id, { label: `Open image ${short(l.image_id)}` }), " ",
+        h("td", {}, h("a", { href: `#/images/${l.image_id}`, class: "queue-thumb", "aria-label": `Open image ${short(l.image_id)}` },
+          h("img", { src: api.imageUrl(l.image_id), alt: "", loading: "lazy", decoding: "async",
+                     style: { width: "64px", height: "48px", objectFit: "cover", verticalAlign: "middle" } })), " ",
           h("a", { href: `#/images/${l.image_id}` }, short(l.image_id))),
         h("td", { class: "lease-user" }, l.username),
         h("td", {}, when(l.expires_at)))))));
