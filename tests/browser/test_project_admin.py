@@ -1,11 +1,13 @@
 """Running a project from the browser: an admin creates a project (classes with colours,
 annotation types) and adds and disables users; a manager adds a member, recolours and retires
 a class on the settings screen; an annotator then sees the project, is not offered the retired
-class, and gets "Managers only" on the settings URL. Each new screen is also photographed into
-docs/screenshots/ (the pictures docs/ui.md shows)."""
+class, and gets "Managers only" on the settings URL. With LABELWRIGHT_UPDATE_DOCS_SCREENSHOTS
+set, each new screen is also photographed into docs/screenshots/ (the pictures docs/ui.md
+shows); otherwise the tests leave tracked files alone."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from pathlib import Path
 from typing import Any
@@ -19,12 +21,14 @@ pytestmark = pytest.mark.browser
 DOC_SHOTS = ROOT / "docs" / "screenshots"
 
 
-def doc_shot(page: Any, name: str) -> Path:
-    """A small screenshot for the docs (and the usual one in test-artifacts)."""
+def doc_shot(page: Any, name: str) -> Path | None:
+    """A small screenshot for the docs when asked for (and the usual one in test-artifacts)."""
     page.evaluate("document.getElementById('toasts').replaceChildren();"
                   " document.querySelectorAll('.view, .view .page')"
                   ".forEach(e => { e.scrollTop = 0; })")
     shot(page, name)
+    if not os.environ.get("LABELWRIGHT_UPDATE_DOCS_SCREENSHOTS"):
+        return None
     DOC_SHOTS.mkdir(parents=True, exist_ok=True)
     path = DOC_SHOTS / f"{name}.png"
     page.screenshot(path=str(path), scale="css")
