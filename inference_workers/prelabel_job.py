@@ -324,6 +324,27 @@ class ShardReport:
             self.errors.append({"image_id": image_id, "message": message})
 
 
+def shard_to_run(app: Labeling, job_id: str, index: int, kind: str, report: ShardReport,
+                 prefetched: Prefetcher | None) -> tuple[Job, Model] | None:
+    """The job and its model when shard ``index`` still needs running; None (the decoder
+    started for it closed, ``report.stopped`` saying why) when the job ended or the shard is
+    done. A job of another type than ``kind``, or whose model is gone, is a ``JobFailure``."""
+    job = app.job(job_id)
+    if job.finished or index in job.shards_done or index >= job.shard_count:
+        if prefetched is not None:
+            prefetched.close()
+        report.stopped = job.state if job.finished else "already done"
+        return None
+    if job.type != kind:
+        raise JobFailure("unsupported", f"a {kind} worker cannot run {job.type} jobs")
+    try:
+        model = app.model(str(job.model_id))
+    except NotFound:
+        raise JobFailure("model_missing", f"the job's model {job.model_id} does not "
+                         "exist") from None
+    return job, model
+
+
 class PrelabelWork:
     """Runs shards of pre-label jobs for one worker thread (not thread-safe: one per thread,
     each with its own ``LoadedModel``)."""
@@ -358,19 +379,10 @@ class PrelabelWork:
                    then: int | None, prefetched: Prefetcher | None) -> ShardReport:
         started = time.perf_counter()
         report = ShardReport(job_id, index)
-        job = self.app.job(job_id)
-        if job.finished or index in job.shards_done or index >= job.shard_count:
-            if prefetched is not None:
-                prefetched.close()
-            report.stopped = job.state if job.finished else "already done"
+        found = shard_to_run(self.app, job_id, index, "prelabel", report, prefetched)
+        if found is None:
             return report
-        if job.type != "prelabel":
-            raise JobFailure("unsupported", f"{job.type} jobs are not supported yet")
-        try:
-            model = self.app.model(str(job.model_id))
-        except NotFound:
-            raise JobFailure("model_missing", f"the job's model {job.model_id} does not "
-                             "exist") from None
+        job, model = found
         runner = self.runners.get(model)
         if job.state == "queued":
             self.app.change_job(job_id, lambda j: j.start(self.worker))

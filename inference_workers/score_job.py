@@ -39,7 +39,6 @@ import numpy as np
 import numpy.typing as npt
 
 from domain.application import Labeling
-from domain.errors import NotFound
 from domain.image_scores import ImageScore, encode_embedding
 from domain.job import Job
 from domain.model import Model
@@ -59,6 +58,7 @@ from inference_workers.prelabel_job import (
     Prefetcher,
     ShardReport,
     _JobWatch,
+    shard_to_run,
 )
 from inference_workers.selection import image_uncertainty
 from service_layer.image_store import ImageStore
@@ -190,19 +190,10 @@ class ScoreWork:
                    then: int | None, prefetched: Prefetcher | None) -> ShardReport:
         started = time.perf_counter()
         report = ShardReport(job_id, index)
-        job = self.app.job(job_id)
-        if job.finished or index in job.shards_done or index >= job.shard_count:
-            if prefetched is not None:
-                prefetched.close()
-            report.stopped = job.state if job.finished else "already done"
+        found = shard_to_run(self.app, job_id, index, "score", report, prefetched)
+        if found is None:
             return report
-        if job.type != "score":
-            raise JobFailure("unsupported", f"a score worker cannot run {job.type} jobs")
-        try:
-            model = self.app.model(str(job.model_id))
-        except NotFound:
-            raise JobFailure("model_missing", f"the job's model {job.model_id} does not "
-                             "exist") from None
+        job, model = found
         runner = self.runners.get(model)
         scorer = scorer_of(runner)
         if scorer is None:

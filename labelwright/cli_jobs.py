@@ -158,6 +158,15 @@ def _run_job(args: argparse.Namespace, services_for: Callable[[argparse.Namespac
         close(services)
 
 
+def run_options(p: argparse.ArgumentParser, recorded: str) -> None:
+    """The options every job command shares: --detach, --actor (recorded on ``recorded``),
+    --quiet."""
+    p.add_argument("--detach", action="store_true",
+                   help="only queue the job (a server or worker runs it) and print it")
+    p.add_argument("--actor", default="cli", help=f"username recorded on the {recorded}")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def add_job_commands(sub: Any, common: Callable[[argparse.ArgumentParser], None],
                      services_for: Callable[[argparse.Namespace], Services],
                      close: Callable[[Services], None]) -> None:
@@ -173,10 +182,7 @@ def add_job_commands(sub: Any, common: Callable[[argparse.ArgumentParser], None]
     p.add_argument("--threshold", type=float, default=0.25, help="least score (0.25)")
     p.add_argument("--iou", type=float, default=0.45, help="class-aware NMS IoU (0.45)")
     p.add_argument("--max-per-image", type=int, default=300, help="at most this many a image")
-    p.add_argument("--detach", action="store_true",
-                   help="only queue the job (a server or worker runs it) and print it")
-    p.add_argument("--actor", default="cli", help="username recorded on the pre-labels")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    run_options(p, "pre-labels")
     p.set_defaults(func=lambda args: cmd_prelabel(args, services_for, close))
 
     text = ("score a project's images with a registered model: each image's uncertainty and "
@@ -193,10 +199,7 @@ def add_job_commands(sub: Any, common: Callable[[argparse.ArgumentParser], None]
                    "least sure box), mean, or sum (favours crowded images)")
     p.add_argument("--no-tta", action="store_true",
                    help="no test-time augmentation for a detector (1 pass instead of 3)")
-    p.add_argument("--detach", action="store_true",
-                   help="only queue the job (a server or worker runs it) and print it")
-    p.add_argument("--actor", default="cli", help="username recorded on the job")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    run_options(p, "job")
     p.set_defaults(func=lambda args: cmd_score(args, services_for, close))
 
     text = ("train a built-in model on the project's labels as of a position and register "
@@ -216,8 +219,5 @@ def add_job_commands(sub: Any, common: Callable[[argparse.ArgumentParser], None]
                    help="share of images held out (default 0.2, at most 0.5)")
     p.add_argument("--base-model", default=None, metavar="MODEL_ID",
                    help="start from this model's weights")
-    p.add_argument("--detach", action="store_true",
-                   help="only queue the job (a server or worker runs it) and print it")
-    p.add_argument("--actor", default="cli", help="username recorded on the job")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    run_options(p, "job")
     p.set_defaults(func=lambda args: cmd_train(args, services_for, close))

@@ -53,10 +53,15 @@ class BuiltinArchitecture:
 
 
 def _centernet_hyperparameters(tensors: Mapping[str, torch.Tensor]) -> dict[str, int]:
-    num_classes = _leading_dim(tensors, "heatmap.2.weight")
+    return _sizes(_leading_dim(tensors, "heatmap.2.weight"), "heatmap.2.weight", tensors)
+
+
+def _sizes(num_classes: int, classes_key: str, tensors: Mapping[str, torch.Tensor]
+           ) -> dict[str, int]:
+    """The class count (read from ``classes_key``) and the backbone's width, within bounds."""
     width = _leading_dim(tensors, "stem.0.0.weight")
     if not 1 <= num_classes <= MAX_CLASSES:
-        raise _bad_weights(f"heatmap.2.weight claims {num_classes} classes "
+        raise _bad_weights(f"{classes_key} claims {num_classes} classes "
                            f"(1 to {MAX_CLASSES} are allowed)")
     if not 1 <= width <= MAX_WIDTH:
         raise _bad_weights(f"stem.0.0.weight claims width {width} (1 to {MAX_WIDTH} allowed)")
@@ -76,14 +81,7 @@ def _classifier_hyperparameters(tensors: Mapping[str, torch.Tensor]) -> dict[str
     if head.dim() != 2:
         raise _bad_weights(f"tensor 'head.weight' has shape {list(head.shape)}, the "
                            "architecture needs a 2-d linear weight", key="head.weight")
-    num_classes = int(head.shape[0])
-    width = _leading_dim(tensors, "stem.0.0.weight")
-    if not 1 <= num_classes <= MAX_CLASSES:
-        raise _bad_weights(f"head.weight claims {num_classes} classes "
-                           f"(1 to {MAX_CLASSES} are allowed)")
-    if not 1 <= width <= MAX_WIDTH:
-        raise _bad_weights(f"stem.0.0.weight claims width {width} (1 to {MAX_WIDTH} allowed)")
-    return {"num_classes": num_classes, "width": width}
+    return _sizes(int(head.shape[0]), "head.weight", tensors)
 
 
 def _classifier_runner(model: nn.Module, classes: list[str], input_size: tuple[int, int],
