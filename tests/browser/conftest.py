@@ -12,18 +12,13 @@ are skipped when it or Playwright is missing, and fail under ``CI=true``
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.browser.lab import BIN, CHROMIUM, CHROMIUM_ARGS, DemoServer, free_port
+from tests.browser.lab import CHROMIUM, CHROMIUM_ARGS, DemoServer, free_port, start_demo, stop_demo
 from tests.required_services import unavailable
 
 
@@ -31,35 +26,14 @@ from tests.required_services import unavailable
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
     data = tmp_path_factory.mktemp("lw-browser")
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LABELWRIGHT_")}
-    log = open(data / "server.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen([str(BIN), "demo", "--data-dir", str(data / "store"),
-                             "--port", str(port)], env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
+    proc = start_demo(data, port)
     try:
-        deadline = time.time() + 120
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            if proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError("labelwright demo did not start:\n"
-                                   + (data / "server.log").read_text())
-            time.sleep(0.3)
-        srv = DemoServer(base, data, proc)
+        srv = DemoServer(f"http://127.0.0.1:{port}", data, proc)
         projects = srv.api("admin").get("/projects")["projects"]
         srv.project_id = next(p["id"] for p in projects if p["name"] == "Demo: everyday objects")
         yield srv
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-        log.close()
+        stop_demo(proc)
 
 
 @pytest.fixture(scope="session")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import random
+import signal
 import socket
 import subprocess
 import sys
@@ -23,6 +25,7 @@ CHROMIUM = os.environ.get("LABELWRIGHT_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+DOC_SHOTS = ROOT / "docs" / "screenshots"
 PASSWORDS = {"admin": "admin-demo-pw", "maria": "maria-demo-pw", "ana": "ana-demo-pw",
              "arjun": "arjun-demo-pw", "rui": "rui-demo-pw"}
 
@@ -31,6 +34,39 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def start_demo(data: Path, port: int, timeout: float = 120) -> subprocess.Popen[bytes]:
+    """``labelwright demo`` on ``port`` with its store in ``data`` (log: ``data/server.log``,
+    appended), once it answers ``/readyz``. Started again on the same data dir and port it is
+    the same server to a browser (same origin, same data): how a test stops and restarts it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LABELWRIGHT_")}
+    with open(data / "server.log", "ab") as log:
+        proc = subprocess.Popen([str(BIN), "demo", "--data-dir", str(data / "store"),
+                                 "--port", str(port)], env=env, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + timeout
+    while True:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return proc
+        if proc.poll() is not None or time.time() > deadline:
+            stop_demo(proc)
+            raise RuntimeError("labelwright demo did not start:\n"
+                               + (data / "server.log").read_text())
+        time.sleep(0.3)
+
+
+def stop_demo(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a server ``start_demo`` started (its whole process group), and wait for it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
 
 
 class Api:
@@ -196,6 +232,21 @@ def shot(page: Any, name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path))
+    return path
+
+
+def doc_shot(page: Any, name: str) -> Path | None:
+    """The usual screenshot in test-artifacts, and, only with LABELWRIGHT_UPDATE_DOCS_SCREENSHOTS
+    set, ``docs/screenshots/<name>.png`` for docs/ui.md: the viewport at CSS scale (1440x900 in
+    these tests), toasts cleared, saved as an optimised 256-colour PNG to keep the repo small."""
+    page.evaluate("document.getElementById('toasts').replaceChildren()")
+    shot(page, name)
+    if not os.environ.get("LABELWRIGHT_UPDATE_DOCS_SCREENSHOTS"):
+        return None
+    DOC_SHOTS.mkdir(parents=True, exist_ok=True)
+    path = DOC_SHOTS / f"{name}.png"
+    picture = Image.open(io.BytesIO(page.screenshot(scale="css"))).convert("RGB")
+    picture.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
     return path
 
 

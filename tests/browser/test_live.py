@@ -81,8 +81,9 @@ def test_two_annotators_see_each_other_and_resolve_a_conflict(server: DemoServer
     arjun.mouse.move(*to_screen(arjun, 230, 195), steps=4)
     arjun.mouse.up()  # Arjun's edit was made against revision 1: refused, not applied
 
-    toast = arjun.locator(".toast", has_text="at the same time")
-    toast.wait_for()
+    banner = arjun.locator("#conflict-banner",
+                           has_text="Your change to cup was overwritten by ana.")
+    banner.wait_for()
     shot(arjun, "06-live-conflict")
     pending_settled(arjun)
     server_x = {a["id"]: a for a in admin.labels(iid)["annotations"]}[x_id]

@@ -91,7 +91,8 @@ def test_offline_work_is_sent_once_on_reconnect(server: DemoServer, new_context:
     context.set_offline(False)
     wait_live(page)
     pending_settled(page)
-    page.locator(".toast", has_text="at the same time").wait_for()
+    page.locator("#conflict-banner",
+                 has_text="Your change to flag was overwritten by admin.").wait_for()
     shot(page, "08-back-online")
     errors.check()
 

@@ -15,6 +15,8 @@ import { annotationKeys } from "./annotate_keys.js";
 import { confirmUndecided, undecidedPrelabels } from "../submit_confirm.js";
 import { noteVisit, takePrevious } from "../visit_history.js";
 import { duplicateShapes } from "../shape_clipboard.js";
+import { offlineBanner } from "../offline_banner.js";
+import { ConflictBanner } from "../conflict_banner.js";
 
 // Review holds (issue 12): these statuses are read-only to annotators until reopened.
 const HELD = ["submitted", "approved"];
@@ -136,6 +138,12 @@ export async function show(main, [imageId], app) {
   // (a rejection's, a reopening's) pinned until the image is submitted again.
   const holdBanner = h("div", { class: "hold-banner", id: "review-hold", role: "status", hidden: true });
   const reviewNote = h("div", { class: "review-note", id: "review-note", role: "note", hidden: true });
+  // Outages and lost edits (issue 12): the offline banner, a conflict's banner, the submit's state.
+  const offline = offlineBanner(app.socket, app.outbox);
+  const conflict = new ConflictBanner();
+  const submitState = h("p", { class: "submit-state", id: "submit-state", role: "status", "aria-live": "polite",
+                               hidden: true });
+  let destroyed = false;
   let reviewRound = { review: image.review || null, reopened: image.reopened || null };
   let roundStatus = image.status;
   const people = h("ul", { class: "people", role: "list", "aria-label": "People on this image" });
@@ -157,13 +165,13 @@ export async function show(main, [imageId], app) {
   side.append(h("div", { class: "side-scroll" },
     h("section", { class: "panel image-panel" },
       h("h2", { class: "file-title", title: image.file_name }, image.file_name),
-      h("div", { class: "row" }, statusBadge, versionText), holdBanner, reviewNote, people),
+      h("div", { class: "row" }, statusBadge, versionText), offline, conflict.el, holdBanner, reviewNote, people),
     h("section", { class: "panel" }, h("h3", {}, "Class"), classList),
     h("section", { class: "panel" }, h("h3", {}, "Selection"), selectedBox),
     h("section", { class: "panel" }, h("h3", {}, "Pre-labels"), prelabelBox),
     h("section", { class: "panel" }, h("h3", {}, "Tags"), tagBox),
     h("section", { class: "panel grow" }, h("h3", {}, "Objects ", objectCount), objects.el)),
-    h("section", { class: "panel side-footer" }, workBox));
+    h("section", { class: "panel side-footer" }, submitState, workBox));
 
   const classButtons = new Map();
   editor.classes.forEach((name, i) => {
@@ -462,14 +470,30 @@ export async function show(main, [imageId], app) {
     if (!role || !["new", "in_progress", "rejected"].includes(st)) return;
     if (!await confirmUndecided(undecidedPrelabels(editor.labels))) return;
     const entry = editor.submit();
-    if (!app.socket.online && !navigator.onLine) {
-      toast("Submitted offline: it is sent when the connection is back.");
+    if (!entry) return;
+    // Queued like every command: while the server cannot be reached the submit waits in the
+    // outbox and the screen stays, saying so, until the server has acknowledged it.
+    const waiting = () => showSubmitState(app.socket.online ? "Sending the submit…"
+      : "Offline: submit will be sent when the connection is back.");
+    waiting();
+    app.socket.addEventListener("state", waiting);
+    const error = await whenSettled(entry);
+    app.socket.removeEventListener("state", waiting);
+    if (destroyed) return;
+    if (error) {
+      showSubmitState(`Not submitted: ${error.message}`, "error");
+      toast(`Not submitted: ${error.message}`, { kind: "error" });
       return;
     }
-    const error = await whenSettled(entry);
-    if (error) { toast(`Not submitted: ${error.message}`, { kind: "error" }); return; }
+    showSubmitState("");
     toast(`${image.file_name} submitted for review.`, { kind: "success" });
     await goToNext(app, project.id, kind, imageId);
+  }
+
+  function showSubmitState(text, kind = "info") {
+    submitState.textContent = text;
+    submitState.dataset.kind = kind;
+    submitState.setAttribute("role", kind === "error" ? "alert" : "status");
   }
 
   async function reopen(comment) {
@@ -573,7 +597,11 @@ export async function show(main, [imageId], app) {
   sync.addEventListener("rejected", (e) => {
     const { entry, error } = e.detail;
     const c = entry.body.commands ? entry.body.commands[0] : entry.body;
-    if (error.code === "conflict") {
+    const lost = lostGeometry(entry, error);
+    if (lost.length) {
+      const cur = error.details.current;
+      conflict.show({ label: cur.label, user: cur.updated_by, reapply: () => reapply(lost, cur) });
+    } else if (error.code === "conflict") {
       const cur = error.details && error.details.current;
       toast(cur ? `${cur.updated_by} changed this ${cur.label} at the same time; you now see their version.`
                 : "Someone deleted this label at the same time; your change was not applied.", { kind: "warn", ms: 5000 });
@@ -584,6 +612,24 @@ export async function show(main, [imageId], app) {
     }
     refreshSoon();
   });
+  // The geometry edits of a refused entry that lost to someone else's change of the shape.
+  function lostGeometry(entry, error) {
+    const cur = error.code === "conflict" && error.details && error.details.current;
+    if (!cur) return [];
+    const list = entry.body.commands || [entry.body];
+    return list.filter((x) => x.type === "edit" && x.changes && x.changes.geometry);
+  }
+
+  // "Re-apply mine": each lost shape sent again against the revision now current.
+  function reapply(lost, cur) {
+    for (const x of lost) {
+      const now = editor.labels.get(x.annotation_id);
+      if (!now) { toast("That shape is gone now; nothing to re-apply.", { kind: "warn" }); continue; }
+      const revision = x.annotation_id === cur.id ? Math.max(now.revision, cur.revision) : now.revision;
+      editor.editGeometry(x.annotation_id, x.changes.geometry, { ...now, revision });
+    }
+  }
+
   sync.addEventListener("problem", (e) => toast(`Live updates unavailable: ${e.detail.message}`, { kind: "error" }));
 
   presence.renderChips(people);
@@ -594,6 +640,8 @@ export async function show(main, [imageId], app) {
   editor.setTool("select");
 
   return () => {
+    destroyed = true;
+    offline.destroy();
     help.destroy();
     document.removeEventListener("keyup", onKeyUp);
     sync.destroy();
