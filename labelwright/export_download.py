@@ -55,8 +55,9 @@ def _member_path(info: zipfile.ZipInfo) -> PurePosixPath | None:
     if "\\" in name or "\x00" in name or name.startswith("/") or (len(name) > 1
                                                                   and name[1] == ":"):
         raise UnsafeArchive(f"the archive names an absolute or odd path ({name!r})")
+    parts = (name[:-1] if info.is_dir() else name).split("/")
     path = PurePosixPath(name)
-    if any(part in ("..", "") for part in path.parts) or path.is_absolute():
+    if any(part in ("..", "") for part in parts) or path.is_absolute():
         raise UnsafeArchive(f"the archive names a path outside its folder ({name!r})")
     if info.is_dir():
         return None
