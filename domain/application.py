@@ -186,8 +186,12 @@ class Labeling(Application[UUID]):
     # -- projects -----------------------------------------------------------------------------
 
     def create_project(self, name: object, classes: object, annotation_types: object,
-                       actor: str) -> tuple[Project, int]:
+                       actor: str, attributes: object = None) -> tuple[Project, int]:
+        """Create a project; ``attributes`` (per-object attribute definitions) are recorded
+        as its second event when given."""
         project = Project.start(uuid.uuid4(), name, classes, annotation_types, actor)
+        if attributes is not None:
+            project.define_attributes(attributes, actor)
         return project, self.save(project)[-1].notification.id
 
     def project(self, project_id: str | UUID) -> Project:
@@ -195,7 +199,8 @@ class Labeling(Application[UUID]):
 
     def update_project(self, project_id: str, actor: str, changes: dict[str, Any]) -> tuple[
             Project, int | None]:
-        allowed = {"name", "add_classes", "retire_classes", "class_colors", "annotation_types"}
+        allowed = {"name", "add_classes", "retire_classes", "class_colors", "annotation_types",
+                   "attributes"}
         extra = set(changes) - allowed
         if extra:
             raise ValidationFailed(f"unexpected field {sorted(extra)[0]!r}",
@@ -217,6 +222,8 @@ class Labeling(Application[UUID]):
                 project.recolor_classes(changes["class_colors"], actor)
             if "annotation_types" in changes:
                 project.set_annotation_types(changes["annotation_types"], actor)
+            if "attributes" in changes:
+                project.define_attributes(changes["attributes"], actor)
             return project
 
         return self._change(change)

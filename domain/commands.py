@@ -13,6 +13,7 @@ from typing import Any
 from uuid import UUID
 
 from domain import geometry as g
+from domain.attributes import MAX_ATTRIBUTE_NAME, MAX_ATTRIBUTES
 from domain.errors import ValidationFailed
 from domain.project import MAX_CLASS_NAME
 
@@ -47,6 +48,7 @@ class CreateAnnotation(Command):
     label: str
     geometry: Any
     annotation_id: str | None = None  # a client-made id (offline drawing); else the server's
+    attributes: dict[str, Any] | None = None  # per-object attribute values ({name: value})
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,8 @@ class EditAnnotation(Command):
     label: str | None
     geometry: Any  # None: unchanged
     base_revision: int | None
+    # {name: value} to set (a None value removes the key; keys not given stay); None: unchanged
+    attributes: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +211,19 @@ def _number(value: object, field: str) -> float:
     return float(value)
 
 
+def _attributes(container: dict[str, Any], field: str) -> dict[str, Any] | None:
+    """The shape of an ``attributes`` object; its values are checked by the image against
+    the project's definitions."""
+    value = container.get("attributes")
+    if value is None:
+        return None
+    if (not isinstance(value, dict) or len(value) > MAX_ATTRIBUTES
+            or not all(0 < len(k) <= MAX_ATTRIBUTE_NAME for k in value)):
+        raise _fail(f"attributes is an object of at most {MAX_ATTRIBUTES} {{name: value}} "
+                    f"entries, names of 1 to {MAX_ATTRIBUTE_NAME} characters", field)
+    return dict(value)
+
+
 def parse_command(raw: object, *, skip_extra: frozenset[str] = frozenset()) -> Command:
     """Parse one command object of the public API (``{"type": ..., ...}``).
 
@@ -229,7 +246,7 @@ def parse_command(raw: object, *, skip_extra: frozenset[str] = frozenset()) -> C
         ann = raw.get("annotation")
         if not isinstance(ann, dict):
             raise _fail("create needs an annotation object", "annotation")
-        extra = set(ann) - {"type", "label", "geometry", "id"}
+        extra = set(ann) - {"type", "label", "geometry", "id", "attributes"}
         if extra:
             raise _fail(f"unexpected annotation field {sorted(extra)[0]!r}", "annotation")
         if "geometry" not in ann:
@@ -240,11 +257,13 @@ def parse_command(raw: object, *, skip_extra: frozenset[str] = frozenset()) -> C
             label=_str(ann, "label", max_len=MAX_LABEL),
             geometry=ann["geometry"],
             annotation_id=_str(ann, "id", optional=True),
+            attributes=_attributes(ann, "annotation.attributes"),
         )
     if kind == "edit":
         changes = raw.get("changes")
-        if not isinstance(changes, dict) or not changes or set(changes) - {"label", "geometry"}:
-            raise _fail("edit needs changes with label and/or geometry", "changes")
+        if (not isinstance(changes, dict) or not changes
+                or set(changes) - {"label", "geometry", "attributes"}):
+            raise _fail("edit needs changes with label, geometry and/or attributes", "changes")
         return EditAnnotation(
             **common,
             annotation_id=_str(raw, "annotation_id"),
@@ -261,6 +280,7 @@ def parse_command(raw: object, *, skip_extra: frozenset[str] = frozenset()) -> C
         return AcceptPrelabel(
             **common, annotation_id=_str(raw, "annotation_id"),
             base_revision=_int(raw, "base_revision"),
+            attributes=_attributes(changes, "changes.attributes"),
         )
     if kind == "restore":
         return RestorePrelabel(

@@ -17,6 +17,7 @@ from eventsourcing.domain import Aggregate
 
 from domain import commands as c
 from domain import geometry as g
+from domain.attributes import default_values, resolve_values
 from domain.errors import Conflict, Locked, NotFound, ValidationFailed
 from domain.project import LabelSchema
 
@@ -126,6 +127,25 @@ class Image(Aggregate):
 
         def apply_to(self, image: Image) -> None:
             self.remove(image, self.annotation_id)
+
+    class AnnotationAttributesSet(Event):
+        """An annotation's per-object attribute values, the whole resulting dict. Recorded
+        right after the AnnotationCreated / AnnotationEdited / PrelabelEdited /
+        PrelabelRestored of the same command (then ``revision`` is the one that event gave,
+        so a command still moves an annotation on by one revision), or alone for a change of
+        attributes only (then ``revision`` is one more). A separate event, so that the
+        stored shape of the older events never changes."""
+
+        annotation_id: str
+        attributes: dict[str, Any]
+        revision: int
+
+        def apply_to(self, image: Image) -> None:
+            ann = dict(image.annotations[self.annotation_id])
+            image.annotations[self.annotation_id] = ann
+            ann.update(attributes=dict(self.attributes), revision=self.revision,
+                       updated_by=self.actor, updated_at=self.timestamp.isoformat())
+            self.work_started(image)
 
     class PrelabelProposed(Event):
         annotation_id: str
@@ -315,7 +335,7 @@ class Image(Aggregate):
         return {
             "id": annotation_id, "type": kind, "label": label, "geometry": geometry,
             "source": source, "status": status, "revision": 1, "created_by": actor,
-            "updated_by": actor, "updated_at": at,
+            "updated_by": actor, "updated_at": at, "attributes": {},
         }
 
     # -- decisions --------------------------------------------------------------------------
@@ -419,6 +439,24 @@ class Image(Aggregate):
         if command.geometry is not None:
             parsed = self._geometry(ann["type"], command.geometry, "changes.geometry")
             geometry = parsed.to_json()
+        attributes = None
+        if command.attributes is not None:
+            attributes = resolve_values(schema.attributes, label or ann["label"],
+                                        ann.get("attributes", {}), command.attributes,
+                                        "changes.attributes")
+            if command.label is None and command.geometry is None:
+                self.trigger_event(self.AnnotationAttributesSet, annotation_id=ann["id"],
+                                   attributes=attributes, revision=ann["revision"] + 1, **meta)
+                return
+        self._edit_shape(ann, label, geometry, parsed, meta)
+        if attributes is not None:
+            self.trigger_event(self.AnnotationAttributesSet, annotation_id=ann["id"],
+                               attributes=attributes, revision=ann["revision"] + 1, **meta)
+
+    def _edit_shape(self, ann: dict[str, Any], label: str | None,
+                    geometry: dict[str, Any] | None, parsed: g.Geometry | None,
+                    meta: dict[str, Any]) -> None:
+        """Record a change of label and/or geometry (a pre-label's, or a person's)."""
         if ann["source"] == "prelabel":
             proposal = self.proposals[ann["id"]]
             # Parsing is idempotent, so the shape just validated is the one stored.
@@ -458,6 +496,10 @@ class Image(Aggregate):
             label=proposal["label"], geometry=proposal["geometry"], model=dict(ann["model"]),
             score=ann.get("score"), created_by=ann["created_by"], revision=ann["revision"] + 1,
             undone=undone, undone_by=undone_by, **meta)
+        if ann.get("attributes"):  # a person's attributes outlive the verdict taken back
+            self.trigger_event(self.AnnotationAttributesSet, annotation_id=ann["id"],
+                               attributes=dict(ann["attributes"]),
+                               revision=ann["revision"] + 1, **meta)
 
     def _assist(self, command: c.Assist, schema: LabelSchema, meta: dict[str, Any]) -> None:
         label = schema.check_label(command.label)
@@ -565,7 +607,19 @@ class Image(Aggregate):
     # -- views ----------------------------------------------------------------------------
 
     def public_annotations(self) -> list[dict[str, Any]]:
-        return [dict(a) for a in self.annotations.values()]
+        return [dict(a) if "attributes" in a else with_attributes(a)
+                for a in self.annotations.values()]
+
+
+def with_attributes(annotation: dict[str, Any]) -> dict[str, Any]:
+    """A copy of an annotation kept by a snapshot older than per-object attributes, with
+    ``attributes: {}`` where a new one has it (right after ``updated_at``)."""
+    out: dict[str, Any] = {}
+    for key, value in annotation.items():
+        out[key] = value
+        if key == "updated_at":
+            out["attributes"] = {}
+    return out
 
 
 def rejected_prelabels(image: Image) -> dict[str, dict[str, Any]]:

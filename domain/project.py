@@ -9,6 +9,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from domain.attributes import AttributeDefinition, parse_attribute_definitions
 from domain.errors import ValidationFailed
 from domain.geometry import ANNOTATION_TYPES
 from domain.roles import validate_role
@@ -88,6 +89,8 @@ class LabelSchema:
     active_classes: frozenset[str]
     all_classes: frozenset[str]
     annotation_types: frozenset[str]
+    # The project's per-object attribute definitions (``domain.attributes``).
+    attributes: tuple[AttributeDefinition, ...] = ()
 
     def check_label(self, label: object, field: str = "label") -> str:
         if not isinstance(label, str) or label not in self.all_classes:
@@ -165,6 +168,16 @@ class Project(Aggregate):
             assert isinstance(aggregate, Project)
             aggregate.annotation_types = list(self.annotation_types)
 
+    class AttributesDefined(Event):
+        """The project's per-object attributes, the whole list (it replaces the previous
+        one; values already on annotations stay)."""
+
+        attributes: list[dict[str, Any]]
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Project)
+            aggregate.attributes = [dict(a) for a in self.attributes]
+
     class MemberRoleSet(Event):
         username: str
         role: str | None
@@ -203,6 +216,7 @@ class Project(Aggregate):
             {"name": c["name"], "color": c["color"], "retired": False} for c in classes
         ]
         self.annotation_types = list(annotation_types)
+        self.attributes: list[dict[str, Any]] = []
         self.members: dict[str, str] = {actor: "manager"}
         self.created_by = actor
         # Indexes of the project's own streams (each model and job has its own).
@@ -284,6 +298,14 @@ class Project(Aggregate):
             self.trigger_event(self.AnnotationTypesSet, annotation_types=parsed, actor=actor,
                                command_id=None)
 
+    def define_attributes(self, raw: object, actor: str) -> None:
+        """Replace the per-object attribute definitions (``domain.attributes``); nothing is
+        recorded when the list is the same."""
+        parsed = parse_attribute_definitions(raw, self.class_names())
+        if parsed != self.attributes:
+            self.trigger_event(self.AttributesDefined, attributes=parsed, actor=actor,
+                               command_id=None)
+
     def set_member(self, username: str, role: object, actor: str) -> None:
         parsed = None if role is None else validate_role(role)
         if self.members.get(username) != parsed:
@@ -309,6 +331,7 @@ class Project(Aggregate):
             active_classes=frozenset(c["name"] for c in self.classes if not c["retired"]),
             all_classes=frozenset(c["name"] for c in self.classes),
             annotation_types=frozenset(self.annotation_types),
+            attributes=tuple(self.attributes),
         )
 
     def class_names(self) -> list[str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import logging
 import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
@@ -13,10 +12,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from domain.errors import DomainError
+from labelwright.cli_backup import add_backup_commands
 from labelwright.cli_evaluation import add_evaluate_command
 from labelwright.cli_jobs import add_job_commands
 from labelwright.cli_models import add_model_commands
 from labelwright.cli_selection import add_select_command
+from labelwright.logs import configure_logging
 from labelwright.settings import Settings
 from projections.exports import DEFAULT_EXPORT_FORMAT, EXPORTERS
 
@@ -192,8 +193,11 @@ def cmd_import_predictions(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from projections.exports import stream_export
+    from projections.export_splits import parse_split
+    from projections.exports import check_images, stream_export
 
+    check_images(args.format, args.images)  # before opening the stores: a usage error
+    split = parse_split(args.split, args.seed)
     services = _services(args)
     try:
         services.runner.catch_up()
@@ -206,7 +210,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         out = sys.stdout.buffer if args.output == "-" else open(args.output, "wb")  # noqa: SIM115
         try:
             for chunk in stream_export(services.read, services.app, project, args.format,
-                                       args.position, args.include_proposed):
+                                       args.position, args.include_proposed,
+                                       images=services.images if args.images else None,
+                                       split=split):
                 out.write(chunk)
         finally:
             if out is not sys.stdout.buffer:
@@ -370,9 +376,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--include-proposed", action="store_true",
                    help="add pending pre-labels (" + ", ".join(
                        name for name, e in EXPORTERS.items() if e.optional_proposals) + ")")
+    p.add_argument("--images", action="store_true",
+                   help="put the image files in the zip (" + ", ".join(
+                       name for name, e in EXPORTERS.items() if e.with_images) + ")")
+    p.add_argument("--split", default=None, metavar="NAME:FRACTION,...",
+                   help="e.g. train:0.8,val:0.1,test:0.1 (default: everything in train); an "
+                        "image's split depends only on --seed and its content hash")
+    p.add_argument("--seed", type=int, default=None, help="seed of --split (default 0)")
     p.add_argument("-o", "--output", default="-")
     add_evaluate_command(add)
     add_select_command(add)
+    add_backup_commands(add)
 
     proj = sub.add_parser("projections", help="read models").add_subparsers(dest="action",
                                                                             required=True)
@@ -395,8 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()  # LABELWRIGHT_LOG_FORMAT=json: JSON lines (docs/operations.md)
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))

@@ -10,7 +10,7 @@ IMAGE_EVENTS = frozenset({
     Image.ImageAdded, Image.AnnotationCreated, Image.AnnotationEdited, Image.AnnotationDeleted,
     Image.PrelabelProposed, Image.PrelabelAccepted, Image.PrelabelEdited,
     Image.PrelabelRejected, Image.AssistClicked, Image.ImageSubmitted, Image.ReviewRecorded,
-    Image.ImageReopened,
+    Image.ImageReopened, Image.AnnotationAttributesSet,
 })
 
 

@@ -29,12 +29,15 @@ IMAGE_COLUMNS = (
 ANNOTATION_COLUMNS = (
     "image_id", "annotation_id", "seq", "type", "label", "geometry", "source", "model_name",
     "model_version", "score", "status", "revision", "created_by", "updated_by", "updated_at",
+    "attributes",
 )
 _ADDED = Image.ImageAdded
 # Events that create an annotation; the other annotation events refer to an existing one.
 _CREATING = frozenset({Image.AnnotationCreated, Image.PrelabelProposed})
 _REFERRING = frozenset({Image.AnnotationEdited, Image.AnnotationDeleted, Image.PrelabelAccepted,
-                        Image.PrelabelEdited, Image.PrelabelRejected, Image.PrelabelRestored})
+                        Image.PrelabelEdited, Image.PrelabelRejected, Image.PrelabelRestored,
+                        Image.AnnotationAttributesSet})
+NO_ATTRIBUTES = "{}"
 
 
 def dump_geometry(geometry: Any) -> str:
@@ -68,6 +71,7 @@ class ImageLabels(Projection):
         self._handlers: dict[type, _Handler] = {
             Image.AnnotationCreated: self._created,
             Image.AnnotationEdited: self._edited,
+            Image.AnnotationAttributesSet: self._attributes_set,
             Image.AnnotationDeleted: self._deleted,
             Image.PrelabelProposed: self._proposed,
             Image.PrelabelAccepted: self._accepted,
@@ -157,7 +161,7 @@ class ImageLabels(Projection):
             "model_name": model["name"] if model else None,
             "model_version": model["version"] if model else None, "score": score,
             "status": status, "revision": 1, "created_by": event.actor,
-            "updated_by": event.actor, "updated_at": le.at,
+            "updated_by": event.actor, "updated_at": le.at, "attributes": NO_ATTRIBUTES,
         })
         image["annotation_count"] += 1
 
@@ -211,9 +215,20 @@ class ImageLabels(Projection):
             row["created_by"] = event.created_by
         else:  # an accepted one becomes proposed again, in its place
             row.update(label=event.label, geometry=dump_geometry(event.geometry),
-                       status="proposed")
+                       status="proposed", attributes=NO_ATTRIBUTES)
             batch.annotations.changed(key)
         row.update(revision=event.revision, updated_by=event.actor, updated_at=le.at)
+        self._work_started(image)
+
+    def _attributes_set(self, batch: _Batch, image: Row, le: LoggedEvent) -> None:
+        event = le.event
+        key = (le.stream, event.annotation_id)
+        ann = batch.annotations.get(key)
+        if ann is None:
+            raise LookupError(f"AnnotationAttributesSet of unknown annotation {key}")
+        ann.update(attributes=orjson.dumps(event.attributes).decode(), revision=event.revision,
+                   updated_by=event.actor, updated_at=le.at)
+        batch.annotations.changed(key)
         self._work_started(image)
 
     def _deleted(self, batch: _Batch, image: Row, le: LoggedEvent) -> None:

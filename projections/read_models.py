@@ -22,7 +22,7 @@ from projections.runner import ProjectionRunner
 _IMAGE = ("image_id, project_id, file_name, width, height, sha256, content_type, status, "
           "version, position, annotation_count, added_at, updated_at")
 _ANNOTATION = ("annotation_id, type, label, geometry, source, model_name, model_version, score, "
-               "status, revision, created_by, updated_by, updated_at")
+               "status, revision, created_by, updated_by, updated_at, attributes")
 _IMAGE_WIDTH = 13
 GROUP_COLUMNS = {"model": "model", "label": "label", "annotator": "actor",
                  "score_bucket": "bucket"}
@@ -46,6 +46,7 @@ def annotation_json(row: Sequence[Any]) -> dict[str, Any]:
         "id": row[0], "type": row[1], "label": row[2], "geometry": orjson.loads(row[3]),
         "source": row[4], "status": row[8], "revision": row[9], "created_by": row[10],
         "updated_by": row[11], "updated_at": row[12],
+        "attributes": orjson.loads(row[13]) if row[13] else {},
     }
     if row[4] == "prelabel":
         out["model"] = {"name": row[5], "version": row[6]}
