@@ -16,6 +16,7 @@ import { STATUSES, STATUS_NAMES, statusBar } from "../charts.js";
 import { toast } from "../toast.js";
 import { STRATEGIES } from "../model_scoring.js";
 import { uploadPanel } from "./upload.js";
+import { assignPicker } from "./assign_picker.js";
 
 const PAGE = 60;
 
@@ -132,6 +133,8 @@ export async function show(main, [projectId], app, query) {
   const grid = h("ul", { class: "image-grid", role: "list", "aria-live": "polite" });
   const more = h("button", { type: "button", class: "btn", hidden: true }, "Load more");
   const chips = h("div", { class: "chips", role: "group", "aria-label": "Filter by status" });
+  // Managers tick images on the grid and assign them to a member (views/assign_picker.js).
+  const picker = app.session.canManage(projectId) ? assignPicker(project, grid) : null;
 
   function renderCounts() {
     clear(bar).append(statusBar(counts, { label: `Progress of ${project.name}` }));
@@ -157,6 +160,7 @@ export async function show(main, [projectId], app, query) {
         h("time", { datetime: im.updated_at, title: formatTime(im.updated_at) }, shortTime(im.updated_at)), " · ",
         h("a", { href: `#/images/${im.id}/history` }, "history")));
     rows.set(im.id, el);
+    if (picker) picker.decorate(el, im);
     showRejection(el, im.id, im.status);
     return el;
   }
@@ -181,6 +185,7 @@ export async function show(main, [projectId], app, query) {
     cursor = page.next_cursor;
     more.hidden = !cursor;
     if (!grid.children.length) grid.append(h("li", { class: "empty" }, "No images with this status."));
+    if (picker) picker.reset();
   }
   more.addEventListener("click", () => load(false));
 
@@ -204,7 +209,7 @@ export async function show(main, [projectId], app, query) {
   } }) : null;
   main.append(h("div", { class: "page" },
     h("div", { class: "page-head" }, h("h1", {}, project.name), actions),
-    upload, bar, chips, grid, h("div", { class: "center" }, more)));
+    upload, bar, chips, picker ? picker.el : null, grid, h("div", { class: "center" }, more)));
   renderCounts();
   await load(true);
 
