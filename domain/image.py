@@ -224,8 +224,14 @@ class Image(Aggregate):
 
     class AssistClicked(Event):
         """Clicks given to an assist engine; the annotation event that follows (created, or
-        edited when refining) holds its proposal. Events stored before issue 10 lack
-        ``output`` and ``model_id``: they were boxes from the built-in engine."""
+        edited when refining) holds its proposal.
+
+        Version 2 (``class_version``) always stores ``output`` and ``model_id``. Version 1
+        events stored before issue 10 lack both (they were boxes from the built-in engine);
+        ``upcast_v1_v2`` fills them in as they load, so every reader (the fold, history rows,
+        room events) sees one shape (docs/operations.md, "Changing an event")."""
+
+        class_version = 2
 
         mode: str
         points: list[list[float]]
@@ -233,6 +239,11 @@ class Image(Aggregate):
         annotation_id: str
         output: str = "box"
         model_id: str | None = None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state.setdefault("output", "box")
+            state.setdefault("model_id", None)
 
         def apply_to(self, image: Image) -> None:
             known = image.proposals.get(self.annotation_id)

@@ -1,4 +1,11 @@
-"""Events stored by released versions must keep loading (topics, field names, encodings)."""
+"""Events stored by released versions must keep loading (topics, field names, encodings).
+
+Every ``tests/golden/events-v*.jsonl`` (one per released schema, never regenerated; written
+by ``tests/golden/make_golden.py``) is replayed by every later version of the code to the
+state its ``.expected.json`` recorded. An event whose shape changed (``class_version`` and an
+``upcast_vN_vN+1``, docs/operations.md "Changing an event") must still load from the older
+files, and load in the new shape.
+"""
 
 from __future__ import annotations
 
@@ -30,7 +37,16 @@ def _stored(row: dict) -> StoredEvent:
                        state=base64.b64decode(row["state"]))
 
 
-@pytest.mark.parametrize("name", ["events-v1"])
+RELEASES = sorted(p.name.removesuffix(".jsonl") for p in GOLDEN.glob("events-v*.jsonl"))
+
+
+def test_there_is_a_golden_file_per_release() -> None:
+    assert RELEASES[:2] == ["events-v1", "events-v2"]
+    for name in RELEASES:
+        assert (GOLDEN / f"{name}.expected.json").is_file()
+
+
+@pytest.mark.parametrize("name", RELEASES)
 def test_golden_events_replay_to_the_recorded_state(app: Labeling, name: str) -> None:
     rows = [json.loads(line) for line in (GOLDEN / f"{name}.jsonl").read_text().splitlines()]
     expected = json.loads((GOLDEN / f"{name}.expected.json").read_text())
@@ -61,10 +77,36 @@ def test_golden_events_replay_to_the_recorded_state(app: Labeling, name: str) ->
     assert restored.public_annotations() == expected["image"]
 
 
-def test_golden_events_load_into_a_store_and_replay(app: Labeling) -> None:
-    rows = [json.loads(line) for line in (GOLDEN / "events-v1.jsonl").read_text().splitlines()]
+@pytest.mark.parametrize("name", RELEASES)
+def test_golden_events_load_into_a_store_and_replay(app: Labeling, name: str) -> None:
+    rows = [json.loads(line) for line in (GOLDEN / f"{name}.jsonl").read_text().splitlines()]
     app.recorder.insert_events([_stored(r) for r in rows if not r.get("snapshot")])
     image_id = next(UUID(r["originator_id"]) for r in rows if r["topic"].endswith("ImageAdded"))
-    expected = json.loads((GOLDEN / "events-v1.expected.json").read_text())
+    expected = json.loads((GOLDEN / f"{name}.expected.json").read_text())
     assert app.image(image_id).public_annotations() == expected["image"]
     assert app.image(image_id, version=1).annotations == {}
+
+
+@pytest.mark.parametrize("name", RELEASES)
+def test_assist_clicks_of_every_release_load_in_the_current_shape(app: Labeling,
+                                                                   name: str) -> None:
+    """AssistClicked v1 (events-v1: no ``output``, no ``model_id``) is upcast to v2 as it
+    loads; v2 events are stored with ``class_version`` 2 and load unchanged."""
+    rows = [json.loads(line) for line in (GOLDEN / f"{name}.jsonl").read_text().splitlines()]
+    clicks = [r for r in rows if r["topic"] == "domain.image:Image.AssistClicked"]
+    assert clicks
+    for row in clicks:
+        stored_shape = json.loads(base64.b64decode(row["state"]))
+        event = app.mapper.to_domain_event(_stored(row))
+        assert isinstance(event, Image.AssistClicked)
+        assert {"output", "model_id"} <= set(vars(event))  # history rows show both
+        assert "class_version" not in vars(event)
+        if "output" not in stored_shape:  # stored at v1, before issue 10
+            assert stored_shape.get("class_version", 1) == 1
+            assert (event.output, event.model_id) == ("box", None)
+        else:
+            assert (event.output, event.model_id) == (stored_shape["output"],
+                                                      stored_shape["model_id"])
+    # The current code stores version 2.
+    stored = app.mapper.to_stored_event(event)
+    assert json.loads(stored.state)["class_version"] == Image.AssistClicked.class_version == 2

@@ -1,7 +1,10 @@
-"""Writes tests/golden/events-v1.jsonl: stored events of every event type of schema v1.
+"""Writes tests/golden/events-vN.jsonl: stored events of the image, project and user event
+types of the current release (``python -m tests.golden.make_golden tests/golden/events-vN.jsonl``).
 
-Run once per released schema (never overwrite an existing golden file): later versions of
-the code must keep loading these exact bytes (see tests/domain/test_golden_events.py).
+Run once per released schema, with the next N (never overwrite an existing golden file):
+later versions of the code must keep loading these exact bytes (see
+tests/domain/test_golden_events.py, which replays every ``events-v*.jsonl``). events-v1 was
+written before the v2 steps below existed (git history has the script as it was).
 """
 
 from __future__ import annotations
@@ -58,6 +61,12 @@ def main(out: Path) -> None:
     run({"type": "create", "annotation": {"type": "tag", "label": "dog", "geometry": {}}})
     run({"type": "assist", "mode": "extreme_points", "label": "cat",
          "points": [[5, 10], [10, 5], [15, 10], [10, 20]]})
+    # Since v2: a rejected pre-label restored, a review hold reopened (AssistClicked is now
+    # stored at class_version 2).
+    run({"type": "restore", "annotation_id": props[2]})
+    run({"type": "submit"})
+    run({"type": "review", "verdict": "approve", "comment": None})
+    run({"type": "reopen", "comment": "one box is loose"})
     run({"type": "submit"})
     run({"type": "review", "verdict": "reject", "comment": "tail missing"})
     pipe.stop()
@@ -80,4 +89,6 @@ def main(out: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).with_name("events-v1.jsonl"))
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m tests.golden.make_golden tests/golden/events-vN.jsonl")
+    main(Path(sys.argv[1]))
