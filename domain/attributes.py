@@ -46,10 +46,18 @@ def check_value(definition: Mapping[str, Any], value: object, field: str) -> Any
         if not isinstance(value, str) or len(value) > MAX_TEXT_VALUE:
             raise _fail(f"{field} must be a string of at most {MAX_TEXT_VALUE} characters",
                         field)
-    elif (isinstance(value, bool) or not isinstance(value, (int, float))
-          or not math.isfinite(value)):
+    elif not _finite_number(value):
         raise _fail(f"{field} must be a finite number", field)
     return value
+
+
+def _finite_number(value: object) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float: no reader could keep it
+        return False
 
 
 def _definition(raw: object, i: int, class_names: frozenset[str]) -> AttributeDefinition:
