@@ -338,7 +338,7 @@ class Client:
         progress bar, or a callable ``(files done, files in all)``."""
         files = _image_paths(paths)
         result = UploadResult()
-        report, finish = self._progress(progress, len(files), "upload")
+        report, finish = self._progress(progress, len(files), "upload", "file")
         done = 0
         try:
             for batch in self._batches(files, batch_files, batch_bytes, result):
@@ -413,7 +413,7 @@ class Client:
         return None
 
     @staticmethod
-    def _progress(progress: bool | Progress, total: int, what: str
+    def _progress(progress: bool | Progress, total: int, what: str, unit: str
                   ) -> tuple[Progress, Callable[[], None]]:
         if callable(progress):
             return progress, lambda: None
@@ -421,7 +421,7 @@ class Client:
             return (lambda done, total: None), lambda: None
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=total, unit="file", desc=what)
+        bar = tqdm(total=total, unit=unit, desc=what)
 
         def report(done: int, total: int) -> None:
             bar.update(done - bar.n)
@@ -522,7 +522,8 @@ class Client:
         is still running after ``timeout`` seconds (the job itself goes on)."""
         deadline = time.monotonic() + timeout
         job = self.job(job_id)
-        report, finish = self._progress(progress, int(job.get("total") or 0), "job")
+        report, finish = self._progress(progress, int(job.get("total") or 0),
+                                        str(job.get("type") or "job"), "image")
         try:
             while True:
                 report(int(job.get("done") or 0) + int(job.get("failed") or 0),
@@ -547,7 +548,7 @@ class Client:
                dest: str | os.PathLike[str] = ".", images: bool = False,
                include_proposed: bool = False,
                unpack: Literal["auto", "never"] = "auto",
-               max_unpacked_bytes: int = MAX_UNPACKED_BYTES) -> ExportResult:
+               max_unpacked_bytes: int = MAX_UNPACKED_BYTES, **options: Any) -> ExportResult:
         """Stream an export to disk (``GET /projects/{id}/export``); ``position`` pins the
         labels as of that point of the log (:meth:`head` gives the newest).
 
@@ -555,8 +556,13 @@ class Client:
         suffix) or a file name. Into a folder, a single-document format is saved under the
         server's file name and a zip format (yolo, voc, ...) is unpacked, every member checked
         to stay inside it (``unpack="never"`` keeps the zip). The returned ``sha256`` is of the
-        bytes sent, so two exports of one position can be compared."""
+        bytes sent, so two exports of one position can be compared. Other ``options``
+        (e.g. ``split``, ``seed``) go to the route's query as they are (booleans as
+        ``true``/``false``)."""
         params: dict[str, Any] = {"format": format}
+        for key, value in options.items():
+            if value is not None:
+                params[key] = str(value).lower() if isinstance(value, bool) else value
         if position is not None:
             params["position"] = position
         if images:

@@ -92,6 +92,6 @@ def unpack_zip(archive: Path, folder: Path, max_bytes: int = MAX_UNPACKED_BYTES)
                         raise UnsafeArchive(f"the archive unpacks to more than {max_bytes:,} "
                                             "bytes")
                     out.write(chunk)
-            written.append(target)
+            written.append(folder.joinpath(*rel.parts))  # as the caller named the folder
     return written
 
