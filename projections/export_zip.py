@@ -109,8 +109,9 @@ class ZipStream:
     def close(self) -> Iterator[bytes]:
         """Finish the archive: the central directory and the end record."""
         self._zip.close()
-        if self._sink.pending():
-            yield self._sink.take()
+        rest = self._sink.take()
+        for start in range(0, len(rest), CHUNK_SIZE):
+            yield rest[start:start + CHUNK_SIZE]
 
     def _drain(self) -> Iterator[bytes]:
         if self._sink.pending() >= CHUNK_SIZE:

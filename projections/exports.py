@@ -110,7 +110,7 @@ def exporter(fmt: str) -> Exporter:
     found = EXPORTERS.get(fmt)
     if found is None:
         raise ValidationFailed(
-            f"unknown export format {fmt!r}",
+            f"unknown export format {fmt!r}; one of: {', '.join(sorted(EXPORTERS))}",
             {"field": "format", "allowed": sorted(EXPORTERS)},
         )
     return found

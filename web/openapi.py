@@ -1108,10 +1108,23 @@ def _paths() -> dict[str, Any]:
                            _param("include_proposed", "query", BOOL,
                                   "add pending pre-labels (" + ", ".join(
                                       name for name, e in EXPORTERS.items()
-                                      if e.optional_proposals) + ")"), _MIN_POSITION],
+                                      if e.optional_proposals) + ")"),
+                           _param("images", "query", BOOL,
+                                  "put the image files in the zip (" + ", ".join(
+                                      name for name, e in EXPORTERS.items()
+                                      if e.with_images) + ")"),
+                           _param("split", "query", {"type": "string", "maxLength": 400},
+                                  "name:fraction,... e.g. train:0.8,val:0.1,test:0.1; an "
+                                  "image's split depends only on seed and its content hash ("
+                                  + ", ".join(name for name, e in EXPORTERS.items()
+                                              if e.uses_split) + ")"),
+                           _param("seed", "query", COUNT, "seed of the split (default 0)"),
+                           _MIN_POSITION],
             "responses": {"200": {"description": "the export document", "content": {
-                media_type: {"schema": {"type": "object"}}
-                for media_type in sorted({e.media_type for e in EXPORTERS.values()})}},
+                media_type: {"schema": {"type": "object"} if media_type.endswith("json")
+                             else {"type": "string", "format": "binary"}}
+                for media_type in sorted({e.media_type for e in EXPORTERS.values()}
+                                         | {"application/zip"})}},
                           **_errors(*read_errors)}}},
         **_model_paths(),
         **_job_paths(),

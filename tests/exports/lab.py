@@ -4,17 +4,20 @@ command pipeline, projections and read models), driven synchronously."""
 from __future__ import annotations
 
 import hashlib
+import io
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import orjson
+from PIL import Image as PILImage
 
 from domain.command_pipeline import Actor, CommandResult
 from domain.commands import parse_command, parse_prelabel
 from event_store.positions import log_head
 from labelwright.bootstrap import bootstrap, shutdown
 from labelwright.settings import Settings
+from projections.export_splits import DEFAULT_SPLIT, SplitPlan
 from projections.exports import stream_export
 
 ADMIN = Actor("admin", is_admin=True)
@@ -46,6 +49,20 @@ class Lab:
         files = [{"file_name": f"{prefix}_{i:05d}.jpg", "width": width, "height": height,
                   "sha256": hashlib.sha256(f"{project_id}/{prefix}/{i}".encode()).hexdigest(),
                   "content_type": "image/jpeg"} for i in range(count)]
+        added, _ = self.app.add_images(project_id, files, ADMIN.username)
+        return [image.id for image, _ in added]
+
+    def add_image_files(self, project_id: str, names: list[str], width: int = 64,
+                        height: int = 48) -> list[UUID]:
+        """Images whose files really are in the image store (PNGs of distinct colours), for
+        exports with ``images=true``."""
+        files = []
+        for n, name in enumerate(names):
+            buf = io.BytesIO()
+            PILImage.new("RGB", (width, height), (n % 256, (7 * n) % 256, 99)).save(buf, "PNG")
+            sha = self.services.images.put(buf.getvalue())
+            files.append({"file_name": name, "width": width, "height": height, "sha256": sha,
+                          "content_type": "image/png"})
         added, _ = self.app.add_images(project_id, files, ADMIN.username)
         return [image.id for image, _ in added]
 
@@ -83,10 +100,13 @@ class Lab:
         return project
 
     def export_bytes(self, project_id: str, fmt: str, position: int | None = None,
-                     include_proposed: bool = False) -> bytes:
+                     include_proposed: bool = False, *, images: bool = False,
+                     split: SplitPlan = DEFAULT_SPLIT) -> bytes:
         self.catch_up()
         return b"".join(stream_export(self.read, self.app, self.project(project_id), fmt,
-                                      position, include_proposed))
+                                      position, include_proposed,
+                                      images=self.services.images if images else None,
+                                      split=split))
 
     def export(self, project_id: str, fmt: str, position: int | None = None,
                include_proposed: bool = False) -> dict[str, Any]:

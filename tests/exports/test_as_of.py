@@ -88,7 +88,7 @@ def test_as_of_the_start_is_empty(lab: Lab) -> None:
 def test_bad_arguments_fail_before_streaming(lab: Lab) -> None:
     pid = lab.create_project(["car"])
     project = lab.project(pid)
-    for fmt in ("yolo", "voc", "", "COCO"):
+    for fmt in ("yolov8", "pascal", "", "COCO"):
         with pytest.raises(ValidationFailed) as failure:
             stream_export(lab.read, lab.app, project, fmt, None)
         assert failure.value.details["field"] == "format"

@@ -1,6 +1,8 @@
 """``GET /projects/{project_id}/export``: a streamed export, current or as of a position.
 
-The formats are ``projections.exports.EXPORTERS``.
+The formats are ``projections.exports.EXPORTERS``. Query: ``format``, ``position``,
+``include_proposed``, ``images`` (the image files in the zip), ``split`` and ``seed``
+(``projections.export_splits``); each malformed one is a 422 before anything is streamed.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from domain.errors import NotFound, ValidationFailed
+from projections.export_splits import MAX_SEED, parse_split
 from projections.exports import (
     DEFAULT_EXPORT_FORMAT,
+    check_images,
     export_file_name,
     export_media_type,
     stream_export,
@@ -46,9 +50,13 @@ async def export(request: Request) -> Response:
     project_id = request.path_params["project_id"]
     await project_for(services, principal, project_id, "export")
     fmt = request.query_params.get("format") or DEFAULT_EXPORT_FORMAT
-    media_type = export_media_type(fmt)
     position = parse_int(request, "position")
     include_proposed = _flag(request, "include_proposed")
+    with_images = _flag(request, "images")
+    media_type = export_media_type(fmt, with_images)
+    check_images(fmt, with_images)
+    split = parse_split(request.query_params.get("split"),
+                        parse_int(request, "seed", maximum=MAX_SEED))
     await wait_for_min_position(request, services)
     head = int((await asyncio.to_thread(services.read.status))["head"])
     if position is not None and position > head:
@@ -64,7 +72,8 @@ async def export(request: Request) -> Response:
     if project is None:
         raise NotFound(f"no project {project_id}")
     chunks = stream_export(services.read, services.app, project, fmt, position,
-                           include_proposed)
+                           include_proposed, images=services.images if with_images else None,
+                           split=split)
     # Pull the first chunk before answering, so a failure at the start is still a proper
     # error response rather than a truncated 200.
     first = await asyncio.to_thread(next, chunks, b"")
@@ -74,7 +83,7 @@ async def export(request: Request) -> Response:
         async for chunk in iterate_in_threadpool(rest):
             yield chunk
 
-    name = export_file_name(project, fmt, position)
+    name = export_file_name(project, fmt, position, with_images)
     return StreamingResponse(body(chunks), media_type=media_type, headers={
         "content-disposition": f'attachment; filename="{name}"',
         "x-labelwright-position": str(target),
