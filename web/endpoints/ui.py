@@ -19,6 +19,7 @@ added here when ``index.html`` is served, so the browser asks for them all at on
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -186,6 +187,42 @@ async def static_file(request: Request) -> Response:
     return _not_found() if asset is None else _answer(request, asset, extra)
 
 
+class ServiceWorker:
+    """``sw.js`` for the current release: the release (which names its cache, so a deploy
+    replaces it) and the app shell's URLs written in. Served at ``/sw.js`` so that its scope is
+    the whole app; like the page it is never cached (a browser checks it for updates)."""
+
+    def __init__(self, cache: AssetCache, index: IndexPage) -> None:
+        self.cache = cache
+        self.index = index
+        self._built: tuple[str, Asset] | None = None
+
+    def get(self) -> Asset | None:
+        worker = self.cache.get("sw.js")
+        if worker is None or self.index.get() is None:
+            return None
+        release = self.index.release
+        if self._built is not None and self._built[0] == release:
+            return self._built[1]
+        prefix = f"/static/~{release}/"
+        shell = ["/", *(prefix + r for r in self.cache.all()
+                        if r.startswith(("js/", "css/")) or r == "icon.svg")]
+        body = (worker.body.replace(b"__RELEASE__", release.encode())
+                .replace(b'["__SHELL__"]', json.dumps(shell).encode()))
+        asset = Asset(body, worker.content_type,
+                      '"' + hashlib.sha256(body).hexdigest()[:32] + '"', worker.mtime_ns)
+        self._built = (release, asset)
+        return asset
+
+
+_service_worker = ServiceWorker(_cache, _index)
+
+
+async def service_worker(request: Request) -> Response:
+    asset = _service_worker.get()
+    return _not_found() if asset is None else _answer(request, asset)
+
+
 async def favicon(request: Request) -> Response:
     asset = _cache.get("icon.svg")
     return _not_found() if asset is None else _answer(request, asset)
@@ -194,5 +231,6 @@ async def favicon(request: Request) -> Response:
 routes = [
     Route("/", index, methods=["GET", "HEAD"]),
     Route("/favicon.ico", favicon, methods=["GET", "HEAD"]),
+    Route("/sw.js", service_worker, methods=["GET", "HEAD"]),
     Route("/static/{path:path}", static_file, methods=["GET", "HEAD"]),
 ]

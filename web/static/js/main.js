@@ -8,6 +8,7 @@ import { Outbox } from "./outbox.js";
 import { parseRoute, navigate } from "./router.js";
 import { Session } from "./session.js";
 import { toast } from "./toast.js";
+import { registerOfflineShell } from "./offline_shell.js";
 import * as login from "./views/login.js";
 import * as projects from "./views/projects.js";
 import * as queue from "./views/queue.js";
@@ -77,7 +78,7 @@ function sessionEnded() {
   if (app.outbox) app.outbox.stop();
   app.socket = null;
   app.outbox = null;
-  app.session.me = null;
+  app.session.forget();
   document.getElementById("topbar").hidden = true;
   if (!location.hash.startsWith("#/login")) {
     const back = location.hash && location.hash !== "#/login" ? location.hash : "";
@@ -140,3 +141,4 @@ setUnauthorizedHandler(() => { if (app.session.me) { toast("Your session ended; 
 document.getElementById("logout").addEventListener("click", () => app.logout());
 window.addEventListener("hashchange", route);
 route();
+registerOfflineShell();

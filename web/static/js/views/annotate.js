@@ -17,6 +17,7 @@ import { noteVisit, takePrevious } from "../visit_history.js";
 import { duplicateShapes } from "../shape_clipboard.js";
 import { offlineBanner } from "../offline_banner.js";
 import { ConflictBanner } from "../conflict_banner.js";
+import { keepImage, keptImage, orKept } from "../offline_image.js";
 
 // Review holds (issue 12): these statuses are read-only to annotators until reopened.
 const HELD = ["submitted", "approved"];
@@ -34,12 +35,14 @@ const TOOLS = [
 
 export async function show(main, [imageId], app) {
   // Everything that does not depend on another answer is asked for at once.
-  const annotationsPromise = api.annotations(imageId);
+  // A reload without the server shows what this tab kept of the image (offline_image.js).
+  const kept = keptImage(app.session.username, imageId);
+  const annotationsPromise = orKept(api.annotations(imageId), kept && kept.snapshot);
   annotationsPromise.catch(() => {});
   const picture = loadPicture(api.imageUrl(imageId));
   picture.catch(() => {});
-  const image = await api.image(imageId);
-  const project = await api.project(image.project_id);
+  const image = await orKept(api.image(imageId), kept && kept.image);
+  const project = await orKept(api.project(image.project_id), kept && kept.project);
   const role = app.session.isAdmin ? "admin" : app.session.roleIn(project.id);
   const canReview = app.session.canReview(project.id);
   // Annotators may not change a submitted or approved image; reviewers and managers may fix a
@@ -71,6 +74,11 @@ export async function show(main, [imageId], app) {
   const imageReady = picture.then((pic) => editor.renderer.setImage(pic, image.width, image.height));
   await sync.load(image.status, annotationsPromise);
   await imageReady.catch(() => toast("The image could not be loaded.", { kind: "error" }));
+  const keep = () => keepImage(app.session.username, { image: { ...image, status: editor.labels.status }, project,
+    snapshot: { version: editor.labels.version, position: editor.labels.position, status: editor.labels.status,
+                annotations: [...editor.labels.confirmed.values()] } });
+  keep();
+  window.addEventListener("pagehide", keep);
 
   // -- toolbar --------------------------------------------------------------------------------
   const toolButtons = new Map();
@@ -641,6 +649,8 @@ export async function show(main, [imageId], app) {
 
   return () => {
     destroyed = true;
+    keep();
+    window.removeEventListener("pagehide", keep);
     offline.destroy();
     help.destroy();
     document.removeEventListener("keyup", onKeyUp);
