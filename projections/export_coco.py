@@ -8,7 +8,7 @@ Layout (keys in this order)::
                  "status", "tags": [label, ...]}, ...],
      "annotations": [{"id": 1, "image_id", "category_id", "segmentation", "area", "bbox",
                       "iscrowd": 0, "labelwright_id", "status", "source",
-                      "score"?, "model"?}, ...],
+                      "score"?, "model"?, "attributes"?}, ...],
      "info": {"description", "version", "contributor",
               "labelwright": {"project_id", "position", "include_proposed"}}}
 
@@ -18,7 +18,9 @@ Layout (keys in this order)::
   ``labelwright_id`` the image's id in Labelwright.
 * Annotations (numbered 1..M) are those in status ``accepted``, ``edited`` and ``manual``; with
   ``include_proposed`` also the pending pre-labels (``proposed``), which carry their ``score``.
-  Every annotation keeps its Labelwright id, status, source, and score/model when it has them.
+  Every annotation keeps its Labelwright id, status, source, and score/model when it has them,
+  and its per-object ``attributes`` ({name: value}, as CVAT's COCO files have them) when it
+  has any.
 * Geometry: a box gives ``bbox`` [x, y, w, h], ``area`` w*h and ``segmentation`` its outline
   as a 4-point polygon; a polygon
   gives ``segmentation`` [[x1, y1, x2, y2, ...]] with its bbox and its (shoelace) area; a mask
@@ -173,6 +175,9 @@ class CocoAnnotations:
         model = annotation.get("model")
         if model is not None:
             out["model"] = model
+        attributes = annotation.get("attributes")
+        if attributes:  # CVAT's COCO dialect: {name: value}, left out when there are none
+            out["attributes"] = attributes
         self.next_id += 1
         return out
 

@@ -32,7 +32,8 @@ from projections.export_chunks import ChunkBuffer
 from projections.export_rows import ExportRows
 
 FORMAT_VERSION = 1
-PROJECT_FIELDS = ("id", "name", "classes", "annotation_types", "created_by", "created_at")
+PROJECT_FIELDS = ("id", "name", "classes", "annotation_types", "attributes", "created_by",
+                  "created_at")
 """The project keys the document keeps (those the project dict has)."""
 
 

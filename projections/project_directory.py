@@ -63,6 +63,9 @@ class ProjectDirectory(Projection):
             return
         if isinstance(e, Project.ProjectRenamed):
             cur.execute("UPDATE projects SET name = ? WHERE project_id = ?", (e.name, project_id))
+        elif isinstance(e, Project.AttributesDefined):
+            cur.execute("UPDATE projects SET attributes = ? WHERE project_id = ?",
+                        (_json(list(e.attributes)), project_id))
         elif isinstance(e, Project.AnnotationTypesSet):
             cur.execute("UPDATE projects SET annotation_types = ? WHERE project_id = ?",
                         (_json(list(e.annotation_types)), project_id))

@@ -367,11 +367,12 @@ class ReadModels:
                 for r in rows]
 
     def _projects(self, cur: Cursor, where: str, params: Sequence[Any]) -> list[dict[str, Any]]:
-        cur.execute("SELECT project_id, name, classes, annotation_types, created_by, created_at "
-                    f"FROM projects {where} ORDER BY created_position", params)
+        cur.execute("SELECT project_id, name, classes, annotation_types, created_by, created_at, "
+                    f"attributes FROM projects {where} ORDER BY created_position", params)
         projects = {r[0]: {
             "id": r[0], "name": r[1], "classes": orjson.loads(r[2]),
-            "annotation_types": orjson.loads(r[3]), "members": [],
+            "annotation_types": orjson.loads(r[3]), "attributes": orjson.loads(r[6]),
+            "members": [],
             "counts": dict.fromkeys(IMAGE_STATUSES, 0), "image_count": 0,
             "created_by": r[4], "created_at": r[5],
         } for r in cur.fetchall()}

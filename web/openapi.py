@@ -11,6 +11,13 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from domain.attributes import (
+    ATTRIBUTE_TYPES,
+    MAX_ATTRIBUTE_NAME,
+    MAX_ATTRIBUTES,
+    MAX_SELECT_VALUE,
+    MAX_SELECT_VALUES,
+)
 from domain.commands import (
     ASSIST_MODES,
     ASSIST_OUTPUTS,
@@ -114,6 +121,8 @@ def _annotation_schemas() -> dict[str, Schema]:
         "created_by": STR,
         "updated_by": STR,
         "updated_at": TIME,
+        "attributes": {"type": "object", "description": "per-object attribute values "
+                       "{name: value} ({} when none)"},
     }, ["id", "type", "label", "geometry", "source", "status", "revision", "created_by",
         "updated_by", "updated_at"])
     out["AnnotationBase"] = base
@@ -129,7 +138,8 @@ def _annotation_schemas() -> dict[str, Schema]:
     for kind in ANNOTATION_TYPES:
         name = kind.capitalize() + "NewAnnotation"
         out[name] = obj({"type": {"const": kind}, "label": LABEL,
-                         "geometry": ref(_geometry_name(kind)), "id": nullable(ID)},
+                         "geometry": ref(_geometry_name(kind)), "id": nullable(ID),
+                         "attributes": nullable(ref("AttributeValues"))},
                         ["type", "label", "geometry"], extra=False)
         new_variants.append(ref(name))
     out["NewAnnotation"] = {"oneOf": new_variants}
@@ -145,8 +155,11 @@ def _command_schemas() -> dict[str, Schema]:
     fields: dict[str, tuple[dict[str, Schema], list[str]]] = {
         "create": ({"annotation": ref("NewAnnotation")}, ["annotation"]),
         "edit": ({"annotation_id": ID,
-                  "changes": {**obj({"label": nullable(LABEL), "geometry": {"type": "object"}},
-                                    extra=False, description="label and/or geometry"),
+                  "changes": {**obj({"label": nullable(LABEL), "geometry": {"type": "object"},
+                                     "attributes": nullable(ref("AttributeValues"))},
+                                    extra=False,
+                                    description="label, geometry and/or attribute values "
+                                    "(a null value removes that attribute)"),
                               "minProperties": 1},
                   **revision}, ["annotation_id", "changes"]),
         "delete": ({"annotation_id": ID, **revision}, ["annotation_id"]),
@@ -254,8 +267,26 @@ def _schemas() -> dict[str, Schema]:
                            "annotation_types": nullable({
                                "type": "array", "minItems": 1,
                                "items": {"enum": list(ANNOTATION_TYPES)},
-                               "description": "absent or null: every type"})},
+                               "description": "absent or null: every type"}),
+                           "attributes": nullable(ref("AttributeDefinitions"))},
                           ["name", "classes"], extra=False),
+        "AttributeDefinition": obj({
+            "name": {"type": "string", "minLength": 1, "maxLength": MAX_ATTRIBUTE_NAME},
+            "type": {"enum": list(ATTRIBUTE_TYPES)},
+            "values": {"type": "array", "minItems": 1, "maxItems": MAX_SELECT_VALUES,
+                       "uniqueItems": True, "items": {"type": "string", "minLength": 1,
+                                                      "maxLength": MAX_SELECT_VALUE},
+                       "description": "select only, and required there"},
+            "default": {"description": "a value of the attribute's type"},
+            "classes": {"type": "array", "minItems": 1, "items": {"type": "string"},
+                        "description": "the classes it is for (absent: every class)"}},
+            ["name", "type"], extra=False),
+        "AttributeDefinitions": {"type": "array", "maxItems": MAX_ATTRIBUTES,
+                                 "items": ref("AttributeDefinition"),
+                                 "description": "per-object attributes; names unique"},
+        "AttributeValues": {"type": "object", "maxProperties": MAX_ATTRIBUTES,
+                            "description": "{attribute name: value}, checked against the "
+                            "project's attribute definitions"},
         "ProjectChanges": obj({"name": PROJECT_NAME,
                                "add_classes": {"type": "array", "maxItems": MAX_CLASSES,
                                                "uniqueItems": True, "items": ref("NewClass")},
@@ -270,12 +301,15 @@ def _schemas() -> dict[str, Schema]:
                                "annotation_types": {
                                    "type": "array", "minItems": 1,
                                    "items": {"enum": list(ANNOTATION_TYPES)},
-                                   "description": "the types new annotations may have"}},
+                                   "description": "the types new annotations may have"},
+                               "attributes": {**ref("AttributeDefinitions"), "description":
+                                              "the whole new list of attributes"}},
                               extra=False),
         "MemberRole": obj({"role": nullable({"enum": list(ROLES)})}, ["role"], extra=False),
         "Project": obj({
             "id": STR, "name": STR, "classes": {"type": "array", "items": ref("Class")},
             "annotation_types": {"type": "array", "items": {"enum": list(ANNOTATION_TYPES)}},
+            "attributes": ref("AttributeDefinitions"),
             "members": {"type": "array", "items": obj({"username": STR,
                                                        "role": {"enum": list(ROLES)}},
                                                       ["username", "role"])},

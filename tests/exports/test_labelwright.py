@@ -30,8 +30,8 @@ def test_round_trip_of_every_field(lab: Lab) -> None:
     assert doc["format"] == "labelwright" and doc["format_version"] == 1
     project = lab.project(pid)
     assert doc["project"] == {k: project[k] for k in PROJECT_FIELDS}
-    assert set(doc["project"]) == {"id", "name", "classes", "annotation_types", "created_by",
-                                   "created_at"}
+    assert set(doc["project"]) == {"id", "name", "classes", "annotation_types", "attributes",
+                                   "created_by", "created_at"}
     # The position the labels reflect: that of the project's latest image event.
     assert doc["position"] == last_image_event < lab.head()
     assert [c["retired"] for c in doc["project"]["classes"]] == [False, False, True]

@@ -32,6 +32,7 @@ def project_json(project: Project, row: dict[str, Any] | None,
         "classes": [{"name": c["name"], "color": c["color"], "retired": bool(c["retired"])}
                     for c in project.classes],
         "annotation_types": list(project.annotation_types),
+        "attributes": [dict(a) for a in project.attributes],
         "members": [{"username": u, "role": r} for u, r in sorted(project.members.items())],
         "created_by": project.created_by,
         "created_at": project.created_on.isoformat(),
@@ -53,13 +54,13 @@ async def create_project(request: Request) -> Response:
     principal = authenticated(request)
     require_admin(principal, "creating a project")
     body = await read_json_object(request, services.settings.max_json_body)
-    extra = set(body) - {"name", "classes", "annotation_types"}
+    extra = set(body) - {"name", "classes", "annotation_types", "attributes"}
     if extra:
         raise ApiError("validation", f"unexpected field {sorted(extra)[0]!r}",
                        {"field": sorted(extra)[0]})
     project, position = await asyncio.to_thread(
         services.app.create_project, body.get("name"), body.get("classes"),
-        body.get("annotation_types"), principal.username)
+        body.get("annotation_types"), principal.username, body.get("attributes"))
     return json_response(project_json(project, None, position), 201)
 
 
