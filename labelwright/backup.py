@@ -176,8 +176,7 @@ def take_backup(settings: Settings, dest: Path, *, files_only: bool = False,
             copied += 1
         if copied:
             say(f"{store}: {copied} files")
-    for folder in {dest / Path(f.path).parent for f in files}:
-        fsync_dir(folder)
+    os.sync()  # every file on disk before the manifest says the backup is complete
     manifest = Manifest(store="files" if files_only else "sqlite", position=position,
                         created_at=datetime.now(UTC).isoformat(),
                         labelwright_version=labelwright_version, files=files)
@@ -229,6 +228,7 @@ def restore_backup(settings: Settings, src: Path, *, link: bool = False,
         _verified_copy(src, staging, manifest, link)
         say(f"{len(manifest.files)} files verified and copied "
             f"({time.monotonic() - started:.1f} s)")
+        os.sync()  # the files on disk before the rename makes them the data dir
         with contextlib.suppress(FileNotFoundError):
             target.rmdir()  # empty (checked above); rename cannot replace it otherwise
         os.rename(staging, target)

@@ -133,8 +133,10 @@ def read_manifest(folder: Path) -> Manifest:
 
 
 def copy_hashing(source: BinaryIO, target: Path) -> tuple[int, str]:
-    """Copy the rest of ``source`` into a new 0600 file ``target`` (fsynced); its size and
-    SHA-256."""
+    """Copy the rest of ``source`` into a new 0600 file ``target``; its size and SHA-256.
+
+    Not fsynced one by one: 10,000 image files cost 10,000 journal commits that way (~8 ms
+    each here); the caller syncs the file system once when all are written (``os.sync``)."""
     digest = hashlib.sha256()
     size = 0
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -144,8 +146,6 @@ def copy_hashing(source: BinaryIO, target: Path) -> tuple[int, str]:
             digest.update(chunk)
             out.write(chunk)
             size += len(chunk)
-        out.flush()
-        os.fsync(out.fileno())
     return size, digest.hexdigest()
 
 
