@@ -64,6 +64,18 @@ class PositionLookup(Protocol):
     def __call__(self, image_id: UUID, versions: Sequence[int]) -> dict[int, int]: ...
 
 
+class PipelineObserver(Protocol):
+    """Is told what the writer does (``labelwright.metrics`` counts it). Called on the writer
+    thread, or on the thread that refused a request outright, so it must be quick."""
+
+    def request_done(self, commands: Sequence[c.Command], future: Future[CommandResult]
+                     ) -> None: ...
+
+    def batch_taken(self, requests: int) -> None: ...
+
+    def committed(self, events: int, seconds: float) -> None: ...
+
+
 class BulkLoader(Protocol):
     """Loads several images' streams at once (cache misses of a whole batch)."""
 
@@ -168,6 +180,8 @@ class CommandPipeline:
         self._pending: deque[_Request] = deque()  # taken from the queue, not yet written
         self._thread: threading.Thread | None = None
         self._in_hand = 0  # requests of the batch being processed
+        # Set before start (the composition root, for the metrics): None costs nothing.
+        self.observer: PipelineObserver | None = None
 
     # -- public -------------------------------------------------------------------------------
 
@@ -362,6 +376,10 @@ class CommandPipeline:
                  ) -> _Request:
         future: Future[CommandResult] = Future()
         request = _Request(image_id, list(commands), actor, future)
+        observer = self.observer
+        if observer is not None:
+            done = request.commands[:]  # what was asked (preparing replaces the list)
+            future.add_done_callback(lambda f: observer.request_done(done, f))
         if not commands:
             future.set_exception(ValidationFailed("no commands given", {"field": "commands"}))
             return request
@@ -412,6 +430,8 @@ class CommandPipeline:
                 continue
             batch = [pending.popleft() for _ in range(min(MAX_BATCH, len(pending)))]
             self._in_hand = len(batch)
+            if self.observer is not None:
+                self.observer.batch_taken(len(batch))
             try:
                 self._process(batch)
             except Exception as e:  # never let the writer die: fail the requests, go on
@@ -511,7 +531,13 @@ class CommandPipeline:
 
     def _store(self, events: list[Any]) -> list[int]:
         """Append ``events`` in one transaction; their global positions, in order."""
-        return insert_events(self.app, events)
+        observer = self.observer
+        if observer is None:
+            return insert_events(self.app, events)
+        started = time.perf_counter()
+        positions = insert_events(self.app, events)
+        observer.committed(len(events), time.perf_counter() - started)
+        return positions
 
     def _decide(self, image: Image, req: _Request,
                 projects: dict[str, tuple[Project, LabelSchema]] | None = None) -> None:

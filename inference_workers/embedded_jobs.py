@@ -30,6 +30,7 @@ from domain.errors import NotFound
 from domain.job import Job
 from inference_workers.job_queue import (
     STOPPED_FOR_GOOD,
+    ShardObserver,
     UnfinishedJobs,
     finish_if_complete,
     lower_priority,
@@ -86,6 +87,7 @@ class EmbeddedJobs:
         self.poll = poll
         self.only = only
         self.unfinished = UnfinishedJobs(app)
+        self.observer: ShardObserver | None = None  # set before start (the metrics)
         self._taken: set[str] = set()  # jobs a thread of this process works on
         self._taken_lock = threading.Lock()
         self._wake = threading.Condition()
@@ -181,7 +183,8 @@ class EmbeddedJobs:
             if self._stopping.is_set() or job.finished:
                 break
             then = pending[position + 1] if position + 1 < len(pending) else None
-            report = work_on_shard(self.app, work, job_id, index, self._stopping.is_set, then)
+            report = work_on_shard(self.app, work, job_id, index, self._stopping.is_set, then,
+                                   self.observer)
             if report is None or report.stopped in STOPPED_FOR_GOOD:
                 break
         return self.app.job(job_id).finished

@@ -45,8 +45,18 @@ _ENDED = frozenset(get_topic(cls) for cls in (Job.JobFinished, Job.JobFailed, Jo
 STOPPED_FOR_GOOD = frozenset({"done", "failed", "cancelled"})
 
 
+class ShardObserver(Protocol):
+    """Is told what each shard did (``labelwright.metrics`` counts it); on the job's thread."""
+
+    def shard_worked(self, report: ShardReport) -> None: ...
+
+    def job_failed(self, code: str) -> None: ...
+
+
 class JobQueue(Protocol):
     """Runs queued jobs (``service_layer.jobs.JobDispatch`` plus a life cycle)."""
+
+    observer: ShardObserver | None  # told what each shard did (set before start)
 
     def publish(self, job: Job) -> None: ...
     def start(self) -> None: ...
@@ -91,34 +101,49 @@ def worker_name(slot: int) -> str:
 
 
 def work_on_shard(app: Labeling, work: ShardWorker, job_id: str, index: int,
-                  should_stop: Callable[[], bool], then: int | None = None
-                  ) -> ShardReport | None:
+                  should_stop: Callable[[], bool], then: int | None = None,
+                  observer: ShardObserver | None = None) -> ShardReport | None:
     """Run one shard (``then``: the shard to decode ahead for); a job that cannot go on is
     recorded as failed (None then). Other errors (the store unreachable, say) propagate: the
-    shard stays pending."""
+    shard stays pending. Each outcome is one log line (with ``job_id`` and ``shard`` as
+    fields of the JSON log) and goes to ``observer``."""
+    step = {"job_id": job_id, "shard": index}
     try:
         report = work.run_shard(job_id, index, should_stop, then)
     except JobFailure as failure:
-        log.warning("job %s failed: %s", job_id, failure.message)
+        log.warning("job %s failed: %s", job_id, failure.message,
+                    extra={**step, "outcome": "failed", "code": failure.code})
         fail_job(app, job_id, failure)
+        if observer is not None:
+            observer.job_failed(failure.code)
         return None
     except Exception as e:
         # Retried (the store may come back); a shard that keeps failing the same way in this
         # process fails its job instead of being retried for ever.
         key = (job_id, index)
         work.attempts[key] = work.attempts.get(key, 0) + 1
+        if observer is not None:
+            observer.job_failed("shard_error")
         if work.attempts[key] < MAX_SHARD_ATTEMPTS:
             raise
         log.exception("job %s shard %d failed %d times; failing the job", job_id, index,
-                      MAX_SHARD_ATTEMPTS)
+                      MAX_SHARD_ATTEMPTS, extra={**step, "outcome": "failed",
+                                                 "code": "worker_error"})
         fail_job(app, job_id, JobFailure("worker_error", f"shard {index} failed "
                                          f"{MAX_SHARD_ATTEMPTS} times: {type(e).__name__}: {e}"))
+        if observer is not None:
+            observer.job_failed("worker_error")
         return None
     work.attempts.pop((job_id, index), None)
     if report.stopped is None:
         log.info("job %s shard %d: %d images, %d failed, %d pre-labels, %d dropped in %.2f s",
                  job_id, index, report.done, report.failed, report.recorded, report.dropped,
-                 report.seconds)
+                 report.seconds, extra={
+                     **step, "outcome": "done", "images": report.done,
+                     "failed": report.failed, "recorded": report.recorded,
+                     "duration_ms": round(report.seconds * 1000, 1)})
+    if observer is not None:
+        observer.shard_worked(report)
     return report
 
 

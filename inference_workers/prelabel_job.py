@@ -317,6 +317,7 @@ class ShardReport:
     stopped: str | None = None  # why the shard was left unfinished (cancelled, ...)
     seconds: float = 0.0
     record_wait: float = 0.0  # seconds spent waiting for the pipeline after inference
+    inference: list[float] = field(default_factory=list)  # seconds of each batch's model call
 
     def error(self, image_id: str, message: str) -> None:
         self.failed += 1
@@ -429,10 +430,12 @@ class PrelabelWork:
         if not ready:
             return
         try:
+            started = time.perf_counter()
             outputs = runner.predict([item.pixels for item in ready if item.pixels is not None],
                                      threshold=float(params.get("threshold", 0.25)),
                                      iou=float(params.get("iou", 0.45)),
                                      max_per_image=int(params.get("max_per_image", 300)))
+            report.inference.append(time.perf_counter() - started)
         except Exception as e:
             log.exception("model %s failed on a batch of job %s", model.id, job_id)
             raise JobFailure("model_error", f"model {model.name}@{model.model_version} "

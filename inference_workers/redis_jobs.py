@@ -38,6 +38,7 @@ from domain.application import Labeling
 from domain.errors import NotFound
 from domain.job import Job
 from inference_workers.job_queue import (
+    ShardObserver,
     UnfinishedJobs,
     finish_if_complete,
     lower_priority,
@@ -74,6 +75,7 @@ class RedisJobs:
         self.claim_after = claim_after
         self.reconcile_every = reconcile_every
         self.unfinished = UnfinishedJobs(app)
+        self.observer: ShardObserver | None = None  # set before start (the metrics)
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -227,7 +229,8 @@ class RedisJobs:
             return
         keep_alive = _KeepClaimed(self, consumer, entry_id)
         try:
-            report = work_on_shard(self.app, work, job_id, int(shard), self._stopping.is_set)
+            report = work_on_shard(self.app, work, job_id, int(shard), self._stopping.is_set,
+                                   observer=self.observer)
         except NotFound:
             report = None  # no such job (a stream from another deployment?): drop it
         finally:

@@ -247,7 +247,9 @@ class ScoreWork:
         if not ready:
             return []
         pixels = [p for _, p in ready]
+        started = time.perf_counter()
         raws = self._score(scorer, model, pixels)
+        report.inference.append(time.perf_counter() - started)
         stabilities: list[float | None] = [None] * len(ready)
         if tta and any(raw.boxes is not None for raw in raws):
             stabilities = list(self._stabilities(scorer, model, pixels, raws))

@@ -291,6 +291,10 @@ def bootstrap(settings: Settings, *, background: bool = True, migrate: bool = Tr
         work_queue=WorkQueueService(app, read, lease_seconds=settings.lease_seconds,
                                     ranker=selection_ranker(app, read)),
     )
+    if live and settings.metrics:  # the server's (GET /metrics); before anything starts
+        from labelwright.metrics import metrics_for
+
+        services.metrics = metrics_for(services)
     if background:
         for store in (services.images, services.models):
             swept = store.sweep_incoming()

@@ -7,6 +7,7 @@ import logging
 import uvicorn
 
 from labelwright.bootstrap import bootstrap, shutdown
+from labelwright.logs import log_format
 from labelwright.settings import Settings
 from realtime.protocol import HARD_MAX_FRAME_BYTES, PING_INTERVAL, PING_TIMEOUT
 
@@ -20,7 +21,12 @@ def serve(settings: Settings, host: str, port: int) -> int:
 
     services = bootstrap(settings)
     app = create_app(services)
+    # JSON logs: uvicorn's own lines go through the root's JSON handler (labelwright.logs)
+    # instead of its text handlers. uvicorn's access log stays off: web.request_log writes
+    # one line per request, by route template.
+    log_config = None if log_format() == "json" else uvicorn.config.LOGGING_CONFIG
     config = uvicorn.Config(app, host=host, port=port, log_level="info", access_log=False,
+                            log_config=log_config,
                             timeout_graceful_shutdown=10, lifespan="auto",
                             ws="websockets-sansio", ws_max_size=HARD_MAX_FRAME_BYTES,
                             ws_ping_interval=PING_INTERVAL, ws_ping_timeout=PING_TIMEOUT,

@@ -23,6 +23,7 @@ from service_layer.work_queue import WorkQueueService
 
 if TYPE_CHECKING:
     from inference_workers.job_queue import JobQueue
+    from labelwright.metrics import Metrics
 
 
 @dataclass
@@ -45,3 +46,6 @@ class Services:
     job_queue: JobQueue | None = None
     # Hands out images under leases, assignments and priority (the team's work queue).
     work_queue: WorkQueueService | None = None
+    # Prometheus metrics of the server (labelwright.metrics); None for the CLI and the worker,
+    # and with LABELWRIGHT_METRICS=0.
+    metrics: Metrics | None = None

@@ -94,6 +94,8 @@ class Settings:
     worker_projections: bool = True
     # How long the work queue's lease on an image lasts (renewed by the holder's own work).
     lease_seconds: int = 15 * 60
+    # Prometheus metrics and GET /metrics (LABELWRIGHT_METRICS=0 turns them off).
+    metrics: bool = True
 
     @classmethod
     def from_env(cls, data_dir: str | None = None, database_url: str | None = None,
@@ -121,6 +123,7 @@ class Settings:
             job_claim_seconds=float(max(1, _int(env, "LABELWRIGHT_JOB_CLAIM_SECONDS", 60))),
             worker_projections=_int(env, "LABELWRIGHT_WORKER_PROJECTIONS", 1) != 0,
             lease_seconds=max(1, _int(env, "LABELWRIGHT_LEASE_SECONDS", 15 * 60)),
+            metrics=_int(env, "LABELWRIGHT_METRICS", 1) != 0,
         )
 
     @property

@@ -80,6 +80,10 @@ class RoomHub:
         self._project_rooms = 0  # how many project rooms have subscribers
         # Who is in each room, over all nodes: username → number of connections.
         self._people: dict[str, Counter[str]] = {}
+        # Counts for the metrics (read from any thread: plain ints, changed on the loop only).
+        self.subscriptions = 0  # this node's members of rooms, over all rooms
+        self.resyncs = 0  # subscriptions whose backlog was dropped (``resync`` sent)
+        self.dropped_messages = 0  # room messages dropped from slow clients' queues
 
     # -- rooms ----------------------------------------------------------------------------------
 
@@ -93,6 +97,8 @@ class RoomHub:
             subs = self._rooms[room] = {}
             if room.startswith("project:"):
                 self._project_rooms += 1
+        if subs.get(member.conn_id) is None:
+            self.subscriptions += 1
         subs[member.conn_id] = sub
         return sub
 
@@ -127,6 +133,7 @@ class RoomHub:
         subs = self._rooms.get(room)
         if subs is not None and subs.get(member.conn_id) is sub:
             del subs[member.conn_id]
+            self.subscriptions -= 1
             if not subs:
                 del self._rooms[room]
                 if room.startswith("project:"):
@@ -148,6 +155,10 @@ class RoomHub:
 
     def watched(self, room: str) -> bool:
         return room in self._rooms
+
+    def room_count(self) -> int:
+        """Rooms with a member on this node."""
+        return len(self._rooms)
 
     def any_project_watched(self) -> bool:
         return self._project_rooms > 0
@@ -174,6 +185,7 @@ class RoomHub:
         if sub.pending is not None:
             if len(sub.pending) >= self.pending_limit:
                 sub.stale = True  # activate() sends resync once the answer is out
+                self.dropped_messages += len(sub.pending)
                 sub.pending = []
             else:
                 sub.pending.append(m)
@@ -185,6 +197,7 @@ class RoomHub:
     def _overflow(self, member: Member) -> None:
         """The member fell too far behind: drop its backlog, tell it to re-join its rooms."""
         dropped = member.outbox.drop_backlog()
+        self.dropped_messages += dropped
         log.info("connection %d (%s) is too slow: dropped %d messages, resync", member.conn_id,
                  member.username, dropped)
         for sub in list(member.subscriptions.values()):
@@ -195,6 +208,7 @@ class RoomHub:
 
     def _tell_resync(self, sub: Subscription) -> None:
         sub.stale = True
+        self.resyncs += 1
         if not sub.member.outbox.put(encode({"op": "resync", "room": sub.room}),
                                      droppable=False):
             sub.member.too_slow()

@@ -3,6 +3,7 @@
 Layout of the URL space::
 
     /healthz, /readyz            probes (no auth)
+    /metrics                     Prometheus metrics (admins; ``web.endpoints.metrics``)
     /api/v1/openapi.json         the OpenAPI document (no auth)
     /api/v1/...                  the API of docs/api.md, one module per resource in
                                  ``web.endpoints``
@@ -37,6 +38,7 @@ from web.endpoints import (
     health,
     images,
     jobs,
+    metrics,
     models,
     predictions,
     projects,
@@ -52,6 +54,7 @@ from web.errors import EXCEPTION_HANDLERS
 from web.login_throttle import LoginThrottle
 from web.min_position import WaitBudget
 from web.openapi import openapi_document
+from web.request_log import RequestLog
 from web.responses import JSONResponse
 from web.security_headers import SecurityHeaders
 from web.services import Services
@@ -107,10 +110,12 @@ def live_lifespan(services: Services
 
 class LabelwrightApp(Starlette):
     """Starlette with ``SecurityHeaders`` outside everything, so that even the 500 answers of
-    its outermost error middleware carry them."""
+    its outermost error middleware carry them, and ``RequestLog`` (request id, one log line
+    and the metrics of each request) around that, so it sees every answer's final status."""
 
     def build_middleware_stack(self) -> ASGIApp:
-        return SecurityHeaders(super().build_middleware_stack())
+        return RequestLog(SecurityHeaders(super().build_middleware_stack()),
+                          self.state.services.metrics)
 
 
 def create_app(services: Services) -> Starlette:
@@ -120,7 +125,8 @@ def create_app(services: Services) -> Starlette:
     # would be refused with a confusing warning-turned-error.
     PILImage.MAX_IMAGE_PIXELS = services.settings.max_image_pixels
     app = LabelwrightApp(
-        routes=[*health.routes, Mount(API_PREFIX, routes=api_routes()), *ui.routes],
+        routes=[*health.routes, *metrics.routes, Mount(API_PREFIX, routes=api_routes()),
+                *ui.routes],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=live_lifespan(services),
     )

@@ -1183,7 +1183,9 @@ _DOCUMENT: dict[str, Any] = {
     "info": {"title": "Labelwright API", "version": "1",
              "description": "Event-sourced collaborative labeling. Errors always answer "
                             "{\"error\": {\"code\", \"message\", \"details\"}}. Probes "
-                            "GET /healthz and GET /readyz live at the server root. Live "
+                            "GET /healthz and GET /readyz live at the server root, and so "
+                            "does GET /metrics (Prometheus text format, admins only). Every "
+                            "response carries X-Request-ID (the client's, if valid). Live "
                             "collaboration is the WebSocket GET /api/v1/ws (?token= or the "
                             "session cookie); docs/realtime.md describes its messages."},
     # Full paths (the contract's names) with the server at the root.

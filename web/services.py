@@ -53,6 +53,17 @@ class WebSettings(Protocol):
     def login_account_window(self) -> float: ...
 
 
+class Telemetry(Protocol):
+    """The process's metrics (``labelwright.metrics``), as the web layer feeds and serves
+    them."""
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count one answered HTTP request (``route``: the template, never the raw path)."""
+
+    def exposition(self) -> tuple[bytes, str]:
+        """Every metric in the Prometheus text format, and its content type."""
+
+
 class Services(Protocol):
     """The stores and workers of one process, as the web layer uses them."""
 
@@ -82,3 +93,6 @@ class Services(Protocol):
     @property
     def live(self) -> LiveCollaboration | None:
         """Rooms and fan-out of ``GET /api/v1/ws`` (None where no live side was built)."""
+    @property
+    def metrics(self) -> Telemetry | None:
+        """``GET /metrics`` and the request counts (None: ``LABELWRIGHT_METRICS=0``)."""
