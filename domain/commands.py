@@ -155,6 +155,17 @@ class ProposePrelabel(Command):
     job_id: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ImportAnnotation(Command):
+    """A human label from an imported dataset (``service_layer.dataset_import``): recorded as
+    ``AnnotationCreated`` with source ``import``. Made by the server only, never parsed from
+    a request (``import`` is not a public command type)."""
+
+    annotation_type: str
+    label: str
+    geometry: Any
+
+
 _TYPE_OF: dict[type[Command], str] = {
     CreateAnnotation: "create",
     EditAnnotation: "edit",
@@ -166,6 +177,7 @@ _TYPE_OF: dict[type[Command], str] = {
     ReviewImage: "review",
     ReopenImage: "reopen",
     ProposePrelabel: "propose",
+    ImportAnnotation: "import",
 }
 COMMAND_TYPES = ("create", "edit", "delete", "accept", "restore",
                  "assist", "submit", "review", "reopen")

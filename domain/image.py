@@ -25,7 +25,7 @@ IMAGE_STATUSES = ("new", "in_progress", "submitted", "approved", "rejected")
 # Review holds: an image in one of these is read-only to annotators until it is reopened.
 HELD_STATUSES = ("submitted", "approved")
 REOPENED_STATUS = "in_progress"
-ANNOTATION_SOURCES = ("manual", "prelabel", "assist")  # where an annotation came from
+ANNOTATION_SOURCES = ("manual", "prelabel", "assist", "import")  # where an annotation came from
 ANNOTATION_STATUSES = ("proposed", "accepted", "edited", "manual")  # an annotation's status
 MAX_ANNOTATIONS = 20_000
 _GEOMETRIES = (g.Box, g.Polygon, g.Mask, g.Point, g.Tag)
@@ -395,6 +395,16 @@ class Image(Aggregate):
             if attributes:
                 self.trigger_event(self.AnnotationAttributesSet, annotation_id=annotation_id,
                                    attributes=attributes, revision=1, **meta)
+        elif isinstance(command, c.ImportAnnotation):
+            geometry = self._geometry(schema.check_type(command.annotation_type),
+                                      command.geometry)
+            self._check_room()
+            self.trigger_event(
+                self.AnnotationCreated, annotation_id=str(uuid.uuid4()),
+                annotation_type=command.annotation_type,
+                label=schema.check_label(command.label, "annotation.label"),
+                geometry=geometry.to_json(), source="import", **meta,
+            )
         elif isinstance(command, c.EditAnnotation):
             self._edit(command, schema, meta)
         elif isinstance(command, c.DeleteAnnotation):

@@ -38,6 +38,7 @@ RULES: dict[str, Rule] = {
     "manage_members": Rule("manager", "managing members"),
     "add_images": Rule("manager", "adding images"),
     "import_predictions": Rule("manager", "importing predictions"),
+    "import_datasets": Rule("manager", "importing labeled datasets"),
     "read_metrics": Rule("manager", "metrics"),
     "export": Rule("manager", "exporting"),
     "read_models": Rule(MEMBER, "reading this project's models and jobs"),

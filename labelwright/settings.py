@@ -71,6 +71,9 @@ class Settings:
     max_upload_request: int = 512 * 1024 * 1024
     max_image_pixels: int = 100_000_000  # decompression-bomb guard
     max_model_bytes: int = 512 * 1024 * 1024  # one weights file (LABELWRIGHT_MAX_MODEL_BYTES)
+    # One labeled dataset upload, zipped or not (LABELWRIGHT_MAX_DATASET_BYTES); what a zip
+    # may unpack to is service_layer.dataset_archive's.
+    max_dataset_bytes: int = 2 * 1024 * 1024 * 1024
     token_idle_days: int = 7
     # Failed logins: per (username, address) per minute, and per username across addresses
     # per login_account_window seconds (web.login_throttle; 0 turns the latter off).
@@ -116,6 +119,7 @@ class Settings:
                                             900)),
             trusted_proxies=parse_trusted_proxies(env.get("LABELWRIGHT_TRUSTED_PROXIES") or ""),
             max_model_bytes=_int(env, "LABELWRIGHT_MAX_MODEL_BYTES", 512 * 1024 * 1024),
+            max_dataset_bytes=_int(env, "LABELWRIGHT_MAX_DATASET_BYTES", 2 * 1024 ** 3),
             job_workers=_int(env, "LABELWRIGHT_JOB_WORKERS", 1),
             job_threads=_int(env, "LABELWRIGHT_JOB_THREADS", 0),
             job_device=_job_device(env.get("LABELWRIGHT_JOB_DEVICE") or "auto"),

@@ -15,7 +15,8 @@ Counted per (project, username), from the image events that person is the actor 
 * ``active_seconds``: the sum of the gaps between a person's consecutive *work events* in the
   project, counting only gaps of at most ``ACTIVE_GAP_SECONDS`` (a longer pause is a break and
   adds nothing). Work events are the ones counted above; ImageAdded and PrelabelProposed are
-  not work (uploads and model imports would otherwise look like hours of labeling).
+  not work (uploads and model imports would otherwise look like hours of labeling), nor is an
+  ``AnnotationCreated`` with source ``import`` (a labeled dataset's import).
   ``first_at``/``last_at`` are the times of their first and last work event.
 
 Each projection keeps its own image → (project, last submitter) table (``metric_images``) so
@@ -58,6 +59,11 @@ _UNDONE_COUNTER = {"accepted": "prelabels_accepted", "rejected": "prelabels_reje
 _WORK = frozenset({*_COUNTER_OF, Image.PrelabelRestored})
 
 
+def _imported(event: object) -> bool:
+    """A label from an imported dataset: somebody's earlier work, not this person's now."""
+    return isinstance(event, Image.AnnotationCreated) and event.source == "import"
+
+
 class AnnotatorMetrics(Projection):
     """Per-annotator counters, review outcomes and active time, per project."""
 
@@ -66,7 +72,8 @@ class AnnotatorMetrics(Projection):
 
     def apply(self, cur: Cursor, events: Sequence[LoggedEvent]) -> None:
         relevant = [le for le in events
-                    if type(le.event) in _WORK or type(le.event) is Image.ImageAdded]
+                    if (type(le.event) in _WORK and not _imported(le.event))
+                    or type(le.event) is Image.ImageAdded]
         if not relevant:
             return
         images = RowSet("metric_images", ("image_id",),

@@ -37,6 +37,7 @@ from domain.project import COLOR_PATTERN, MAX_CLASS_NAME, MAX_CLASSES, MAX_PROJE
 from domain.roles import ROLES
 from domain.user import MAX_PASSWORD, MIN_PASSWORD, USERNAME_PATTERN
 from projections.exports import DEFAULT_EXPORT_FORMAT, EXPORTERS
+from service_layer.dataset_formats import READERS
 from service_layer.work_queue import ORDERS, QUEUES, STRATEGIES
 from web.endpoints.commands import MAX_BATCH
 from web.endpoints.images import DEFAULT_PAGE, MAX_PAGE
@@ -414,6 +415,15 @@ def _schemas() -> dict[str, Schema]:
         "PredictionImport": obj({"images": INT, "annotations": INT,
                                  "position": nullable(POSITION)},
                                 ["images", "annotations", "position"]),
+        "DatasetImport": obj({
+            "images": {**INT, "description": "images of the dataset (matched or added)"},
+            "annotations": {**INT, "description": "labels recorded (source import)"},
+            "position": nullable(POSITION),
+            "images_added": {**INT, "description": "images of the zip new to the project"},
+            "classes_added": {"type": "array", "items": STR},
+            "warnings": {"type": "array", "items": STR, "description": "the first 20"},
+            "skipped": {**INT, "description": "objects left out (e.g. CVAT polylines)"}},
+            ["images", "annotations", "position"]),
         "Health": obj({"status": {"const": "ok"}, "checks": {"type": "object"}}, ["status"]),
     }
     for kind, schema in _GEOMETRY.items():
@@ -1105,6 +1115,18 @@ def _paths() -> dict[str, Any]:
             body={"anyOf": [{"type": "array", "items": ref("CocoResult")},
                             ref("LabelwrightPredictions")]},
             errors=(*write_errors, "503"), tag="predictions")},
+        "/projects/{project_id}/datasets": {"post": _op(
+            "Import a labeled dataset (manager): multipart part 'file' (a zip, or one "
+            "JSON/XML file) and the field 'format'; labels become human labels (source "
+            "import) matched to the project's images by file name, a zip's images are added; "
+            "all or nothing (details.reason says why not)",
+            "recorded", ref("DatasetImport"), params=[_PROJECT_ID, _MIN_POSITION],
+            body={"content": {"multipart/form-data": {"schema": obj({
+                "file": {"type": "string", "contentMediaType": "application/octet-stream"},
+                "format": {"enum": list(READERS)},
+                "create_classes": {"enum": ["true", "false"], "default": "false"}},
+                ["file", "format"])}}},
+            errors=(*write_errors, "503"), tag="datasets")},
         "/projects/{project_id}/metrics/annotators": {"get": _op(
             "Per-annotator metrics (manager)", "the metrics", ref("AnnotatorMetrics"),
             params=[_PROJECT_ID, _MIN_POSITION], errors=read_errors, tag="metrics")},

@@ -84,6 +84,8 @@ POLICY: dict[tuple[str, str], list[Call]] = {
              variant="upload"),
         Call("admin", {"paths": []}, "server paths")],
     ("POST", "/api/v1/projects/{project_id}/predictions"): [Call("manager", {})],
+    ("POST", "/api/v1/projects/{project_id}/datasets"): [
+        Call("manager", files=[("file", ("d.json", b"not a dataset", "application/json"))])],
     ("GET", "/api/v1/projects/{project_id}/metrics/annotators"): [Call("manager")],
     ("GET", "/api/v1/projects/{project_id}/metrics/prelabels"): [Call("manager")],
     ("GET", "/api/v1/projects/{project_id}/metrics/prelabels/confusion"): [Call("manager")],

@@ -1,0 +1,148 @@
+"""CVAT for images 1.1 XML (``annotations.xml``, alone or in a zip) → ``Dataset``.
+
+Per ``<image name width height>``: ``<box>`` (``xtl ytl xbr ybr``) → box, ``<polygon>`` →
+polygon, ``<points>`` → one point per listed point, ``<mask>`` (CVAT's row-major RLE of the
+``left top width height`` region, background run first) → mask, ``<tag>`` → tag; each
+shape's ``<attribute name="...">`` children (and ``occluded``) are its attributes.
+``<polyline>``, ``<ellipse>``, ``<cuboid>`` and ``<skeleton>`` have no Labelwright type: they
+are skipped, each with a warning in the answer (the rest of the file imports). Video tracks
+(``<track>``, "CVAT for video") are refused.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from xml.etree.ElementTree import Element
+
+import numpy as np
+
+from domain import rle
+from service_layer.dataset_formats.dataset import (
+    Dataset,
+    DatasetFiles,
+    DatasetImage,
+    DatasetLabel,
+    base_name,
+    dataset_error,
+    number,
+)
+from service_layer.dataset_formats.xml_documents import XmlDocument, parse_xml
+
+SKIPPED = frozenset({"polyline", "ellipse", "cuboid", "skeleton"})
+MAX_MASK_PIXELS = 100_000_000
+
+
+def read(files: DatasetFiles) -> Dataset:
+    documents = [n for n in files.names if n.lower().endswith(".xml")]
+    if not documents:
+        raise dataset_error("malformed", "no CVAT XML file (annotations.xml) in the upload")
+    dataset = Dataset()
+    for name in documents:
+        _read_document(parse_xml(name, files.read(name)), dataset)
+    return dataset
+
+
+def _read_document(doc: XmlDocument, dataset: Dataset) -> None:
+    root = doc.root
+    if root.tag != "annotations":
+        raise dataset_error("malformed", f"a CVAT file's root is <annotations>, not "
+                            f"<{root.tag}>", doc.where(root))
+    track = root.find("track")
+    if track is not None:
+        raise dataset_error("malformed", "CVAT for video (<track>) is not supported; export "
+                            "the task as 'CVAT for images 1.1'", doc.where(track))
+    for label in root.iter("label"):
+        name = label.findtext("name")
+        if name and name.strip() not in dataset.classes:
+            dataset.classes.append(name.strip())
+    for element in root.iter("image"):
+        dataset.images.append(_image(doc, element, dataset))
+
+
+def _image(doc: XmlDocument, element: Element, dataset: Dataset) -> DatasetImage:
+    where = doc.where(element)
+    name = element.get("name")
+    if not name:
+        raise dataset_error("malformed", "an <image> needs a name", where)
+    width = element.get("width")
+    height = element.get("height")
+    image = DatasetImage(
+        file_name=base_name(name), where=where,
+        width=int(number(width, where, "width")) if width else None,
+        height=int(number(height, where, "height")) if height else None)
+    for shape in element:
+        at = doc.where(shape)
+        label = shape.get("label")
+        if shape.tag in SKIPPED:
+            dataset.warn(f"{at}: skipped a <{shape.tag}> of {label!r} (no such annotation "
+                         "type in Labelwright)")
+            continue
+        if not label:
+            raise dataset_error("malformed", f"a <{shape.tag}> needs a label", at)
+        attributes = _attributes(shape)
+        if shape.tag == "box":
+            x0, y0, x1, y1 = (number(shape.get(k), at, k) for k in ("xtl", "ytl", "xbr", "ybr"))
+            if shape.get("rotation") not in (None, "0", "0.0"):
+                dataset.warn(f"{at}: a rotated <box> was imported without its rotation")
+            image.labels.append(DatasetLabel("box", label, {"x": x0, "y": y0, "w": x1 - x0,
+                                                            "h": y1 - y0}, at, attributes))
+        elif shape.tag == "polygon":
+            image.labels.append(DatasetLabel("polygon", label,
+                                             {"points": _points(shape, at)}, at, attributes))
+        elif shape.tag == "points":
+            image.labels.extend(DatasetLabel("point", label, {"x": x, "y": y}, at, attributes)
+                                for x, y in _points(shape, at))
+        elif shape.tag == "mask":
+            image.labels.append(DatasetLabel("mask", label, _mask(shape, at, image), at,
+                                             attributes))
+        elif shape.tag == "tag":
+            image.labels.append(DatasetLabel("tag", label, {}, at, attributes))
+        else:
+            dataset.warn(f"{at}: skipped an unknown element <{shape.tag}>")
+    return image
+
+
+def _attributes(shape: Element) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    if shape.get("occluded") in ("0", "1"):
+        found["occluded"] = shape.get("occluded") == "1"
+    for attribute in shape.iter("attribute"):
+        name = attribute.get("name")
+        if name:
+            found[name] = (attribute.text or "").strip()
+    return found
+
+
+def _points(shape: Element, where: str) -> list[list[float]]:
+    raw = shape.get("points") or ""
+    out: list[list[float]] = []
+    for pair in raw.split(";"):
+        xy = pair.split(",")
+        if len(xy) != 2:
+            raise dataset_error("malformed", f"points are 'x,y;x,y;...', not {raw[:80]!r}",
+                                where)
+        out.append([number(xy[0], where, "x"), number(xy[1], where, "y")])
+    return out
+
+
+def _mask(shape: Element, where: str, image: DatasetImage) -> dict[str, Any]:
+    """CVAT's region RLE → the whole image's COCO RLE (column-major)."""
+    if image.width is None or image.height is None:
+        raise dataset_error("malformed", "a <mask> needs its <image>'s width and height", where)
+    left, top, width, height = (int(number(shape.get(k), where, k))
+                                for k in ("left", "top", "width", "height"))
+    if (width <= 0 or height <= 0 or left < 0 or top < 0 or left + width > image.width
+            or top + height > image.height or image.width * image.height > MAX_MASK_PIXELS):
+        raise dataset_error("malformed", "the <mask>'s region is not inside its image", where)
+    try:
+        runs = [int(v) for v in (shape.get("rle") or "").split(",")]
+    except ValueError:
+        raise dataset_error("malformed", "a <mask>'s rle is comma-separated counts",
+                            where) from None
+    if any(r < 0 for r in runs) or sum(runs) != width * height:
+        raise dataset_error("malformed", f"the <mask>'s rle covers {sum(runs)} pixels, its "
+                            f"region {width * height}", where)
+    flat = np.repeat(np.arange(len(runs)) % 2, runs).astype(np.uint8)
+    full = np.zeros((image.height, image.width), dtype=np.uint8)
+    full[top:top + height, left:left + width] = flat.reshape(height, width)
+    return {"rle": rle.encode(full)}
