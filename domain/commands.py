@@ -164,6 +164,7 @@ class ImportAnnotation(Command):
     annotation_type: str
     label: str
     geometry: Any
+    attributes: dict[str, Any] | None = None  # values the project defines (checked there)
 
 
 _TYPE_OF: dict[type[Command], str] = {

@@ -399,12 +399,19 @@ class Image(Aggregate):
             geometry = self._geometry(schema.check_type(command.annotation_type),
                                       command.geometry)
             self._check_room()
+            label = schema.check_label(command.label, "annotation.label")
+            annotation_id = str(uuid.uuid4())
+            attributes = resolve_values(schema.attributes, label,
+                                        default_values(schema.attributes, label),
+                                        command.attributes or {}, "annotation.attributes")
             self.trigger_event(
-                self.AnnotationCreated, annotation_id=str(uuid.uuid4()),
-                annotation_type=command.annotation_type,
-                label=schema.check_label(command.label, "annotation.label"),
+                self.AnnotationCreated, annotation_id=annotation_id,
+                annotation_type=command.annotation_type, label=label,
                 geometry=geometry.to_json(), source="import", **meta,
             )
+            if attributes:
+                self.trigger_event(self.AnnotationAttributesSet, annotation_id=annotation_id,
+                                   attributes=attributes, revision=1, **meta)
         elif isinstance(command, c.EditAnnotation):
             self._edit(command, schema, meta)
         elif isinstance(command, c.DeleteAnnotation):

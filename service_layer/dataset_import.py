@@ -23,6 +23,7 @@ from uuid import UUID
 
 from domain import geometry as g
 from domain.application import Labeling
+from domain.attributes import applies_to, check_value
 from domain.command_pipeline import Actor, CommandPipeline
 from domain.commands import ImportAnnotation
 from domain.errors import Conflict, DomainError, ValidationFailed
@@ -31,6 +32,7 @@ from domain.project import LabelSchema, parse_classes
 from event_store.positions import log_head
 from service_layer.dataset_formats import reader_for
 from service_layer.dataset_formats.dataset import (
+    MAX_WARNINGS,
     Dataset,
     DatasetFiles,
     DatasetImage,
@@ -114,8 +116,9 @@ def plan_import(app: Labeling, read: ImageListing, project_id: str, files: Datas
     zipped = _zip_images(files, project_id, max_pixels)
     targets = _match(app, read, project_id, dataset, zipped)
     plan.zip_images = list(zipped.values())
+    unknown_attributes: set[str] = set()
     for image, target in targets:
-        commands = [_command(label, image, target, schema, digest, k)
+        commands = [_command(label, image, target, schema, digest, k, unknown_attributes)
                     for k, label in enumerate(image.labels)]
         if len(commands) > MAX_ANNOTATIONS:
             raise dataset_error("too_many_annotations", f"{len(commands):,} labels for one "
@@ -124,6 +127,9 @@ def plan_import(app: Labeling, read: ImageListing, project_id: str, files: Datas
         if commands:
             plan.requests.append((target.image_id, commands))
             plan.annotations += len(commands)
+    for name in sorted(unknown_attributes)[:MAX_WARNINGS - len(plan.warnings)]:
+        plan.warnings.append(f"attribute {name!r} is not defined in this project (or not for "
+                             "that class): its values were left out")
     plan.images = len({t.image_id for _, t in targets} | {
         image_id_for(project_id, z["sha256"]) for z in plan.zip_images})
     return plan
@@ -273,21 +279,54 @@ def _find(image: DatasetImage, project_id: str, zipped: dict[str, dict[str, Any]
 
 
 def _command(label: DatasetLabel, image: DatasetImage, target: _Target, schema: LabelSchema,
-             digest: str, k: int) -> ImportAnnotation:
+             digest: str, k: int, unknown_attributes: set[str]) -> ImportAnnotation:
     geometry = _scaled(label, target) if image.normalized else label.geometry
     try:
         schema.check_type(label.kind)
         schema.check_label(label.label)
         g.parse_geometry(label.kind, geometry, target.width, target.height)
+        attributes = _attributes(label, schema, unknown_attributes)
     except ValidationFailed as e:
-        reason = {"annotation.type": "type_not_allowed", "label": "retired_class"}.get(
-            str(e.details.get("field")), "invalid_geometry")
+        field_name = str(e.details.get("field"))
+        reason = "invalid_attribute" if field_name.startswith("attributes") else {
+            "annotation.type": "type_not_allowed", "label": "retired_class"}.get(
+            field_name, "invalid_geometry")
         raise dataset_error(reason, f"{label.kind} of {label.label!r} on "
                             f"{image.file_name!r}: {e.message}", label.where,
                             file_name=image.file_name) from None
     return ImportAnnotation(command_id=f"import:{digest}:{target.image_id}:{k}",
                             base_version=None, annotation_type=label.kind, label=label.label,
-                            geometry=geometry)
+                            geometry=geometry, attributes=attributes or None)
+
+
+def _attributes(label: DatasetLabel, schema: LabelSchema, unknown: set[str]
+                ) -> dict[str, Any]:
+    """The label's attribute values the project defines for its class, as the definitions'
+    types (datasets write "true", "1", "3.5" as text); other names are left out (a warning)."""
+    definitions = {d["name"]: d for d in schema.attributes if applies_to(d, label.label)}
+    out: dict[str, Any] = {}
+    for name, raw in label.attributes.items():
+        definition = definitions.get(name)
+        if definition is None:
+            unknown.add(name)
+            continue
+        value = _typed(definition["type"], raw)
+        out[name] = check_value(definition, value, f"attributes.{name}")
+    return out
+
+
+def _typed(kind: str, raw: object) -> object:
+    if not isinstance(raw, str):
+        return raw
+    text = raw.strip()
+    if kind == "checkbox" and text.lower() in ("true", "false", "1", "0", "yes", "no"):
+        return text.lower() in ("true", "1", "yes")
+    if kind == "number":
+        try:
+            return float(text) if any(c in text for c in ".eE") else int(text)
+        except ValueError:
+            return raw
+    return raw
 
 
 def _scaled(label: DatasetLabel, target: _Target) -> dict[str, Any]:

@@ -103,13 +103,21 @@ def test_voc_cvat_and_label_studio(site: Site) -> None:
     answer = site.ok(send(site, pid, voc, "voc"))
     assert (answer["images"], answer["annotations"]) == (1, 2)
     site.upload(pid, *images("a.png", "ls.png").items())
+    site.ok(site.call("PATCH", f"/projects/{pid}", json={"attributes": [
+        {"name": "occluded", "type": "checkbox", "default": False},
+        {"name": "color", "type": "text", "classes": ["cat"]}]}))
     cvat = site.ok(send(site, pid, CVAT_XML.encode(), "cvat", name="annotations.xml"))
     # box, polygon, 2 points, mask, tag; the polyline is skipped with a warning
     assert cvat["annotations"] == 6
     assert cvat["skipped"] == 1 and "polyline" in cvat["warnings"][0]
     ids = project_images(site, pid)
-    kinds = sorted(x["type"] for x in labels_of(site, ids["a.png"]))
-    assert kinds == ["box", "mask", "point", "point", "polygon", "tag"]
+    found = labels_of(site, ids["a.png"])
+    assert sorted(x["type"] for x in found) == ["box", "mask", "point", "point", "polygon",
+                                                "tag"]
+    box = next(x for x in found if x["type"] == "box")
+    assert box["attributes"] == {"occluded": True, "color": "black"}
+    polygon = next(x for x in found if x["type"] == "polygon")
+    assert polygon["attributes"] == {"occluded": False}  # the project's default
     tasks = orjson.dumps(labelstudio_tasks("ls.png"))
     ls = site.ok(send(site, pid, tasks, "labelstudio", name="export.json"))
     assert ls["annotations"] == 4 and ls["skipped"] == 1
@@ -217,3 +225,16 @@ def test_an_upload_over_the_limit_is_413(tmp_path: Any) -> None:
         assert site.head() == head
     finally:
         site.close()
+
+
+def test_an_attribute_value_the_definition_refuses_names_the_shape(site: Site) -> None:
+    pid = site.new_project(types=["box", "polygon", "point", "mask", "tag"])
+    site.upload(pid, *images("a.png").items())
+    site.ok(site.call("PATCH", f"/projects/{pid}", json={"attributes": [
+        {"name": "color", "type": "select", "values": ["white"]}]}))
+    head = site.head()
+    error = assert_error(send(site, pid, CVAT_XML.encode(), "cvat", name="annotations.xml"),
+                         422, "validation")
+    assert error["details"]["reason"] == "invalid_attribute"
+    assert (error["details"]["file"], error["details"]["line"]) == ("annotations.xml", 8)
+    assert site.head() == head
