@@ -13,8 +13,10 @@ export function newId() {
 }
 
 export const commands = {
-  create: (type, label, geometry, id = newId()) =>
-    ({ type: "create", command_id: newId(), annotation: { id, type, label, geometry } }),
+  // ``attributes``: per-object attribute values ({name: value}), left out when none.
+  create: (type, label, geometry, id = newId(), attributes = null) =>
+    ({ type: "create", command_id: newId(), annotation: {
+      id, type, label, geometry, ...(attributes && Object.keys(attributes).length ? { attributes } : {}) } }),
   edit: (ann, changes) =>
     ({ type: "edit", command_id: newId(), annotation_id: ann.id, changes,
        base_revision: ann.revision }),

@@ -191,6 +191,17 @@ export class AnnotationEditor extends EventTarget {
       undo: [{ kind: "edit", id, before: { geometry: ann.geometry }, after: { geometry } }] });
   }
 
+  /** Set attribute values on one shape (``values``: {name: value}, null removes); undo puts
+   * back the values it had (null for those it did not have). */
+  setAttributes(id, values) {
+    const ann = this.labels.get(id);
+    if (!ann) return;
+    const had = ann.attributes || {};
+    const before = Object.fromEntries(Object.keys(values).map((k) => [k, k in had ? had[k] : null]));
+    this.send([commands.edit(ann, { attributes: values })], {
+      undo: [{ kind: "edit", id, before: { attributes: before }, after: { attributes: values } }] });
+  }
+
   relabel(ids, label) {
     const list = [], undo = [];
     for (const id of ids) {
@@ -208,7 +219,8 @@ export class AnnotationEditor extends EventTarget {
       const ann = this.labels.get(id);
       if (!ann) continue;
       list.push(commands.remove(ann));
-      undo.push({ kind: "delete", id, before: { type: ann.type, label: ann.label, geometry: ann.geometry },
+      undo.push({ kind: "delete", id, before: { type: ann.type, label: ann.label, geometry: ann.geometry,
+                                                attributes: ann.attributes },
                   ...(ann.source === "prelabel" ? { prelabel: ann.status } : {}) });
     }
     if (list.length) this.send(list, { undo });
@@ -339,7 +351,7 @@ export class AnnotationEditor extends EventTarget {
       const ann = this.labels.get(id);
       if (c.kind === "create") {
         const fresh = newId();
-        list.push(commands.create(c.after.type, c.after.label, c.after.geometry, fresh));
+        list.push(commands.create(c.after.type, c.after.label, c.after.geometry, fresh, c.after.attributes));
         this.undo.renamed(id, fresh);
       } else if (c.kind === "restore") {
         // Undo of an accept or a reject: proposed again (a rejected one is not in the labels),

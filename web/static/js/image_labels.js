@@ -9,11 +9,21 @@
 import { targetOf } from "./commands.js";
 
 const WORK_EVENTS = new Set(["AnnotationCreated", "AnnotationEdited", "AnnotationDeleted",
-  "PrelabelAccepted", "PrelabelEdited", "PrelabelRejected", "PrelabelRestored"]);
+  "PrelabelAccepted", "PrelabelEdited", "PrelabelRejected", "PrelabelRestored",
+  "AnnotationAttributesSet"]);
 
 function newAnnotation(id, type, label, geometry, source, status, actor, at) {
   return { id, type, label, geometry, source, status, revision: 1, created_by: actor,
-           updated_by: actor, updated_at: at };
+           updated_by: actor, updated_at: at, attributes: {} };
+}
+
+/** Attribute values after ``changes`` ({name: value}; null removes the key). */
+export function withAttributes(current, changes) {
+  const out = { ...(current || {}) };
+  for (const [k, v] of Object.entries(changes || {})) {
+    if (v === null) delete out[k]; else out[k] = v;
+  }
+  return out;
 }
 
 export class ImageLabels extends EventTarget {
@@ -109,6 +119,13 @@ export class ImageLabels extends EventTarget {
       case "PrelabelAccepted":
         if (map.has(d.annotation_id)) touch(d.annotation_id).status = "accepted";
         break;
+      case "AnnotationAttributesSet":
+        // The whole resulting dict, and the revision the command leaves the annotation at.
+        if (map.has(d.annotation_id)) {
+          map.set(d.annotation_id, { ...map.get(d.annotation_id), attributes: { ...d.attributes },
+                                     revision: d.revision, updated_by: actor, updated_at: at });
+        }
+        break;
       case "AnnotationDeleted":
       case "PrelabelRejected":
         map.delete(d.annotation_id);
@@ -175,7 +192,8 @@ export class ImageLabels extends EventTarget {
     if (c.type === "create") {
       const a = c.annotation;
       this.shown.set(a.id, { ...newAnnotation(a.id, a.type, a.label, a.geometry, "manual",
-                                              "manual", "me", now), pending: true });
+                                              "manual", "me", now),
+                             attributes: withAttributes({}, a.attributes), pending: true });
       return;
     }
     const cur = this.shown.get(c.annotation_id);
@@ -185,7 +203,10 @@ export class ImageLabels extends EventTarget {
     if (c.type === "edit") {
       if (c.changes.label !== undefined) a.label = c.changes.label;
       if (c.changes.geometry !== undefined) a.geometry = c.changes.geometry;
-      if (a.source === "prelabel") a.status = "edited";
+      if (c.changes.attributes !== undefined) a.attributes = withAttributes(a.attributes, c.changes.attributes);
+      // Attributes alone leave a pre-label's verdict as it is (no PrelabelEdited).
+      const shape = c.changes.label !== undefined || c.changes.geometry !== undefined;
+      if (a.source === "prelabel" && shape) a.status = "edited";
     } else if (c.type === "accept") {
       a.status = "accepted";
     } else if (c.type === "restore") {

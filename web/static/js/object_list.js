@@ -3,6 +3,7 @@
 // the viewer's own state (shape_view_state.js), not recorded.
 
 import { h, clear } from "./dom.js";
+import { summary } from "./attribute_panel.js";
 
 const ROW = 30;
 const OVERSCAN = 6;
@@ -66,6 +67,8 @@ export class ObjectList {
       h("span", { class: "swatch", "aria-hidden": "true" }),
       h("span", { class: "vrow-label" }, a.label),
       h("span", { class: "vrow-type muted" }, a.type),
+      a.attributes && summary(a.attributes)
+        ? h("span", { class: "vrow-attrs muted", title: summary(a.attributes) }, summary(a.attributes)) : null,
       a.status === "proposed"
         ? h("span", { class: "vrow-status proposed" }, typeof a.score === "number" ? a.score.toFixed(2) : "proposed")
         : h("span", { class: `vrow-status ${a.status}` }, a.pending ? "pending" : a.status));

@@ -1,5 +1,5 @@
 // A project's settings (managers, admins): its name, classes (add, recolour, retire), the
-// annotation types new shapes may have, and its members with their roles. Every change is one
+// annotation types new shapes may have, its per-object attributes, and its members with their roles. Every change is one
 // request (PATCH /projects/{id}, PUT/DELETE /projects/{id}/members/{username}); a refusal is
 // shown beside the form that caused it, in the API's words.
 
@@ -7,6 +7,7 @@ import { request } from "../api.js";
 import { h, clear } from "../dom.js";
 import { toast } from "../toast.js";
 import { deniedNotice, errorBox, typeChecks, ROLES } from "./admin_forms.js";
+import { attributeSection } from "./attribute_settings.js";
 
 export async function show(main, [projectId], app, query) {
   app.setCrumbs([["Projects", "#/projects"], ["Settings"]]);
@@ -197,6 +198,7 @@ export async function show(main, [projectId], app, query) {
       classError.el, addForm, addError.el),
     h("section", { class: "card settings-card", "aria-labelledby": "settings-types-h" },
       h("h2", { id: "settings-types-h" }, "Annotation types"), typeForm),
+    attributeSection(() => project, patch),
     h("section", { class: "card settings-card", "aria-labelledby": "settings-members-h" },
       h("h2", { id: "settings-members-h" }, "Members"),
       h("table", { class: "num-table", id: "member-table" },
