@@ -1165,15 +1165,19 @@ def _paths() -> dict[str, Any]:
                                   "add pending pre-labels (" + ", ".join(
                                       name for name, e in EXPORTERS.items()
                                       if e.optional_proposals) + ")"),
-                           _param("images", "query", BOOL,
-                                  "put the image files in the zip (" + ", ".join(
-                                      name for name, e in EXPORTERS.items()
-                                      if e.with_images) + ")"),
-                           _param("split", "query", {"type": "string", "maxLength": 400},
-                                  "name:fraction,... e.g. train:0.8,val:0.1,test:0.1; an "
-                                  "image's split depends only on seed and its content hash ("
-                                  + ", ".join(name for name, e in EXPORTERS.items()
-                                              if e.uses_split) + ")"),
+                           {**_param("images", "query", BOOL,
+                                     "put the image files in the zip (" + ", ".join(
+                                         name for name, e in EXPORTERS.items()
+                                         if e.with_images) + ")"),
+                            "x-formats": [name for name, e in EXPORTERS.items()
+                                          if e.with_images]},
+                           {**_param("split", "query", {"type": "string", "maxLength": 400},
+                                     "name:fraction,... e.g. train:0.8,val:0.1,test:0.1; an "
+                                     "image's split depends only on seed and its content "
+                                     "hash (" + ", ".join(name for name, e in EXPORTERS.items()
+                                                          if e.uses_split) + ")"),
+                            "x-formats": [name for name, e in EXPORTERS.items()
+                                          if e.uses_split]},
                            _param("seed", "query", COUNT, "seed of the split (default 0)"),
                            _MIN_POSITION],
             "responses": {"200": {"description": "the export document", "content": {

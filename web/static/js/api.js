@@ -78,9 +78,10 @@ export const api = {
     request("GET", `/projects/${projectId}/metrics/prelabels${query({ group_by: groupBy })}`),
   assistMetrics: (projectId) => request("GET", `/projects/${projectId}/metrics/assist`),
   projections: () => request("GET", "/projections"),
-  exportUrl: (projectId, { format = "coco", position, includeProposed } = {}) =>
+  exportUrl: (projectId, { format = "coco", position, includeProposed, images, split, seed } = {}) =>
     `${API}/projects/${projectId}/export${query({
-      format, position, include_proposed: includeProposed ? "true" : undefined })}`,
+      format, position, include_proposed: includeProposed ? "true" : undefined,
+      images: images ? "true" : undefined, split: split || undefined, seed: seed || undefined })}`,
   models: (projectId) => request("GET", `/projects/${projectId}/models`),
   changeModel: (id, body) => request("PATCH", `/models/${id}`, body),
   jobs: (projectId) => request("GET", `/projects/${projectId}/jobs`),

@@ -8,9 +8,11 @@ import { API } from "./api.js";
 const FORMAT_NAMES = {
   coco: "COCO (JSON)",
   labelwright: "Labelwright (lossless)",
-  yolo: "YOLO",
-  voc: "Pascal VOC",
-  cvat: "CVAT (XML)",
+  yolo: "YOLO detection (zip)",
+  yolo_seg: "YOLO segmentation (zip)",
+  voc: "Pascal VOC (zip)",
+  cvat: "CVAT for images 1.1 (XML)",
+  labelstudio: "Label Studio (JSON)",
 };
 
 const EXPORT_PATH = `${API}/projects/{project_id}/export`;
@@ -29,13 +31,19 @@ function summaryOf(description, name, names) {
   return description.slice(start + name.length + 2, end).trim() || null;
 }
 
-/** ``{formats: [{name, title, summary}], default}`` from the server's OpenAPI document. */
+/** ``{formats: [{name, title, summary, images, split}], default}`` from the server's OpenAPI
+ * document; ``images``/``split``: whether the format takes ``images=true`` / a split (the
+ * ``x-formats`` of those parameters). */
 export function exportFormats() {
   if (!cached) {
     cached = fetch(`${API}/openapi.json`, { credentials: "same-origin" }).then(async (r) => {
       if (!r.ok) throw new Error(`the server's list of export formats could not be read (HTTP ${r.status})`);
       const doc = await r.json();
-      const param = (doc.paths?.[EXPORT_PATH]?.get?.parameters || []).find((p) => p.name === "format");
+      const params = doc.paths?.[EXPORT_PATH]?.get?.parameters || [];
+      const param = params.find((p) => p.name === "format");
+      const formatsOf = (name) => params.find((p) => p.name === name)?.["x-formats"] || [];
+      const withImages = formatsOf("images");
+      const withSplit = formatsOf("split");
       const names = param?.schema?.enum;
       if (!Array.isArray(names) || !names.length) throw new Error("the server names no export formats");
       const description = param.description || "";
@@ -43,7 +51,8 @@ export function exportFormats() {
         default: param.schema.default || names[0],
         formats: names.map((name) => {
           const summary = summaryOf(description, name, names);
-          return { name, title: FORMAT_NAMES[name] || name, summary };
+          return { name, title: FORMAT_NAMES[name] || name, summary,
+                   images: withImages.includes(name), split: withSplit.includes(name) };
         }),
       };
     });

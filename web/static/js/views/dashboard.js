@@ -179,6 +179,13 @@ export async function show(main, [projectId], app) {
                                   "aria-describedby": "export-position-hint" });
     const hint = h("span", { class: "field-hint small", id: "export-position-hint", "aria-live": "polite" });
     const proposed = h("input", { type: "checkbox", id: "export-proposed" });
+    // Folder formats can carry the image files, and split the images (export_formats.js says
+    // which formats take each); the server checks both and its refusal is shown like any other.
+    const images = h("input", { type: "checkbox", id: "export-images" });
+    const split = h("input", { type: "text", id: "export-split", placeholder: "train:0.8,val:0.1,test:0.1",
+                               "aria-label": "Split (name:fraction, comma separated)", spellcheck: "false" });
+    const seed = h("input", { type: "number", id: "export-seed", min: "0", step: "1", placeholder: "0",
+                              "aria-label": "Seed of the split" });
     const link = h("a", { class: "btn btn-primary", id: "export-link", download: "" }, "Download export");
     // Client-side check of the position: a whole number from 0. Past the head known here it
     // only warns (the log may have grown since); the server's answer is always shown.
@@ -190,7 +197,14 @@ export async function show(main, [projectId], app) {
     };
     const update = () => {
       const pos = asOfPos.checked ? position.value.trim() : undefined;
-      link.href = api.exportUrl(projectId, { format: format.value, position: pos, includeProposed: proposed.checked });
+      const chosen = offered.formats.find((f) => f.name === format.value) || {};
+      images.disabled = !chosen.images;
+      split.disabled = seed.disabled = !chosen.split;
+      link.href = api.exportUrl(projectId, {
+        format: format.value, position: pos, includeProposed: proposed.checked,
+        images: chosen.images && images.checked,
+        split: chosen.split ? split.value.trim() : undefined,
+        seed: chosen.split ? seed.value.trim() : undefined });
       position.disabled = !asOfPos.checked;
       const bad = positionProblem();
       position.setAttribute("aria-invalid", String(Boolean(bad)));
@@ -198,7 +212,7 @@ export async function show(main, [projectId], app) {
       hint.textContent = bad || (beyond ? `The log was at position ${status.head} when this page loaded.` : "");
       showProblem("");
     };
-    for (const el of [format, asOfNow, asOfPos, position, proposed]) el.addEventListener("input", update);
+    for (const el of [format, asOfNow, asOfPos, position, proposed, images, split, seed]) el.addEventListener("input", update);
     // The download goes through fetch, so that a refusal is shown (its message from the API's
     // error body) instead of the browser saving an error document or doing nothing.
     link.addEventListener("click", async (e) => {
@@ -218,7 +232,7 @@ export async function show(main, [projectId], app) {
           toast(`Export failed: ${message}`, { kind: "error" });
           return;
         }
-        const name = /filename="([^"]+)"/.exec(response.headers.get("content-disposition") || "")?.[1] || "export.json";
+        const name = /filename="([^"]+)"/.exec(response.headers.get("content-disposition") || "")?.[1] || "export";
         const url = URL.createObjectURL(await response.blob());
         const save = h("a", { href: url, download: name, hidden: true });
         document.body.append(save);
@@ -244,7 +258,10 @@ export async function show(main, [projectId], app) {
           h("label", {}, asOfNow, " now"),
           h("label", {}, asOfPos, " position "), position),
         h("span", {}), hint,
-        h("span", {}), h("label", {}, proposed, " include pending pre-labels")),
+        h("span", {}), h("label", {}, proposed, " include pending pre-labels"),
+        h("span", {}), h("label", {}, images, " include the image files (zip)"),
+        h("label", { for: "export-split" }, "Split"),
+        h("div", { class: "radio-row" }, split, h("label", { for: "export-seed" }, " seed "), seed)),
       h("p", { class: "muted small" }, `The log is at position ${status.head ?? "?"}`
         + (maxLag ? `; read models are ${maxLag} events behind.` : "; read models are up to date.")
         + " An export as of a position is the same file every time."),
