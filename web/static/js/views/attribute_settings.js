@@ -96,6 +96,8 @@ export function attributeSection(current, patch) {
     if (await patch({ attributes: [...(current().attributes || []), def] }, addError, `${name} was not added: `)) {
       render();
       nameIn.value = valuesIn.value = defaultIn.value = "";
+      typeIn.value = "checkbox";
+      valuesRow.hidden = true;
       classBoxes.forEach((b) => { b.checked = false; });
       nameIn.focus();
       toast(`Attribute ${name} added`, { kind: "success" });
