@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from domain.errors import DomainError
 from labelwright.cli_backup import add_backup_commands
+from labelwright.cli_datasets import add_import_dataset_command
 from labelwright.cli_evaluation import add_evaluate_command
 from labelwright.cli_jobs import add_job_commands
 from labelwright.cli_models import add_model_commands
@@ -385,6 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help="seed of --split (default 0)")
     p.add_argument("-o", "--output", default="-")
     add_evaluate_command(add)
+    add_import_dataset_command(add)
     add_select_command(add)
     add_backup_commands(add)
 
