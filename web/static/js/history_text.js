@@ -7,7 +7,7 @@ const TYPE_NAMES = {
   AssistClicked: "clicked",
   AssistEdited: "corrected the assist", AssistRejected: "rejected the assist",
   ImageSubmitted: "submitted the image", ReviewRecorded: "reviewed",
-  ImageReopened: "reopened the image",
+  ImageReopened: "reopened the image", AnnotationAttributesSet: "set attributes",
 };
 
 export function typeName(type) { return TYPE_NAMES[type] || type; }
@@ -37,6 +37,11 @@ export class EventNarrator {
         if (d.geometry) parts.push("shape");
         text = `${ev.type === "PrelabelEdited" ? "corrected the pre-label" : "edited"} ${name}: ${parts.join(", ") || "no change"}`
           + (typeof d.iou === "number" ? ` (IoU to proposal ${d.iou.toFixed(3)})` : "");
+        break;
+      }
+      case "AnnotationAttributesSet": {
+        const values = Object.entries(d.attributes || {}).map(([k, v]) => `${k} = ${v}`);
+        text = `set the attributes of ${name}: ${values.join(", ") || "none"}`;
         break;
       }
       case "AnnotationDeleted": text = `deleted ${name}`; break;
