@@ -44,6 +44,7 @@ from labelwright.backup_manifest import (
     read_manifest,
 )
 from labelwright.settings import Settings
+from service_layer.private_files import make_private_dir
 
 log = logging.getLogger(__name__)
 
@@ -141,8 +142,8 @@ def take_backup(settings: Settings, dest: Path, *, files_only: bool = False,
         raise BackupRefused("the backup folder must lie outside the data dir")
     _empty_or_missing(dest, "backup folder", "a backup")
     files_only = files_only or not settings.embedded
-    dest.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.chmod(dest, 0o700)
+    make_private_dir(dest)
+    os.chmod(dest, 0o700)  # an existing empty folder too
     started = time.monotonic()
     files: list[BackupFile] = []
     if files_only:
@@ -166,7 +167,7 @@ def take_backup(settings: Settings, dest: Path, *, files_only: bool = False,
         for sha, path in content_addressed(data_dir / store):
             relative = f"{store}/{sha[:2]}/{sha[2:4]}/{sha}"
             target = dest / relative
-            target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            make_private_dir(target.parent, private_parents=True)
             size, actual = _link_or_copy(path, target, link)
             if actual != sha:
                 raise BackupRefused(f"{path} does not hold the bytes its name says (damaged "
@@ -193,7 +194,7 @@ def _verified_copy(src: Path, staging: Path, manifest: Manifest, link: bool) -> 
             raise BackupRefused(f"the backup lacks {entry.path}, which its manifest lists "
                                 "(damaged or incomplete backup)", {"path": entry.path})
         target = staging / entry.path
-        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        make_private_dir(target.parent, private_parents=True)
         size, sha = _link_or_copy(source, target, link)
         if (size, sha) != (entry.size, entry.sha256):
             raise BackupRefused(f"{entry.path} does not match its checksum in the manifest "

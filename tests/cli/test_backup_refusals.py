@@ -67,7 +67,13 @@ def test_a_backup_is_standalone(backup: Path) -> None:
     assert {"events.sqlite", "auth.sqlite", "manifest.json", "images"} <= names
     assert not {n for n in names if n.endswith(("-wal", "-shm"))}
     assert "views.sqlite" not in names
-    assert os.stat(backup).st_mode & 0o077 == 0
+    _private(backup)
+
+
+def _private(folder: Path) -> None:
+    """``folder`` and everything in it 0700/0600: only the service's user reads labels."""
+    for path in [folder, *folder.rglob("*")]:
+        assert os.stat(path).st_mode & 0o077 == 0, path
 
 
 def test_restore_refuses_a_data_dir_that_is_not_empty(backup: Path, tmp_path: Path,
@@ -88,6 +94,7 @@ def test_restore_into_an_existing_empty_folder(backup: Path, tmp_path: Path,
     result = json.loads(capsys.readouterr().out)
     assert result["head"] == result["position"] > 0
     assert (target / "views.sqlite").is_file()  # rebuilt, not copied
+    _private(target)
 
 
 def test_restore_refuses_an_unfinished_backup(backup: Path, tmp_path: Path,
