@@ -26,6 +26,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 DOC_SHOTS = ROOT / "docs" / "screenshots"
+DOC_VIEWPORT = {"width": 1440, "height": 900}
 PASSWORDS = {"admin": "admin-demo-pw", "maria": "maria-demo-pw", "ana": "ana-demo-pw",
              "arjun": "arjun-demo-pw", "rui": "rui-demo-pw"}
 
@@ -235,17 +236,29 @@ def shot(page: Any, name: str) -> Path:
     return path
 
 
-def doc_shot(page: Any, name: str) -> Path | None:
+def doc_shot(page: Any, name: str, show: str | None = None) -> Path | None:
     """The usual screenshot in test-artifacts, and, only with LABELWRIGHT_UPDATE_DOCS_SCREENSHOTS
-    set, ``docs/screenshots/<name>.png`` for docs/ui.md: the viewport at CSS scale (1440x900 in
-    these tests), toasts cleared, saved as an optimised 256-colour PNG to keep the repo small."""
+    set, ``docs/screenshots/<name>.png`` for docs/ui.md: a 1440x900 viewport at CSS scale (a
+    taller page is resized for the shot and back), scrolled to ``show`` when given, toasts
+    cleared, saved as an optimised 256-colour PNG to keep the repository small."""
     page.evaluate("document.getElementById('toasts').replaceChildren()")
     shot(page, name)
     if not os.environ.get("LABELWRIGHT_UPDATE_DOCS_SCREENSHOTS"):
         return None
     DOC_SHOTS.mkdir(parents=True, exist_ok=True)
     path = DOC_SHOTS / f"{name}.png"
-    picture = Image.open(io.BytesIO(page.screenshot(scale="css"))).convert("RGB")
+    before = page.viewport_size
+    if before != DOC_VIEWPORT:
+        page.set_viewport_size(DOC_VIEWPORT)
+    try:
+        if show:
+            page.locator(show).first.evaluate("e => e.scrollIntoView({block: 'start'})")
+        page.wait_for_timeout(300)  # a resized canvas redraws in its next frame
+        png = page.screenshot(scale="css")
+    finally:
+        if before and before != DOC_VIEWPORT:
+            page.set_viewport_size(before)
+    picture = Image.open(io.BytesIO(png)).convert("RGB")
     picture.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
     return path
 

@@ -59,6 +59,7 @@ def test_the_loser_of_a_conflict_can_reapply_or_keep_theirs(server: DemoServer,
     expect(banner).to_have_text("Your change to cup was overwritten by ana."
                                 "Re-apply mineKeep theirs")
     expect(banner).to_have_attribute("role", "alert")
+    expect(banner).to_be_in_viewport()
     pending_settled(arjun)
     x = {a["id"]: a for a in admin.labels(iid)["annotations"]}[x_id]
     assert x["updated_by"] == "ana" and x["geometry"]["x"] == 103

@@ -56,6 +56,8 @@ def test_a_submit_made_during_an_outage_is_sent_once_when_the_server_is_back(
         state = page.locator("#submit-state")
         expect(state).to_have_text(OFFLINE_SUBMIT)
         expect(state).to_have_attribute("aria-live", "polite")
+        expect(state).to_be_in_viewport()
+        expect(page.locator("#submit-image")).to_be_disabled()  # no second submit meanwhile
         expect(page.locator("#offline-banner")).to_be_visible()
         expect(page.locator("#offline-banner")).to_contain_text("1 change kept in this browser")
         # It stays: the outbox tries again every 2 s, the socket reconnects with backoff.
@@ -94,6 +96,7 @@ def test_a_refused_submit_is_shown_and_the_screen_stays(server: DemoServer,
     state = page.locator("#submit-state")
     expect(state).to_contain_text("Not submitted:")
     expect(state).to_have_attribute("role", "alert")
+    expect(state).to_be_in_viewport()
     page.wait_for_function("window.__lw.outbox.size === 0")
     page.wait_for_timeout(500)
     assert page.evaluate("location.hash") == f"#/images/{iid}"

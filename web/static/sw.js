@@ -17,7 +17,8 @@ const CACHE = PREFIX + RELEASE;
 
 self.addEventListener("install", (event) => {
   event.waitUntil(caches.open(CACHE)
-    .then((cache) => cache.addAll(SHELL.map((url) => new Request(url, { cache: "reload" }))))
+    // The page has just loaded these (immutable URLs): mostly answered from the HTTP cache.
+    .then((cache) => cache.addAll(SHELL))
     .then(() => self.skipWaiting()));
 });
 

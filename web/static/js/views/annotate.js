@@ -150,9 +150,9 @@ export async function show(main, [imageId], app) {
   // Outages and lost edits (issue 12): the offline banner, a conflict's banner, the submit's state.
   const offline = offlineBanner(app.socket, app.outbox);
   const conflict = new ConflictBanner();
-  const submitState = h("p", { class: "submit-state", id: "submit-state", role: "status", "aria-live": "polite",
-                               hidden: true });
+  const submitState = h("p", { class: "submit-state", id: "submit-state", role: "status", "aria-live": "polite" });
   let destroyed = false;
+  let submitting = false; // a submit is on its way: the button waits for its answer
   let reviewRound = { review: image.review || null, reopened: image.reopened || null };
   let roundStatus = image.status;
   const people = h("ul", { class: "people", role: "list", "aria-label": "People on this image" });
@@ -180,7 +180,7 @@ export async function show(main, [imageId], app) {
     h("section", { class: "panel" }, h("h3", {}, "Pre-labels"), prelabelBox),
     h("section", { class: "panel" }, h("h3", {}, "Tags"), tagBox),
     h("section", { class: "panel grow" }, h("h3", {}, "Objects ", objectCount), objects.el)),
-    h("section", { class: "panel side-footer" }, submitState, workBox));
+    h("section", { class: "panel side-footer" }, workBox));
 
   const classButtons = new Map();
   editor.classes.forEach((name, i) => {
@@ -400,8 +400,9 @@ export async function show(main, [imageId], app) {
     if (canReview && st === "approved") workBox.append(reopenBox(st));
     const canSubmit = role && ["new", "in_progress", "rejected"].includes(st);
     workBox.append(
-      h("button", { type: "button", class: "btn btn-primary btn-wide", id: "submit-image", disabled: !canSubmit,
+      h("button", { type: "button", class: "btn btn-primary btn-wide", id: "submit-image", disabled: !canSubmit || submitting,
                     title: "Submit for review (Ctrl+Enter)", onclick: () => submit() }, "Submit image"),
+      submitState,  // below the button: content added above it would be scrolled out of view
       h("p", { class: "muted small" }, canSubmit ? "Ctrl+Enter submits and opens the next image."
         : st === "submitted" ? "Submitted: waiting for review." : `This image is ${STATUS_NAMES[st] || st}.`),
       h("button", { type: "button", class: "btn btn-wide", id: "skip-image", onclick: () => goToNext(app, project.id, kind, imageId) },
@@ -477,10 +478,12 @@ export async function show(main, [imageId], app) {
 
   async function submit() {
     const st = editor.labels.status;
-    if (!role || !["new", "in_progress", "rejected"].includes(st)) return;
+    if (submitting || !role || !["new", "in_progress", "rejected"].includes(st)) return;
     if (!await confirmUndecided(undecidedPrelabels(editor.labels))) return;
     const entry = editor.submit();
     if (!entry) return;
+    submitting = true;
+    refreshSoon();
     // Queued like every command: while the server cannot be reached the submit waits in the
     // outbox and the screen stays, saying so, until the server has acknowledged it.
     const waiting = () => showSubmitState(app.socket.online ? "Sending the submit…"
@@ -489,7 +492,9 @@ export async function show(main, [imageId], app) {
     app.socket.addEventListener("state", waiting);
     const error = await whenSettled(entry);
     app.socket.removeEventListener("state", waiting);
+    submitting = false;
     if (destroyed) return;
+    refreshSoon();
     if (error) {
       showSubmitState(`Not submitted: ${error.message}`, "error");
       toast(`Not submitted: ${error.message}`, { kind: "error" });
