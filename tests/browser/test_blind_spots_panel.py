@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.lab import DemoServer, expect, log_in, shot
+from tests.browser.lab import DemoServer, doc_shot, expect, log_in
 
 pytestmark = pytest.mark.browser
 
@@ -95,7 +95,7 @@ def test_the_blind_spots_tab(server: DemoServer, new_context: Any, tmp_path: Pat
     queue.click()
     expect(page.locator("#toasts .toast")).to_contain_text("1 image queued first")
     expect(section).to_have_attribute("data-queued", "1")
-    shot(page, "13-dashboard-blind-spots")
+    doc_shot(page, "dashboard-blind-spots", show="#blind-spots")
 
     # A thumbnail opens the image in the annotator.
     cards.nth(1).locator("a.thumb").click()

@@ -17,6 +17,7 @@ from PIL import Image
 
 from tests.browser.lab import (
     DemoServer,
+    doc_shot,
     drag,
     expect,
     log_in,
@@ -107,7 +108,7 @@ def test_keyboard_only_from_the_canvas_to_submit_and_review(server: DemoServer,
     pixel = Image.open(BytesIO(png)).convert("RGB").getpixel((1, 0))
     assert isinstance(pixel, tuple), pixel
     assert all(abs(c - f) <= 12 for c, f in zip(pixel, FOCUS_RGB, strict=True)), pixel
-    shot(page, "50-keyboard-stage-focus-ring")
+    doc_shot(page, "keyboard-focus-ring")
 
     # Forward again to Submit, and Enter submits (the next image opens).
     tab_until(page, "document.activeElement.id === 'submit-image'")

@@ -17,7 +17,7 @@ import pytest
 import torch
 from torch import nn
 
-from tests.browser.lab import DemoServer, expect, log_in, open_image, shot, start_job
+from tests.browser.lab import DemoServer, doc_shot, expect, log_in, open_image, shot, start_job
 from tests.inference.model_factory import ultralytics_metadata, yolov8_onnx, yolov8_output
 
 pytestmark = pytest.mark.browser
@@ -179,7 +179,7 @@ def test_a_manager_registers_maps_and_runs_a_model(server: DemoServer, new_conte
     # It got there through the project room's {"op": "job"} messages, not only by polling.
     assert int(page.locator("#jobs").get_attribute("data-live-updates") or 0) > 0
     page.evaluate("document.getElementById('toasts').replaceChildren()")
-    shot(page, "models-3-job-done")
+    doc_shot(page, "models-page")
 
     # Retired: the model keeps its pre-labels but runs no new job, on the page or by the API.
     page.click("#model-retire")

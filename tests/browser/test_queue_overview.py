@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.lab import DemoServer, expect, log_in, shot
+from tests.browser.lab import DemoServer, doc_shot, expect, log_in
 from tests.browser.test_work_queue import queue_project
 
 pytestmark = pytest.mark.browser
@@ -35,7 +35,7 @@ def test_a_manager_sees_who_holds_what_and_assigns_images(server: DemoServer,
     expect(page.locator("#queue-assign-message")).to_have_text("Assigned 2 images to arjun.")
     row = section.locator(".queue-assignment[data-user='arjun']")
     expect(row).to_have_attribute("data-count", "2")
-    shot(page, "queue-overview")
+    doc_shot(page, "queue-overview", show="#queue-overview")
     overview = server.api("maria").get(f"/projects/{pid}/queue")
     assert overview["assignments"] == [{"username": "arjun", "image_ids": ids[:2]}]
 

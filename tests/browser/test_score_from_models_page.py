@@ -20,7 +20,7 @@ import pytest
 from PIL import Image as PILImage
 
 from inference_workers.synthetic_shapes import make_shapes
-from tests.browser.lab import DemoServer, expect, log_in, shot
+from tests.browser.lab import DemoServer, doc_shot, expect, log_in, shot
 
 pytestmark = pytest.mark.browser
 
@@ -108,7 +108,7 @@ def test_score_pick_and_queue_from_the_browser(server: DemoServer, new_context: 
     expect(cards.first.locator(".pick-rank")).to_contain_text("#1")
     page.wait_for_function("[...document.querySelectorAll('#pick-grid img')]"
                            ".every((i) => i.complete && i.naturalWidth > 0)")
-    shot(page, "models-pick-next-images")
+    doc_shot(page, "models-score-and-pick", show="#active-learning")
 
     page.click("#pick-queue")
     expect(panel).to_have_attribute("data-queued", str(PICKS))

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image as PILImage
 
 from inference_workers.synthetic_shapes import SHAPE_CLASSES, make_shapes
-from tests.browser.lab import DemoServer, expect, log_in, shot
+from tests.browser.lab import DemoServer, doc_shot, expect, log_in
 
 pytestmark = pytest.mark.browser
 
@@ -84,5 +84,5 @@ def test_a_manager_trains_a_detector_and_sees_the_curve_and_the_new_version(
     expect(page.locator("#model-facts [data-fact='lineage']")).to_contain_text(
         f"labels as of position {model['lineage']['position']}")
     page.evaluate("document.getElementById('toasts').replaceChildren()")
-    shot(page, "models-4-trained")
+    doc_shot(page, "models-train", show="#model-train")
     errors.check(("status of 422",))  # the refused epoch count, on purpose

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.lab import DemoServer, expect, log_in, sample_png, shot
+from tests.browser.lab import DemoServer, doc_shot, expect, log_in, sample_png, shot
 
 pytestmark = pytest.mark.browser
 
@@ -54,7 +54,7 @@ def test_two_annotators_get_different_images_and_see_their_lease(server: DemoSer
     second = press_next(arjun, server.base, pid)
     assert first == ids[0] and second == ids[1]
     expect(ana.locator("#lease-note")).to_contain_text("Reserved for you until")
-    shot(ana, "queue-lease")
+    doc_shot(ana, "work-queue-next-image")
     # "Next image" in the side panel gives the image back and opens another.
     ana.get_by_role("button", name="Next image", exact=True).click()
     ana.wait_for_function(f"!location.hash.includes('{first}')")
