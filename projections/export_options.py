@@ -10,6 +10,7 @@ from projections.export_splits import DEFAULT_SPLIT, SplitPlan
 
 EXPORTED_STATUSES = frozenset({"accepted", "edited", "manual"})
 """Annotation states every label export contains (``proposed`` with ``include_proposed``)."""
+WITH_PROPOSED = EXPORTED_STATUSES | {"proposed"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,10 +26,14 @@ class ExportOptions:
     images: ImageFiles | None = None
     split: SplitPlan = DEFAULT_SPLIT
 
+    @property
+    def statuses(self) -> frozenset[str]:
+        """The annotation states the export contains."""
+        return WITH_PROPOSED if self.include_proposed else EXPORTED_STATUSES
+
     def exported(self, annotation: dict[str, Any]) -> bool:
         """Whether ``annotation`` belongs in the export (by its status)."""
-        status = annotation.get("status")
-        return status in EXPORTED_STATUSES or (self.include_proposed and status == "proposed")
+        return annotation.get("status") in self.statuses
 
 
 def attributes_of(annotation: dict[str, Any]) -> dict[str, Any]:

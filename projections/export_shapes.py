@@ -23,6 +23,16 @@ log = logging.getLogger(__name__)
 Point = tuple[float, float]
 
 
+def corners_of(annotation: dict[str, Any]) -> tuple[float, float, float, float] | None:
+    """``(x0, y0, x1, y1)`` of :func:`box_of` (boxes, the most common shape, the fast way)."""
+    if annotation["type"] == "box":
+        g = annotation["geometry"]
+        x, y = g["x"], g["y"]
+        return x, y, x + g["w"], y + g["h"]
+    box = box_of(annotation)
+    return None if box is None else (box[0], box[1], box[0] + box[2], box[1] + box[3])
+
+
 def box_of(annotation: dict[str, Any]) -> tuple[float, float, float, float] | None:
     """``(x, y, w, h)`` of a box, or the box around a polygon or a mask; None for points,
     tags and empty masks."""
@@ -41,12 +51,14 @@ def box_of(annotation: dict[str, Any]) -> tuple[float, float, float, float] | No
     return None
 
 
-def clipped(box: tuple[float, float, float, float], width: float, height: float
+def clipped(corners: tuple[float, float, float, float], width: float, height: float
             ) -> tuple[float, float, float, float] | None:
-    """``(x0, y0, x1, y1)`` of ``box`` inside the image, None when nothing of it is."""
-    x, y, w, h = box
-    x0, y0 = min(max(x, 0.0), width), min(max(y, 0.0), height)
-    x1, y1 = min(max(x + w, 0.0), width), min(max(y + h, 0.0), height)
+    """``corners`` ``(x0, y0, x1, y1)`` cut to the image, None when nothing of it is inside."""
+    x0, y0, x1, y1 = corners
+    x0 = 0.0 if x0 < 0.0 else width if x0 > width else x0
+    y0 = 0.0 if y0 < 0.0 else height if y0 > height else y0
+    x1 = 0.0 if x1 < 0.0 else width if x1 > width else x1
+    y1 = 0.0 if y1 < 0.0 else height if y1 > height else y1
     if x1 <= x0 or y1 <= y0:
         return None
     return x0, y0, x1, y1
@@ -85,13 +97,14 @@ class ClassNumbers:
 
     def __init__(self, project: dict[str, Any], start: int = 0) -> None:
         self.names = [str(c["name"]) for c in project["classes"]]
-        self._numbers = {name: n for n, name in enumerate(self.names, start=start)}
+        self.numbers = {name: n for n, name in enumerate(self.names, start=start)}
+        """Class numbers by name (look up here first; :meth:`number` for a missing label)."""
         self._unknown: set[str] = set()
 
     def number(self, label: str) -> int | None:
         """The class number of ``label``; None (and a warning, once) for a label that is not
         a class of the project: classes are never deleted, so that is a corrupt row."""
-        found = self._numbers.get(label)
+        found = self.numbers.get(label)
         if found is None and label not in self._unknown:
             self._unknown.add(label)
             log.warning("export skips annotations with label %r: not a class of the project",

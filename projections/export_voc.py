@@ -26,7 +26,7 @@ from typing import Any
 from projections.export_files import ImageNames
 from projections.export_options import ExportOptions, attributes_of
 from projections.export_rows import ExportRows
-from projections.export_shapes import ClassNumbers, box_of, clipped
+from projections.export_shapes import ClassNumbers, clipped, corners_of
 from projections.export_xml import truthy, xml_text
 from projections.export_zip import ZipStream
 
@@ -38,16 +38,19 @@ def _pixel(value: float) -> int:
     return math.floor(value + 0.5)  # round half up, the same on every platform
 
 
-def voc_bndbox(box: tuple[float, float, float, float], width: int, height: int
+def voc_bndbox(corners: tuple[float, float, float, float], width: int, height: int
                ) -> tuple[int, int, int, int] | None:
-    """VOC's 1-based inclusive ``(xmin, ymin, xmax, ymax)`` of a continuous ``(x, y, w, h)``."""
-    inside = clipped(box, width, height)
+    """VOC's 1-based inclusive ``(xmin, ymin, xmax, ymax)`` of continuous ``(x0, y0, x1, y1)``."""
+    inside = clipped(corners, width, height)
     if inside is None:
         return None
     x0, y0, x1, y1 = inside
     xmin = min(max(_pixel(x0) + 1, 1), width)
     ymin = min(max(_pixel(y0) + 1, 1), height)
     return xmin, ymin, max(min(_pixel(x1), width), xmin), max(min(_pixel(y1), height), ymin)
+
+
+_NO_FLAGS = "".join(f"    <{flag}>0</{flag}>\n" for flag in FLAGS)
 
 
 def voc_document(project: dict[str, Any], image: dict[str, Any], file_name: str,
@@ -61,20 +64,23 @@ def voc_document(project: dict[str, Any], image: dict[str, Any], file_name: str,
              f"<annotation>{xml_text(project['name'])}</annotation></source>\n"
              f"  <size><width>{width}</width><height>{height}</height>"
              "<depth>3</depth></size>\n  <segmented>0</segmented>\n"]
+    statuses = options.statuses
     for annotation in annotations:
-        if not options.exported(annotation):
+        if annotation["status"] not in statuses:
             continue
-        box = box_of(annotation)
-        if box is None or classes.number(annotation["label"]) is None:
+        corners = corners_of(annotation)
+        label = annotation["label"]
+        if corners is None or (label not in classes.numbers and classes.number(label) is None):
             continue
-        bndbox = voc_bndbox(box, width, height)
+        bndbox = voc_bndbox(corners, width, height)
         if bndbox is None:
             continue
         attributes = attributes_of(annotation)
-        flags = "".join(f"    <{flag}>{int(truthy(attributes.get(flag, False)))}</{flag}>\n"
-                        for flag in FLAGS)
+        flags = _NO_FLAGS if not attributes else "".join(
+            f"    <{flag}>{int(truthy(attributes.get(flag, False)))}</{flag}>\n"
+            for flag in FLAGS)
         xmin, ymin, xmax, ymax = bndbox
-        parts.append(f"  <object>\n    <name>{xml_text(annotation['label'])}</name>\n"
+        parts.append(f"  <object>\n    <name>{xml_text(label)}</name>\n"
                      f"    <pose>Unspecified</pose>\n{flags}"
                      f"    <bndbox><xmin>{xmin}</xmin><ymin>{ymin}</ymin>"
                      f"<xmax>{xmax}</xmax><ymax>{ymax}</ymax></bndbox>\n  </object>\n")

@@ -32,7 +32,7 @@ from typing import Any
 from projections.export_files import ImageNames
 from projections.export_options import ExportOptions
 from projections.export_rows import ExportRows
-from projections.export_shapes import ClassNumbers, box_of, clipped
+from projections.export_shapes import ClassNumbers, clipped, corners_of
 from projections.export_splits import SplitPlan
 from projections.export_zip import ZipStream
 
@@ -45,15 +45,19 @@ def detection_lines(image: dict[str, Any], annotations: list[dict[str, Any]],
                     classes: ClassNumbers, options: ExportOptions) -> list[str]:
     """``class cx cy w h`` per exported box (or box around a polygon or mask)."""
     width, height = float(image["width"]), float(image["height"])
+    statuses = options.statuses
+    numbers = classes.numbers
     lines = []
     for annotation in annotations:
-        if not options.exported(annotation):
+        if annotation["status"] not in statuses:
             continue
-        box = box_of(annotation)
-        if box is None:
+        corners = corners_of(annotation)
+        if corners is None:
             continue
-        number = classes.number(annotation["label"])
-        inside = clipped(box, width, height)
+        number = numbers.get(annotation["label"])
+        if number is None:
+            number = classes.number(annotation["label"])  # warns once
+        inside = clipped(corners, width, height)
         if number is None or inside is None:
             continue
         x0, y0, x1, y1 = inside

@@ -15,6 +15,7 @@ version, which is part of the software.
 
 from __future__ import annotations
 
+import os
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -98,8 +99,8 @@ class ZipStream:
     def file(self, name: str, path: Path) -> Iterator[bytes]:
         """Add entry ``name`` with the bytes of the file at ``path`` (stored, read 1 MiB at a
         time)."""
-        with path.open("rb") as source:
-            size = path.stat().st_size
+        with open(path, "rb") as source:
+            size = os.fstat(source.fileno()).st_size
             with self._zip.open(_info(name, False, size), "w") as entry:
                 while block := source.read(READ_SIZE):
                     entry.write(block)
