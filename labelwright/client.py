@@ -290,12 +290,17 @@ class Client:
         return dict(self.get(f"/projects/{project_id}"))
 
     def create_project(self, name: str, classes: Sequence[str | Mapping[str, Any]],
-                       annotation_types: Sequence[str] | None = None) -> dict[str, Any]:
-        """A new project (admins); ``classes`` are names or ``{"name", "color"}``."""
+                       annotation_types: Sequence[str] | None = None,
+                       attributes: Sequence[Mapping[str, Any]] | None = None
+                       ) -> dict[str, Any]:
+        """A new project (admins); ``classes`` are names or ``{"name", "color"}``;
+        ``attributes`` the per-object attributes (``{"name", "type", ...}``, docs/api.md)."""
         body: dict[str, Any] = {"name": name, "classes": [
             {"name": c} if isinstance(c, str) else dict(c) for c in classes]}
         if annotation_types is not None:
             body["annotation_types"] = list(annotation_types)
+        if attributes is not None:
+            body["attributes"] = [dict(a) for a in attributes]
         return dict(self.request("POST", "/projects", json=body))
 
     def set_member(self, project_id: str, username: str, role: str | None) -> dict[str, Any]:
@@ -461,11 +466,15 @@ class Client:
         return dict(self.request("POST", f"/projects/{project_id}/predictions", json=data,
                                  params=params))
 
-    def import_dataset(self, project_id: str, path: str | os.PathLike[str], format: str
-                       ) -> dict[str, Any]:
+    def import_dataset(self, project_id: str, path: str | os.PathLike[str], format: str,
+                       create_classes: bool | None = None) -> dict[str, Any]:
         """A labelled dataset (``POST /projects/{id}/datasets``): a zip, a single JSON/XML
         file, or a folder (sent as a zip). Labels become human labels matched to the
-        project's images by file name; images inside a zip are added."""
+        project's images by file name; images inside a zip are added. ``create_classes``
+        adds the dataset's classes the project lacks (else they are refused)."""
+        form = {"format": format}
+        if create_classes is not None:
+            form["create_classes"] = "true" if create_classes else "false"
         source = Path(path)
         with tempfile.TemporaryDirectory(prefix="lw-dataset-") as tmp:
             if source.is_dir():
@@ -478,7 +487,7 @@ class Client:
                 upload = source
             with open(upload, "rb") as fh:
                 return dict(self.request(
-                    "POST", f"/projects/{project_id}/datasets", data={"format": format},
+                    "POST", f"/projects/{project_id}/datasets", data=form,
                     files={"file": (upload.name, fh, "application/octet-stream")}))
 
     def register_model(self, project_id: str, weights: str | os.PathLike[str], *,
