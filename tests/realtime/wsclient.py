@@ -146,7 +146,7 @@ def edit_box(annotation_id: str, x: float, base_revision: int | None = None) -> 
 
 
 _WORK = {"AnnotationCreated", "AnnotationEdited", "AnnotationDeleted", "PrelabelAccepted",
-         "PrelabelEdited", "PrelabelRejected"}
+         "PrelabelEdited", "PrelabelRejected", "AnnotationAttributesSet"}
 
 
 class ImageView:
@@ -176,10 +176,15 @@ class ImageView:
                    "label": data["label"], "geometry": data["geometry"],
                    "source": "prelabel" if prelabel else data["source"],
                    "status": "proposed" if prelabel else "manual", "revision": 1,
-                   "created_by": actor, "updated_by": actor, "updated_at": at}
+                   "created_by": actor, "updated_by": actor, "updated_at": at,
+                   "attributes": {}}
             if prelabel:
                 ann["model"], ann["score"] = data["model"], data["score"]
             anns[data["annotation_id"]] = ann
+        elif kind == "AnnotationAttributesSet":
+            ann = anns[data["annotation_id"]]
+            ann.update(attributes=dict(data["attributes"]), revision=data["revision"],
+                       updated_by=actor, updated_at=at)
         elif kind in ("AnnotationDeleted", "PrelabelRejected"):
             del anns[data["annotation_id"]]
         elif kind in ("AnnotationEdited", "PrelabelEdited", "PrelabelAccepted"):
