@@ -21,9 +21,10 @@ observers stay None and ``GET /metrics`` answers 404.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import (
@@ -32,7 +33,6 @@ from prometheus_client import (
     Counter,
     Histogram,
     PlatformCollector,
-    ProcessCollector,
     disable_created_metrics,
     generate_latest,
 )
@@ -62,9 +62,10 @@ def outcome_of(future: Future[CommandResult]) -> str:
     """``ok``, ``repeated`` (a known ``command_id``: nothing recorded), the refusal's error
     code (``validation``, ``conflict``, ``locked``, ``forbidden``, ``not_found``...) or
     ``error`` (a failure that is not a refusal)."""
-    if future.cancelled():
+    try:
+        error = future.exception()  # done already: no wait
+    except CancelledError:
         return "error"
-    error = future.exception()
     if error is None:
         return "repeated" if future.result().repeated else "ok"
     return error.code if isinstance(error, DomainError) else "error"
@@ -114,7 +115,7 @@ class Metrics:
         # Label children, looked up once: labels() takes a lock and builds a tuple each time.
         self._children: dict[tuple[Any, ...], Any] = {}
         self._children_lock = threading.Lock()
-        ProcessCollector(registry=r)
+        r.register(ProcessStats())
         PlatformCollector(registry=r)
         if services is not None:
             r.register(ServiceCollector(services))
@@ -129,7 +130,7 @@ class Metrics:
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         method = method if method in METHODS else "OTHER"
-        key = ("http", method, route, status)
+        key = (method, route, status)  # three items: never a command's (type, outcome)
         pair = self._children.get(key)
         if pair is None:
             pair = self._child(key, (self.http_requests.labels(method, route, str(status)),
@@ -142,9 +143,10 @@ class Metrics:
     def request_done(self, commands: Sequence[c.Command], future: Future[CommandResult]
                      ) -> None:
         outcome = outcome_of(future)
+        children = self._children
         for cmd in commands:
-            key = ("command", cmd.type, outcome)
-            child = self._children.get(key)
+            key = (cmd.type, outcome)
+            child = children.get(key)
             if child is None:
                 child = self._child(key, self.commands.labels(cmd.type, outcome))
             child.inc()
@@ -182,6 +184,41 @@ class Metrics:
         """Keep ``child`` (a metric's labelled child, first seen now) for ``key``."""
         with self._children_lock:
             return self._children.setdefault(key, child)
+
+
+class ProcessStats(Collector):
+    """``process_cpu_seconds_total``, ``process_resident_memory_bytes``,
+    ``process_virtual_memory_bytes`` and ``process_start_time_seconds`` from one read of
+    ``/proc/self/stat`` (Linux; nothing elsewhere). prometheus-client's ``ProcessCollector``
+    also lists ``/proc/self/fd`` on every scrape, which takes tens of milliseconds with a
+    thousand WebSockets open; ``labelwright_websocket_connections`` says what holds them."""
+
+    def __init__(self) -> None:
+        self._ticks = float(os.sysconf("SC_CLK_TCK")) if hasattr(os, "sysconf") else 100.0
+        self._page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+        self._boot = 0.0
+        try:
+            with open("/proc/stat", "rb") as f:
+                for line in f:
+                    if line.startswith(b"btime "):
+                        self._boot = float(line.split()[1])
+        except OSError:
+            pass
+
+    def collect(self) -> Iterator[Any]:
+        try:
+            with open("/proc/self/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[-1].split()  # from field 3 (state) on
+        except OSError:
+            return
+        yield CounterMetricFamily("process_cpu_seconds", "User and system CPU time spent",
+                                  value=(float(fields[11]) + float(fields[12])) / self._ticks)
+        yield GaugeMetricFamily("process_resident_memory_bytes", "Resident memory size",
+                                value=int(fields[21]) * self._page)
+        yield GaugeMetricFamily("process_virtual_memory_bytes", "Virtual memory size",
+                                value=int(fields[20]))
+        yield GaugeMetricFamily("process_start_time_seconds", "Start time since the epoch",
+                                value=float(fields[19]) / self._ticks + self._boot)
 
 
 class ServiceCollector(Collector):
