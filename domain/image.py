@@ -400,7 +400,10 @@ class Image(Aggregate):
                                       command.geometry)
             self._check_room()
             label = schema.check_label(command.label, "annotation.label")
-            annotation_id = str(uuid.uuid4())
+            # From the command id (unique per image): no random draw (a getrandom syscall
+            # hands the GIL to the projection threads in the middle of a bulk import).
+            annotation_id = str(uuid5(NAMESPACE_URL, f"labelwright:import:{command.command_id}")
+                                if command.command_id else uuid.uuid4())
             attributes = resolve_values(schema.attributes, label,
                                         default_values(schema.attributes, label),
                                         command.attributes or {}, "annotation.attributes")

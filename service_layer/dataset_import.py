@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -220,7 +221,10 @@ def _match(app: Labeling, read: ImageListing, project_id: str, dataset: Dataset,
     zip_stems: dict[str, list[str]] = {}
     for name in zipped:
         zip_stems.setdefault(stem(name), []).append(name)
+    known = {str(row["sha256"]) for row in rows}
     for name, info in zipped.items():
+        # Images the project has already (a retry, a re-import) are not registered again.
+        info["known"] = info["sha256"] in known
         others = [r for r in by_name.get(name, []) if r["sha256"] != info["sha256"]]
         if others:
             raise dataset_error("duplicate_file_name", f"the project already has a different "
@@ -355,17 +359,20 @@ def record_import(app: Labeling, pipeline: CommandPipeline, store: ImageStore,
             "add_classes": [{"name": n} for n in plan.new_classes]})
     added = 0
     if plan.zip_images:
-        for info in plan.zip_images:
-            if (not store.exists(info["sha256"])
-                    and store.put(files.read(info["entry"])) != info["sha256"]):
-                raise Conflict(f"{info['entry']!r} changed while it was imported",
-                                   {"file": info["entry"]})
-        rows = [{k: v for k, v in info.items() if k != "entry"} for info in plan.zip_images]
-        images, at = app.add_images(plan.project_id, rows, username)
-        created = [img for img, new in images if new]
-        added = len(created)
-        pipeline.adopt(created)
-        position = at if at is not None else position
+        try:
+            store.put_many((info["sha256"], partial(files.read, info["entry"]))
+                           for info in plan.zip_images)
+        except ValueError:
+            raise Conflict("an image of the upload changed while it was imported") from None
+        rows = [{k: v for k, v in info.items() if k not in ("entry", "known")}
+                for info in plan.zip_images
+                if not info["known"]]
+        if rows:
+            images, at = app.add_images(plan.project_id, rows, username)
+            created = [img for img, new in images if new]
+            added = len(created)
+            pipeline.adopt(created)
+            position = at if at is not None else position
     actor = Actor(username, trusted=True)
     annotations = 0
     for start in range(0, len(plan.requests), CHUNK):
