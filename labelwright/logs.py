@@ -73,13 +73,22 @@ class TextFormatter(logging.Formatter):
         return redact(super().format(record))
 
 
+class _OurHandler(logging.StreamHandler):
+    """The handler ``configure_logging`` installs (so a second call replaces it)."""
+
+
 def configure_logging() -> None:
-    """Log to stderr in the configured format and level (replaces the root's handlers)."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if log_format() == "json" else TextFormatter(TEXT_FORMAT))
+    """Log to stderr in the configured format and level. Like ``logging.basicConfig``, it
+    leaves a root logger that already has someone else's handlers alone (pytest's capture,
+    an embedding application)."""
     root = logging.getLogger()
     for old in root.handlers[:]:
-        root.removeHandler(old)
+        if isinstance(old, _OurHandler):
+            root.removeHandler(old)
+    if root.handlers:
+        return
+    handler = _OurHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if log_format() == "json" else TextFormatter(TEXT_FORMAT))
     root.addHandler(handler)
     level = os.environ.get("LABELWRIGHT_LOG_LEVEL", "INFO").upper()
     root.setLevel(level if level in logging.getLevelNamesMapping() else logging.INFO)
