@@ -33,7 +33,12 @@ from typing import IO, Any, Literal
 
 import httpx
 
-from labelwright.export_download import MAX_UNPACKED_BYTES, save_stream, unpack_zip
+from labelwright.export_download import (
+    MAX_UNPACKED_BYTES,
+    UnsafeArchive,
+    save_stream,
+    unpack_zip,
+)
 
 API_PREFIX = "/api/v1"
 # Picked up from folders; a file named explicitly is sent whatever its suffix (the server
@@ -51,7 +56,8 @@ Progress = Callable[[int, int], None]
 class LabelwrightError(Exception):
     """An error answer of the API (``code`` as in docs/api.md "Errors", ``status`` the HTTP
     status), or a failure on the way: ``unreachable`` (no connection, after the retries;
-    status None), ``timeout``, ``bad_response`` (an answer that is not the API's JSON)."""
+    status None), ``timeout``, ``bad_response`` (an answer that is not the API's JSON),
+    ``unsafe_archive`` (an export zip that would write outside its folder, or too much)."""
 
     def __init__(self, code: str, message: str, status: int | None = None,
                  details: Mapping[str, Any] | None = None) -> None:
@@ -596,7 +602,11 @@ class Client:
                 with tempfile.TemporaryDirectory(prefix=".lw-export-", dir=target) as tmp:
                     archive = Path(tmp) / name
                     sha = self._download(response, archive)
-                    files = unpack_zip(archive, target, max_unpacked_bytes)
+                    try:
+                        files = unpack_zip(archive, target, max_unpacked_bytes)
+                    except (UnsafeArchive, zipfile.BadZipFile) as e:
+                        raise LabelwrightError("unsafe_archive", f"the export's zip was not "
+                                               f"unpacked: {e}") from None
                 return ExportResult(target, sha, exported_at, format, media_type, tuple(files))
             path = target / name if into_folder else target
             sha = self._download(response, path)

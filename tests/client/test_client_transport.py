@@ -7,6 +7,7 @@ import contextlib
 import socket
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -118,3 +119,32 @@ def test_an_answer_that_is_not_the_api_is_bad_response(flaky: Flaky) -> None:
     with Client(flaky.url, "t") as lw, pytest.raises(LabelwrightError) as caught:
         lw.projects()
     assert (caught.value.code, caught.value.status) == ("bad_response", 502)
+
+
+def _evil_zip() -> bytes:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("labels/fine.txt", "0 0.5 0.5 0.1 0.1\n")
+        zf.writestr("../escaped.txt", "gotcha")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("flaky", [(0, (
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/zip\r\nX-Labelwright-Position: 7\r\n"
+    b'Content-Disposition: attachment; filename="../../x.zip"\r\n'
+    + f"Content-Length: {len(_evil_zip())}\r\nConnection: close\r\n\r\n".encode()
+    + _evil_zip()))], indirect=True)
+def test_an_export_zip_that_escapes_its_folder_is_refused(flaky: Flaky, tmp_path: Path) -> None:
+    dest = tmp_path / "box" / "export"
+    with Client(flaky.url, "t") as lw, pytest.raises(LabelwrightError) as caught:
+        lw.export("p1", "yolo", dest=dest)
+    assert caught.value.code == "unsafe_archive"
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == [
+        "box", "box/export"]  # nothing written, no temporary file left
+    # unpack="never" keeps the zip as sent, under a name of its own (never the server's path)
+    with Client(flaky.url, "t") as lw:
+        kept = lw.export("p1", "yolo", dest=dest, unpack="never")
+    assert kept.path == dest / "x.zip" and kept.position == 7
