@@ -576,6 +576,10 @@ class Image(Aggregate):
         self.trigger_event(self.AnnotationCreated, annotation_id=annotation_id,
                            annotation_type=proposal.kind, label=label,
                            geometry=proposal.to_json(), source="assist", **meta)
+        defaults = default_values(schema.attributes, label)
+        if defaults:  # like a drawn shape, a proposal starts with the attributes' defaults
+            self.trigger_event(self.AnnotationAttributesSet, annotation_id=annotation_id,
+                               attributes=defaults, revision=1, **meta)
 
     def assist_proposal(self, annotation_id: str) -> dict[str, Any] | None:
         """What this image knows of the assist proposal that made ``annotation_id``:

@@ -263,3 +263,11 @@ def test_definitions_do_not_check_values_already_recorded(defined: World) -> Non
     defined.run({"type": "edit", "annotation_id": aid,
                  "changes": {"attributes": {"colour": None}}})
     assert _annotation(defined, aid)["attributes"] == {"occluded": False}
+
+
+def test_an_assist_proposal_starts_with_the_defaults(defined: World) -> None:
+    result = defined.run({"type": "assist", "mode": "extreme_points", "label": "cat",
+                          "points": [[10, 30], [30, 10], [60, 35], [35, 50]]})
+    assert _types(result) == ["AssistClicked", "AnnotationCreated", "AnnotationAttributesSet"]
+    ann = _annotation(defined, result.events[1]["data"]["annotation_id"])
+    assert ann["attributes"] == {"occluded": False} and ann["revision"] == 1
