@@ -6,8 +6,9 @@ prefix (``8a7b6c5d-cat.jpg`` for ``cat.jpg``) is tried without it too. Each task
 annotation that was not cancelled is imported: ``rectanglelabels`` → box (a rotated one →
 its 4-corner polygon), ``polygonlabels`` → polygon, ``keypointlabels`` → point, ``choices``
 → one tag per choice. Coordinates are percentages of the image; ``original_width`` /
-``original_height`` give its size (else the project's image's). Other result types
-(``brushlabels``, text, ...) are skipped with a warning.
+``original_height`` give its size (else the project's image's); ``meta.attributes`` are the
+shape's attributes. Other result types (``brushlabels``, text, ...) are skipped with a
+warning.
 """
 
 from __future__ import annotations
@@ -90,7 +91,13 @@ def _task(task: object, where: str, dataset: Dataset) -> DatasetImage:
                          "has)")
             continue
         _size(image, result, at)
-        image.labels.extend(_shapes(str(kind), result["value"], image, at))
+        shapes = _shapes(str(kind), result["value"], image, at)
+        meta = result.get("meta")
+        attributes = meta.get("attributes") if isinstance(meta, dict) else None
+        if isinstance(attributes, dict):  # how Labelwright's export keeps them
+            for shape in shapes:
+                shape.attributes = dict(attributes)
+        image.labels.extend(shapes)
     return image
 
 

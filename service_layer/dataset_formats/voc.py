@@ -1,8 +1,9 @@
 """Pascal VOC XML (one ``<annotation>`` file per image, zipped; or a single file) →
 ``Dataset``.
 
-Each ``<object>`` is a box of class ``<name>``; ``<bndbox>`` corners are taken as pixel
-coordinates (``x = xmin``, ``w = xmax - xmin``, as CVAT and most converters write them).
+Each ``<object>`` is a box of class ``<name>``; ``<bndbox>`` corners are VOC's whole pixels
+numbered from 1, both ends included: ``x = xmin - 1``, ``w = xmax - xmin + 1`` (the inverse of
+the ``voc`` export, so a round trip keeps boxes to the pixel).
 ``difficult``, ``truncated``, ``occluded`` and ``pose`` are kept as the object's attributes.
 The image is ``<filename>`` (else the XML file's own name with the image's extension
 unknown: matched by name without extension); ``<size>`` gives its width and height.
@@ -70,8 +71,9 @@ def _image(doc: XmlDocument, dataset: Dataset) -> DatasetImage:
         x0, y0, x1, y1 = corners
         attributes = {flag: _flag(value) for flag in _FLAGS
                       if (value := child_text(obj, flag)) is not None}
-        image.labels.append(DatasetLabel("box", label, {"x": x0, "y": y0, "w": x1 - x0,
-                                                        "h": y1 - y0}, where, attributes))
+        image.labels.append(DatasetLabel("box", label, {"x": x0 - 1, "y": y0 - 1,
+                                                        "w": x1 - x0 + 1, "h": y1 - y0 + 1},
+                                         where, attributes))
     return image
 
 

@@ -102,6 +102,11 @@ def test_voc_cvat_and_label_studio(site: Site) -> None:
                   "JPEGImages/v.png": images("v.png")["v.png"]})
     answer = site.ok(send(site, pid, voc, "voc"))
     assert (answer["images"], answer["annotations"]) == (1, 2)
+    cat = next(x for x in labels_of(site, project_images(site, pid)["v.png"])
+               if x["label"] == "cat")
+    # VOC's whole pixels from 1, both ends included: xmin 1..xmax 11 is x 0, w 11.
+    assert cat["geometry"] == {"x": 0.0, "y": 1.0, "w": 11.0, "h": 9.0}
+    assert cat["attributes"] == {}  # 'difficult' is not an attribute of this project
     site.upload(pid, *images("a.png", "ls.png").items())
     site.ok(site.call("PATCH", f"/projects/{pid}", json={"attributes": [
         {"name": "occluded", "type": "checkbox", "default": False},
