@@ -189,3 +189,37 @@ def test_a_malformed_manifest_is_refused_never_crashes(key: str, value: Any) -> 
 def test_any_json_is_refused_or_a_manifest(raw: Any) -> None:
     with contextlib.suppress(BackupRefused):
         Manifest.from_json(raw)
+
+
+def test_link_hard_links_the_image_files_and_restores(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]
+                                                      ) -> None:
+    deployment = Deployment(data_dir=tmp_path / "data")
+    deployment.seed(images=1)
+    with deployment.services() as s:
+        sha = s.images.put(b"linked image bytes")
+        source = s.images.path(sha)
+    assert main(["backup", "--data-dir", str(tmp_path / "data"), "--link", "--quiet",
+                 str(tmp_path / "b")]) == 0
+    copied = tmp_path / "b" / source.relative_to(tmp_path / "data")
+    assert os.path.samefile(source, copied)
+    assert main(["restore", "--data-dir", str(tmp_path / "r"), "--quiet",
+                 str(tmp_path / "b")]) == 0
+    restored = tmp_path / "r" / source.relative_to(tmp_path / "data")
+    assert restored.read_bytes() == b"linked image bytes"
+    assert not os.path.samefile(copied, restored)  # a restore copies unless --link
+    capsys.readouterr()
+
+
+def test_a_files_only_backup_needs_the_database_restored_first(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    deployment = Deployment(data_dir=tmp_path / "data")
+    deployment.seed(images=1)
+    assert main(["backup", "--data-dir", str(tmp_path / "data"), "--files-only", "--quiet",
+                 str(tmp_path / "b")]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["store"] == "files"
+    assert not (tmp_path / "b" / "events.sqlite").exists()
+    _refused(["restore", "--data-dir", str(tmp_path / "r"), str(tmp_path / "b")], capsys,
+             "pg_restore")
+    _nothing_restored(tmp_path / "r")
