@@ -209,7 +209,8 @@ def cvat_chunks(project: dict[str, Any], rows: ExportRows,
         pending.drain_into(spool)
         head = ('<?xml version="1.0" encoding="utf-8"?>\n<annotations>\n'
                 "  <version>1.1</version>\n" + images.meta(project))
-        tail = f"  <!-- labels as of position {rows.position} -->\n</annotations>\n"
+        at = "" if rows.position is None else f"  <!-- labels as of position {rows.position} -->\n"
+        tail = at + "</annotations>\n"
         document = _document(head, spool, tail)
         if archive is None:
             yield from document
