@@ -329,7 +329,8 @@ export async function show(main, [imageId], app) {
           h("dt", {}, "Source"), h("dd", {}, a.source),
           h("dt", {}, "Revision"), h("dd", {}, String(a.revision)),
           h("dt", {}, "Last change"), h("dd", {}, a.updated_by)),
-        attributeControls(project.attributes, a, { disabled: !role, onChange: (v) => editor.setAttributes(a.id, v) }),
+        // Element.append writes a null out as "null" (no attributes for this class)
+        attributeControls(project.attributes, a, { disabled: !role, onChange: (v) => editor.setAttributes(a.id, v) }) || "",
         actions);
     } else {
       selectedBox.append(h("p", {}, `${sel.length} selected`),
