@@ -6,6 +6,7 @@ import { ApiError, request } from "../api.js";
 import { h, clear } from "../dom.js";
 import { formatBytes } from "../model_files.js";
 import { UploadQueue, droppedFiles, LIMITS } from "../upload_queue.js";
+import { datasetSection } from "./dataset_import.js";
 
 const STATE_TEXT = {
   skipped: "Skipped", waiting: "Waiting", sending: "Uploading", added: "Added",
@@ -17,8 +18,9 @@ const MAX_PREDICTIONS_BYTES = 16 * 1024 * 1024;  // docs/security.md: other JSON
  * were added, so the page can show them. */
 export function uploadPanel(project, { open = false, onChanged = () => {} } = {}) {
   return h("details", { class: "card upload-panel", id: "upload-panel", open },
-    h("summary", {}, h("h2", { class: "upload-summary" }, "Add images and predictions")),
-    h("div", { class: "upload-grid" }, imagesSection(project, onChanged), predictionsSection(project, onChanged)));
+    h("summary", {}, h("h2", { class: "upload-summary" }, "Add images, predictions and labeled datasets")),
+    h("div", { class: "upload-grid" }, imagesSection(project, onChanged), predictionsSection(project, onChanged),
+      datasetSection(project, (position) => settled(project.id, position, onChanged))));
 }
 
 /** ``then()`` once the read models show what was written at ``position`` (the image list and
