@@ -1,7 +1,7 @@
 """Per-object attributes in the browser: a manager defines `occluded` (checkbox) and `colour`
 (select, for cars) on the settings screen; an annotator draws a box, sets both with the
 keyboard in the side panel, sees them in the object list and after a reload, undoes the last
-change (the previous value comes back); the COCO export carries them. With
+change (the previous value comes back); the COCO export carries them, the history names them. With
 LABELWRIGHT_UPDATE_DOCS_SCREENSHOTS set, the settings section and the attribute panel are
 photographed into docs/screenshots/."""
 
@@ -138,4 +138,16 @@ def test_define_set_with_the_keyboard_reload_and_export(server: DemoServer,
     coco = json.loads(r.content)
     exported = {a["labelwright_id"]: a for a in coco["annotations"]}
     assert exported[box_id]["attributes"] == {"occluded": True, "colour": "blue"}
+
+    # History: the timeline says what was set; the diff names the attribute change.
+    head = api.get(f"/images/{image_id}")["version"]
+    page.goto(f"{server.base}/#/images/{image_id}/history")
+    page.wait_for_selector(f"#stage[data-version='{head}']")
+    expect(page.locator(".tl-row").nth(2)).to_contain_text(
+        "set the attributes of car box: occluded = true")
+    page.fill("#diff-from", "2")
+    page.fill("#diff-to", str(head))
+    page.click("#diff-run")
+    expect(page.locator(f"tr.diff-changed[data-id='{box_id}']")).to_contain_text(
+        "attributes none → occluded · colour: blue")
     errors.check()

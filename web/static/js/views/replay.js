@@ -7,6 +7,7 @@ import { h, clear, formatTime } from "../dom.js";
 import { AnnotationEditor } from "../editor.js";
 import { EventNarrator } from "../history_text.js";
 import { diffLabels } from "../label_diff.js";
+import { summary } from "../attribute_panel.js";
 import { textOn } from "../renderer.js";
 import { loadPicture } from "../picture.js";
 
@@ -226,7 +227,9 @@ export async function show(main, [imageId], app, query) {
       d.changed.map((c) => row("changed", c.after, [
         c.labelChanged ? `class ${c.before.label} → ${c.after.label}` : null,
         c.shapeChanged ? `IoU ${c.iou.toFixed(3)}` : null,
-        c.statusChanged ? `${c.before.status} → ${c.after.status}` : null].filter(Boolean).join(" · "))));
+        c.statusChanged ? `${c.before.status} → ${c.after.status}` : null,
+        c.attributesChanged ? `attributes ${summary(c.before.attributes) || "none"} → ${summary(c.after.attributes) || "none"}` : null,
+      ].filter(Boolean).join(" · "))));
     diffOut.append(
       h("p", { class: "diff-summary", id: "diff-summary" },
         `v${from} → v${to}: `, h("strong", { class: "diff-added-n" }, String(d.added.length)), " added, ",
