@@ -40,7 +40,8 @@ def _is_valid_command(body: Any) -> bool:
     """Bodies that could legitimately succeed (hypothesis rarely builds one; skip them)."""
     cmds = body.get("commands") if isinstance(body, dict) and "commands" in body else [body]
     return isinstance(cmds, list) and all(
-        isinstance(c, dict) and c.get("type") in ("submit", "assist", "create") for c in cmds)
+        isinstance(c, dict) and c.get("type") in ("submit", "assist", "create", "reopen")
+        for c in cmds)  # reopen: a bare one is valid once an earlier example submitted the image
 
 
 @settings(max_examples=300, deadline=None,
