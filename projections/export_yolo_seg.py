@@ -21,6 +21,9 @@ from projections.export_rows import ExportRows
 from projections.export_shapes import ClassNumbers, outlines_of
 from projections.export_yolo import yolo_archive
 
+SHAPES = frozenset({"polygon", "mask", "box"})
+"""The annotation types a segmentation label file has room for."""
+
 
 def _unit(value: float, size: float) -> float:
     return min(max(value / size, 0.0), 1.0)
@@ -30,13 +33,22 @@ def segmentation_lines(image: dict[str, Any], annotations: list[dict[str, Any]],
                        classes: ClassNumbers, options: ExportOptions) -> list[str]:
     """``class x1 y1 ... xn yn`` per exported polygon, mask piece or box."""
     width, height = float(image["width"]), float(image["height"])
+    statuses = options.statuses
     lines = []
     for annotation in annotations:
-        if not options.exported(annotation) or annotation["type"] not in (
-                "polygon", "mask", "box"):
+        if annotation["status"] not in statuses or annotation["type"] not in SHAPES:
             continue
-        number = classes.number(annotation["label"])
+        number = classes.numbers.get(annotation["label"])
         if number is None:
+            number = classes.number(annotation["label"])  # warns once
+            if number is None:
+                continue
+        if annotation["type"] == "box":  # the common case, without building an outline
+            g = annotation["geometry"]
+            x0, y0 = _unit(g["x"], width), _unit(g["y"], height)
+            x1, y1 = _unit(g["x"] + g["w"], width), _unit(g["y"] + g["h"], height)
+            lines.append(f"{number} {x0:.6f} {y0:.6f} {x1:.6f} {y0:.6f} "
+                         f"{x1:.6f} {y1:.6f} {x0:.6f} {y1:.6f}\n")
             continue
         for outline in outlines_of(annotation):
             coords = " ".join(f"{_unit(x, width):.6f} {_unit(y, height):.6f}"

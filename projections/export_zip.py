@@ -3,8 +3,9 @@
 Folder formats (YOLO, VOC, CVAT with images) are zips. The archive is never built in memory or
 on disk: :class:`ZipStream` wraps the standard library's ``zipfile`` writing to an unseekable
 sink, so each entry goes out as soon as it is written (sizes and CRC follow the data in a data
-descriptor, as the zip format allows for streams) and only the central directory, a few dozen
-bytes per entry, stays in memory until the end.
+descriptor, as the zip format allows for streams) and only the central directory (``zipfile``'s
+record of each entry, under 1 KB each: ~10 MB for 20,000 entries) stays in memory until the
+end.
 
 Reproducible: the same entries in the same order give the same bytes. Every entry has the
 timestamp 1980-01-01 00:00 (the earliest a zip can hold), permissions 0644, the Unix "made by"
