@@ -121,6 +121,7 @@ def plan_import(app: Labeling, read: ImageListing, project_id: str, files: Datas
     for image, target in targets:
         commands = [_command(label, image, target, schema, digest, k, unknown_attributes)
                     for k, label in enumerate(image.labels)]
+        image.labels = []  # the commands hold what is needed
         if len(commands) > MAX_ANNOTATIONS:
             raise dataset_error("too_many_annotations", f"{len(commands):,} labels for one "
                                 f"image; an image holds at most {MAX_ANNOTATIONS:,}",
