@@ -18,7 +18,7 @@ from PIL import Image as PILImage
 
 from labelwright.client import Client
 from tests.client.conftest import ADMIN, LiveServer
-from tests.interop.test_round_trips import FORMATS, VOC_DRIFT, assert_same_labels
+from tests.interop.test_round_trips import FORMATS, assert_same_labels
 
 CLASSES = ["a", "b"]
 _names = itertools.count()
@@ -57,8 +57,7 @@ def lw(live: LiveServer) -> Client:
     return Client.login(live.url, *ADMIN)
 
 
-@pytest.mark.parametrize("fmt", [pytest.param(f, marks=VOC_DRIFT) if f == "voc" else f
-                                 for f in FORMATS])
+@pytest.mark.parametrize("fmt", list(FORMATS))
 @settings(max_examples=4, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(image=labelled_images())

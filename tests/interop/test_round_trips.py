@@ -421,16 +421,6 @@ def _marked(formats: Iterable[str], marks: dict[str, pytest.MarkDecorator]) -> l
     return [pytest.param(f, marks=marks[f]) if f in marks else f for f in formats]
 
 
-# The VOC writer writes 1-based corners (xmin = round(x) + 1, projections/export_voc.py) and
-# the VOC reader takes them as 0-based (x = xmin, service_layer/dataset_formats/voc.py): every
-# round trip moves each box's top-left corner by one pixel. Strict: passes once they agree.
-VOC_DRIFT = pytest.mark.xfail(strict=True, reason="VOC reader and writer disagree on 1-based "
-                              "corners: each round trip moves xmin/ymin by +1 px")
-# The Label Studio writer puts attributes in each result's meta; the reader does not read it.
-LS_ATTRIBUTES = pytest.mark.xfail(strict=True, reason="the Label Studio reader drops the "
-                                  "attributes the writer puts in result.meta")
-
-
 @pytest.mark.parametrize("fmt", list(FORMATS))
 def test_the_export_holds_what_the_format_carries(trips: Callable[[str], Trip],
                                                   fmt: str) -> None:
@@ -459,7 +449,7 @@ def test_a_formats_own_export_imports_without_warnings(trips: Callable[[str], Tr
     assert not trips(fmt).answer.get("warnings"), trips(fmt).answer["warnings"]
 
 
-@pytest.mark.parametrize("fmt", _marked(FORMATS, {"voc": VOC_DRIFT}))
+@pytest.mark.parametrize("fmt", list(FORMATS))
 def test_export_import_export_keeps_the_labels(trips: Callable[[str], Trip], fmt: str) -> None:
     trip = trips(fmt)
     spec = FORMATS[fmt]
@@ -473,7 +463,7 @@ def _expected(fmt: str) -> dict[str, list[Outline]]:
             for name, shapes in SHAPES.items()}
 
 
-@pytest.mark.parametrize("fmt", _marked(FORMATS, {"voc": VOC_DRIFT}))
+@pytest.mark.parametrize("fmt", list(FORMATS))
 def test_imported_shapes_sit_where_the_source_had_them(trips: Callable[[str], Trip],
                                                        fmt: str) -> None:
     trip = trips(fmt)
@@ -487,8 +477,7 @@ def test_imported_shapes_sit_where_the_source_had_them(trips: Callable[[str], Tr
     assert_same_outlines(imported, expected, FORMATS[fmt].pixels)
 
 
-@pytest.mark.parametrize("fmt", _marked(["coco", "cvat", "voc", "labelstudio"],
-                                        {"labelstudio": LS_ATTRIBUTES}))
+@pytest.mark.parametrize("fmt", ["coco", "cvat", "voc", "labelstudio"])
 def test_attributes_survive_the_round_trip(trips: Callable[[str], Trip], fmt: str) -> None:
     trip = trips(fmt)
     imported = {image["file_name"]: sorted(o[:3] for o in map(_outline, image["annotations"]))
