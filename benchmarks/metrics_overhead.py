@@ -138,10 +138,18 @@ def command_latency(commands: int, root: Path) -> dict[str, Any]:
                 for k in range(BLOCK):
                     iid, aid = targets[name][(sent + k) % len(targets[name])]
                     started = time.perf_counter()
-                    conn.request("POST", f"/api/v1/images/{iid}/commands",
-                                 body=_edit(aid, sent + k), headers=headers)
-                    resp = conn.getresponse()
-                    resp.read()
+                    try:
+                        conn.request("POST", f"/api/v1/images/{iid}/commands",
+                                     body=_edit(aid, sent + k), headers=headers)
+                        resp = conn.getresponse()
+                        resp.read()
+                    except (OSError, http.client.HTTPException):
+                        # The server closed an idle keep-alive connection (a stall on a
+                        # loaded machine): reconnect, and leave this sample out.
+                        conn.close()
+                        conn = conns[name] = http.client.HTTPConnection(
+                            "127.0.0.1", sides[name][1].port, timeout=30)
+                        continue
                     latencies[name].append(time.perf_counter() - started)
                     assert resp.status == 200
             sent += 2 * BLOCK
