@@ -388,18 +388,21 @@ class Labeling(Application[UUID]):
 
     # -- images -------------------------------------------------------------------------------
 
-    def add_images(self, project_id: str, files: Sequence[dict[str, Any]], actor: str
-                   ) -> tuple[list[tuple[Image, bool]], int | None]:
+    def add_images(self, project_id: str, files: Sequence[dict[str, Any]], actor: str,
+                   *, unseen: bool = False) -> tuple[list[tuple[Image, bool]], int | None]:
         """Register image files (``file_name, width, height, sha256, content_type``).
 
         Same bytes in the same project give the existing image (``created`` False).
+        ``unseen``: the caller found none of them in the project's image list (a dataset
+        import of 10,000 images), so the look-up of each is skipped; one registered meanwhile
+        still collides in the store and is then found, as below.
         """
         self.project(project_id)
         out: list[tuple[Image, bool]] = []
         new: dict[UUID, Image] = {}
         for f in files:
             iid = image_id_for(project_id, f["sha256"])
-            existing = new.get(iid) or self._existing_image(iid)
+            existing = new.get(iid) or (None if unseen else self._existing_image(iid))
             if existing is not None:
                 out.append((existing, False))
                 continue

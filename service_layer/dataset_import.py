@@ -369,7 +369,7 @@ def record_import(app: Labeling, pipeline: CommandPipeline, store: ImageStore,
                 for info in plan.zip_images
                 if not info["known"]]
         if rows:
-            images, at = app.add_images(plan.project_id, rows, username)
+            images, at = app.add_images(plan.project_id, rows, username, unseen=True)
             created = [img for img, new in images if new]
             added = len(created)
             pipeline.adopt(created)

@@ -9,6 +9,7 @@ the API's JSON (``domain.geometry``), so the import validates them exactly like 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -117,6 +118,9 @@ def text_of(files: DatasetFiles, name: str) -> str:
 
 def number(value: object, where: str, what: str) -> float:
     """A finite JSON/XML number, or the reader's refusal naming ``what``."""
+    kind = type(value)
+    if kind is int or (kind is float and math.isfinite(value)):  # type: ignore[arg-type]
+        return float(value)  # type: ignore[arg-type]  # the common case, first
     if isinstance(value, bool):
         raise dataset_error("malformed", f"{what} must be a number, not {value!r}", where)
     try:
