@@ -47,7 +47,7 @@ from service_layer.image_registration import IMAGE_SUFFIXES
 from service_layer.image_store import ImageStore
 
 PAGE = 500
-CHUNK = 1000  # images handed to the pipeline at once (bounds the results held in memory)
+CHUNK = 500  # images handed to the pipeline at once (bounds the results held in memory)
 LISTED = 10  # names listed in an "unknown class" or "image not found" refusal
 
 
@@ -376,8 +376,13 @@ def record_import(app: Labeling, pipeline: CommandPipeline, store: ImageStore,
             position = at if at is not None else position
     actor = Actor(username, trusted=True)
     annotations = 0
-    for start in range(0, len(plan.requests), CHUNK):
-        chunk = plan.requests[start:start + CHUNK]
+    pending = plan.requests
+    plan.requests = []
+    while pending:
+        # Each chunk leaves the plan as it is handed over: the writer's new objects reuse
+        # the memory of the commands already recorded.
+        chunk = pending[:CHUNK]
+        del pending[:CHUNK]
         futures = pipeline.submit_many(chunk, actor)
         for (_, commands), future in zip(chunk, futures, strict=True):
             result = future.result(300.0)

@@ -132,7 +132,8 @@ def test_voc_cvat_and_label_studio(site: Site) -> None:
     assert found["tag"]["label"] == "dog"
 
 
-def test_unknown_classes_are_refused_or_created(site: Site) -> None:
+def test_unknown_classes_are_refused_or_created(any_site: Site) -> None:
+    site = any_site
     pid = site.new_project(classes=["cat"])
     doc = coco_document(["a.png"])
     doc["annotations"] = doc["annotations"][:2]
