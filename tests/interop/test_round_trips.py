@@ -504,3 +504,53 @@ def test_the_client_zips_a_folder_dataset_on_the_way(scene: Scene, tmp_path: Pat
                           dest=tmp_path / f"again-{len(results)}", images=True)
         results.append(read_yolo(again.path))
     assert results[0] == results[1]
+
+
+# Label Studio's export renames one of two images that share a stem ("a.png", "a.jpg" ->
+# "a_<sha>.png"), as the folder formats must; a JSON task list need not, and the renamed task
+# then finds no image when imported into a project holding the originals (422).
+LS_STEMS = pytest.mark.xfail(strict=True, reason="the Label Studio export renames images that "
+                             "share a stem, so its import cannot find them")
+
+
+@pytest.mark.parametrize("fmt", _marked(FORMATS, {"labelstudio": LS_STEMS}))
+def test_images_sharing_a_stem_keep_their_own_labels(live: LiveServer, tmp_path: Path,
+                                                     fmt: str) -> None:
+    """``a.png`` and ``a.jpg`` in one project: each image's labels come back on that image
+    (matched by content: the folder formats may rename a file to keep stems unique)."""
+    spec = FORMATS[fmt]
+    lw = Client.login(live.url, *ADMIN)
+    folder = tmp_path / "images"
+    folder.mkdir()
+    PILImage.new("RGB", (64, 48), (200, 10, 10)).save(folder / "a.png")
+    PILImage.new("RGB", (50, 70), (10, 200, 10)).save(folder / "a.jpg")
+    source = lw.create_project(f"stems {fmt}", ["car", "dog"])["id"]
+    boxes = {"a.png": ("car", {"x": 1, "y": 2, "w": 10, "h": 12}),
+             "a.jpg": ("dog", {"x": 20, "y": 30, "w": 15, "h": 25})}
+    for row in lw.upload_images(source, folder).images:
+        label, geometry = boxes[row["file_name"]]
+        lw.request("POST", f"/images/{row['id']}/commands", json={
+            "type": "create", "annotation": {"type": "box", "label": label,
+                                             "geometry": geometry}})
+    exported = lw.export(source, fmt, position=lw.head(), dest=tmp_path / "export/",
+                         images=spec.folder)
+    fresh = lw.create_project(f"stems {fmt} again", ["car", "dog"])["id"]
+    if not spec.folder:
+        lw.upload_images(fresh, folder)
+    answer = lw.import_dataset(fresh, exported.path, fmt)
+
+    def by_content(project_id: str, position: int, name: str) -> dict[str, list[Outline]]:
+        doc = lw.export(project_id, "labelwright", position=position, dest=tmp_path / name)
+        return {image["sha256"]: sorted(_outline(a)[:2] + _outline(a)[3:4]
+                                        for a in image["annotations"])
+                for image in json.loads(doc.path.read_text())["images"]}
+
+    want = by_content(source, lw.head(), "source.json")
+    got = by_content(fresh, answer["position"], "fresh.json")
+    assert got.keys() == want.keys()
+    becomes = BECOMES.get(fmt, {})
+    for sha, outlines in want.items():
+        assert [o[:2] for o in got[sha]] == [(becomes.get(k, k), label)
+                                             for k, label, _ in outlines]
+        for (_, _, a), (_, _, b) in zip(got[sha], outlines, strict=True):
+            assert np.allclose(a, b, rtol=0, atol=FORMATS[fmt].pixels), (fmt, a, b)
