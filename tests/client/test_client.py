@@ -16,6 +16,9 @@ from inference_workers.synthetic_shapes import make_shapes
 from labelwright.client import Client, JobFailed, LabelwrightError
 from tests.client.conftest import ADMIN, MANAGER, LiveServer
 
+# One server and one scene per module: keep its tests on one xdist worker.
+pytestmark = pytest.mark.xdist_group("client-end-to-end")
+
 SHAPES = ["circle", "rectangle", "triangle"]
 
 

@@ -24,6 +24,9 @@ import pytest
 
 from tests.client.conftest import LiveServer
 
+# One server and one scene per module: keep its tests on one xdist worker.
+pytestmark = pytest.mark.xdist_group("client-docs")
+
 DOC = Path(__file__).resolve().parents[2] / "docs" / "client.md"
 PAGE_URL = "http://127.0.0.1:8000"
 _CELL = re.compile(r"^```python\n(?P<code>.*?)^```\n(?:\n?^```text\n(?P<out>.*?)^```\n)?",

@@ -20,6 +20,9 @@ from labelwright.client import Client
 from tests.client.conftest import ADMIN, LiveServer
 from tests.interop.test_round_trips import FORMATS, assert_same_labels
 
+# One server and one scene per module: keep its tests on one xdist worker.
+pytestmark = pytest.mark.xdist_group("interop-round-trip-properties")
+
 CLASSES = ["a", "b"]
 _names = itertools.count()
 

@@ -32,6 +32,9 @@ from pycocotools.coco import COCO
 from labelwright.client import Client, ExportResult
 from tests.client.conftest import ADMIN, LiveServer
 
+# One server and one scene per module: keep its tests on one xdist worker.
+pytestmark = pytest.mark.xdist_group("interop-round-trips")
+
 CLASSES = ["car", "person", "dog", "traffic sign"]
 ATTRIBUTES = [{"name": "occluded", "type": "checkbox"}, {"name": "truncated", "type": "checkbox"},
               {"name": "colour", "type": "select", "values": ["red", "blue"]}]
