@@ -190,3 +190,24 @@ def test_waiting_for_a_running_job_times_out(live: LiveServer, tmp_path: Path) -
     assert lw.cancel_job(job["id"])["state"] == "cancelled"
     assert caught.value.code == "timeout" and caught.value.details["job_id"] == job["id"]
 
+
+
+def test_a_failed_job_raises_with_its_error_code(live: LiveServer, tmp_path: Path) -> None:
+    from safetensors.numpy import load_file, save_file
+
+    lw = Client.login(live.url, *ADMIN)
+    pid = lw.create_project("client failed job", SHAPES)["id"]
+    lw.upload_images(pid, shapes_folder(tmp_path / "photos", 2, seed=13))
+    weights, classes = demo_model()
+    # The demo weights with other bytes (their own sha256), so removing them from the model
+    # store touches no other test's model.
+    own = tmp_path / "own.safetensors"
+    save_file(load_file(weights), own, metadata={"copy": "client failed job"})
+    model = lw.register_model(pid, own, classes=classes, architecture="centernet")
+    sha = model["sha256"]
+    (live.deployment.data_dir / "models" / sha[:2] / sha[2:4] / sha).unlink()
+    job = lw.start_job(pid, {"type": "prelabel", "model_id": model["id"]})
+    with pytest.raises(JobFailed) as caught:
+        lw.wait_for_job(job["id"], timeout=120, poll=0.1)
+    assert caught.value.code == "model_missing" and caught.value.job["state"] == "failed"
+    assert "missing" in caught.value.message
