@@ -67,6 +67,9 @@ def test_a_coco_zip_adds_its_images_and_labels_once(any_site: Site) -> None:
     assert [x["type"] for x in c] == ["mask"]  # from uncompressed counts
     assert c[0]["geometry"]["rle"]["counts"] == b[1 if b[1]["type"] == "mask" else 0][
         "geometry"]["rle"]["counts"]
+    # Imported labels are nobody's work in the annotator metrics.
+    metrics = site.ok(site.get(f"/projects/{pid}/metrics/annotators"))
+    assert all(row["created"] == 0 for row in metrics["annotators"]), metrics
     # The same upload again: nothing is recorded twice.
     again = site.ok(send(site, pid, data, "coco"))
     assert again["annotations"] == 5 and again["images_added"] == 0

@@ -28,7 +28,9 @@ export class EventNarrator {
           + (typeof d.score === "number" ? ` (score ${d.score.toFixed(2)})` : "");
         break;
       case "AnnotationCreated":
-        text = d.source === "assist" ? `made a ${d.label} ${d.annotation_type} with assist` : `drew a ${d.label} ${d.annotation_type}`;
+        text = d.source === "assist" ? `made a ${d.label} ${d.annotation_type} with assist`
+          : d.source === "import" ? `imported a ${d.label} ${d.annotation_type} (labeled dataset)`
+            : `drew a ${d.label} ${d.annotation_type}`;
         break;
       case "AnnotationEdited":
       case "PrelabelEdited": {
