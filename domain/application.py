@@ -419,8 +419,12 @@ class Labeling(Application[UUID]):
                 # Someone registered one of these concurrently: fall back one by one.
                 created_ids = set()
                 for iid, image in new.items():
+                    # A fresh aggregate: the failed save took the pending event of this one.
+                    image = Image.add(project_id, image.file_name, image.width, image.height,
+                                      image.sha256, image.content_type, actor)
                     try:
                         position = self.save(image)[-1].notification.id
+                        new[iid] = image
                         created_ids.add(iid)
                     except IntegrityError:
                         new[iid] = self.image(iid)

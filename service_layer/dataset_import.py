@@ -199,23 +199,24 @@ def _zip_images(files: DatasetFiles, project_id: str, max_pixels: int
 
 
 def _project_images(app: Labeling, read: ImageListing, project_id: str
-                    ) -> list[dict[str, Any]]:
+                    ) -> tuple[list[dict[str, Any]], bool]:
+    """The project's image rows, and whether the list had caught up with the log (images
+    uploaded or imported a moment ago) when read."""
     wait_for = getattr(read, "wait_for", None)
-    if wait_for is not None:
-        wait_for(log_head(app), 5.0)  # images uploaded a moment ago
+    current = bool(wait_for(log_head(app), 10.0)) if wait_for is not None else False
     rows: list[dict[str, Any]] = []
     cursor: str | None = None
     while True:
         items, cursor = read.list_images(project_id, None, PAGE, cursor)
         rows.extend(items)
         if not cursor:
-            return rows
+            return rows, current
 
 
 def _match(app: Labeling, read: ImageListing, project_id: str, dataset: Dataset,
            zipped: dict[str, dict[str, Any]]) -> list[tuple[DatasetImage, _Target]]:
     """Each dataset image's target: the zip's image of that name, else the project's."""
-    rows = _project_images(app, read, project_id)
+    rows, current = _project_images(app, read, project_id)
     by_name: dict[str, list[dict[str, Any]]] = {}
     by_stem: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
@@ -226,8 +227,10 @@ def _match(app: Labeling, read: ImageListing, project_id: str, dataset: Dataset,
         zip_stems.setdefault(stem(name), []).append(name)
     known = {str(row["sha256"]) for row in rows}
     for name, info in zipped.items():
-        # Images the project has already (a retry, a re-import) are not registered again.
+        # Images the project has already (a retry, a re-import) are not registered again;
+        # "unseen" (no look-up each) only when the list was current.
         info["known"] = info["sha256"] in known
+        info["unseen"] = current and not info["known"]
         others = [r for r in by_name.get(name, []) if r["sha256"] != info["sha256"]]
         if others:
             raise dataset_error("duplicate_file_name", f"the project already has a different "
@@ -380,9 +383,10 @@ def record_import(app: Labeling, pipeline: CommandPipeline, store: ImageStore,
         raise Conflict("an image of the upload changed while it was imported") from None
     for at in range(0, len(new), STAGE):
         stage = new[at:at + STAGE]
-        rows = [{k: v for k, v in info.items() if k not in ("entry", "known")}
+        rows = [{k: v for k, v in info.items() if k not in ("entry", "known", "unseen")}
                 for info in stage]
-        images, position = app.add_images(plan.project_id, rows, username, unseen=True)
+        images, position = app.add_images(plan.project_id, rows, username,
+                                          unseen=all(info["unseen"] for info in stage))
         created = [img for img, made in images if made]
         summary.added += len(created)
         pipeline.adopt(created)

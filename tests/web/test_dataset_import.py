@@ -247,3 +247,18 @@ def test_an_attribute_value_the_definition_refuses_names_the_shape(site: Site) -
     assert error["details"]["reason"] == "invalid_attribute"
     assert (error["details"]["file"], error["details"]["line"]) == ("annotations.xml", 8)
     assert site.head() == head
+
+
+def test_unseen_images_that_exist_after_all_are_found_not_added(site: Site) -> None:
+    """``add_images(unseen=True)`` (an import whose image list lagged) skips the look-ups;
+    an image registered already collides in the store and is returned as it is."""
+    pid = site.new_project()
+    data = images("a.png")["a.png"]
+    [row] = site.upload(pid, ("a.png", data))
+    fresh = {"file_name": "b.png", "width": 64, "height": 48, "content_type": "image/png",
+             "sha256": "1" * 64}
+    again = {k: row[k] for k in ("file_name", "width", "height", "sha256", "content_type")}
+    head = site.head()
+    added, position = site.services.app.add_images(pid, [fresh, again], "admin", unseen=True)
+    assert [(str(img.id), created) for img, created in added][1] == (row["id"], False)
+    assert added[0][1] is True and position == head + 1
