@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from domain.errors import ValidationFailed
-from service_layer.dataset_formats import coco, cvat, labelstudio, voc, yolo
+from service_layer.dataset_formats import coco, cvat, labelstudio, labelwright, voc, yolo
 from service_layer.dataset_formats.dataset import Dataset, DatasetFiles
 
 Reader = Callable[[DatasetFiles], Dataset]
@@ -19,6 +19,7 @@ READERS: dict[str, Reader] = {
     "voc": voc.read,
     "cvat": cvat.read,
     "labelstudio": labelstudio.read,
+    "labelwright": labelwright.read,
 }
 # Formats that only come as a zip (a folder of label files).
 ZIP_ONLY = frozenset({"yolo", "yolo_seg"})

@@ -262,3 +262,24 @@ def test_unseen_images_that_exist_after_all_are_found_not_added(site: Site) -> N
     added, position = site.services.app.add_images(pid, [fresh, again], "admin", unseen=True)
     assert [(str(img.id), created) for img, created in added][1] == (row["id"], False)
     assert added[0][1] is True and position == head + 1
+
+
+def test_a_labelwright_export_imports_into_another_project(site: Site) -> None:
+    source = site.new_project(types=["box", "polygon"])
+    data = images("a.png")["a.png"]
+    [image] = site.upload(source, ("a.png", data))
+    site.create(image["id"], geometry={"x": 3, "y": 4, "w": 10, "h": 8})
+    site.ok(site.post(f"/projects/{source}/predictions", json={
+        "model": {"name": "m", "version": "1"}, "predictions": [{"image_id": "a.png",
+        "annotations": [{"type": "box", "label": "dog", "score": 0.5,
+                         "geometry": {"x": 1, "y": 1, "w": 5, "h": 5}}]}]}))
+    site.settle()
+    exported = site.get(f"/projects/{source}/export?format=labelwright&include_proposed=true")
+    assert exported.status_code == 200, exported.text
+    target = site.new_project(types=["box", "polygon"])
+    [copy] = site.upload(target, ("a.png", data))
+    answer = site.ok(send(site, target, exported.content, "labelwright", name="export.json"))
+    assert (answer["annotations"], answer["skipped"]) == (1, 1)  # the pending pre-label
+    [label] = labels_of(site, copy["id"])
+    assert (label["label"], label["source"], label["geometry"]) == (
+        "cat", "import", {"x": 3.0, "y": 4.0, "w": 10.0, "h": 8.0})

@@ -13,6 +13,7 @@ export const DATASET_FORMATS = [
   ["voc", "Pascal VOC XML (zip, or one file)"],
   ["cvat", "CVAT for images 1.1 XML"],
   ["labelstudio", "Label Studio JSON"],
+  ["labelwright", "Labelwright export JSON"],
 ];
 
 /** The format a file name suggests, or null (a zip can be several). */
@@ -24,6 +25,7 @@ function guessFormat(name) {
   if (lower.includes("cvat") || lower === "annotations.xml") return "cvat";
   if (lower.includes("label") && lower.includes("studio")) return "labelstudio";
   if (lower.includes("coco") || lower.startsWith("instances")) return "coco";
+  if (lower.includes("labelwright")) return "labelwright";
   return null;
 }
 
