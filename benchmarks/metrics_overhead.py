@@ -25,6 +25,7 @@ import asyncio
 import http.client
 import json
 import os
+import shutil
 import statistics
 import tempfile
 import time
@@ -187,7 +188,11 @@ def main() -> None:
     for run in range(1, args.runs + 1):
         scrape = asyncio.run(scrape_with_connections(args.connections, args.scrapes))
         emit(benchmark="metrics_overhead", run=run, **scrape)
-        commands = command_latency(args.commands, Path(tempfile.mkdtemp(prefix="lw-metrics-")))
+        root = Path(tempfile.mkdtemp(prefix="lw-metrics-"))
+        try:
+            commands = command_latency(args.commands, root)
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
         emit(benchmark="metrics_overhead", run=run, **commands)
         scrapes.append(scrape["p50_ms"])
         overheads.append(commands["overhead_p50_pct"])
