@@ -236,6 +236,33 @@ def read_labelstudio(path: Path) -> Labels:
     return out
 
 
+def _lossless_values(kind: str, g: dict[str, Any]) -> tuple[Any, ...]:
+    if kind == "box":
+        return (g["x"], g["y"], g["w"], g["h"])
+    if kind == "polygon":
+        return tuple(v for point in g["points"] for v in point)
+    if kind == "mask":
+        return (g["rle"]["counts"], *g["rle"]["size"])
+    if kind == "point":
+        return (g["x"], g["y"])
+    return ()
+
+
+def read_labelwright(path: Path) -> Labels:
+    """The lossless document: every label exactly (pending pre-labels are not labels)."""
+    out: Labels = {}
+    for image in json.loads(path.read_text())["images"]:
+        items: list[Item] = []
+        for a in image["annotations"]:
+            if a["status"] == "proposed":
+                continue
+            values = _lossless_values(a["type"], a["geometry"])
+            attributes = json.dumps(_values(a.get("attributes") or {}, None))
+            items.append((a["type"], a["label"], (*values, attributes)))
+        out[image["file_name"]] = items
+    return out
+
+
 @dataclass(frozen=True)
 class Format:
     read: Callable[[Path], Labels]
@@ -245,6 +272,7 @@ class Format:
     folder: bool  # a zip (exported with the image files, so the import adds them)
     counts: dict[str, int]  # objects the export holds per image (street, park)
     kinds: frozenset[str]  # what the export carries
+    skipped: int = 0  # objects the import leaves out by design, each with a warning
 
 
 FORMATS = {
@@ -264,6 +292,10 @@ FORMATS = {
     "labelstudio": Format(read_labelstudio, 1e-9, 0.0, 1e-9, False,
                           {"street.png": 5, "park 2.png": 3},
                           frozenset({"box", "polygon", "point", "tag"})),
+    # Lossless: exact. The pending pre-label is in the document and skipped by the import.
+    "labelwright": Format(read_labelwright, 0.0, 0.0, 0.0, False,
+                          {"street.png": 5, "park 2.png": 3},
+                          frozenset({"box", "polygon", "mask", "point", "tag"}), skipped=1),
 }
 
 
@@ -280,7 +312,7 @@ CARRIED = {"yolo": {"box", "polygon", "mask"}, "voc": {"box", "polygon", "mask"}
 # The attributes a format has a place for (None: every one).
 ATTRIBUTES_CARRIED: dict[str, set[str] | None] = {
     "coco": None, "cvat": None, "labelstudio": None, "voc": {"occluded", "truncated"},
-    "yolo": set(), "yolo_seg": set()}
+    "yolo": set(), "yolo_seg": set(), "labelwright": None}
 # A mask written as its outline (a polygon through the boundary pixels) spans one pixel less
 # each way than the mask's pixel box.
 OUTLINED_MASK = 1.0
@@ -437,7 +469,7 @@ def test_the_export_holds_what_the_format_carries(trips: Callable[[str], Trip],
     assert trip.answer["images"] == len(SIZES)
     assert trip.answer["annotations"] == sum(
         len(shapes) for shapes in _expected(fmt).values())
-    assert trip.answer.get("skipped", 0) == 0, trip.answer
+    assert trip.answer.get("skipped", 0) == spec.skipped, trip.answer
 
 
 # The VOC writer gives every object VOC's standard <pose>Unspecified</pose> and
@@ -449,7 +481,8 @@ VOC_WARNINGS = pytest.mark.xfail(strict=True, reason="the VOC reader warns about
 @pytest.mark.parametrize("fmt", _marked(FORMATS, {"voc": VOC_WARNINGS}))
 def test_a_formats_own_export_imports_without_warnings(trips: Callable[[str], Trip],
                                                        fmt: str) -> None:
-    assert not trips(fmt).answer.get("warnings"), trips(fmt).answer["warnings"]
+    warnings = trips(fmt).answer.get("warnings") or []
+    assert len(warnings) == FORMATS[fmt].skipped, warnings  # one for each object left out
 
 
 @pytest.mark.parametrize("fmt", list(FORMATS))
@@ -480,7 +513,7 @@ def test_imported_shapes_sit_where_the_source_had_them(trips: Callable[[str], Tr
     assert_same_outlines(imported, expected, FORMATS[fmt].pixels)
 
 
-@pytest.mark.parametrize("fmt", ["coco", "cvat", "voc", "labelstudio"])
+@pytest.mark.parametrize("fmt", ["coco", "cvat", "voc", "labelstudio", "labelwright"])
 def test_attributes_survive_the_round_trip(trips: Callable[[str], Trip], fmt: str) -> None:
     trip = trips(fmt)
     imported = {image["file_name"]: sorted(o[:3] for o in map(_outline, image["annotations"]))
