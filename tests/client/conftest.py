@@ -30,13 +30,15 @@ class LiveServer:
         return f"http://127.0.0.1:{self.node.port}"
 
 
-def start_server(root: Path, env: dict[str, str] | None = None) -> LiveServer:
+def start_server(root: Path, env: dict[str, str] | None = None,
+                 database_url: str | None = None) -> LiveServer:
+    """A seeded ``labelwright serve`` on ``root/data`` (SQLite, or ``database_url``)."""
     from argon2 import PasswordHasher
 
     import domain.user
 
     domain.user._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    deployment = Deployment(data_dir=root / "data")
+    deployment = Deployment(data_dir=root / "data", database_url=database_url)
     with deployment.services(background=False) as services:
         for name, password in (ADMIN, MANAGER):
             if services.app.find_user(name) is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import itertools
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 from PIL import Image as PILImage
 
 from labelwright.client import Client
-from tests.client.conftest import ADMIN, LiveServer
+from tests.client.conftest import ADMIN, LiveServer, start_server
 from tests.interop.test_round_trips import FORMATS, assert_same_labels
 
 # One server and one scene per module: keep its tests on one xdist worker.
@@ -53,6 +54,17 @@ def _png(size: tuple[int, int], seed: int) -> bytes:
     buf = io.BytesIO()
     PILImage.new("RGB", size, (seed % 256, (seed // 256) % 256, 9)).save(buf, "PNG")
     return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The embedded store only: test_round_trips.py covers PostgreSQL; this one is about
+    rounding, which the store does not touch."""
+    server = start_server(tmp_path_factory.mktemp("properties"))
+    try:
+        yield server
+    finally:
+        server.deployment.stop_all()
 
 
 @pytest.fixture(scope="module")
