@@ -283,3 +283,32 @@ def test_a_labelwright_export_imports_into_another_project(site: Site) -> None:
     [label] = labels_of(site, copy["id"])
     assert (label["label"], label["source"], label["geometry"]) == (
         "cat", "import", {"x": 3.0, "y": 4.0, "w": 10.0, "h": 8.0})
+
+
+def test_a_retry_after_a_partial_write_records_only_the_rest(any_site: Site) -> None:
+    """An import cut off halfway (only some images' labels recorded) and sent again: the
+    recorded ones answer as repeats (their command ids come from the upload), the rest are
+    recorded, nothing twice."""
+    import hashlib
+    import io
+
+    from service_layer.dataset_archive import open_upload
+    from service_layer.dataset_import import import_dataset, plan_import, record_import
+
+    site = any_site
+    services = site.services
+    pid = site.new_project(types=["box", "polygon", "mask"])
+    data = coco_zip(["a.png", "b.png", "c.png"])
+    digest = hashlib.sha256(data).hexdigest()
+    files = open_upload("d.zip", io.BytesIO(data))
+    plan = plan_import(services.app, services.read, pid, files, "coco", digest,
+                       max_pixels=10**8)
+    plan.requests = plan.requests[:1]  # the write stops after the first image's labels
+    record_import(services.app, services.pipeline, services.images, files, plan, "manager")
+    answer = import_dataset(services.app, services.pipeline, services.read, services.images,
+                            pid, open_upload("d.zip", io.BytesIO(data)), "coco", digest,
+                            "manager", max_pixels=10**8)
+    assert answer["annotations"] == 5 and answer["images_added"] == 0
+    ids = project_images(site, pid)
+    assert sorted(len(labels_of(site, ids[n])) for n in ("a.png", "b.png", "c.png")) == [1, 2, 2]
+    assert site.ok(send(site, pid, data, "coco"))["position"] == site.head()
