@@ -28,7 +28,7 @@ from domain.application import Labeling
 from domain.attributes import applies_to, check_value
 from domain.command_pipeline import Actor, CommandPipeline, CommandResult
 from domain.commands import ImportAnnotation
-from domain.errors import Conflict, DomainError, ValidationFailed
+from domain.errors import Conflict, DomainError, TooLarge, ValidationFailed
 from domain.image import MAX_ANNOTATIONS, image_id_for
 from domain.project import LabelSchema, parse_classes
 from event_store.positions import log_head
@@ -189,7 +189,8 @@ def _zip_images(files: DatasetFiles, project_id: str, max_pixels: int
         try:
             info = inspect_image(data, max_pixels)
         except DomainError as e:
-            e.details.update({"file": entry, "reason": e.details.get("reason", "not_an_image")})
+            reason = "image_too_large" if isinstance(e, TooLarge) else "not_an_image"
+            e.details.update({"file": entry, "reason": e.details.get("reason", reason)})
             e.message = f"{entry}: {e.message}"
             e.args = (e.message,)
             raise

@@ -9,6 +9,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.web.conftest import Site, assert_error, sqlite_settings
 from tests.web.dataset_files import (
@@ -312,3 +314,28 @@ def test_a_retry_after_a_partial_write_records_only_the_rest(any_site: Site) -> 
     ids = project_images(site, pid)
     assert sorted(len(labels_of(site, ids[n])) for n in ("a.png", "b.png", "c.png")) == [1, 2, 2]
     assert site.ok(send(site, pid, data, "coco"))["position"] == site.head()
+
+
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=st.one_of(st.binary(max_size=300), st.builds(
+    lambda names, body: zipped({n: body for n in names}),
+    st.lists(st.sampled_from(["a.json", "b.xml", "l/a.txt", "classes.txt", "data.yaml",
+                              "x.png", "../up.txt"]), min_size=1, max_size=4, unique=True),
+    st.binary(max_size=200))),
+       fmt=st.sampled_from(["coco", "yolo", "yolo_seg", "voc", "cvat", "labelstudio",
+                            "labelwright", "nope"]),
+       name=st.sampled_from(["d.zip", "d.json", "d.xml", "x"]))
+def test_any_upload_is_a_4xx_or_recorded_never_a_5xx(shared_site: Site, data: bytes,
+                                                      fmt: str, name: str) -> None:
+    site = shared_site
+    pid = _FUZZ_PROJECT.get("id") or _FUZZ_PROJECT.setdefault("id", site.new_project())
+    head = site.head()
+    response = send(site, pid, data, fmt, name=name)
+    assert response.status_code in (200, 413, 422), response.text
+    if response.status_code != 200:
+        assert response.json()["error"]["details"].get("reason") or fmt == "nope"
+        assert site.head() == head
+
+
+_FUZZ_PROJECT: dict[str, str] = {}
