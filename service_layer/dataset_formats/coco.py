@@ -25,6 +25,7 @@ from service_layer.dataset_formats.dataset import (
     DatasetLabel,
     base_name,
     dataset_error,
+    document,
     number,
 )
 
@@ -42,7 +43,7 @@ def read(files: DatasetFiles) -> Dataset:
 def load_json(files: DatasetFiles, name: str) -> Any:
     """A JSON file of the upload, or the refusal naming its line."""
     try:
-        return orjson.loads(files.read(name))
+        return orjson.loads(document(files, name))
     except orjson.JSONDecodeError as e:
         raise dataset_error("malformed", f"not valid JSON ({e.msg}, column {e.colno})",
                             f"{name}:{e.lineno}") from None

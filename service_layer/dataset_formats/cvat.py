@@ -24,6 +24,7 @@ from service_layer.dataset_formats.dataset import (
     DatasetLabel,
     base_name,
     dataset_error,
+    document,
     number,
 )
 from service_layer.dataset_formats.xml_documents import XmlDocument, parse_xml
@@ -38,7 +39,7 @@ def read(files: DatasetFiles) -> Dataset:
         raise dataset_error("malformed", "no CVAT XML file (annotations.xml) in the upload")
     dataset = Dataset()
     for name in documents:
-        _read_document(parse_xml(name, files.read(name)), dataset)
+        _read_document(parse_xml(name, document(files, name)), dataset)
     return dataset
 
 

@@ -17,6 +17,8 @@ from typing import Any, Protocol
 from domain.errors import TooLarge, ValidationFailed
 
 MAX_WARNINGS = 20  # warnings listed in an answer (the count says how many there were)
+# One JSON/XML/text label file (COCO's train2017 instances are 448 MB).
+MAX_DOCUMENT = 512 * 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -108,10 +110,20 @@ def stem(name: str) -> str:
     return base.rsplit(".", 1)[0] if "." in base.lstrip(".") else base
 
 
-def text_of(files: DatasetFiles, name: str) -> str:
+def document(files: DatasetFiles, name: str, limit: int = MAX_DOCUMENT) -> bytes:
+    """The bytes of a label file (JSON, XML, text), refused over ``limit`` before reading:
+    parsed, a document takes about ten times its size in memory."""
+    size = files.size(name)
+    if size > limit:
+        raise too_large("document_size", f"{name} is {size:,} bytes; a label file may have at "
+                        f"most {limit:,}", file=name, limit=limit)
+    return files.read(name)
+
+
+def text_of(files: DatasetFiles, name: str, limit: int = MAX_DOCUMENT) -> str:
     """A text file of the dataset as UTF-8 (a byte-order mark is dropped)."""
     try:
-        return files.read(name).decode("utf-8-sig")
+        return document(files, name, limit).decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise dataset_error("malformed", f"not UTF-8 text (byte {e.start})", name) from None
 

@@ -18,6 +18,7 @@ from service_layer.dataset_formats.dataset import (
     DatasetLabel,
     base_name,
     dataset_error,
+    document,
     number,
     stem,
 )
@@ -32,7 +33,7 @@ def read(files: DatasetFiles) -> Dataset:
         raise dataset_error("malformed", "no Pascal VOC XML file in the upload")
     dataset = Dataset()
     for name in documents:
-        dataset.images.append(_image(parse_xml(name, files.read(name)), dataset))
+        dataset.images.append(_image(parse_xml(name, document(files, name)), dataset))
     return dataset
 
 

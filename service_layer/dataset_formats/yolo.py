@@ -32,6 +32,7 @@ from service_layer.image_registration import IMAGE_SUFFIXES
 CLASS_FILES = ("classes.txt", "obj.names")
 IMAGE_LISTS = frozenset({"train.txt", "val.txt", "valid.txt", "test.txt"})
 MAX_CLASSES = 10_000
+MAX_YAML = 1024 * 1024  # a data.yaml
 
 
 def read_detection(files: DatasetFiles) -> Dataset:
@@ -77,7 +78,8 @@ def _class_names(files: DatasetFiles) -> list[str]:
     for name in files.names:
         if name.lower().endswith((".yaml", ".yml")):
             try:
-                raw = yaml.safe_load(text_of(files, name))
+                # Small, and only scalar names below: YAML aliases cannot make it expand.
+                raw = yaml.safe_load(text_of(files, name, MAX_YAML))
             except yaml.YAMLError as e:
                 mark = getattr(e, "problem_mark", None)
                 where = f"{name}:{mark.line + 1}" if mark is not None else name
@@ -92,16 +94,22 @@ def _class_names(files: DatasetFiles) -> list[str]:
 
 
 def _names_of(raw: Any, where: str) -> list[str]:
+    values = list(raw.values()) if isinstance(raw, dict) else raw
+    if not isinstance(values, list) or not all(
+            isinstance(v, str | int | float) and not isinstance(v, bool) for v in values):
+        raise dataset_error("malformed", "names must be a list or a {number: name} dict of "
+                            "names", where)
     if isinstance(raw, dict):
-        if not all(isinstance(k, int) and k >= 0 for k in raw) or len(raw) > MAX_CLASSES:
+        if (not all(isinstance(k, int) and 0 <= k < MAX_CLASSES for k in raw)
+                or len(raw) > MAX_CLASSES):
             raise dataset_error("malformed", "names as a dict maps class numbers to names",
                                 where)
         out = [""] * (max(raw, default=-1) + 1)
         for k, v in raw.items():
             out[k] = str(v)
         return out
-    if isinstance(raw, list) and len(raw) <= MAX_CLASSES:
-        return [str(v) for v in raw]
+    if len(values) <= MAX_CLASSES:
+        return [str(v) for v in values]
     raise dataset_error("malformed", "names must be a list or a {number: name} dict", where)
 
 

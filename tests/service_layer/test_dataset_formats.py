@@ -166,3 +166,17 @@ def test_a_zip_entry_larger_than_its_header_is_refused() -> None:
     files = ArchiveFiles(io.BytesIO(bytes(raw)))
     with pytest.raises((TooLarge, ValidationFailed)):
         files.read("a.json")
+
+
+def test_yaml_aliases_and_large_documents_are_refused() -> None:
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{c}: &{c} [{', '.join(['*' + p] * 9)}]\n"
+        for p, c in zip("abcdefgh", "bcdefghi", strict=True)) + "names: [*i]\n"
+    with pytest.raises(ValidationFailed) as refused:
+        READERS["yolo"](_zip_files({"data.yaml": bomb, "l/a.txt": ""}))
+    assert refused.value.details["reason"] == "malformed"
+    from service_layer.dataset_formats.dataset import document
+
+    with pytest.raises(TooLarge) as large:
+        document(SingleFile("big.json", b"[" + b"0," * 100 + b"0]"), "big.json", limit=100)
+    assert large.value.details["reason"] == "document_size"
