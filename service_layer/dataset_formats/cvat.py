@@ -30,7 +30,7 @@ from service_layer.dataset_formats.dataset import (
 from service_layer.dataset_formats.xml_documents import XmlDocument, parse_xml
 
 SKIPPED = frozenset({"polyline", "ellipse", "cuboid", "skeleton"})
-MAX_MASK_PIXELS = 100_000_000
+MAX_MASK_PIXELS = 100_000_000  # of a mask's box (the image limit's default)
 
 
 def read(files: DatasetFiles) -> Dataset:
@@ -133,7 +133,7 @@ def _mask(shape: Element, where: str, image: DatasetImage) -> dict[str, Any]:
     left, top, width, height = (int(number(shape.get(k), where, k))
                                 for k in ("left", "top", "width", "height"))
     if (width <= 0 or height <= 0 or left < 0 or top < 0 or left + width > image.width
-            or top + height > image.height or image.width * image.height > MAX_MASK_PIXELS):
+            or top + height > image.height or width * height > MAX_MASK_PIXELS):
         raise dataset_error("malformed", "the <mask>'s region is not inside its image", where)
     try:
         runs = [int(v) for v in (shape.get("rle") or "").split(",")]
@@ -143,7 +143,28 @@ def _mask(shape: Element, where: str, image: DatasetImage) -> dict[str, Any]:
     if any(r < 0 for r in runs) or sum(runs) != width * height:
         raise dataset_error("malformed", f"the <mask>'s rle covers {sum(runs)} pixels, its "
                             f"region {width * height}", where)
-    flat = np.repeat(np.arange(len(runs)) % 2, runs).astype(np.uint8)
-    full = np.zeros((image.height, image.width), dtype=np.uint8)
-    full[top:top + height, left:left + width] = flat.reshape(height, width)
-    return {"rle": rle.encode(full)}
+    region = np.repeat(np.arange(len(runs)) % 2, runs).astype(np.int8).reshape(height, width)
+    return {"rle": {"size": [image.height, image.width],
+                    "counts": rle.counts_from_runs(_image_runs(region, left, top, image.height,
+                                                               image.width))}}
+
+
+def _image_runs(region: np.ndarray[Any, Any], left: int, top: int, height: int,
+                width: int) -> np.ndarray[Any, Any]:
+    """The whole image's column-major runs (COCO's, background first) of a mask that is
+    ``region`` at ``left, top`` and empty elsewhere, computed on the region alone (a mask in a
+    large image costs its box, not the image)."""
+    h = region.shape[0]
+    # Each region column padded with a 0 above and below, flattened column by column: the
+    # +1/-1 steps are where the mask starts and stops within a column.
+    padded = np.zeros((h + 2, region.shape[1]), dtype=np.int8)
+    padded[1:-1] = region
+    steps = np.flatnonzero(np.diff(padded.ravel(order="F")))
+    column, row = np.divmod(steps + 1, h + 2)
+    changes = (left + column) * height + top + row - 1
+    # A stop at the bottom of a full-height column and a start at the top of the next are the
+    # same image pixel: the two cancel.
+    changes, times = np.unique(changes, return_counts=True)
+    changes = changes[(times % 2 == 1) & (changes < height * width)]  # no stop past the end
+    edges = np.concatenate(([0], changes, [height * width]))
+    return np.diff(edges)

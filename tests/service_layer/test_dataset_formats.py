@@ -180,3 +180,23 @@ def test_yaml_aliases_and_large_documents_are_refused() -> None:
     with pytest.raises(TooLarge) as large:
         document(SingleFile("big.json", b"[" + b"0," * 100 + b"0]"), "big.json", limit=100)
     assert large.value.details["reason"] == "document_size"
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_a_cvat_mask_box_becomes_the_images_rle(data: st.DataObject) -> None:
+    """The region-only conversion equals encoding the whole image's mask."""
+    import numpy as np
+
+    from domain import rle
+    from service_layer.dataset_formats.cvat import _image_runs
+
+    height, width = data.draw(st.integers(1, 24)), data.draw(st.integers(1, 24))
+    h, w = data.draw(st.integers(1, height)), data.draw(st.integers(1, width))
+    top, left = data.draw(st.integers(0, height - h)), data.draw(st.integers(0, width - w))
+    cells = data.draw(st.lists(st.booleans(), min_size=h * w, max_size=h * w))
+    region = np.array(cells, dtype=np.int8).reshape(h, w)
+    full = np.zeros((height, width), dtype=np.uint8)
+    full[top:top + h, left:left + w] = region
+    assert rle.counts_from_runs(_image_runs(region, left, top, height, width)) == rle.encode(
+        full)["counts"]
