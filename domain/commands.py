@@ -283,6 +283,7 @@ def parse_command(raw: object, *, skip_extra: frozenset[str] = frozenset()) -> C
             label=_str(changes, "label", max_len=MAX_LABEL, optional=True),
             geometry=changes.get("geometry"),
             base_revision=_int(raw, "base_revision"),
+            attributes=_attributes(changes, "changes.attributes"),
         )
     if kind == "delete":
         return DeleteAnnotation(
@@ -293,7 +294,6 @@ def parse_command(raw: object, *, skip_extra: frozenset[str] = frozenset()) -> C
         return AcceptPrelabel(
             **common, annotation_id=_str(raw, "annotation_id"),
             base_revision=_int(raw, "base_revision"),
-            attributes=_attributes(changes, "changes.attributes"),
         )
     if kind == "restore":
         return RestorePrelabel(
