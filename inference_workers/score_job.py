@@ -42,7 +42,6 @@ from domain.application import Labeling
 from domain.image_scores import ImageScore, encode_embedding
 from domain.job import Job
 from domain.model import Model
-from inference_workers.detection_tta import AUGMENTATIONS, augment, localisation_stability
 from inference_workers.model_api import (
     SCORE_THRESHOLD,
     CannotScore,
@@ -264,6 +263,14 @@ class ScoreWork:
     def _stabilities(self, scorer: Scorer, model: Model, pixels: list[RGBImage],
                      raws: list[RawScore]) -> list[float | None]:
         """Per image, its localisation stability under ``detection_tta.AUGMENTATIONS``."""
+        # Imported here: detection_tta brings torch and kornia (~200 MB), which a server whose
+        # job threads never run a TTA score job should not carry (idle RSS target 150 MB).
+        from inference_workers.detection_tta import (
+            AUGMENTATIONS,
+            augment,
+            localisation_stability,
+        )
+
         found: list[list[npt.NDArray[np.float64]]] = [[] for _ in pixels]
         for augmentation in AUGMENTATIONS:
             augmented = self._score(scorer, model, augment(pixels, augmentation))

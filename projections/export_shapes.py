@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import cv2
 import numpy as np
 
 from domain import rle
@@ -66,6 +65,8 @@ def clipped(corners: tuple[float, float, float, float], width: float, height: fl
 
 def mask_outlines(mask_rle: dict[str, Any]) -> list[list[Point]]:
     """The outer contours of a mask, each a polygon of at least 3 points (pixel coords)."""
+    import cv2  # here: OpenCV (~60 MB) loads with the first mask exported, not with every server
+
     mask = np.ascontiguousarray(rle.decode(mask_rle))
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     outlines = []
