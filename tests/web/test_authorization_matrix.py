@@ -56,6 +56,8 @@ class Call:
 POLICY: dict[tuple[str, str], list[Call]] = {
     ("GET", "/healthz"): [Call("public")],
     ("GET", "/readyz"): [Call("public")],
+    ("GET", "/metrics"): [Call("admin")],
+    ("GET", "/sw.js"): [Call("public")],
     ("GET", "/"): [Call("public")],
     ("GET", "/favicon.ico"): [Call("public")],
     ("GET", "/static/{path:path}"): [Call("public")],
