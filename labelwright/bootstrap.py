@@ -291,7 +291,8 @@ def bootstrap(settings: Settings, *, background: bool = True, migrate: bool = Tr
         work_queue=WorkQueueService(app, read, lease_seconds=settings.lease_seconds,
                                     ranker=selection_ranker(app, read)),
     )
-    if live and settings.metrics:  # the server's (GET /metrics); before anything starts
+    # The server's (GET /metrics), or a worker's own endpoint; before anything starts.
+    if settings.metrics and (live or (run_jobs and settings.worker_metrics_bind)):
         from labelwright.metrics import metrics_for
 
         services.metrics = metrics_for(services)

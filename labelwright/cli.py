@@ -285,9 +285,16 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from labelwright.worker import run_worker
+    from labelwright.worker import parse_bind, run_worker
 
-    return run_worker(_settings(args))
+    settings = _settings(args)
+    if settings.worker_metrics_bind:
+        try:
+            parse_bind(settings.worker_metrics_bind)
+        except ValueError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+    return run_worker(settings)
 
 
 # -- parser -----------------------------------------------------------------------------------

@@ -12,9 +12,8 @@ Two kinds, chosen by cost:
   counters only when Prometheus asks.
 
 One process serves (uvicorn runs no extra workers), so the registry lives in memory and no
-multiprocess mode is needed. ``labelwright worker`` processes are not scraped: the server's
-``labelwright_jobs_unfinished`` (read from the event log) still shows the queue, but their
-shard counts stay in their own logs. ``LABELWRIGHT_METRICS=0`` builds none of this: the
+multiprocess mode is needed. A ``labelwright worker`` builds the same registry (no realtime
+part) and serves it itself when ``LABELWRIGHT_WORKER_METRICS_BIND`` is set (``labelwright.worker``). ``LABELWRIGHT_METRICS=0`` builds none of this: the
 observers stay None and ``GET /metrics`` answers 404.
 """
 

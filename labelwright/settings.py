@@ -99,6 +99,9 @@ class Settings:
     lease_seconds: int = 15 * 60
     # Prometheus metrics and GET /metrics (LABELWRIGHT_METRICS=0 turns them off).
     metrics: bool = True
+    # ``labelwright worker``'s own metrics endpoint, "host:port" (None: not served). No auth:
+    # bind it to an address only the Prometheus server reaches.
+    worker_metrics_bind: str | None = None
 
     @classmethod
     def from_env(cls, data_dir: str | None = None, database_url: str | None = None,
@@ -128,6 +131,7 @@ class Settings:
             worker_projections=_int(env, "LABELWRIGHT_WORKER_PROJECTIONS", 1) != 0,
             lease_seconds=max(1, _int(env, "LABELWRIGHT_LEASE_SECONDS", 15 * 60)),
             metrics=_int(env, "LABELWRIGHT_METRICS", 1) != 0,
+            worker_metrics_bind=env.get("LABELWRIGHT_WORKER_METRICS_BIND") or None,
         )
 
     @property

@@ -16,6 +16,10 @@ A worker runs jobs and keeps the read models caught up with the event log.
   job-only worker (beside web nodes, which project anyway, extra projecting processes only
   race for the same batches).
 
+``LABELWRIGHT_WORKER_METRICS_BIND=host:port`` serves this worker's Prometheus metrics (job
+shards, images, failures, model inference time, the writer and the read models it projects) at
+``http://host:port/metrics``, without authentication: bind it to a private address.
+
 It builds no live collaboration (no rooms, no log tail): progress reaches the rooms through
 the event log, which every web node tails. SIGINT/SIGTERM stop it after the current batch; a
 shard left unfinished is resumed by another worker (or this one, restarted).
@@ -33,8 +37,25 @@ from labelwright.settings import Settings
 log = logging.getLogger(__name__)
 
 
+def parse_bind(value: str) -> tuple[str, int]:
+    """``host:port`` (``[::1]:9101`` for IPv6) -> (host, port); ValueError names what is wrong."""
+    host, sep, port = value.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"LABELWRIGHT_WORKER_METRICS_BIND must be host:port, not {value!r}")
+    return host, int(port)
+
+
 def run_worker(settings: Settings) -> int:
+    bind = parse_bind(settings.worker_metrics_bind) if settings.worker_metrics_bind else None
     services = bootstrap(settings, background=True, live=False, run_jobs=True)
+    if bind is not None and services.metrics is not None:
+        from prometheus_client import start_http_server
+
+        server, _ = start_http_server(bind[1], bind[0], registry=services.metrics.registry)
+        log.info("worker metrics at http://%s:%d/metrics", *bind)
+    else:
+        server = None
     if not settings.worker_projections:
         services.runner.stop()  # LABELWRIGHT_WORKER_PROJECTIONS=0: jobs only
     stop = threading.Event()
@@ -52,5 +73,7 @@ def run_worker(settings: Settings) -> int:
             if lag:
                 log.info("projection lag: %s events", lag)
     finally:
+        if server is not None:
+            server.shutdown()
         shutdown(services)
     return 0

@@ -6,13 +6,16 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from labelwright.bootstrap import bootstrap, shutdown
 from labelwright.settings import Settings
@@ -71,7 +74,11 @@ def test_a_detached_job_is_run_by_a_worker(data: dict[str, Any]) -> None:
     assert queued.returncode == 0, queued.stderr
     job = json.loads(queued.stdout)
     assert job["state"] == "queued"
-    worker = subprocess.Popen([str(BIN), "worker"], env=data["env"],
+    with socket.socket() as probe:  # a free port for the worker's metrics endpoint
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**data["env"], "LABELWRIGHT_WORKER_METRICS_BIND": f"127.0.0.1:{port}"}
+    worker = subprocess.Popen([str(BIN), "worker"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                               start_new_session=True)
     try:
@@ -85,11 +92,27 @@ def test_a_detached_job_is_run_by_a_worker(data: dict[str, Any]) -> None:
             finished = services.app.job(job["id"])
             assert finished.state == "done" and finished.recorded == 2 * IMAGES
             assert len(prelabel_events(services, job["id"])) == 2 * IMAGES
+            # The worker's own metrics: its shards, images and model calls.
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+                text = r.read().decode()
+            samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+                       for family in text_string_to_metric_families(text)
+                       for s in family.samples}
+            assert samples[("labelwright_job_images_total", (("outcome", "done"),))] == IMAGES
+            assert samples[("labelwright_model_inference_seconds_count", ())] >= 1
         finally:
             shutdown(services)
     finally:
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(30) == 0
+
+
+def test_a_worker_refuses_a_malformed_metrics_address(data: dict[str, Any]) -> None:
+    env = {**data["env"], "LABELWRIGHT_WORKER_METRICS_BIND": "9101"}
+    done = subprocess.run([str(BIN), "worker"], env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 2
+    assert "LABELWRIGHT_WORKER_METRICS_BIND must be host:port, not '9101'" in done.stderr
 
 
 def test_prelabel_refuses_clearly(data: dict[str, Any]) -> None:
