@@ -13,8 +13,9 @@ Two kinds, chosen by cost:
 
 One process serves (uvicorn runs no extra workers), so the registry lives in memory and no
 multiprocess mode is needed. A ``labelwright worker`` builds the same registry (no realtime
-part) and serves it itself when ``LABELWRIGHT_WORKER_METRICS_BIND`` is set (``labelwright.worker``). ``LABELWRIGHT_METRICS=0`` builds none of this: the
-observers stay None and ``GET /metrics`` answers 404.
+part) and serves it itself when ``LABELWRIGHT_WORKER_METRICS_BIND`` is set
+(``labelwright.worker``). ``LABELWRIGHT_METRICS=0`` builds none of this: the observers stay
+None and ``GET /metrics`` answers 404.
 """
 
 from __future__ import annotations
