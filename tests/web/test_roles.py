@@ -75,6 +75,8 @@ CASES = [
         "points": [[10, 20], [20, 10], [30, 20], [20, 30]]}}),
     Case("POST", "/projects/{pid}/predictions", "manager", lambda: {"json": {
         "model": {"name": "m", "version": "1"}, "predictions": []}}),
+    Case("POST", "/projects/{pid}/datasets", "manager", lambda: {  # 422 once through
+        "files": [("file", ("d.json", b"{}", "application/json"))], "data": {"format": "coco"}}),
     Case("GET", "/projects/{pid}/metrics/annotators", "manager"),
     Case("GET", "/projects/{pid}/metrics/prelabels", "manager"),
     Case("GET", "/projects/{pid}/metrics/prelabels/confusion", "manager"),
@@ -105,7 +107,10 @@ CASES = [
 PUBLIC = {("POST", "/api/v1/auth/login"), ("GET", "/api/v1/openapi.json"),
           ("GET", "/healthz"), ("GET", "/readyz"), ("POST", "/api/v1/auth/logout"),
           # The web UI's page and assets: public; every call it makes is authorised.
-          ("GET", "/"), ("GET", "/favicon.ico"), ("GET", "/static/{path:path}")}
+          ("GET", "/"), ("GET", "/favicon.ico"), ("GET", "/static/{path:path}"),
+          ("GET", "/sw.js"),
+          # Admins only, outside /api/v1: every identity is tried in test_authorization_matrix.
+          ("GET", "/metrics")}
 
 
 @pytest.fixture(scope="module")
