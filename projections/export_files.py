@@ -34,8 +34,12 @@ class ImageFiles(Protocol):
 class ImageNames:
     """Hands out a unique ``(stem, extension)`` per image of one export."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, unique_stems: bool = True) -> None:
+        """``unique_stems``: no two images share a stem (folder formats, whose label files are
+        named by it: ``a.png`` and ``a.jpg`` cannot both be ``a``); else only whole names are
+        kept unique (a JSON task list keeps ``a.png`` and ``a.jpg`` as they were uploaded)."""
         self._taken: set[str] = set()
+        self._unique_stems = unique_stems
 
     def of(self, image: dict[str, Any]) -> tuple[str, str]:
         """The stem and the extension (with its dot) of ``image`` in this export."""
@@ -45,10 +49,12 @@ class ImageNames:
             stem, extension = name, "jpg"
         stem = _UNSAFE.sub("_", stem)[:MAX_STEM].lstrip(". ").rstrip(". ")
         sha = str(image.get("sha256") or "")
+        suffix = "" if self._unique_stems else "." + extension.lower()
         for candidate in (stem, f"{stem}_{sha[:8]}", f"{stem}_{image['id']}"):
-            if candidate and candidate.lower() not in self._taken and candidate != f"{stem}_":
-                self._taken.add(candidate.lower())
+            key = candidate.lower() + suffix
+            if candidate and key not in self._taken and candidate != f"{stem}_":
+                self._taken.add(key)
                 return candidate, "." + extension
         fallback = str(image["id"])  # an id is unique in a project
-        self._taken.add(fallback.lower())
+        self._taken.add(fallback.lower() + suffix)
         return fallback, "." + extension

@@ -8,8 +8,8 @@
       "predictions": [{"model_version": "name@version", "result": [...]}]},  ...]
 
 * Tasks are numbered 1..N in export order; ``data.image`` is the uploaded file name (made
-  unique, :mod:`projections.export_files`): point Label Studio's storage, or a URL prefix, at
-  the image files.
+  unique as a whole name, not by stem, :mod:`projections.export_files`): point Label
+  Studio's storage, or a URL prefix, at the image files.
 * ``annotations`` holds one annotation with every object in state accepted, edited or manual
   (none when the image has no such object). With ``include_proposed`` the pending pre-labels
   become ``predictions``, one per model version, each result with its ``score``.
@@ -154,7 +154,7 @@ def labelstudio_chunks(project: dict[str, Any], rows: ExportRows,
                        options: ExportOptions) -> Iterator[bytes]:
     """Stream the Label Studio task list of ``rows`` as ~64 KB chunks."""
     classes = ClassNumbers(project)
-    names = ImageNames()
+    names = ImageNames(unique_stems=False)  # one JSON file: a.png and a.jpg stay as they are
     out = ChunkBuffer()
     out.write(b"[")
     for number, (image, image_annotations) in enumerate(rows, start=1):

@@ -4,7 +4,8 @@
 Each ``<object>`` is a box of class ``<name>``; ``<bndbox>`` corners are VOC's whole pixels
 numbered from 1, both ends included: ``x = xmin - 1``, ``w = xmax - xmin + 1`` (the inverse of
 the ``voc`` export, so a round trip keeps boxes to the pixel).
-``difficult``, ``truncated``, ``occluded`` and ``pose`` are kept as the object's attributes.
+``difficult``, ``truncated``, ``occluded`` (when 1) and ``pose`` (when not Unspecified) are kept
+as the object's attributes.
 The image is ``<filename>`` (else the XML file's own name with the image's extension
 unknown: matched by name without extension); ``<size>`` gives its width and height.
 """
@@ -25,6 +26,7 @@ from service_layer.dataset_formats.dataset import (
 from service_layer.dataset_formats.xml_documents import XmlDocument, child_text, parse_xml
 
 _FLAGS = ("difficult", "truncated", "occluded", "pose")
+_UNSAID = ("0", "", "Unspecified")  # a flag's default, or pose not given
 
 
 def read(files: DatasetFiles) -> Dataset:
@@ -70,8 +72,12 @@ def _image(doc: XmlDocument, dataset: Dataset) -> DatasetImage:
                 raise dataset_error("malformed", f"<bndbox> needs <{tag}>", doc.where(box))
             corners.append(number(text, doc.where(box), tag))
         x0, y0, x1, y1 = corners
+        # VOC writes every flag on every object (0, and pose Unspecified, by default): only
+        # what says something becomes an attribute, so a project that defines none of them
+        # is warned only when a set flag would be lost.
         attributes = {flag: _flag(value) for flag in _FLAGS
-                      if (value := child_text(obj, flag)) is not None}
+                      if (value := child_text(obj, flag)) is not None
+                      and value not in _UNSAID}
         image.labels.append(DatasetLabel("box", label, {"x": x0 - 1, "y": y0 - 1,
                                                         "w": x1 - x0 + 1, "h": y1 - y0 + 1},
                                          where, attributes))

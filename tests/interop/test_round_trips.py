@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import math
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -452,10 +452,6 @@ def _round_trip(scene: Scene, fmt: str, tmp: Path) -> Trip:
                 json.loads(lossless.path.read_text())["images"])
 
 
-def _marked(formats: Iterable[str], marks: dict[str, pytest.MarkDecorator]) -> list[Any]:
-    return [pytest.param(f, marks=marks[f]) if f in marks else f for f in formats]
-
-
 @pytest.mark.parametrize("fmt", list(FORMATS))
 def test_the_export_holds_what_the_format_carries(trips: Callable[[str], Trip],
                                                   fmt: str) -> None:
@@ -472,13 +468,7 @@ def test_the_export_holds_what_the_format_carries(trips: Callable[[str], Trip],
     assert trip.answer.get("skipped", 0) == spec.skipped, trip.answer
 
 
-# The VOC writer gives every object VOC's standard <pose>Unspecified</pose> and
-# <difficult>0</difficult>; the reader warns that the project defines no such attributes.
-VOC_WARNINGS = pytest.mark.xfail(strict=True, reason="the VOC reader warns about the writer's "
-                                 "default <pose> and <difficult> on every object")
-
-
-@pytest.mark.parametrize("fmt", _marked(FORMATS, {"voc": VOC_WARNINGS}))
+@pytest.mark.parametrize("fmt", list(FORMATS))
 def test_a_formats_own_export_imports_without_warnings(trips: Callable[[str], Trip],
                                                        fmt: str) -> None:
     warnings = trips(fmt).answer.get("warnings") or []
@@ -542,14 +532,7 @@ def test_the_client_zips_a_folder_dataset_on_the_way(scene: Scene, tmp_path: Pat
     assert results[0] == results[1]
 
 
-# Label Studio's export renames one of two images that share a stem ("a.png", "a.jpg" ->
-# "a_<sha>.png"), as the folder formats must; a JSON task list need not, and the renamed task
-# then finds no image when imported into a project holding the originals (422).
-LS_STEMS = pytest.mark.xfail(strict=True, reason="the Label Studio export renames images that "
-                             "share a stem, so its import cannot find them")
-
-
-@pytest.mark.parametrize("fmt", _marked(FORMATS, {"labelstudio": LS_STEMS}))
+@pytest.mark.parametrize("fmt", list(FORMATS))
 def test_images_sharing_a_stem_keep_their_own_labels(live: LiveServer, tmp_path: Path,
                                                      fmt: str) -> None:
     """``a.png`` and ``a.jpg`` in one project: each image's labels come back on that image
