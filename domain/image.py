@@ -378,43 +378,8 @@ class Image(Aggregate):
                 {"version": self.version, "current": None},
             )
         meta = {"actor": actor, "command_id": command.command_id}
-        if isinstance(command, c.CreateAnnotation):
-            geometry = self._geometry(schema.check_type(command.annotation_type),
-                                      command.geometry)
-            self._check_room()
-            label = schema.check_label(command.label, "annotation.label")
-            annotation_id = self._new_id(command.annotation_id)
-            attributes = resolve_values(schema.attributes, label,
-                                        default_values(schema.attributes, label),
-                                        command.attributes or {}, "annotation.attributes")
-            self.trigger_event(
-                self.AnnotationCreated, annotation_id=annotation_id,
-                annotation_type=command.annotation_type, label=label,
-                geometry=geometry.to_json(), source="manual", **meta,
-            )
-            if attributes:
-                self.trigger_event(self.AnnotationAttributesSet, annotation_id=annotation_id,
-                                   attributes=attributes, revision=1, **meta)
-        elif isinstance(command, c.ImportAnnotation):
-            geometry = self._geometry(schema.check_type(command.annotation_type),
-                                      command.geometry)
-            self._check_room()
-            label = schema.check_label(command.label, "annotation.label")
-            # From the command id (unique per image): no random draw (a getrandom syscall
-            # hands the GIL to the projection threads in the middle of a bulk import).
-            annotation_id = str(uuid5(NAMESPACE_URL, f"labelwright:import:{command.command_id}")
-                                if command.command_id else uuid.uuid4())
-            attributes = resolve_values(schema.attributes, label,
-                                        default_values(schema.attributes, label),
-                                        command.attributes or {}, "annotation.attributes")
-            self.trigger_event(
-                self.AnnotationCreated, annotation_id=annotation_id,
-                annotation_type=command.annotation_type, label=label,
-                geometry=geometry.to_json(), source="import", **meta,
-            )
-            if attributes:
-                self.trigger_event(self.AnnotationAttributesSet, annotation_id=annotation_id,
-                                   attributes=attributes, revision=1, **meta)
+        if isinstance(command, c.CreateAnnotation | c.ImportAnnotation):
+            self._create_annotation(command, schema, meta)
         elif isinstance(command, c.EditAnnotation):
             self._edit(command, schema, meta)
         elif isinstance(command, c.DeleteAnnotation):
@@ -466,6 +431,34 @@ class Image(Aggregate):
             )
         else:  # pragma: no cover - parse_command only makes the types above
             raise ValidationFailed(f"unsupported command {type(command).__name__}")
+
+    def _create_annotation(self, command: c.CreateAnnotation | c.ImportAnnotation,
+                           schema: LabelSchema, meta: dict[str, Any]) -> None:
+        """A drawn (``manual``) or imported (``import``) annotation and its class's attribute
+        values (defaults, then the command's): AnnotationCreated and, when there are values,
+        AnnotationAttributesSet."""
+        geometry = self._geometry(schema.check_type(command.annotation_type), command.geometry)
+        self._check_room()
+        label = schema.check_label(command.label, "annotation.label")
+        if isinstance(command, c.CreateAnnotation):
+            annotation_id, source = self._new_id(command.annotation_id), "manual"
+        else:
+            # From the command id (unique per image): no random draw (a getrandom syscall
+            # hands the GIL to the projection threads in the middle of a bulk import).
+            annotation_id = str(uuid5(NAMESPACE_URL, f"labelwright:import:{command.command_id}")
+                                if command.command_id else uuid.uuid4())
+            source = "import"
+        attributes = resolve_values(schema.attributes, label,
+                                    default_values(schema.attributes, label),
+                                    command.attributes or {}, "annotation.attributes")
+        self.trigger_event(
+            self.AnnotationCreated, annotation_id=annotation_id,
+            annotation_type=command.annotation_type, label=label,
+            geometry=geometry.to_json(), source=source, **meta,
+        )
+        if attributes:
+            self.trigger_event(self.AnnotationAttributesSet, annotation_id=annotation_id,
+                               attributes=attributes, revision=1, **meta)
 
     def _edit(self, command: c.EditAnnotation, schema: LabelSchema, meta: dict[str, Any]) -> None:
         ann = self._current(command.annotation_id, command.base_revision)

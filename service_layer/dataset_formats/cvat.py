@@ -27,6 +27,9 @@ from service_layer.dataset_formats.dataset import (
     document,
     number,
 )
+from service_layer.dataset_formats.dataset import (
+    documents as documents_of,
+)
 from service_layer.dataset_formats.xml_documents import XmlDocument, parse_xml
 
 SKIPPED = frozenset({"polyline", "ellipse", "cuboid", "skeleton"})
@@ -34,9 +37,7 @@ MAX_MASK_PIXELS = 100_000_000  # of a mask's box (the image limit's default)
 
 
 def read(files: DatasetFiles) -> Dataset:
-    documents = [n for n in files.names if n.lower().endswith(".xml")]
-    if not documents:
-        raise dataset_error("malformed", "no CVAT XML file (annotations.xml) in the upload")
+    documents = documents_of(files, ".xml", "CVAT XML (annotations.xml)")
     dataset = Dataset()
     for name in documents:
         _read_document(parse_xml(name, document(files, name)), dataset)

@@ -110,6 +110,15 @@ def stem(name: str) -> str:
     return base.rsplit(".", 1)[0] if "." in base.lstrip(".") else base
 
 
+def documents(files: DatasetFiles, suffix: str, what: str) -> list[str]:
+    """The upload's files ending in ``suffix`` (any case), or the refusal saying no ``what``
+    file is there."""
+    names = [n for n in files.names if n.lower().endswith(suffix)]
+    if not names:
+        raise dataset_error("malformed", f"no {what} file in the upload")
+    return names
+
+
 def document(files: DatasetFiles, name: str, limit: int = MAX_DOCUMENT) -> bytes:
     """The bytes of a label file (JSON, XML, text), refused over ``limit`` before reading:
     parsed, a document takes about ten times its size in memory."""

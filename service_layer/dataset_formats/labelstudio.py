@@ -28,6 +28,9 @@ from service_layer.dataset_formats.dataset import (
     dataset_error,
     number,
 )
+from service_layer.dataset_formats.dataset import (
+    documents as documents_of,
+)
 
 _UPLOAD_PREFIX = re.compile(r"^[0-9a-f]{8}-(.+)$")
 _KINDS = {"rectanglelabels": "box", "polygonlabels": "polygon", "keypointlabels": "point",
@@ -35,9 +38,7 @@ _KINDS = {"rectanglelabels": "box", "polygonlabels": "polygon", "keypointlabels"
 
 
 def read(files: DatasetFiles) -> Dataset:
-    documents = [n for n in files.names if n.lower().endswith(".json")]
-    if not documents:
-        raise dataset_error("malformed", "no Label Studio JSON file in the upload")
+    documents = documents_of(files, ".json", "Label Studio JSON")
     dataset = Dataset()
     for name in documents:
         raw = load_json(files, name)

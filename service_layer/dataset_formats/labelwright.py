@@ -21,12 +21,13 @@ from service_layer.dataset_formats.dataset import (
     dataset_error,
     number,
 )
+from service_layer.dataset_formats.dataset import (
+    documents as documents_of,
+)
 
 
 def read(files: DatasetFiles) -> Dataset:
-    documents = [n for n in files.names if n.lower().endswith(".json")]
-    if not documents:
-        raise dataset_error("malformed", "no Labelwright JSON file in the upload")
+    documents = documents_of(files, ".json", "Labelwright JSON")
     dataset = Dataset()
     for name in documents:
         _read_document(name, load_json(files, name), dataset)

@@ -23,6 +23,9 @@ from service_layer.dataset_formats.dataset import (
     number,
     stem,
 )
+from service_layer.dataset_formats.dataset import (
+    documents as documents_of,
+)
 from service_layer.dataset_formats.xml_documents import XmlDocument, child_text, parse_xml
 
 _FLAGS = ("difficult", "truncated", "occluded", "pose")
@@ -30,9 +33,7 @@ _UNSAID = ("0", "", "Unspecified")  # a flag's default, or pose not given
 
 
 def read(files: DatasetFiles) -> Dataset:
-    documents = [n for n in files.names if n.lower().endswith(".xml")]
-    if not documents:
-        raise dataset_error("malformed", "no Pascal VOC XML file in the upload")
+    documents = documents_of(files, ".xml", "Pascal VOC XML")
     dataset = Dataset()
     for name in documents:
         dataset.images.append(_image(parse_xml(name, document(files, name)), dataset))
