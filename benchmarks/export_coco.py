@@ -24,7 +24,6 @@ import hashlib
 import json
 import random
 import resource
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -44,6 +43,9 @@ from event_store.positions import log_head  # noqa: E402
 from labelwright.bootstrap import bootstrap, shutdown  # noqa: E402
 from labelwright.settings import Settings  # noqa: E402
 from projections.exports import stream_export  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: its neighbours
+from export_formats import build  # noqa: E402
 
 CLASSES = ["car", "person", "bicycle", "dog"]
 W, H = 1280, 720
@@ -150,53 +152,10 @@ def bench_pipeline(images: int, boxes: int, repeat: int) -> None:
 
 
 def build_large(data_dir: Path, images: int, boxes: int) -> str:
-    """A project with ``images`` images and ``boxes`` boxes in the views database."""
-    services = bootstrap(Settings(data_dir=data_dir), background=False)
-    try:
-        project, _ = services.app.create_project("large", CLASSES, ["box"], ADMIN.username)
-        services.runner.catch_up()
-        pid = str(project.id)
-        position = log_head(services.app)
-    finally:
-        shutdown(services)
-    rng = random.Random(2)
-    at = "2026-01-01T00:00:00+00:00"
-    conn = sqlite3.connect(data_dir / "views.sqlite")
-    conn.execute("PRAGMA synchronous=OFF")
-    per_image, extra = divmod(boxes, images)
-    image_rows: list[tuple[Any, ...]] = []
-    annotation_rows: list[tuple[Any, ...]] = []
-
-    def flush() -> None:
-        conn.executemany("INSERT INTO images VALUES (" + ",".join("?" * 16) + ")", image_rows)
-        conn.executemany("INSERT INTO annotations VALUES (" + ",".join("?" * 15) + ")",
-                         annotation_rows)
-        image_rows.clear()
-        annotation_rows.clear()
-
-    with conn:
-        for i in range(images):
-            image_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-            count = per_image + (1 if i < extra else 0)
-            position += 1 + count
-            image_rows.append((
-                image_id, pid, f"frame_{i:06d}.jpg", W, H,
-                hashlib.sha256(image_id.encode()).hexdigest(), "image/jpeg", "in_progress",
-                1 + count, position, position - count, ADMIN.username, at, at, count, None))
-            for k in range(count):
-                prelabel = k == 0 and i % 3 == 0
-                annotation_rows.append((
-                    image_id, str(uuid.UUID(int=rng.getrandbits(128), version=4)), 2 + k,
-                    "box", CLASSES[k % len(CLASSES)], json.dumps(random_box(rng)),
-                    "prelabel" if prelabel else "manual", "det" if prelabel else None,
-                    "1" if prelabel else None, round(rng.random(), 3) if prelabel else None,
-                    "accepted" if prelabel else "manual", 2 if prelabel else 1,
-                    ADMIN.username, ADMIN.username, at))
-            if len(annotation_rows) >= 50_000:
-                flush()
-        flush()
-    conn.close()
-    return pid
+    """A project with ``images`` images and ``boxes`` boxes in the views database (a third of
+    the images' first box an accepted pre-label), inserted as the ``image_labels`` projection
+    writes its rows: ``export_formats.build``, with no image files."""
+    return build(data_dir, images, boxes, prelabel_every=3, seed=2, name="large")
 
 
 def child_export(data_dir: Path, project_id: str, out_path: Path) -> None:

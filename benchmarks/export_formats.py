@@ -70,19 +70,22 @@ def random_box(rng: random.Random) -> dict[str, float]:
             "w": round(w, 2), "h": round(h, 2)}
 
 
-def build(data_dir: Path, images: int, boxes: int, image_bytes: int) -> str:
-    """A project of ``images`` images and ``boxes`` boxes in the views database, and a file of
-    ``image_bytes`` bytes per image in the image store."""
+def build(data_dir: Path, images: int, boxes: int, image_bytes: int = 0, *,
+          prelabel_every: int = 10, seed: int = 3, name: str = "formats") -> str:
+    """A project of ``images`` images and ``boxes`` boxes in the views database (the first box
+    of every ``prelabel_every``-th image an accepted pre-label), and a file of ``image_bytes``
+    bytes per image in the image store (0: no files; the rows only). Also the large scene of
+    ``benchmarks/export_coco.py``."""
     services = bootstrap(Settings(data_dir=data_dir), background=False)
     try:
-        project, _ = services.app.create_project("formats", CLASSES, ["box"], ADMIN.username)
+        project, _ = services.app.create_project(name, CLASSES, ["box"], ADMIN.username)
         services.runner.catch_up()
         pid = str(project.id)
         position = log_head(services.app)
         store = services.images
     finally:
         shutdown(services)
-    rng = random.Random(3)
+    rng = random.Random(seed)
     at = "2026-01-01T00:00:00+00:00"
     conn = sqlite3.connect(data_dir / "views.sqlite")
     conn.execute("PRAGMA synchronous=OFF")
@@ -101,18 +104,21 @@ def build(data_dir: Path, images: int, boxes: int, image_bytes: int) -> str:
     with conn:
         for i in range(images):
             image_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-            content = i.to_bytes(8, "big") * max(1, image_bytes // 8)
-            sha = hashlib.sha256(content).hexdigest()
-            path = store.path(sha)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(content)  # no fsync: a benchmark's throwaway store
+            if image_bytes:
+                content = i.to_bytes(8, "big") * max(1, image_bytes // 8)
+                sha = hashlib.sha256(content).hexdigest()
+                path = store.path(sha)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(content)  # no fsync: a benchmark's throwaway store
+            else:
+                sha = hashlib.sha256(image_id.encode()).hexdigest()
             count = per_image + (1 if i < extra else 0)
             position += 1 + count
             image_rows.append((
                 image_id, pid, f"frame_{i:06d}.jpg", W, H, sha, "image/jpeg", "in_progress",
                 1 + count, position, position - count, ADMIN.username, at, at, count, None))
             for k in range(count):
-                prelabel = k == 0 and i % 10 == 0
+                prelabel = k == 0 and i % prelabel_every == 0
                 annotation_rows.append((
                     image_id, str(uuid.UUID(int=rng.getrandbits(128), version=4)), 2 + k,
                     "box", CLASSES[k % len(CLASSES)], json.dumps(random_box(rng)),
