@@ -26,15 +26,13 @@ from service_layer.dataset_formats.dataset import (
     base_name,
     dataset_error,
     document,
+    label_documents,
     number,
-)
-from service_layer.dataset_formats.dataset import (
-    documents as documents_of,
 )
 
 
 def read(files: DatasetFiles) -> Dataset:
-    documents = documents_of(files, ".json", "COCO JSON")
+    documents = label_documents(files, ".json", "COCO JSON")
     dataset = Dataset()
     for name in documents:
         _read_document(name, load_json(files, name), dataset)

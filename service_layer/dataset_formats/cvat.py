@@ -25,10 +25,8 @@ from service_layer.dataset_formats.dataset import (
     base_name,
     dataset_error,
     document,
+    label_documents,
     number,
-)
-from service_layer.dataset_formats.dataset import (
-    documents as documents_of,
 )
 from service_layer.dataset_formats.xml_documents import XmlDocument, parse_xml
 
@@ -37,7 +35,7 @@ MAX_MASK_PIXELS = 100_000_000  # of a mask's box (the image limit's default)
 
 
 def read(files: DatasetFiles) -> Dataset:
-    documents = documents_of(files, ".xml", "CVAT XML (annotations.xml)")
+    documents = label_documents(files, ".xml", "CVAT XML (annotations.xml)")
     dataset = Dataset()
     for name in documents:
         _read_document(parse_xml(name, document(files, name)), dataset)

@@ -110,7 +110,7 @@ def stem(name: str) -> str:
     return base.rsplit(".", 1)[0] if "." in base.lstrip(".") else base
 
 
-def documents(files: DatasetFiles, suffix: str, what: str) -> list[str]:
+def label_documents(files: DatasetFiles, suffix: str, what: str) -> list[str]:
     """The upload's files ending in ``suffix`` (any case), or the refusal saying no ``what``
     file is there."""
     names = [n for n in files.names if n.lower().endswith(suffix)]

@@ -26,10 +26,8 @@ from service_layer.dataset_formats.dataset import (
     DatasetLabel,
     base_name,
     dataset_error,
+    label_documents,
     number,
-)
-from service_layer.dataset_formats.dataset import (
-    documents as documents_of,
 )
 
 _UPLOAD_PREFIX = re.compile(r"^[0-9a-f]{8}-(.+)$")
@@ -38,7 +36,7 @@ _KINDS = {"rectanglelabels": "box", "polygonlabels": "polygon", "keypointlabels"
 
 
 def read(files: DatasetFiles) -> Dataset:
-    documents = documents_of(files, ".json", "Label Studio JSON")
+    documents = label_documents(files, ".json", "Label Studio JSON")
     dataset = Dataset()
     for name in documents:
         raw = load_json(files, name)

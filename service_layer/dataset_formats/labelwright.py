@@ -19,15 +19,13 @@ from service_layer.dataset_formats.dataset import (
     DatasetLabel,
     base_name,
     dataset_error,
+    label_documents,
     number,
-)
-from service_layer.dataset_formats.dataset import (
-    documents as documents_of,
 )
 
 
 def read(files: DatasetFiles) -> Dataset:
-    documents = documents_of(files, ".json", "Labelwright JSON")
+    documents = label_documents(files, ".json", "Labelwright JSON")
     dataset = Dataset()
     for name in documents:
         _read_document(name, load_json(files, name), dataset)

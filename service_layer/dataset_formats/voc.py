@@ -20,11 +20,9 @@ from service_layer.dataset_formats.dataset import (
     base_name,
     dataset_error,
     document,
+    label_documents,
     number,
     stem,
-)
-from service_layer.dataset_formats.dataset import (
-    documents as documents_of,
 )
 from service_layer.dataset_formats.xml_documents import XmlDocument, child_text, parse_xml
 
@@ -33,7 +31,7 @@ _UNSAID = ("0", "", "Unspecified")  # a flag's default, or pose not given
 
 
 def read(files: DatasetFiles) -> Dataset:
-    documents = documents_of(files, ".xml", "Pascal VOC XML")
+    documents = label_documents(files, ".xml", "Pascal VOC XML")
     dataset = Dataset()
     for name in documents:
         dataset.images.append(_image(parse_xml(name, document(files, name)), dataset))
