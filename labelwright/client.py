@@ -268,6 +268,11 @@ class Client:
         return body
 
     def get(self, path: str, **params: Any) -> Any:
+        """A read that sees this client's own writes: unless ``min_position`` is given
+        (``None`` for no wait), it waits for :attr:`last_position` (read-your-writes; the
+        read models follow the log a moment behind it)."""
+        if "min_position" not in params:
+            params["min_position"] = self.last_position
         return self.request("GET", path, params={k: v for k, v in params.items()
                                                   if v is not None})
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -87,6 +88,28 @@ def test_nothing_left_is_204(any_site: Site) -> None:
     assert next_image(any_site, project_id, "manager") is not None
     assert next_image(any_site, project_id) is None
     assert next_image(any_site, project_id, "reviewer") is None  # nothing submitted
+
+
+def test_an_image_added_a_moment_ago_is_handed_out_while_the_read_models_lag(
+        site: Site) -> None:
+    """A 204 is a promise that nothing is left: it covers the writes acknowledged before
+    the call, even when the read models have not caught up with them yet."""
+    project_id = site.new_project()
+    site.settle()
+    site.services.runner.stop()  # the read models now lag behind every new write
+    restart = threading.Timer(0.5, site.services.runner.start)
+    try:
+        image_id = site.new_image(project_id)
+        restart.start()
+        started = time.perf_counter()
+        assert taken(site, project_id) == image_id
+        assert time.perf_counter() - started >= 0.3  # it waited for the read models
+    finally:
+        restart.join()
+        if not restart.finished.is_set():  # pragma: no cover
+            site.services.runner.start()
+    review = next_image(site, project_id, "reviewer")  # caught up: 204 at once
+    assert review is None
 
 
 def test_assignments_come_first_and_stay_with_their_person(any_site: Site) -> None:

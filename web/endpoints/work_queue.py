@@ -17,7 +17,13 @@ from starlette.routing import Route
 
 from domain.errors import ValidationFailed
 from service_layer.work_queue import QUEUES, WorkQueueService, parse_next
-from web.access import authenticated, project_for, quick_query, services_of
+from web.access import (
+    authenticated,
+    project_for,
+    quick_query,
+    services_of,
+    wait_for_min_position,
+)
 from web.errors import ApiError
 from web.request_bodies import parse_json, read_body, require_json_content
 from web.responses import json_response
@@ -46,6 +52,7 @@ async def next_image(request: Request) -> Response:
     await project_for(services, principal, project_id,
                       "review" if queue == "review" else "annotate")
     wanted = parse_next(raw)
+    await wait_for_min_position(request, services)
     handed = await asyncio.to_thread(work.next_image, project, principal.username, wanted,
                                      queue)
     if handed is None:
