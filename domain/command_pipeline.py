@@ -59,9 +59,14 @@ BULK_BACKLOG = 64
 
 
 class PositionLookup(Protocol):
-    """Finds the global positions of an image's events (for answering repeated commands)."""
+    """Reads back recorded events with their global positions (for answering repeated
+    commands)."""
 
-    def __call__(self, image_id: UUID, versions: Sequence[int]) -> dict[int, int]: ...
+    def recorded(self, spans: Sequence[tuple[UUID, int, int]]
+                 ) -> dict[UUID, list[tuple[Any, int]]]:
+        """For each ``(image_id, first, last)``: its events of those versions with their
+        positions, in version order."""
+        ...
 
 
 class PipelineObserver(Protocol):
@@ -608,32 +613,47 @@ class CommandPipeline:
         for iid, image in touched.items():
             self._remember(iid, image)
             self._maybe_snapshot(image, new_events.get(iid, 0))
-        for req in decided:
-            if req.repeat_of is not None:
-                self._answer_repeat(req)
+        repeats = [req for req in decided if req.repeat_of is not None]
+        if repeats:
+            self._answer_repeats(repeats)
         if positions:
             self.app.committed(positions[-1])
 
-    def _answer_repeat(self, req: _Request) -> None:
-        assert req.repeat_of is not None
-        first, last = req.repeat_of
+    def _answer_repeats(self, requests: list[_Request]) -> None:
+        """Answer repeated commands with what their first sending recorded: the events read
+        back (with their positions) for the whole batch at once, so a retried import of
+        thousands of images costs a few queries, not two per image."""
         try:
-            events = list(self.app.image_events(req.image_id, first, last))
-            if any(e.actor != req.actor.username for e in events):
-                # Command ids are scoped to the image and the actor: someone else's id is
-                # neither replayed to them nor applied again.
-                req.future.set_exception(CommandIdTaken(
-                    "this command_id was already used on this image by another user; "
-                    "send the command with a new command_id", {"field": "command_id"}))
-                return
-            where = self.positions(req.image_id, [e.originator_version for e in events])
-            described = [describe(e, where[e.originator_version]) for e in events]
-            req.future.set_result(CommandResult(
-                image_id=str(req.image_id), version=last, position=where[last],
-                described=described, repeated=True))
+            found = self.positions.recorded(
+                [(req.image_id, *req.repeat_of) for req in requests if req.repeat_of])
         except Exception as e:
-            log.exception("answering a repeated command failed")
-            req.future.set_exception(e)
+            log.exception("answering repeated commands failed")
+            for req in requests:
+                req.future.set_exception(e)
+            return
+        for req in requests:
+            assert req.repeat_of is not None
+            first, last = req.repeat_of
+            recorded = [(event, position) for event, position in found.get(req.image_id, ())
+                        if first <= event.originator_version <= last]
+            try:
+                if len(recorded) != last - first + 1:
+                    raise RuntimeError(f"events {first}..{last} of image {req.image_id} "
+                                       "were not found")
+                if any(event.actor != req.actor.username for event, _ in recorded):
+                    # Command ids are scoped to the image and the actor: someone else's id
+                    # is neither replayed to them nor applied again.
+                    req.future.set_exception(CommandIdTaken(
+                        "this command_id was already used on this image by another user; "
+                        "send the command with a new command_id", {"field": "command_id"}))
+                    continue
+                req.future.set_result(CommandResult(
+                    image_id=str(req.image_id), version=last, position=recorded[-1][1],
+                    described=[describe(event, position) for event, position in recorded],
+                    repeated=True))
+            except Exception as e:
+                log.exception("answering a repeated command failed")
+                req.future.set_exception(e)
 
     def _maybe_snapshot(self, image: Image, new_events: int) -> None:
         interval = self.app.snapshotting_intervals.get(Image)

@@ -1,6 +1,6 @@
 """The log tail: this node's one reader of the event log for the rooms.
 
-A thread reads ``select_notifications(start=last + 1)`` in position order, decodes each event
+A thread reads the events after the last position in position order, decodes each event
 once, turns it into room messages (``RoomFeed``) and hands each batch to the asyncio hub with
 ``loop.call_soon_threadsafe``. Reading the log, not listening to the command handler, is what
 makes events written by any process (HTTP, imports, workers, other nodes) reach the rooms.
@@ -19,10 +19,14 @@ import logging
 import threading
 from collections.abc import Callable
 from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
 
 from domain.application import Labeling
 from event_store.log_follower import LogFollower
 from event_store.positions import log_head
+from event_store.table import EventTable
 from realtime.room_feed import RoomFeed, RoomMessage
 
 log = logging.getLogger(__name__)
@@ -58,6 +62,7 @@ class LogTail(LogFollower):
         self.app = app
         self.feed = feed
         self.deliver = deliver
+        self.events = EventTable(app.recorder)
         self.batch_size = batch_size
         self.fast_polling = False
         self._position = 0
@@ -91,28 +96,62 @@ class LogTail(LogFollower):
         return FAST_POLL_INTERVAL if self.fast_polling else self.poll_interval
 
     def _follow_step(self) -> bool:
-        notifications = self.app.recorder.select_notifications(
-            start=self._position + 1, limit=self.batch_size)
-        if not notifications:
-            return False
+        if self.feed.any_project_watched():
+            rows = self._events("{position} > ? ORDER BY {position} LIMIT ?",
+                                [self._position, self.batch_size])
+            if not rows:
+                return False
+            last = rows[-1][0]
+        else:
+            # Nobody watches a project room, so only the events of watched image rooms make
+            # messages: read the positions and stream ids first, and the events themselves
+            # (the payloads, most of what a batch weighs) only for those rooms. An import of
+            # 100,000 labels nobody watches then costs the tail a few small reads.
+            heads = self.events.select(
+                "SELECT {position}, originator_id FROM {table} WHERE {position} > ? "
+                "ORDER BY {position} LIMIT ?", (self._position, self.batch_size))
+            if not heads:
+                return False
+            last = heads[-1][0]
+            wanted = [position for position, stream in heads
+                      if self.feed.wants(self._uuid(stream))]
+            rows = []
+            for at in range(0, len(wanted), 500):
+                part = wanted[at:at + 500]
+                rows += self._events(
+                    f"{{position}} IN ({', '.join('?' * len(part))}) ORDER BY {{position}}",
+                    part)
         to_event = self.app.mapper.to_domain_event
         messages: list[RoomMessage] = []
         wants = self.feed.wants
-        for n in notifications:
-            if not wants(n.originator_id):
+        for position, raw_id, version, topic, state in rows:
+            stream = self._uuid(raw_id)
+            if not wants(stream):
                 continue
             try:
-                event: Any = to_event(n)
+                event: Any = to_event(StoredEvent(
+                    originator_id=stream, originator_version=version, topic=topic,
+                    state=state if type(state) is bytes else bytes(state)))
             except Exception:
                 # An event this code cannot read (a newer schema?): skip it rather than stop
                 # every room; clients of that image will see a gap in versions and re-join.
-                log.exception("log tail: cannot decode the event at position %d", n.id)
+                log.exception("log tail: cannot decode the event at position %d", position)
                 continue
-            messages.extend(self.feed.messages(n.id, event))
-        self._position = notifications[-1].id
+            messages.extend(self.feed.messages(position, event))
+        self._position = last
         if messages:
             self._hand_over(messages, self._position)
         return True
+
+    def _events(self, where: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        return self.events.select(
+            "SELECT {position}, originator_id, originator_version, topic, state FROM {table} "
+            "WHERE " + where, params)
+
+    @staticmethod
+    def _uuid(raw_id: Any) -> UUID:
+        """A stream id as the table holds it (PostgreSQL: a UUID; SQLite: hex text)."""
+        return raw_id if isinstance(raw_id, UUID) else UUID(raw_id)
 
     def _hand_over(self, messages: list[RoomMessage], position: int) -> None:
         assert self._loop is not None
