@@ -59,8 +59,11 @@ BULK_BACKLOG = 64
 
 
 class PositionLookup(Protocol):
-    """Reads back recorded events with their global positions (for answering repeated
-    commands)."""
+    """The global positions of recorded events: of some versions of an image (reads of an
+    image's state), and of whole version spans with the events (answering repeated
+    commands in bulk)."""
+
+    def __call__(self, image_id: UUID, versions: Sequence[int]) -> dict[int, int]: ...
 
     def recorded(self, spans: Sequence[tuple[UUID, int, int]]
                  ) -> dict[UUID, list[tuple[Any, int]]]:

@@ -37,6 +37,15 @@ class EventPositions:
         self.app = app
         self.table = EventTable(app.recorder)
 
+    def __call__(self, image_id: UUID, versions: Sequence[int]) -> dict[int, int]:
+        if not versions:
+            return {}
+        rows = self.table.select(
+            "SELECT originator_version, {position} FROM {table} "
+            "WHERE originator_id = ? AND originator_version BETWEEN ? AND ?",
+            (self.table.stream_id(image_id), min(versions), max(versions)))
+        return {int(version): int(position) for version, position in rows}
+
     def recorded(self, spans: Sequence[tuple[UUID, int, int]]
                  ) -> dict[UUID, list[tuple[Any, int]]]:
         """For each ``(image_id, first, last)``: its events of versions ``first..last``,

@@ -33,6 +33,7 @@ def test_bulk_loaded_images_equal_the_repository_including_snapshots(
         assert got.version == expected.version
         assert got.public_annotations() == expected.public_annotations()
         assert got.command_log == expected.command_log
+        assert EventPositions(stack.app)(image_id, [got.version])
         recorded = EventPositions(stack.app).recorded([(image_id, 1, got.version)])[image_id]
         assert [e.originator_version for e, _ in recorded] == list(range(1, got.version + 1))
         assert [p for _, p in recorded] == sorted(p for _, p in recorded)
