@@ -49,8 +49,12 @@ class EventPositions:
     def recorded(self, spans: Sequence[tuple[UUID, int, int]]
                  ) -> dict[UUID, list[tuple[Any, int]]]:
         """For each ``(image_id, first, last)``: its events of versions ``first..last``,
-        decoded, with their positions, in version order (an image at most once)."""
-        wanted = {image_id: (first, last) for image_id, first, last in spans}
+        decoded, with their positions, in version order. An image given with several spans
+        gets the events from the lowest ``first`` to the highest ``last`` once."""
+        wanted: dict[UUID, tuple[int, int]] = {}
+        for image_id, first, last in spans:  # one image may come with several spans
+            low, high = wanted.get(image_id, (first, last))
+            wanted[image_id] = (min(low, first), max(high, last))
         ids = list(wanted)
         out: dict[UUID, list[tuple[Any, int]]] = {}
         to_event = self.app.mapper.to_domain_event

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import threading
 
-from domain.command_pipeline import Actor, CommandPipeline
+import pytest
+
+from domain.command_pipeline import Actor, CommandIdTaken, CommandPipeline
 from domain.commands import parse_command, parse_prelabel
 from event_store.positions import EventPositions, log_head
 from tests.domain.conftest import World
@@ -47,6 +49,31 @@ def test_repeated_command_id_returns_the_first_result_even_after_restart(world: 
         pipeline.stop()
     assert after.to_json() == first.to_json()
     assert log_head(reopened) == head
+
+
+def test_repeats_of_several_commands_on_one_image_in_one_batch(world: World) -> None:
+    """A reconnecting client resends its outbox: several already-applied commands of one
+    image (and of others) arrive together and are answered together, each with its own
+    first result, one of them someone else's id."""
+    others = [world.add_image(f"{i:064x}") for i in range(3)]
+    firsts = [world.run(_point(i, f"cmd-{i}")) for i in range(4)]
+    elsewhere = [world.pipeline.execute(image_id, [parse_command(_point(9, "cmd-x"))],
+                                        Actor("ann")) for image_id in others]
+    taken = world.pipeline.execute(others[0], [parse_command(_point(8, "cmd-bob"))],
+                                   Actor("bob"))
+    head = world.head()
+    requests = [(world.image_id, [parse_command(_point(i, f"cmd-{i}"))]) for i in (2, 0, 3)]
+    requests += [(image_id, [parse_command(_point(9, "cmd-x"))]) for image_id in others]
+    requests.append((others[0], [parse_command(_point(8, "cmd-bob"))]))
+    futures = world.pipeline.submit_many(requests, Actor("ann"))
+    answers = [f.result(30) for f in futures[:-1]]
+    assert [a.to_json() for a in answers] == [
+        firsts[2].to_json(), firsts[0].to_json(), firsts[3].to_json(),
+        *[e.to_json() for e in elsewhere]]
+    assert all(a.repeated for a in answers)
+    with pytest.raises(CommandIdTaken):
+        futures[-1].result(30)
+    assert taken.position <= head == world.head()  # nothing recorded again
 
 
 def test_two_writers_on_one_store_lose_nothing(world: World) -> None:
