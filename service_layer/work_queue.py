@@ -216,8 +216,12 @@ class WorkQueueService:
             mine = self._current(project_id, username, queue, now)
             if mine is not None:
                 return self._lease(project_id, mine, username, now)
+            # The read models' position BEFORE the candidates are read: read after, it could
+            # include a batch applied between the two, and a 204 would then rest on rows
+            # that missed that batch (an image added a moment ago).
+            queried_at = self.read.runner.position
             handed = self._first_free(project_id, username, queue, ranked, now)
-            if handed is None and self.read.runner.position < log_head(self.app):
+            if handed is None and queried_at < log_head(self.app):
                 # "Nothing left" is said by read models that saw everything written before
                 # this call (images just added, an image just rejected or reopened).
                 self.read.wait_for(log_head(self.app), timeout=WAIT_SECONDS)

@@ -111,6 +111,36 @@ def test_an_image_added_a_moment_ago_is_handed_out_while_the_read_models_lag(
     review = next_image(site, project_id, "reviewer")  # caught up: 204 at once
     assert review is None
 
+def test_no_204_when_the_read_models_catch_up_between_the_query_and_the_check(
+        site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    """CI saw a 204 in 8 ms for an image uploaded just before: the candidates were read
+    while the read models lagged, they caught up at that moment, and the "did they lag?"
+    check, made after the query, said no. The check must use the position the query saw."""
+    project_id = site.new_project()
+    site.settle()
+    work = site.services.work_queue
+    assert work is not None
+    runner = site.services.runner
+    runner.stop()  # the upload below stays out of the read models until the query is done
+    real = work._first_free
+    calls = []
+
+    def then_catch_up(*args: Any) -> Any:
+        found = real(*args)
+        calls.append(found)
+        if len(calls) == 1:
+            runner.catch_up()  # the batch lands right after the query, before the check
+        return found
+
+    monkeypatch.setattr(work, "_first_free", then_catch_up)
+    try:
+        image_id = site.new_image(project_id)
+        assert taken(site, project_id) == image_id
+    finally:
+        runner.start()
+    assert calls[0] is None and len(calls) == 2  # asked again once the models caught up
+
+
 
 def test_assignments_come_first_and_stay_with_their_person(any_site: Site) -> None:
     project_id, images = project_with_images(any_site, 4)
