@@ -21,11 +21,13 @@ Layout (keys in this order)::
   Every annotation keeps its Labelwright id, status, source, and score/model when it has them,
   and its per-object ``attributes`` ({name: value}, as CVAT's COCO files have them) when it
   has any.
+* ``iscrowd`` is 1 when the annotation's ``iscrowd`` attribute is true (a checkbox attribute
+  the project defines; a COCO import sets it from the file's ``iscrowd``), else 0.
 * Geometry: a box gives ``bbox`` [x, y, w, h], ``area`` w*h and ``segmentation`` its outline
   as a 4-point polygon; a polygon
   gives ``segmentation`` [[x1, y1, x2, y2, ...]] with its bbox and its (shoelace) area; a mask
-  gives ``segmentation`` = its compressed RLE ``{"size": [h, w], "counts"}`` with ``iscrowd`` 0,
-  and area/bbox of its pixels; a point is keypoint-style: ``keypoints`` [x, y, 2],
+  gives ``segmentation`` = its compressed RLE ``{"size": [h, w], "counts"}`` and area/bbox
+  of its pixels; a point is keypoint-style: ``keypoints`` [x, y, 2],
   ``num_keypoints`` 1, ``bbox`` [x, y, 0, 0], ``area`` 0 (categories then also carry
   ``"keypoints": ["point"]``, ``"skeleton": []`` when the project allows points).
 * **Tags** (whole-image labels) have no geometry, so they are not annotations: each image lists
@@ -165,7 +167,8 @@ class CocoAnnotations:
             out["num_keypoints"] = 1
         else:
             raise ValueError(f"no COCO form for annotation type {kind!r}")
-        out["iscrowd"] = 0
+        attributes = annotation.get("attributes") or {}
+        out["iscrowd"] = 1 if attributes.get("iscrowd") is True else 0
         out["labelwright_id"] = annotation["id"]
         out["status"] = annotation["status"]
         out["source"] = annotation["source"]
@@ -175,7 +178,6 @@ class CocoAnnotations:
         model = annotation.get("model")
         if model is not None:
             out["model"] = model
-        attributes = annotation.get("attributes")
         if attributes:  # CVAT's COCO dialect: {name: value}, left out when there are none
             out["attributes"] = attributes
         self.next_id += 1

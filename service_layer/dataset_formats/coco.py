@@ -7,6 +7,10 @@
   ``{"size", "counts"}``, compressed or uncompressed counts) is a mask. No segmentation: the
   ``bbox`` is a box. ``keypoints`` (x, y, v triples) add one point per visible keypoint; an
   annotation with only keypoints (a zero-area bbox) is just those points.
+* ``iscrowd`` 1 becomes the value ``true`` of the annotation's ``iscrowd`` attribute, kept when
+  the project defines a checkbox attribute of that name for the class (the export writes it
+  back as ``iscrowd`` 1); otherwise the import warns that the attribute is not defined and the
+  crowd flag is not kept. ``iscrowd`` other than 0 or 1 is refused.
 * Labelwright's own ``tags`` on an image (whole-image labels) become tag annotations.
 * In a zip, every ``.json`` file is read (``instances_train.json`` and ``instances_val.json``
   together); an image named twice is refused.
@@ -103,6 +107,11 @@ def _read_document(name: str, raw: Any, dataset: Dataset) -> None:
 def _shapes(ann: dict[str, Any], label: str, where: str) -> list[DatasetLabel]:
     raw_attributes = ann.get("attributes")
     attributes: dict[str, Any] = raw_attributes if isinstance(raw_attributes, dict) else {}
+    crowd = ann.get("iscrowd", 0)
+    if crowd not in (0, 1) or isinstance(crowd, float):
+        raise dataset_error("malformed", f"iscrowd must be 0 or 1, not {crowd!r}", where)
+    if crowd == 1 and "iscrowd" not in attributes:
+        attributes = {**attributes, "iscrowd": True}
     out: list[DatasetLabel] = []
     bbox = _bbox(ann.get("bbox"), where)
     segmentation = ann.get("segmentation")
