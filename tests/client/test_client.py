@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
+import sys
 from importlib import resources
 from pathlib import Path
 
@@ -211,3 +213,24 @@ def test_a_failed_job_raises_with_its_error_code(live: LiveServer, tmp_path: Pat
         lw.wait_for_job(job["id"], timeout=120, poll=0.1)
     assert caught.value.code == "model_missing" and caught.value.job["state"] == "failed"
     assert "missing" in caught.value.message
+
+
+def test_a_long_lived_api_token_from_the_cli_works_until_revoked(live: LiveServer) -> None:
+    """``labelwright token create NAME`` on the server, then ``Client(url, token=...)``: no
+    password in the notebook. The token is checked against the server's stored hash."""
+    created = subprocess.run(
+        [str(Path(sys.executable).with_name("labelwright")), "token", "create", MANAGER[0],
+         "--label", "notebook"],
+        env=live.deployment.env(), capture_output=True, text=True, timeout=120, check=True)
+    token = created.stdout.strip().splitlines()[-1]
+    lw = Client(live.url, token=token)
+    assert lw.me()["username"] == MANAGER[0]
+    project = Client.login(live.url, *ADMIN).create_project("api token", SHAPES)
+    assert isinstance(lw.projects(), list)  # a manager of no project yet: an empty list
+    with pytest.raises(LabelwrightError) as refused:
+        lw.project(project["id"])
+    assert refused.value.status in (403, 404)
+    lw.logout()  # revokes the token it holds
+    with pytest.raises(LabelwrightError) as gone:
+        lw.me()
+    assert gone.value.status == 401
