@@ -10,6 +10,13 @@ independent reader where one exists (pycocotools for COCO; globox for YOLO, YOLO
 Pascal VOC and CVAT) and by a small parser of the format's text here; the precision allowed
 between the first and the second export is the format's own: YOLO's 6 decimals of normalised
 coordinates, VOC's integer pixels, CVAT's 2 decimals, COCO and Label Studio floats.
+
+Label Studio has no independent reader here. Heartex's converter (``label_studio_sdk.converter``
+of label-studio-sdk 2.1.2) reads the export offline, but the SDK requires
+opencv-python-headless<4.13, whose wheels require numpy<2.3: in the one venv that
+``make setup`` builds it would downgrade OpenCV 5.0 and numpy 2.4 under the whole suite, and it
+adds ~175 MB (pandas, Faker, datamodel-code-generator, black, nltk, lxml). The deprecated
+label-studio-converter 0.0.59 has no such caps but is unmaintained and still adds ~115 MB.
 """
 
 from __future__ import annotations
