@@ -19,6 +19,7 @@ from uuid import UUID
 
 from domain.application import Labeling
 from domain.image import Image
+from event_store.stream_events import image_at, image_streams
 
 ExportRow = tuple[dict[str, Any], list[dict[str, Any]]]
 """One image of an export and its annotations."""
@@ -92,7 +93,10 @@ class RowsAsOf:
 
     def __iter__(self) -> Iterator[ExportRow]:
         assert self.position is not None
-        for image_id, version in self._read.version_at_position(self._project_id,
-                                                                self.position):
-            image = self._app.image(image_id, version=version)
+        wanted = ((i if isinstance(i, UUID) else UUID(i), version) for i, version
+                  in self._read.version_at_position(self._project_id, self.position))
+        # Streams read CHUNK images at a time (one query each instead of the repository's
+        # two per image: 10,000 images as of a position took ~2.7 s of queries and checks).
+        for _, version, events in image_streams(self._app, wanted):
+            image = image_at(events, version)
             yield image_fields(image), image.public_annotations()

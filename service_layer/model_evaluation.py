@@ -42,7 +42,7 @@ Cost: the candidate images' streams are read 500 at a time, in one round trip ea
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
@@ -54,11 +54,10 @@ from domain.job import Job
 from domain.model import Model
 from domain.project import Project
 from event_store.positions import log_head
-from event_store.stream_events import stream_events
+from event_store.stream_events import image_at, image_streams
 from projections.export_coco import EXPORTED_STATUSES
 from projections.export_rows import ExportSource
 
-IMAGES_PER_READ = 500  # image streams read in one round trip (memory: one chunk's events)
 EVALUATED_STATUSES = frozenset({"in_progress", "submitted", "approved"})
 """Image states (as of the position) whose labels a model is judged against."""
 
@@ -106,34 +105,6 @@ def latest_prelabel_job(app: Labeling, project_id: str, model_id: str) -> Job | 
         if job.type == "prelabel" and job.model_id == model_id and job.shards_done:
             return job
     return None
-
-
-def image_at(events: Sequence[Any], version: int) -> Image:
-    """The image as it was at ``version``, from its events (oldest first, from version 1).
-
-    The same replay as the repository's (each event's own ``mutate``, as the command
-    pipeline's ``StreamLoader`` does it), without its per-event runtime Protocol check, which
-    made an evaluation of 1,000 images of ~12 events spend 1.2 s of its ~1.6 s replaying;
-    ``Labeling.image(id, version)`` gives the same state (tests/evaluation compares them)."""
-    image: Any = None
-    for event in events:
-        if event.originator_version > version:
-            break
-        image = event.mutate(image)
-    if not isinstance(image, Image):
-        raise NotFound(f"no image at version {version}")
-    return image
-
-
-def image_streams(app: Labeling, candidates: Sequence[tuple[UUID, int]]
-                  ) -> Iterator[tuple[UUID, int, Sequence[Any]]]:
-    """``(image_id, version, events)`` of each candidate ``(image_id, version)``, in order;
-    the streams are read ``IMAGES_PER_READ`` at a time, one round trip each."""
-    for start in range(0, len(candidates), IMAGES_PER_READ):
-        chunk = candidates[start:start + IMAGES_PER_READ]
-        streams = stream_events(app, [image_id for image_id, _ in chunk])
-        for image_id, version in chunk:
-            yield image_id, version, streams.get(image_id, [])
 
 
 def labels_at(events: Sequence[Any], version: int

@@ -29,7 +29,8 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from domain.application import Labeling
-from service_layer.model_evaluation import image_streams, labels_at
+from event_store.stream_events import image_streams
+from service_layer.model_evaluation import labels_at
 
 
 @dataclass(frozen=True)

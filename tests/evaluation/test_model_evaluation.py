@@ -8,7 +8,7 @@ import pytest
 
 from domain import rle
 from domain.errors import NotFound, ValidationFailed
-from service_layer.model_evaluation import image_at
+from event_store.stream_events import image_at
 from tests.evaluation.conftest import EvaluationLab
 
 CLASSES = ["car", "person"]
