@@ -256,3 +256,34 @@ def test_a_polygons_class_tag_sits_on_its_top_vertex(server: DemoServer,
     assert abs((stage["y"] + y) - (vy - 14)) < 4
     shot(page, "polygon-tag")
     errors.check()
+
+
+def test_the_top_bar_stays_when_a_long_screen_is_scrolled_to_its_end(
+        server: DemoServer, new_context: Any) -> None:
+    """Only a screen's own area scrolls, never the document: a visually hidden label far down
+    a long page (a table's "Actions" heading, a colour picker's label) used to stretch the
+    document, so scrolling past the page's end (or focusing a field, or a scrollIntoView) moved
+    the top bar out of sight and left an empty band below."""
+    admin = server.api("admin")
+    project = admin.post("/projects", {"name": "long settings",
+                                       "classes": [f"class {i}" for i in range(12)]}, expect=201)
+    pid = project["id"]
+    page = new_context(viewport={"width": 1440, "height": 900}).new_page()
+    errors = log_in(page, server.base, "admin")
+    for route, ready in ((f"#/projects/{pid}/settings", "#add-member-form"),
+                         ("#/users", "#new-user-form"),
+                         (f"#/projects/{server.project_id}/dashboard",
+                          ".dashboard[data-loaded='true']")):
+        page.goto(f"{server.base}/{route}")
+        page.wait_for_selector(ready)
+        page.mouse.move(720, 500)
+        for _ in range(8):
+            page.mouse.wheel(0, 1500)
+            page.wait_for_timeout(50)
+        page.locator("#main input, #main button").last.focus()
+        page.wait_for_timeout(300)
+        shell = page.evaluate("""() => ({ scroll: document.scrollingElement.scrollTop,
+            tall: document.scrollingElement.scrollHeight - innerHeight,
+            top: document.getElementById('topbar').getBoundingClientRect().top })""")
+        assert shell == {"scroll": 0, "tall": 0, "top": 0}, (route, shell)
+    errors.check()
