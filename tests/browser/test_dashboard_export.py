@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.lab import DemoServer, expect, log_in, sample_png, shot
+from tests.browser.lab import DemoServer, doc_shot, expect, log_in, sample_png
 
 pytestmark = pytest.mark.browser
 
@@ -124,7 +124,7 @@ def test_export_offers_the_servers_formats_and_shows_every_error(
         expect(problem).to_contain_text("422")
         expect(problem).to_contain_text(f"position {beyond} is beyond the head of the log")
         expect(page.locator(".toast-error").last).to_contain_text("beyond the head")
-    shot(page, "export-error")
+    doc_shot(page, "dashboard-export-error", show="#export")
 
     # Back to a valid position: the message goes and the export downloads.
     page.fill("#export-position", str(head))

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.lab import DemoServer, expect, log_in, open_image, pending_settled, shot
+from tests.browser.lab import DemoServer, doc_shot, expect, log_in, open_image, pending_settled
 from tests.browser.test_labeling import record_commands, sent_commands
 
 pytestmark = pytest.mark.browser
@@ -94,7 +94,7 @@ def test_submit_with_undecided_prelabels_asks_first(server: DemoServer,
     expect(dialog).to_be_visible()
     expect(page.locator("#undecided-text")).to_contain_text("2 pre-labels are still undecided")
     assert page.evaluate("document.activeElement.id") == "undecided-back"
-    shot(page, "60-submit-undecided-prelabels")
+    doc_shot(page, "submit-undecided-prelabels")
     # Escape goes back: nothing submitted, the focus returns to the canvas.
     page.keyboard.press("Escape")
     expect(dialog).to_have_count(0)
@@ -128,6 +128,5 @@ def test_dashboard_shows_relabels_and_the_class_confusion(server: DemoServer,
     expect(cell).not_to_have_text("0")
     page.select_option("#confusion-model", "test-detector@7")
     expect(cell).not_to_have_text("0")
-    page.locator("#confusion").scroll_into_view_if_needed()
-    shot(page, "61-dashboard-class-confusion")
+    doc_shot(page, "dashboard-relabels-confusion", show="#prelabel-table")
     errors.check()

@@ -1,38 +1,22 @@
 """Running a project from the browser: an admin creates a project (classes with colours,
-annotation types) and adds and disables users; a manager adds a member, recolours and retires
-a class on the settings screen; an annotator then sees the project, is not offered the retired
-class, and gets "Managers only" on the settings URL. With LABELWRIGHT_UPDATE_DOCS_SCREENSHOTS
-set, each new screen is also photographed into docs/screenshots/ (the pictures docs/ui.md
-shows); otherwise the tests leave tracked files alone."""
+annotation types), adds and disables users and revokes a user's tokens; a manager adds a
+member, recolours and retires a class on the settings screen; an annotator then sees the
+project, is not offered the retired class, and gets "Managers only" on the settings URL. With
+LABELWRIGHT_UPDATE_DOCS_SCREENSHOTS set, each new screen is also photographed into
+docs/screenshots/ (``lab.doc_shot``: the pictures docs/ui.md shows); otherwise the tests leave
+tracked files alone."""
 
 from __future__ import annotations
 
-import os
 import uuid
-from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
-from tests.browser.lab import ROOT, DemoServer, expect, log_in, open_image, sample_png, shot
+from tests.browser.lab import DemoServer, doc_shot, expect, log_in, open_image, sample_png
 
 pytestmark = pytest.mark.browser
-
-DOC_SHOTS = ROOT / "docs" / "screenshots"
-
-
-def doc_shot(page: Any, name: str) -> Path | None:
-    """A small screenshot for the docs when asked for (and the usual one in test-artifacts)."""
-    page.evaluate("document.getElementById('toasts').replaceChildren();"
-                  " document.querySelectorAll('.view, .view .page')"
-                  ".forEach(e => { e.scrollTop = 0; })")
-    shot(page, name)
-    if not os.environ.get("LABELWRIGHT_UPDATE_DOCS_SCREENSHOTS"):
-        return None
-    DOC_SHOTS.mkdir(parents=True, exist_ok=True)
-    path = DOC_SHOTS / f"{name}.png"
-    page.screenshot(path=str(path), scale="css")
-    return path
 
 
 def assert_labelled(page: Any) -> None:
@@ -88,7 +72,7 @@ def test_admin_creates_a_project_with_three_coloured_classes(server: DemoServer,
         page.locator("#new-classes li").nth(i).locator(".class-color-input").fill(color)
     page.uncheck("#new-types-mask")
     assert_labelled(page)
-    doc_shot(page, "new-project")
+    doc_shot(page, "new-project", show="#main .page > :first-child")
     page.click("#create-project")
     page.wait_for_function("location.hash.includes('/settings')")
     expect(page.locator("#class-rows tr")).to_have_count(3)
@@ -125,7 +109,7 @@ def test_manager_adds_an_annotator_who_then_sees_the_project(server: DemoServer,
     row.locator("select").select_option("reviewer")
     expect(page.locator("#member-rows tr[data-member='arjun'] select")).to_have_value("reviewer")
     assert_labelled(page)
-    doc_shot(page, "project-settings")
+    doc_shot(page, "project-settings", show="#main .page > :first-child")
     page.get_by_role("button", name="Remove arjun").click()
     expect(page.locator("#member-rows tr[data-member='arjun']")).to_have_count(0)
     members = {m["username"]: m["role"]
@@ -217,7 +201,7 @@ def test_admin_adds_and_disables_a_user_who_then_cannot_log_in(server: DemoServe
     page.get_by_role("button", name="Reset the password of ana").click()
     assert_labelled(page)
     page.get_by_role("button", name="Cancel").click()
-    doc_shot(page, "users")
+    doc_shot(page, "users", show="#main .page > :first-child")
     users = {u["username"]: u for u in server.api("admin").get("/users")["users"]}
     assert users[name]["disabled"] is True
 
@@ -251,6 +235,59 @@ def test_an_annotator_cannot_open_the_management_screens(server: DemoServer,
     expect(page.locator("#member-rows")).to_have_count(0)
     page.goto(f"{server.base}/#/users")
     expect(page.locator("#denied")).to_contain_text("Admins only")
+    doc_shot(page, "users-admins-only")
     page.goto(f"{server.base}/#/projects/new")
     expect(page.locator("#denied")).to_contain_text("Admins only")
+    errors.check()
+
+
+def test_admin_revokes_a_users_tokens_which_the_api_then_refuses(server: DemoServer,
+                                                                 new_context: Any) -> None:
+    admin = server.api("admin")
+    name = f"tok{uuid.uuid4().hex[:5]}"
+    admin.post("/users", {"username": name, "password": "tok-first-password"}, expect=201)
+    other = f"tok{uuid.uuid4().hex[:5]}"
+    admin.post("/users", {"username": other, "password": "tok-other-password"}, expect=201)
+
+    def token_of(username: str, password: str) -> str:
+        r = httpx.post(f"{server.base}/api/v1/auth/login",
+                       json={"username": username, "password": password})
+        assert r.status_code == 200, r.text
+        return str(r.json()["token"])
+
+    def me(token: str) -> int:
+        return httpx.get(f"{server.base}/api/v1/me",
+                         headers={"Authorization": f"Bearer {token}"}).status_code
+
+    tokens = [token_of(name, "tok-first-password") for _ in range(2)]
+    bystander = token_of(other, "tok-other-password")
+    assert [me(t) for t in tokens] == [200, 200]
+
+    page = new_context().new_page()
+    asked: list[str] = []
+
+    def answer(dialog: Any) -> None:  # "End every login session...?": first Cancel, then OK
+        asked.append(dialog.message)
+        if len(asked) == 1:
+            dialog.dismiss()
+        else:
+            dialog.accept()
+
+    page.on("dialog", answer)
+    errors = log_in(page, server.base, "admin", then="#/users")
+    page.wait_for_selector("#new-user-form")
+    revoke = page.get_by_role("button", name=f"Revoke the tokens of {name}")
+    revoke.click()
+    assert asked == [f"End every login session and API token of {name}?"]
+    assert [me(t) for t in tokens] == [200, 200]  # cancelled: nothing revoked
+    revoke.click()
+    expect(page.locator(".toast").last).to_contain_text(f"2 tokens of {name} revoked")
+    expect(page.locator("#users-row-error")).to_be_empty()
+    # Both of the user's tokens are refused now; nobody else's, and the user can log in again.
+    assert [me(t) for t in tokens] == [401, 401]
+    assert me(bystander) == 200
+    assert me(token_of(name, "tok-first-password")) == 200
+    expect(page.locator(f"#user-rows tr[data-user='{name}']")).to_have_attribute(
+        "data-disabled", "0")
+    assert admin.get("/me")["username"] == "admin"  # the admin's own session is untouched
     errors.check()

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.lab import DemoServer, expect, log_in, open_image, shot, to_screen
+from tests.browser.lab import DemoServer, doc_shot, expect, log_in, open_image, shot, to_screen
 
 pytestmark = pytest.mark.browser
 
@@ -25,7 +25,7 @@ def test_an_annotator_opening_the_dashboard_by_url_sees_a_managers_only_page(
     expect(refused.locator("h1")).to_have_text("Managers only")
     expect(refused).to_contain_text("annotator")
     expect(page.locator("#export, #progress, #acceptance")).to_have_count(0)
-    shot(page, "dashboard-managers-only")
+    doc_shot(page, "dashboard-managers-only")
     refused.locator("a").click()
     page.wait_for_function(f"location.hash === '#/projects/{pid}'")
     assert asked == []  # the page asked for nothing it would be refused

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import shutil
 import uuid
 from pathlib import Path
 from typing import Any
@@ -16,11 +14,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.browser.lab import ROOT, DemoServer, expect, log_in, sample_png, shot
+from tests.browser.lab import DemoServer, doc_shot, expect, log_in, sample_png, shot
 
 pytestmark = pytest.mark.browser
-
-DOCS_SCREENSHOTS = ROOT / "docs" / "screenshots"
 
 
 def fresh_project(server: DemoServer) -> dict[str, Any]:
@@ -110,10 +106,7 @@ def test_upload_a_folder_and_files_then_import_predictions(server: DemoServer, n
     page.set_input_files("#predictions-file", str(preds))
     expect(page.locator("#predictions-model")).to_have_value("street-detector")
     expect(page.locator("#predictions-version")).to_have_value("3")
-    taken = shot(page, "upload-images")
-    if os.environ.get("LABELWRIGHT_UPDATE_DOCS_SCREENSHOTS"):  # docs/ui.md shows this one
-        DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(taken, DOCS_SCREENSHOTS / "upload-images.png")
+    doc_shot(page, "upload-images")
     page.click("#predictions-import")
     expect(page.locator("#predictions-result")).to_have_text(
         "Imported 2 pre-labels on 1 image from preds.json.")
@@ -240,6 +233,64 @@ def test_cancel_a_slow_upload_then_retry_and_drop_files(server: DemoServer, new_
     expect(page.locator(".image-card")).to_have_count(4)
     errors.check()
 
+
+
+def drop_paths(page: Any, target: str, paths: list[Path]) -> None:
+    """Drop files and folders of this machine on ``target`` as a person dragging them from a
+    file manager would: Chromium's own drag and drop (CDP ``Input.dispatchDragEvent``), so the
+    page's drop handler gets a DataTransfer whose folders are real directory entries
+    (``webkitGetAsEntry().isDirectory``), which a DataTransfer made in the page cannot carry."""
+    box = page.locator(target).bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    cdp = page.context.new_cdp_session(page)
+    data = {"items": [], "files": [str(p) for p in paths], "dragOperationsMask": 1}
+    for kind in ("dragEnter", "dragOver", "drop"):
+        cdp.send("Input.dispatchDragEvent", {"type": kind, "x": x, "y": y, "data": data})
+    cdp.detach()
+
+
+def test_drop_a_folder_with_subfolders_and_a_loose_file(server: DemoServer, new_context: Any,
+                                                        tmp_path: Path) -> None:
+    """A folder dropped on the upload area is walked (its subfolders too): each image in it is
+    uploaded with its path, the rest skipped with a reason, beside a file dropped with it."""
+    project = fresh_project(server)
+    pid = project["id"]
+    trip = tmp_path / "trip"
+    (trip / "day1" / "evening").mkdir(parents=True)
+    (trip / "top.png").write_bytes(sample_png(9301, (240, 180)))
+    (trip / "day1" / "beach.png").write_bytes(sample_png(9302, (240, 180)))
+    (trip / "day1" / "evening" / "sunset.png").write_bytes(sample_png(9303, (240, 180)))
+    (trip / "day1" / "notes.txt").write_text("not a picture\n")
+    (trip / ".thumb.png").write_bytes(sample_png(9304, (120, 90)))
+    loose = tmp_path / "loose.png"
+    loose.write_bytes(sample_png(9305, (240, 180)))
+
+    page = new_context().new_page()
+    errors = log_in(page, server.base, "maria", then=f"#/projects/{pid}")
+    expect(page.locator("#upload-panel")).to_have_attribute("open", "")  # no images yet
+    expect(page.locator("#upload-drop")).to_be_visible()
+    drop_paths(page, "#upload-drop", [trip, loose])
+
+    expect(page.locator("#upload-counts")).to_have_text("4 added · 2 skipped")
+    expect(page.locator("#upload-live")).to_have_text("Upload finished: 4 added · 2 skipped")
+    paths = {"top.png": "trip/top.png", "beach.png": "trip/day1/beach.png",
+             "sunset.png": "trip/day1/evening/sunset.png", "loose.png": "loose.png"}
+    for name, path in paths.items():
+        expect(row(page, name)).to_have_attribute("data-state", "added")
+        expect(row(page, name).locator(".upload-name")).to_have_text(path)
+    expect(row(page, "notes.txt")).to_have_attribute("data-state", "skipped")
+    expect(row(page, "notes.txt")).to_contain_text("not a JPEG, PNG, GIF, BMP, TIFF or WebP")
+    expect(row(page, ".thumb.png")).to_have_attribute("data-state", "skipped")
+    expect(row(page, ".thumb.png")).to_contain_text("not sent: a hidden file")
+    expect(page.locator("#upload-results li")).to_have_count(6)
+
+    # The images are in the project, and on this page.
+    listed = server.api("admin").get(f"/projects/{pid}/images", limit=50)["images"]
+    assert sorted(i["file_name"] for i in listed) == sorted(paths)
+    expect(page.locator(".image-card")).to_have_count(4)
+    expect(page.locator(".chip[data-status='all'] .chip-count")).to_have_text("4")
+    shot(page, "upload-dropped-folder")
+    errors.check()
 
 def test_requests_stay_small_and_a_file_the_server_refuses_costs_only_itself(
         server: DemoServer, new_context: Any) -> None:
