@@ -19,8 +19,9 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from eventsourcing.utils import get_topic
 
@@ -105,14 +106,24 @@ def work_on_shard(app: Labeling, work: ShardWorker, job_id: str, index: int,
                   observer: ShardObserver | None = None) -> ShardReport | None:
     """Run one shard (``then``: the shard to decode ahead for); a job that cannot go on is
     recorded as failed (None then). Other errors (the store unreachable, say) propagate: the
-    shard stays pending. Each outcome is one log line (with ``job_id`` and ``shard`` as
-    fields of the JSON log) and goes to ``observer``."""
-    step = {"job_id": job_id, "shard": index}
+    shard stays pending. Each outcome is one log line, the job step's, and goes to
+    ``observer``. The line's fields (JSON keys with ``LABELWRIGHT_LOG_FORMAT=json``):
+    ``job_id``, ``shard``, ``job_type``, ``project_id``, ``user`` (who queued the job),
+    ``image_count`` and ``image_ids`` (the first ``prelabel_job.LOGGED_IMAGE_IDS``),
+    ``outcome`` (``done``, ``stopped`` with a ``reason``, ``failed`` with a ``code``,
+    ``error`` when it is retried) and ``duration_ms``; what the work had not read yet (the
+    job missing, say) is left out."""
+    started = time.perf_counter()
+
+    def fields(outcome: str, **more: Any) -> dict[str, Any]:
+        return {"job_id": job_id, "shard": index, **work.step, "outcome": outcome, **more,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1)}
+
     try:
         report = work.run_shard(job_id, index, should_stop, then)
     except JobFailure as failure:
-        log.warning("job %s failed: %s", job_id, failure.message,
-                    extra={**step, "outcome": "failed", "code": failure.code})
+        log.warning("job %s shard %d failed: %s", job_id, index, failure.message,
+                    extra=fields("failed", code=failure.code))
         fail_job(app, job_id, failure)
         if observer is not None:
             observer.job_failed(failure.code)
@@ -125,10 +136,14 @@ def work_on_shard(app: Labeling, work: ShardWorker, job_id: str, index: int,
         if observer is not None:
             observer.job_failed("shard_error")
         if work.attempts[key] < MAX_SHARD_ATTEMPTS:
+            # The traceback is the caller's line ("error; retrying").
+            log.warning("job %s shard %d: %s (attempt %d of %d)", job_id, index,
+                        type(e).__name__, work.attempts[key], MAX_SHARD_ATTEMPTS,
+                        extra=fields("error", error=type(e).__name__,
+                                     attempt=work.attempts[key]))
             raise
         log.exception("job %s shard %d failed %d times; failing the job", job_id, index,
-                      MAX_SHARD_ATTEMPTS, extra={**step, "outcome": "failed",
-                                                 "code": "worker_error"})
+                      MAX_SHARD_ATTEMPTS, extra=fields("failed", code="worker_error"))
         fail_job(app, job_id, JobFailure("worker_error", f"shard {index} failed "
                                          f"{MAX_SHARD_ATTEMPTS} times: {type(e).__name__}: {e}"))
         if observer is not None:
@@ -136,12 +151,15 @@ def work_on_shard(app: Labeling, work: ShardWorker, job_id: str, index: int,
         return None
     work.attempts.pop((job_id, index), None)
     if report.stopped is None:
-        log.info("job %s shard %d: %d images, %d failed, %d pre-labels, %d dropped in %.2f s",
-                 job_id, index, report.done, report.failed, report.recorded, report.dropped,
-                 report.seconds, extra={
-                     **step, "outcome": "done", "images": report.done,
-                     "failed": report.failed, "recorded": report.recorded,
-                     "duration_ms": round(report.seconds * 1000, 1)})
+        log.info("job %s shard %d user=%s: %d images, %d failed, %d pre-labels, %d dropped "
+                 "in %.2f s", job_id, index, work.step.get("user", "-"), report.done,
+                 report.failed, report.recorded, report.dropped, report.seconds,
+                 extra=fields("done", images=report.done, failed=report.failed,
+                              recorded=report.recorded, dropped=report.dropped))
+    else:
+        log.info("job %s shard %d user=%s: stopped (%s)", job_id, index,
+                 work.step.get("user", "-"), report.stopped,
+                 extra=fields("stopped", reason=report.stopped))
     if observer is not None:
         observer.shard_worked(report)
     return report

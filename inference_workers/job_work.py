@@ -10,10 +10,10 @@ state (a loaded model, a decoder running ahead). A type with no work here fails 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
 from domain.application import Labeling
-from inference_workers.prelabel_job import JobFailure, ShardReport
+from inference_workers.prelabel_job import JobFailure, ShardReport, step_fields
 
 
 class ShardWork(Protocol):
@@ -31,6 +31,9 @@ class ShardWorker(ShardWork, Protocol):
     (job, shard), so a shard that keeps failing fails its job (``job_queue.work_on_shard``)."""
 
     attempts: dict[tuple[str, int], int]
+    # The log fields of the shard ``run_shard`` was last given (``prelabel_job.step_fields``:
+    # job type, user, images), set as soon as it has read the job; {} until then.
+    step: dict[str, Any]
 
 
 class JobWork:
@@ -40,11 +43,15 @@ class JobWork:
         self.app = app
         self.works = dict(works)
         self.attempts: dict[tuple[str, int], int] = {}  # errors in a row, per (job, shard)
+        self.step: dict[str, Any] = {}
 
     def run_shard(self, job_id: str, index: int,
                   should_stop: Callable[[], bool] = lambda: False,
                   then: int | None = None) -> ShardReport:
-        kind = self.app.job(job_id).type
+        self.step = {}
+        job = self.app.job(job_id)
+        self.step = step_fields(job, index)
+        kind = job.type
         work = self.works.get(kind)
         if work is None:
             raise JobFailure("unsupported", f"this worker does not run {kind} jobs")

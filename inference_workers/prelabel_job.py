@@ -325,6 +325,18 @@ class ShardReport:
             self.errors.append({"image_id": image_id, "message": message})
 
 
+LOGGED_IMAGE_IDS = 5  # a job step's log line names its shard's first few images (counts all)
+
+
+def step_fields(job: Job, index: int) -> dict[str, Any]:
+    """The log fields of shard ``index`` of ``job`` (``job_queue.work_on_shard`` writes them
+    with ``job_id``, ``shard``, ``outcome`` and ``duration_ms``): its type and project, the
+    user who queued it, its images' count and first ids."""
+    images = job.shard(index)
+    return {"job_type": job.type, "project_id": job.project_id, "user": job.created_by,
+            "image_count": len(images), "image_ids": images[:LOGGED_IMAGE_IDS]}
+
+
 def shard_to_run(app: Labeling, job_id: str, index: int, kind: str, report: ShardReport,
                  prefetched: Prefetcher | None) -> tuple[Job, Model] | None:
     """The job and its model when shard ``index`` still needs running; None (the decoder
@@ -359,6 +371,7 @@ class PrelabelWork:
         self.worker = worker
         self.ahead = DecodeAhead(app, images)  # the next shard, decoding
         self.attempts: dict[tuple[str, int], int] = {}  # errors in a row, per (job, shard)
+        self.step: dict[str, Any] = {}  # the last shard's log fields (``step_fields``)
 
     def run_shard(self, job_id: str, index: int,
                   should_stop: Callable[[], bool] = lambda: False,
@@ -368,6 +381,7 @@ class PrelabelWork:
         the job cannot go on; the caller records the failure (``fail_job``). ``then``: the
         shard the caller will ask for next, whose first images are decoded while this one's
         pre-labels are being recorded."""
+        self.step = {}
         prefetched = self.ahead.take(job_id, index)
         try:
             return self._run_shard(job_id, index, should_stop, then, prefetched)
@@ -384,6 +398,7 @@ class PrelabelWork:
         if found is None:
             return report
         job, model = found
+        self.step = step_fields(job, index)
         runner = self.runners.get(model)
         if job.state == "queued":
             self.app.change_job(job_id, lambda j: j.start(self.worker))

@@ -4,7 +4,9 @@
 ``level``, ``logger``, ``message``, ``request_id`` while a web request runs
 (``web.request_log``), ``exception`` when there is one, and the fields the code attached
 (``extra=``): the request log's ``method``, ``route``, ``status``, ``duration_ms``, ``user``,
-``image_id``; a job step's ``job_id``, ``shard``, ``outcome``... Anything else (unset,
+``image_id``; a job step's ``job_id``, ``shard``, ``job_type``, ``user``, ``image_count``,
+``image_ids`` (a list: its first few), ``outcome``, ``duration_ms``... (see
+``inference_workers.job_queue.work_on_shard``). Anything else (unset,
 ``text``) keeps the plain text lines. ``LABELWRIGHT_LOG_LEVEL`` (default ``INFO``):
 ``WARNING`` drops the line per request and per job step.
 
@@ -45,6 +47,16 @@ def log_format() -> str:
     return "json" if os.environ.get("LABELWRIGHT_LOG_FORMAT", "").lower() == "json" else "text"
 
 
+def _json_value(value: object) -> Any:
+    """A field as JSON: numbers, booleans and null as they are, a list or tuple as a list of
+    such values, anything else as its text (tokens redacted)."""
+    if isinstance(value, int | float | bool | None):
+        return value
+    if isinstance(value, list | tuple):
+        return [_json_value(v) for v in value]
+    return redact(str(value))
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per record (see the module docstring)."""
 
@@ -60,8 +72,7 @@ class JsonFormatter(logging.Formatter):
             out["request_id"] = request_id
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):
-                out[key] = value if isinstance(value, int | float | bool | None) else (
-                    redact(str(value)))
+                out[key] = _json_value(value)
         if record.exc_info:
             out["exception"] = redact(self.formatException(record.exc_info))
         elif record.exc_text:

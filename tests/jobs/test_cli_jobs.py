@@ -121,3 +121,58 @@ def test_prelabel_refuses_clearly(data: dict[str, Any]) -> None:
     bad = labelwright(data, "prelabel", data["project_id"], "--model", data["model_id"],
                       "--threshold", "7")
     assert bad.returncode == 2 and "threshold must be a number between 0 and 1" in bad.stderr
+
+
+def test_a_worker_logs_one_json_line_per_job_step_without_secrets(tmp_path: Path) -> None:
+    # A job queued by a user (with a password and an API token) in shards of 6: the worker's
+    # line for shard 0 names 5 of its 6 images, the one for shard 1 both of its own.
+    secret_key = "worker-log-secret-key-0123456789"
+    settings = Settings(data_dir=tmp_path / "data", secret_key=secret_key, job_shard_size=6)
+    world = make_world(settings, tmp_path, images=8)
+    try:
+        token = world.services.tokens.issue("manager", "api", "ci")
+        assert world.services.jobs is not None
+        job = world.services.jobs.queue(world.project_id, "manager", {
+            "type": "prelabel", "model_id": str(world.model.id), "images": "all"})
+        job_id, image_ids = str(job.id), list(job.image_ids)
+    finally:
+        world.close()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LABELWRIGHT_")}
+    env.update({"LABELWRIGHT_DATA_DIR": str(settings.data_dir),
+                "LABELWRIGHT_SECRET_KEY": secret_key, "LABELWRIGHT_JOB_THREADS": "1",
+                "LABELWRIGHT_LOG_FORMAT": "json"})
+    log_path = tmp_path / "worker.log"
+    with log_path.open("wb") as log_file:
+        worker = subprocess.Popen([str(BIN), "worker"], env=env, stdout=log_file,
+                                  stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            services = bootstrap(settings, background=False, live=False)
+            try:
+                deadline = time.monotonic() + 60
+                while not services.app.job(job_id).finished:
+                    assert time.monotonic() < deadline, "the worker did not run the job"
+                    assert worker.poll() is None
+                    time.sleep(0.1)
+                assert services.app.job(job_id).state == "done"
+            finally:
+                shutdown(services)
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            assert worker.wait(30) == 0
+    text = log_path.read_text()
+    lines = [json.loads(line) for line in text.splitlines()]  # every line is JSON
+    steps = sorted((line for line in lines if line.get("job_id") == job_id),
+                   key=lambda line: line["shard"])
+    assert [(s["shard"], s["outcome"]) for s in steps] == [(0, "done"), (1, "done")]
+    for step, images in zip(steps, (image_ids[:6], image_ids[6:]), strict=True):
+        assert step["logger"] == "inference_workers.job_queue" and step["level"] == "INFO"
+        assert (step["job_type"], step["user"], step["project_id"]) == (
+            "prelabel", "manager", world.project_id)
+        assert step["image_count"] == len(images) and step["image_ids"] == images[:5]
+        assert (step["images"], step["failed"], step["recorded"]) == (
+            len(images), 0, 2 * len(images))
+        assert isinstance(step["duration_ms"], float) and step["duration_ms"] > 0
+        assert f"shard {step['shard']} user=manager" in step["message"]
+    for secret in (token, "password123", secret_key):
+        assert secret not in text
+    assert "lw_" not in text

@@ -8,6 +8,7 @@ stand-ins are a runner wrapper that sleeps (to cancel a job while it runs) and a
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from pathlib import Path
@@ -332,18 +333,30 @@ class Broken(PrelabelWork):
         raise RuntimeError("a bug in the worker")
 
 
-def test_a_shard_that_keeps_failing_fails_its_job(world: JobWorld) -> None:
+def test_a_shard_that_keeps_failing_fails_its_job(world: JobWorld,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
     from inference_workers.job_queue import MAX_SHARD_ATTEMPTS, work_on_shard
 
     s = world.services
     job_id = queue_job(world)
     work = Broken(s.app, s.pipeline, s.images,
                   LoadedModel(s.models, default_load_runner("cpu", 1)), "w")
-    for _ in range(MAX_SHARD_ATTEMPTS - 1):  # retried: the store may come back
-        with pytest.raises(RuntimeError):
-            work_on_shard(s.app, work, job_id, 0, lambda: False)
-        assert not s.app.job(job_id).finished
-    assert work_on_shard(s.app, work, job_id, 0, lambda: False) is None
+    with caplog.at_level(logging.INFO, logger="inference_workers.job_queue"):
+        for _ in range(MAX_SHARD_ATTEMPTS - 1):  # retried: the store may come back
+            with pytest.raises(RuntimeError):
+                work_on_shard(s.app, work, job_id, 0, lambda: False)
+            assert not s.app.job(job_id).finished
+        assert work_on_shard(s.app, work, job_id, 0, lambda: False) is None
     job = s.app.job(job_id)
     assert job.state == "failed" and job.error["code"] == "worker_error"
     assert "a bug in the worker" in job.error["message"]
+    # One step line per attempt: retried ones "error", the last "failed", each with the
+    # job's type, user and images.
+    steps = [r.__dict__ for r in caplog.records if r.__dict__.get("job_id") == job_id]
+    assert [(r["outcome"], r.get("attempt"), r.get("code")) for r in steps] == [
+        *(("error", n, None) for n in range(1, MAX_SHARD_ATTEMPTS)),
+        ("failed", None, "worker_error")]
+    for r in steps:
+        assert (r["shard"], r["job_type"], r["user"], r["image_count"]) == (
+            0, "prelabel", "manager", 5)
+        assert r["image_ids"] == world.image_ids[:5] and r["duration_ms"] >= 0

@@ -38,6 +38,15 @@ def test_a_line_has_the_standard_fields_the_extras_and_the_request_id() -> None:
     assert line["ts"].endswith("+00:00")
 
 
+def test_a_list_field_is_a_json_list_with_its_tokens_redacted() -> None:
+    secret = new_token()
+    line = json.loads(JsonFormatter().format(record(
+        "job step", image_ids=["a", "b", secret], shape=(1, 2.5, None), other={"k": 1})))
+    assert line["image_ids"] == ["a", "b", "lw_[redacted]"]
+    assert line["shape"] == [1, 2.5, None]
+    assert line["other"] == "{'k': 1}"  # anything else: its text
+
+
 def test_tokens_are_redacted_in_messages_fields_and_tracebacks() -> None:
     secret = new_token()
     try:
