@@ -1,9 +1,10 @@
 """The annotation screen with the keyboard alone (issue 12, defects 1 and 2).
 
 Tab / Shift+Tab leave the canvas for the side panel and come back (no keyboard trap, WCAG
-2.1.2); the canvas shows a focus ring; Ctrl+A selects the shapes on the canvas, a text field's
-text in a text field, and never the page's text; a number key picks the class of the next
-shape and relabels only a shape the user chose, never the one just drawn.
+2.1.2); the canvas shows a focus ring; a new box is drawn with the arrows and Enter (WCAG
+2.1.1; more in test_keyboard_drawing.py); Ctrl+A selects the shapes on the canvas, a text
+field's text in a text field, and never the page's text; a number key picks the class of the
+next shape and relabels only a shape the user chose, never the one just drawn.
 """
 
 from __future__ import annotations
@@ -60,6 +61,11 @@ def status_becomes(server: DemoServer, image_id: str, status: str) -> None:
     raise AssertionError(f"image {image_id} never became {status}")
 
 
+def arrows(page: Any, key: str, times: int) -> None:
+    for _ in range(times):
+        page.keyboard.press(key)
+
+
 def label_of(server: DemoServer, image_id: str, annotation_id: str) -> str:
     labels = {a["id"]: a for a in server.api("admin").labels(image_id)["annotations"]}
     return str(labels[annotation_id]["label"])
@@ -110,6 +116,37 @@ def test_keyboard_only_from_the_canvas_to_submit_and_review(server: DemoServer,
     assert all(abs(c - f) <= 12 for c, f in zip(pixel, FOCUS_RGB, strict=True)), pixel
     doc_shot(page, "keyboard-focus-ring")
 
+    # A new box, from the keyboard: Esc lets go of the pre-label N chose (else the arrows would
+    # move it), B shows the drawing cursor at the image's centre, the arrows move it (Shift: 10
+    # px), Enter sets one corner and then the opposite one; the box is a "rocket" (the class
+    # picked above), made by the same command as a dragged box.
+    page.keyboard.press("Escape")
+    assert page.evaluate("window.__lw.editor.selection.length") == 0
+    page.keyboard.press("b")
+    expect(page.locator("#draw-status")).to_contain_text("cursor at 400, 300")
+    arrows(page, "Shift+ArrowLeft", 10)
+    arrows(page, "Shift+ArrowUp", 5)
+    arrows(page, "ArrowLeft", 3)
+    arrows(page, "ArrowDown", 2)
+    page.keyboard.press("Enter")
+    expect(page.locator("#draw-status")).to_contain_text("First corner set at 297, 252")
+    arrows(page, "Shift+ArrowRight", 12)
+    arrows(page, "Shift+ArrowDown", 8)
+    page.keyboard.press("ArrowRight")
+    expect(page.locator(".statusline .coords")).to_have_text("x 418, y 332 · w 121, h 80")
+    shot(page, "52-keyboard-drawing-a-box")
+    page.keyboard.press("Enter")
+    expect(page.locator("#draw-status")).to_contain_text(
+        "Box created from 297, 252 to 418, 332 (121 by 80), class rocket")
+    page.wait_for_function("window.__lw.editor.selection.length === 1")
+    drawn = str(page.evaluate("window.__lw.editor.selection[0]"))
+    pending_settled(page)
+    recorded = {a["id"]: a for a in server.api("admin").labels(iid)["annotations"]}
+    assert recorded[drawn]["type"] == "box" and recorded[drawn]["label"] == "rocket"
+    assert recorded[drawn]["geometry"] == pytest.approx({"x": 297, "y": 252, "w": 121, "h": 80},
+                                                        abs=1)
+    assert active(page) == "stage"
+
     # Forward again to Submit, and Enter submits (the next image opens).
     tab_until(page, "document.activeElement.id === 'submit-image'")
     shot(page, "51-keyboard-submit-focused")
@@ -135,6 +172,9 @@ def test_keyboard_only_from_the_canvas_to_submit_and_review(server: DemoServer,
     status_becomes(server, iid, "approved")
     review = server.api("admin").get(f"/images/{iid}/history")["events"][-1]
     assert review["data"] == {"verdict": "approve", "comment": "Fine."}
+    approved = sorted((a["type"], a["label"])
+                      for a in server.api("admin").labels(iid)["annotations"])
+    assert approved == [("box", "rocket"), ("box", "rocket")]  # the pre-label and the drawn box
     rui_errors.check()
 
 

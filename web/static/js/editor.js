@@ -17,6 +17,7 @@ import { MaskBrushTool } from "./mask_brush.js";
 import { clampShift, maskGeometry, translateMask } from "./mask_edit.js";
 import { maskToPolygon } from "./mask_outline.js";
 import { ShapeViewState } from "./shape_view_state.js";
+import { KeyboardDrawing, KEYBOARD_TOOLS } from "./keyboard_drawing.js";
 
 const ZOOM_STEP = 1.25;
 
@@ -67,6 +68,9 @@ export class AnnotationEditor extends EventTarget {
     // The selection stays visible whichever tool is in use.
     this.renderer.painters.push((ctx, vp) => this.tool !== this.tools.select && this.tools.select.paint(ctx, vp));
     this.renderer.painters.push((ctx, vp) => this.tool.paint(ctx, vp));
+    // Box, polygon and point from the keyboard: a cursor the arrows move, Enter for a click.
+    this.keyDraw = new KeyboardDrawing(this);
+    this.renderer.painters.push((ctx, vp) => this.keyDraw.paint(ctx, vp));
     this.labels.addEventListener("change", (e) => this.labelsChanged(e.detail));
     this.labels.addEventListener("event", (e) => this.assistRecorded(e.detail.event));
     this.spaceDown = false;
@@ -136,13 +140,15 @@ export class AnnotationEditor extends EventTarget {
     this.dispatchEvent(new CustomEvent("selection", { detail: { ids: this.selection } }));
   }
 
-  setTool(name) {
+  /** ``byKey``: picked with its key on the canvas (box, polygon, point: the keyboard cursor shows). */
+  setTool(name, { byKey = false } = {}) {
     if (!this.tools[name] || (this.readOnly && name !== "select")) return;
     this.tool.cancel();
     this.tool = this.tools[name];
     this.setCursor(this.tool.cursor);
     this.renderer.invalidateOverlay();
     this.dispatchEvent(new CustomEvent("tool", { detail: { name } }));
+    if (byKey && KEYBOARD_TOOLS.includes(name)) this.keyDraw.show(); else this.keyDraw.hide();
   }
 
   setLabel(label) {
@@ -432,6 +438,7 @@ export class AnnotationEditor extends EventTarget {
     const offs = [
       on("pointerdown", (e) => {
         try { el.setPointerCapture(e.pointerId); } catch { /* a synthetic event has no pointer */ }
+        this.keyDraw.pointer(e, true);
         const p = this.point(e);
         const claimed = e.button === 2 && !this.spaceDown && this.tool.wantsButton?.(e);
         if (claimed) { e.preventDefault(); this.tool.down(p, e); return; }
@@ -446,6 +453,7 @@ export class AnnotationEditor extends EventTarget {
         this.tool.down(p, e);
       }),
       on("pointermove", (e) => {
+        this.keyDraw.pointer(e);
         const p = this.point(e);
         this.pointer = p;
         this.dispatchEvent(new CustomEvent("pointer", { detail: p }));

@@ -2,6 +2,7 @@
 // (four clicks: left-, top-, right- and bottom-most points → an ``assist`` command whose
 // result the server draws). Each tool gets pointer positions in image pixels ({x, y}) and
 // screen pixels ({sx, sy}), and paints its unfinished shape on the overlay in screen space.
+// The keyboard (keyboard_drawing.js) draws boxes, polygons and points with these tools too.
 
 import { clampBox, clampPoint } from "./geometry.js";
 
@@ -36,20 +37,28 @@ export class BoxTool {
   constructor(editor) { this.editor = editor; this.start = null; this.hover = null; }
   get name() { return "box"; }
   get cursor() { return "crosshair"; }
+  get busy() { return Boolean(this.start); }
   down(p) { this.start = p; this.hover = p; }
   move(p) { this.hover = p; this.editor.renderer.invalidateOverlay(); }
-  up(p) {
-    if (!this.start) return;
+  up(p) { this.finish(p); }
+  /**
+   * The box from the first corner to ``p``, made if it is at least ``minScreen`` screen pixels
+   * each way (a click is no box; the keyboard, keyboard_drawing.js, passes 0); its id or null.
+   */
+  finish(p, minScreen = 3) {
+    if (!this.start) return null;
     const a = this.start;
     this.start = null;
     const { imageW: W, imageH: H } = this.editor;
     const box = clampBox({ x: Math.min(a.x, p.x), y: Math.min(a.y, p.y),
                            w: Math.abs(p.x - a.x), h: Math.abs(p.y - a.y) }, W, H);
     const s = this.editor.renderer.viewport.scale;
-    if (box.w * s >= 3 && box.h * s >= 3 && box.w > 0 && box.h > 0) {
-      this.editor.create("box", box);
+    let id = null;
+    if (box.w * s >= minScreen && box.h * s >= minScreen && box.w > 0 && box.h > 0) {
+      id = this.editor.create("box", box);
     }
     this.editor.renderer.invalidateOverlay();
+    return id;
   }
   key(e) {
     if (e.key === "Escape" && this.start) { this.cancel(); return true; }

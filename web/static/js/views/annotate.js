@@ -25,9 +25,9 @@ const HELD = ["submitted", "approved"];
 
 const TOOLS = [
   ["select", "Select", "V", "Select, move and resize"],
-  ["box", "Box", "B", "Draw a box: drag"],
-  ["polygon", "Polygon", "P", "Draw a polygon: click the corners, Enter or click the first point to close"],
-  ["point", "Point", "O", "Place a point"],
+  ["box", "Box", "B", "Draw a box: drag; keyboard: arrows move the cursor, Enter at two corners"],
+  ["polygon", "Polygon", "P", "Draw a polygon: click the corners, Enter or click the first point to close; keyboard: arrows, Enter adds a corner, Shift+Enter closes"],
+  ["point", "Point", "O", "Place a point: click; keyboard: arrows, Enter"],
   ["extreme", "Extreme points", "E", "Click the left-, top-, right- and bottom-most points; the box is made for you"],
   ["assist", "Assist", "M", "Click the object (right/Alt: not the object), four extreme points or a box; a mask is proposed; Enter accepts"],
   ["brush", "Brush", "D", "Paint the selected mask, or a new mask ([ and ]: size)"],
@@ -114,8 +114,10 @@ export async function show(main, [imageId], app) {
            stepOpacity, submit, nextImage: () => goToNext(app, project.id, kind, imageId), previousImage,
            history: () => app.navigate(`#/images/${imageId}/history`),
            toggleHelp: () => (helpDialog.open ? helpDialog.close() : helpDialog.showModal()) },
-  }), { first: (e) => !e.ctrlKey && !e.metaKey && (e.key !== "Enter" || onStage()) && editor.tool.key(e) });
-  // Enter on a focused button presses it; the drawing tools get it on the canvas only.
+  }), { first: (e) => !e.ctrlKey && !e.metaKey
+    && ((onStage() && editor.keyDraw.key(e)) || ((e.key !== "Enter" || onStage()) && editor.tool.key(e))) });
+  // Enter on a focused button presses it; the drawing tools (and the keyboard's drawing cursor,
+  // keyboard_drawing.js) get it on the canvas only.
   function onStage() { return document.activeElement === stage || document.activeElement === document.body; }
   const helpDialog = help.helpDialog();
   main.append(helpDialog);
@@ -588,9 +590,20 @@ export async function show(main, [imageId], app) {
   });
   editor.undo.addEventListener("change", () => { undoBtn.disabled = !editor.undo.canUndo; redoBtn.disabled = !editor.undo.canRedo; });
   const coords = h("span", { class: "coords" }, "");
-  const statusTool = h("span", { class: "muted" }, TOOLS[0][3]);
+  const statusTool = h("span", { class: "muted tool-hint" }, TOOLS[0][3]);
   const syncText = h("span", { class: "sync-state", id: "sync-state" });
-  statusline.append(coords, statusTool,
+  // Drawing from the keyboard: what just happened, read out (its own polite live region, so
+  // only this is read, not the whole status line); the tool's hint gives way to it.
+  const drawStatus = h("span", { class: "draw-status", id: "draw-status", "aria-live": "polite", "aria-atomic": "true" });
+  editor.keyDraw.announce = (text) => {
+    drawStatus.textContent = text;
+    drawStatus.title = text; // the line is cut to one line on screen
+    statusTool.hidden = Boolean(text);
+  };
+  editor.keyDraw.moved = (p) => {
+    coords.textContent = p ? `x ${p.x}, y ${p.y}${p.w !== undefined ? ` · w ${p.w}, h ${p.h}` : ""}` : "";
+  };
+  statusline.append(coords, statusTool, drawStatus,
     h("span", { class: "status-controls" },
       h("label", { for: "mask-opacity", class: "inline-label" }, "Mask opacity"), opacity,
       h("label", { class: "inline-label check" }, namesToggle, "Names")),

@@ -15,9 +15,10 @@ export function annotationKeys({ editor, stage, canEdit, act }) {
   const busyTool = () => editor.tool.busy;
   return [
     { group: "Tools", keys: ["V"], label: "Select, move, resize", run: () => editor.setTool("select") },
-    { group: "Tools", keys: ["B"], label: "Box", run: () => editor.setTool("box"), when: editing },
-    { group: "Tools", keys: ["P"], label: "Polygon (Enter closes, Backspace removes the last point)", run: () => editor.setTool("polygon"), when: editing },
-    { group: "Tools", keys: ["O"], label: "Point", run: () => editor.setTool("point"), when: editing },
+    // Picked with the key on the canvas, box, polygon and point show the keyboard cursor.
+    { group: "Tools", keys: ["B"], label: "Box", run: () => editor.setTool("box", { byKey: onCanvas() }), when: editing },
+    { group: "Tools", keys: ["P"], label: "Polygon (clicks; Enter closes, Backspace removes the last point)", run: () => editor.setTool("polygon", { byKey: onCanvas() }), when: editing },
+    { group: "Tools", keys: ["O"], label: "Point", run: () => editor.setTool("point", { byKey: onCanvas() }), when: editing },
     { group: "Tools", keys: ["E"], label: "Extreme points: 4 clicks make a box", run: () => editor.setTool("extreme"), when: editing },
     { group: "Tools", keys: ["M"], label: "Assist: clicks (right/Alt/Shift: negative), extreme points or a box → a proposal; Enter accepts, further clicks refine it", run: () => editor.setTool("assist"), when: editing },
     { group: "Tools", keys: ["D"], label: "Mask brush (paints the selected mask, or a new one)", run: () => editor.setTool("brush"), when: editing },
@@ -26,6 +27,17 @@ export function annotationKeys({ editor, stage, canEdit, act }) {
       run: () => { if (editor.selection.length === 1) editor.maskToPolygon(editor.selection[0]); } },
     { group: "Tools", keys: ["Escape"], label: "Cancel drawing, else clear the selection",
       run: () => { if (editor.tool !== editor.tools.select) editor.setTool("select"); else editor.select([]); } },
+    // Drawing from the keyboard (keyboard_drawing.js claims these keys before this table; the
+    // entries are for the "?" overlay).
+    ...[
+      ["B, P, O", "On the canvas: the tool and a drawing cursor on the image (also: Enter or an arrow with the tool; the mouse moving on the image hides it)"],
+      ["← ↑ → ↓", "Move the drawing cursor 1 image px (Shift: 10 px). A shape you chose (click, list, Ctrl+A, N, . ,) and nothing under way: the arrows move the shape"],
+      ["Enter / Space", "Box: first corner, then the opposite one (the box is made, in the class picked); polygon: add a point; point: place it"],
+      ["Shift+Enter", "Close the polygon (3 points or more)"],
+      ["Backspace", "Remove the polygon's last point / the box's first corner"],
+      ["Esc", "Cancel the shape under way"],
+    ].map(([display, label]) => ({ group: "Draw with the keyboard", keys: ["Unidentified"], display, label,
+                                   run: () => false, when: () => false })),
     { group: "Labels", keys: ["1"], display: "1 … 9", label: "Pick the class of the next shape; a shape you selected (click, list, Ctrl+A, N, . ,) is relabelled too, the one just drawn is not", run: (e) => act.pickClass(editor.classes[Number(e.key) - 1]) },
     ...[2, 3, 4, 5, 6, 7, 8, 9].map((n) => ({ group: "Labels", keys: [String(n)], hidden: true, label: "",
                                                run: () => editor.classes[n - 1] && act.pickClass(editor.classes[n - 1]) })),
@@ -44,7 +56,7 @@ export function annotationKeys({ editor, stage, canEdit, act }) {
     { group: "Labels", keys: ["Ctrl+A"], hidden: true, label: "", run: () => {} },
     { group: "Image", keys: ["Tab", "Shift+Tab"], label: "Move the focus: from the canvas to the side panel (classes, pre-labels, tags, submit, review) and back",
       run: () => false, when: () => false },
-    { group: "Labels", keys: ["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown"], label: "Move the selection 1 px (with Shift: 10 px); nothing selected: pan",
+    { group: "Labels", keys: ["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown"], label: "Move the selection 1 px (with Shift: 10 px); nothing selected: pan. Box, polygon, point: the drawing cursor (below)",
       run: (e) => act.arrow(e, 1) },
     ...["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown"].map((k) => ({ group: "Labels", keys: [`Shift+${k}`], hidden: true, label: "", run: (e) => act.arrow(e, 10) })),
     // Copy / paste / duplicate (shape_clipboard.js); a text selection on the page keeps Ctrl+C.
