@@ -70,9 +70,13 @@ def run(images: int, boxes: int, postgres: bool, repeat: int, formats: list[str]
         assert status == 200, answer
         position = answer["position"]
         # Wait until the read models hold the import (an export as of now reads them).
-        status, _ = request(port, "GET", f"/api/v1/projects/{pid}?min_position={position}",
-                            token=token)
-        assert status == 200
+        deadline = time.time() + 300
+        while True:  # a min_position wait answers 503 after a while: ask again
+            status, _ = request(port, "GET", f"/api/v1/projects/{pid}?min_position={position}",
+                                token=token)
+            if status == 200 or time.time() > deadline:
+                break
+        assert status == 200, status
         for fmt in formats:
             for mode, query in (("now", ""), ("as_of", f"&position={position}")):
                 before = rss_mb(srv["pid"])
