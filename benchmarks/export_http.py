@@ -24,19 +24,11 @@ import json
 import statistics
 import time
 from contextlib import nullcontext
-from pathlib import Path
 
-from harness import create_project, postgres_database, request, server
+from harness import create_project, postgres_database, process_mb, request, server
 from import_dataset import dataset_zip, multipart
 
 FORMATS = ["coco", "yolo", "yolo_seg", "voc", "cvat", "labelstudio", "labelwright"]
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def download(port: int, token: str, path: str) -> tuple[float, float, int, str]:
@@ -79,10 +71,10 @@ def run(images: int, boxes: int, postgres: bool, repeat: int, formats: list[str]
         assert status == 200, status
         for fmt in formats:
             for mode, query in (("now", ""), ("as_of", f"&position={position}")):
-                before = rss_mb(srv["pid"])
+                before = process_mb(srv["pid"])
                 runs = [download(port, token, f"/api/v1/projects/{pid}/export?format={fmt}"
                                               f"{query}") for _ in range(repeat)]
-                after = rss_mb(srv["pid"])
+                after = process_mb(srv["pid"])
                 print(json.dumps({
                     "benchmark": "export_http", "store": "postgres" if postgres else "sqlite",
                     "format": fmt, "mode": mode, "images": images, "boxes": boxes,

@@ -78,6 +78,15 @@ def server(database_url: str | None = None) -> Iterator[dict[str, Any]]:
         proc.wait(15)
 
 
+def process_mb(pid: int, field: str = "VmRSS") -> float:
+    """A memory figure of a running process in MB from /proc (``VmRSS`` now, ``VmHWM`` its
+    peak)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def request(port: int, method: str, path: str, body: Any = None, token: str | None = None,
             conn: http.client.HTTPConnection | None = None, raw: bytes | None = None,
             content_type: str = "application/json") -> tuple[int, Any]:

@@ -18,10 +18,9 @@ import time
 import uuid
 import zipfile
 from contextlib import nullcontext
-from pathlib import Path
 
 import numpy as np
-from harness import create_project, postgres_database, request, server
+from harness import create_project, postgres_database, process_mb, request, server
 from PIL import Image
 
 
@@ -66,10 +65,7 @@ def multipart(data: bytes, fmt: str) -> tuple[bytes, str]:
 
 
 def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    return process_mb(pid, "VmHWM")
 
 
 def run(images: int, boxes: int, postgres: bool) -> dict[str, object]:

@@ -124,11 +124,17 @@ def test_a_box_from_the_keyboard_is_a_box_like_any_other(server: DemoServer,
     errors.check()
 
 
-def test_polygon_and_point_from_the_keyboard(server: DemoServer, new_context: Any) -> None:
+def _annotating_a_new_image(server: DemoServer, new_context: Any) -> tuple[str, Any, Any]:
+    """A new image open on ana's annotation screen: its id, the page, the page's errors."""
     iid = server.new_image()["id"]
     page = new_context().new_page()
     errors = log_in(page, server.base, "ana")
     open_image(page, server.base, iid)
+    return iid, page, errors
+
+
+def test_polygon_and_point_from_the_keyboard(server: DemoServer, new_context: Any) -> None:
+    iid, page, errors = _annotating_a_new_image(server, new_context)
     status = page.locator("#draw-status")
 
     # Polygon: Enter adds a point; Shift+Enter with fewer than three does nothing; Backspace
@@ -194,10 +200,7 @@ def test_polygon_and_point_from_the_keyboard(server: DemoServer, new_context: An
 
 
 def test_the_mouse_takes_over_and_keeps_its_keys(server: DemoServer, new_context: Any) -> None:
-    iid = server.new_image()["id"]
-    page = new_context().new_page()
-    errors = log_in(page, server.base, "ana")
-    open_image(page, server.base, iid)
+    iid, page, errors = _annotating_a_new_image(server, new_context)
 
     # The cursor shows with B; moving the mouse on the image hides it. Its messages never make
     # the status line taller: the canvas (and the image under the mouse) stays where it was.
